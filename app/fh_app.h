@@ -1,0 +1,33 @@
+/* The fusionhop program: git-style subcommands, each in its own file (app/cmd_*.c) and one row of
+ * the command table in app/commands.c. Exit codes: 0 success, 1 runtime failure, 2 usage or input
+ * error. Diagnostics go to stderr (rank 0 only under MPI); results go to files. */
+#ifndef FH_APP_H
+#define FH_APP_H
+
+enum { FH_EXIT_OK = 0, FH_EXIT_FAIL = 1, FH_EXIT_USAGE = 2 };
+
+typedef struct {
+    const char *name;
+    const char *summary;                 /* one line for `fusionhop help` */
+    int (*main)(int argc, char **argv);  /* argv[0] is the command name */
+} fh_command;
+
+/* NULL-terminated command table. */
+const fh_command *fh_commands(void);
+const fh_command *fh_command_find(const char *name);
+
+/* Entry point shared by main.c and the tests: runs `fusionhop argv...`. */
+int fh_app_main(int argc, char **argv);
+
+/* stderr diagnostics, silenced on MPI ranks other than 0. */
+void fh_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* True when argv holds -h or --help (before a "--"). */
+int fh_wants_help(int argc, char **argv);
+
+/* Subcommands. */
+int fh_cmd_run(int argc, char **argv);
+int fh_cmd_check(int argc, char **argv);
+int fh_cmd_version(int argc, char **argv);
+int fh_cmd_help(int argc, char **argv);
+
+#endif
