@@ -24,6 +24,23 @@ void fh_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* True when argv holds -h or --help (before a "--"). */
 int fh_wants_help(int argc, char **argv);
 
+/* Arguments shared by the commands that read a deck: `[DECK] [-o DIR] [--set s.k=v]... [--force]`. */
+typedef struct {
+    const char *deck;   /* NULL: the embedded default deck */
+    const char *outdir; /* -o DIR, or NULL */
+    char **sets;        /* --set values (pointers into argv) */
+    int nsets;
+    int force;          /* --force: overwrite existing output */
+} fh_deck_args;
+
+struct fh_deck;
+/* Parse deck-command arguments; unknown options are usage errors (message printed, returns 2). */
+int fh_deck_args_parse(int argc, char **argv, fh_deck_args *a);
+void fh_deck_args_free(fh_deck_args *a);
+/* Load the deck named by a (or the embedded default) with its overrides. Prints every error to
+ * stderr and returns the exit code (0, or 2 for input errors). */
+int fh_deck_args_load(const fh_deck_args *a, struct fh_deck **out);
+
 /* Subcommands. */
 int fh_cmd_run(int argc, char **argv);
 int fh_cmd_check(int argc, char **argv);

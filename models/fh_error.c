@@ -26,7 +26,12 @@ int fh_err_prefix(fh_err *err, const char *fmt, ...)
     vsnprintf(head, sizeof head, fmt, ap);
     va_end(ap);
     memcpy(old, err->msg, sizeof old);
-    snprintf(err->msg, sizeof err->msg, "%s%s", head, old);
+    size_t nh = strlen(head), room = sizeof err->msg - 1;
+    if (nh > room) nh = room;
+    memcpy(err->msg, head, nh);
+    size_t no = strnlen(old, room - nh);
+    memcpy(err->msg + nh, old, no);
+    err->msg[nh + no] = '\0';
     return err->code;
 }
 

@@ -12,7 +12,7 @@ enum {
 
 typedef struct {
     int code;
-    char msg[1024];
+    char msg[4096]; /* several lines when a parser reports all errors at once */
 } fh_err;
 
 /* Record an error (printf-style message) and return its code. A NULL err is allowed. */

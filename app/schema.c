@@ -1,0 +1,67 @@
+/* The deck schema: every key of every section, in one table. `fusionhop help deck` prints it and
+ * the parser validates against it. Adding an option is one row here plus the code that reads it.
+ * Ranges of REAL keys are in atomic units; `bare_unit` is the unit of a number written without one. */
+#include "fh_deck.h"
+
+#include <stddef.h>
+
+#define UNBOUNDED 1.0, -1.0 /* min > max: no range check */
+#define FS(x) ((x) * FH_FS_AUTIME)  /* a time in fs, as atomic units, for ranges */
+
+static const fh_deck_key schema[] = {
+    /* [surface]: where energies, gradients and couplings come from */
+    {"surface", "type", FH_KEY_CHOICE, FH_UNIT_NONE, NULL, NULL, UNBOUNDED,
+     "tully1|tully2|tully3|lvc|ml|openmolcas",
+     "provider: Tully's models 1-3, a 2D linear vibronic coupling model with a conical "
+     "intersection, the ML model, or OpenMolcas on the fly"},
+    {"surface", "nstates", FH_KEY_INT, FH_UNIT_NONE, NULL, "0", 0, 32, NULL,
+     "number of adiabatic states (0: the provider's default)"},
+    {"surface", "model", FH_KEY_PATH, FH_UNIT_NONE, NULL, "", UNBOUNDED, NULL,
+     "model file (type = ml)"},
+    {"surface", "geometry", FH_KEY_PATH, FH_UNIT_NONE, NULL, "", UNBOUNDED, NULL,
+     "XYZ file (Angstrom) of the molecule's reference geometry (molecular providers)"},
+
+    /* [dynamics]: the surface-hopping integrator */
+    {"dynamics", "ntraj", FH_KEY_INT, FH_UNIT_NONE, NULL, "1", 1, 1e9, NULL,
+     "number of trajectories in the ensemble"},
+    {"dynamics", "dt", FH_KEY_REAL, FH_UNIT_TIME, "fs", "0.5 fs", FS(1e-4), FS(100.0), NULL,
+     "nuclear time step"},
+    {"dynamics", "tmax", FH_KEY_REAL, FH_UNIT_TIME, "fs", NULL, 0.0, FS(1e7), NULL,
+     "simulated time per trajectory"},
+
+    /* [initial]: initial conditions */
+    {"initial", "seed", FH_KEY_INT, FH_UNIT_NONE, NULL, "1", 0, 4294967295.0, NULL,
+     "ensemble seed; trajectory k's random stream depends only on (seed, k)"},
+    {"initial", "state", FH_KEY_INT, FH_UNIT_NONE, NULL, "0", 0, 31, NULL,
+     "active state at t = 0 (0 = ground state S0, 1 = S1, ...); ignored when a window is set"},
+    {"initial", "sampling", FH_KEY_CHOICE, FH_UNIT_NONE, NULL, "wigner", UNBOUNDED, "wigner|fixed",
+     "molecules: Wigner samples of the harmonic normal modes at the reference geometry; "
+     "fixed: every trajectory starts at [initial] position/momentum (model surfaces)"},
+    {"initial", "temperature", FH_KEY_REAL, FH_UNIT_TEMPERATURE, "K", "0 K", 0.0, 1e4, NULL,
+     "temperature of the Wigner distribution (0 K: ground vibrational state)"},
+    {"initial", "optimize", FH_KEY_BOOL, FH_UNIT_NONE, NULL, "false", UNBOUNDED, NULL,
+     "optimise the S0 minimum on the provider before computing the Hessian"},
+    {"initial", "window_min", FH_KEY_REAL, FH_UNIT_ENERGY, "eV", "", 0.0, 10.0, NULL,
+     "excitation-energy window, lower bound: start each trajectory in the lowest excited state "
+     "whose vertical excitation energy lies in the window (optional)"},
+    {"initial", "window_max", FH_KEY_REAL, FH_UNIT_ENERGY, "eV", "", 0.0, 10.0, NULL,
+     "excitation-energy window, upper bound"},
+    {"initial", "position", FH_KEY_REAL, FH_UNIT_LENGTH, "bohr", "-10 bohr", UNBOUNDED, NULL,
+     "model surfaces with sampling = fixed: initial position along the first coordinate"},
+    {"initial", "momentum", FH_KEY_REAL, FH_UNIT_MOMENTUM, "au", "20 au", UNBOUNDED, NULL,
+     "model surfaces with sampling = fixed: initial momentum along the first coordinate"},
+
+    /* [output] */
+    {"output", "dir", FH_KEY_PATH, FH_UNIT_NONE, NULL, "", UNBOUNDED, NULL,
+     "output directory (default: the deck's name without extension, next to the deck; -o wins)"},
+    {"output", "frame_every", FH_KEY_INT, FH_UNIT_NONE, NULL, "1", 1, 1e6, NULL,
+     "write a trajectory frame every this many steps"},
+    {"output", "flush_every", FH_KEY_INT, FH_UNIT_NONE, NULL, "20", 1, 1e6, NULL,
+     "frames per output block; the file is flushed after each block"},
+    {"output", "checkpoint_every", FH_KEY_INT, FH_UNIT_NONE, NULL, "100", 1, 1e9, NULL,
+     "save the full trajectory state every this many steps (restarts resume from it)"},
+
+    {NULL, NULL, 0, 0, NULL, NULL, 0, 0, NULL, NULL},
+};
+
+const fh_deck_key *fh_deck_schema(void) { return schema; }
