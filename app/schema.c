@@ -28,6 +28,31 @@ static const fh_deck_key schema[] = {
      "nuclear time step"},
     {"dynamics", "tmax", FH_KEY_REAL, FH_UNIT_TIME, "fs", NULL, 0.0, FS(1e7), NULL,
      "simulated time per trajectory"},
+    {"dynamics", "nsubsteps", FH_KEY_INT, FH_UNIT_NONE, NULL, "20", 1, 100000, NULL,
+     "electronic substeps per nuclear step"},
+    {"dynamics", "coupling", FH_KEY_CHOICE, FH_UNIT_NONE, NULL, "auto", UNBOUNDED, "auto|nac|ktdc",
+     "time-derivative coupling: v.d from NACs (nac), curvature-driven kappa-TDC from energy gaps "
+     "(ktdc), or nac when the provider has NACs and ktdc otherwise (auto)"},
+    {"dynamics", "ktdc_gap", FH_KEY_REAL, FH_UNIT_ENERGY, "eV", "0.5 eV", 0.0, 10.0, NULL,
+     "kappa-TDC is used only for energy gaps below this"},
+    {"dynamics", "nac_extrapolate", FH_KEY_BOOL, FH_UNIT_NONE, NULL, "false", UNBOUNDED, NULL,
+     "align NAC signs with the linear extrapolation 2d(t)-d(t-dt) instead of d(t)"},
+    {"dynamics", "rescale", FH_KEY_CHOICE, FH_UNIT_NONE, NULL, "nac", UNBOUNDED, "nac|velocity|none",
+     "after a hop, rescale the velocity along the NAC, along the velocity, or not at all"},
+    {"dynamics", "frustrated", FH_KEY_CHOICE, FH_UNIT_NONE, NULL, "keep", UNBOUNDED,
+     "keep|reverse|reverse_jt",
+     "frustrated hops: keep the velocity, reverse its NAC component, or reverse it only under "
+     "the Jasper-Truhlar criterion"},
+    {"dynamics", "decoherence", FH_KEY_CHOICE, FH_UNIT_NONE, NULL, "none", UNBOUNDED, "none|edc",
+     "decoherence correction: none, or Granucci-Persico energy-based (edc)"},
+    {"dynamics", "edc_c", FH_KEY_REAL, FH_UNIT_ENERGY, "hartree", "0.1 hartree", 0.0, 10.0, NULL,
+     "EDC parameter C"},
+    {"dynamics", "econs_step", FH_KEY_REAL, FH_UNIT_ENERGY, "eV", "0.5 eV", 0.0, 100.0, NULL,
+     "stop a trajectory whose total energy changes more than this in one step (0: off)"},
+    {"dynamics", "econs_drift", FH_KEY_REAL, FH_UNIT_ENERGY, "eV", "0.5 eV", 0.0, 100.0, NULL,
+     "stop a trajectory whose total energy drifts more than this from its start (0: off)"},
+    {"dynamics", "spread_max", FH_KEY_REAL, FH_UNIT_ENERGY, "eV", "0.5 eV", 0.0, 100.0, NULL,
+     "stop a trajectory when the model committee's energy spread exceeds this (0: off)"},
 
     /* [initial]: initial conditions */
     {"initial", "seed", FH_KEY_INT, FH_UNIT_NONE, NULL, "1", 0, 4294967295.0, NULL,
@@ -53,7 +78,7 @@ static const fh_deck_key schema[] = {
 
     /* [output] */
     {"output", "dir", FH_KEY_PATH, FH_UNIT_NONE, NULL, "", UNBOUNDED, NULL,
-     "output directory (default: the deck's name without extension, next to the deck; -o wins)"},
+     "output directory (default: the deck's file name without extension, in the current directory; -o wins)"},
     {"output", "frame_every", FH_KEY_INT, FH_UNIT_NONE, NULL, "1", 1, 1e6, NULL,
      "write a trajectory frame every this many steps"},
     {"output", "flush_every", FH_KEY_INT, FH_UNIT_NONE, NULL, "20", 1, 1e6, NULL,

@@ -1,0 +1,72 @@
+/* Deck -> library objects (see fh_setup.h). */
+#include "fh_setup.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int fh_setup_surface(const fh_deck *d, const char *deck_name, fh_surface **s, fh_xyz **geom,
+                     fh_err *err)
+{
+    *s = NULL;
+    *geom = NULL;
+    fh_surface_config cfg = {0};
+    cfg.type = fh_deck_string(d, "surface", "type");
+    cfg.nstates = (int)fh_deck_int(d, "surface", "nstates");
+    cfg.model_file = fh_deck_string(d, "surface", "model");
+    const char *gpath = fh_deck_string(d, "surface", "geometry");
+    int molecular = strcmp(cfg.type, "ml") == 0 || strcmp(cfg.type, "openmolcas") == 0;
+    if (molecular && !*gpath)
+        return fh_err_set(err, FH_EINPUT,
+                          "%s: error: [surface] type = %s needs 'geometry' (an XYZ file)",
+                          deck_name, cfg.type);
+    if (strcmp(cfg.type, "ml") == 0 && !*cfg.model_file)
+        return fh_err_set(err, FH_EINPUT, "%s: error: [surface] type = ml needs 'model' (a model file)",
+                          deck_name);
+    if (*gpath) {
+        int rc = fh_xyz_read(gpath, geom, err);
+        if (rc != FH_OK) return rc;
+        cfg.natoms = (*geom)->natoms;
+        cfg.z = (*geom)->z;
+    }
+    int rc = fh_surface_alloc(&cfg, s, err);
+    if (rc != FH_OK) {
+        fh_err_prefix(err, "%s: [surface]: ", deck_name);
+        fh_xyz_free(*geom);
+        *geom = NULL;
+    }
+    return rc;
+}
+
+int fh_setup_dyn_params(const fh_deck *d, fh_dyn_params *p, fh_err *err)
+{
+    *p = fh_dyn_params_default();
+    p->dt = fh_deck_real(d, "dynamics", "dt");
+    p->tmax = fh_deck_real(d, "dynamics", "tmax");
+    p->nsubsteps = (int)fh_deck_int(d, "dynamics", "nsubsteps");
+    p->ktdc_gap = fh_deck_real(d, "dynamics", "ktdc_gap");
+    p->nac_extrapolate = fh_deck_bool(d, "dynamics", "nac_extrapolate");
+    p->edc_c = fh_deck_real(d, "dynamics", "edc_c");
+    p->econs_step = fh_deck_real(d, "dynamics", "econs_step");
+    p->econs_drift = fh_deck_real(d, "dynamics", "econs_drift");
+    p->spread_max = fh_deck_real(d, "dynamics", "spread_max");
+    /* the schema's choices equal the library's names, so parsing cannot fail here */
+    fh_dyn_coupling_parse(fh_deck_string(d, "dynamics", "coupling"), &p->coupling);
+    fh_dyn_rescale_parse(fh_deck_string(d, "dynamics", "rescale"), &p->rescale);
+    fh_dyn_frustrated_parse(fh_deck_string(d, "dynamics", "frustrated"), &p->frustrated);
+    fh_dyn_decoherence_parse(fh_deck_string(d, "dynamics", "decoherence"), &p->decoherence);
+    return fh_dyn_params_check(p, err);
+}
+
+char *fh_setup_outdir(const fh_deck *d, const char *deck_name, const char *cli_outdir)
+{
+    if (cli_outdir) return strdup(cli_outdir);
+    const char *dir = fh_deck_string(d, "output", "dir");
+    if (*dir) return strdup(dir);
+    const char *base = strrchr(deck_name, '/');
+    base = base ? base + 1 : deck_name;
+    char *out = strdup(base);
+    char *dot = out ? strrchr(out, '.') : NULL;
+    if (dot && dot != out) *dot = '\0';
+    return out;
+}
