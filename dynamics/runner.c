@@ -308,13 +308,28 @@ typedef struct {
     long *queue;
     long nqueue, next;
     int workers_left; /* workers that have not been told to stop */
-    fh_ens *ens;
+    const char *outdir;
     fh_run_summary *sum;
     long total;       /* trajectories this invocation must finish */
     double t0, last_print;
     int progress;
     int io_errors;
 } manager;
+
+/* Open the index for an update, retrying while another process (a job-array task writing into
+ * the same directory) holds it: each holder keeps it open for milliseconds only. */
+static int open_index(const char *outdir, int writable, fh_ens **e, fh_err *err)
+{
+    int rc = FH_EFAIL;
+    for (int attempt = 0; attempt < 600; attempt++) {
+        fh_err_clear(err);
+        rc = fh_ens_open(outdir, writable, e, err);
+        if (rc == FH_OK) return rc;
+        struct timespec ts = {0, 100000000L};
+        nanosleep(&ts, NULL);
+    }
+    return rc;
+}
 
 static void record_result(manager *m, const result_msg *r)
 {
@@ -325,7 +340,12 @@ static void record_result(manager *m, const result_msg *r)
                          .final_time = r->final_time};
     snprintf(rec.reason, sizeof rec.reason, "%s", r->reason);
     fh_err err = {0};
-    if (fh_ens_set(m->ens, &rec, &err) != FH_OK) m->io_errors++;
+    fh_ens *e = NULL;
+    if (open_index(m->outdir, 1, &e, &err) != FH_OK || fh_ens_set(e, &rec, &err) != FH_OK) {
+        fprintf(stderr, "fusionhop run: cannot update the ensemble index: %s\n", err.msg);
+        m->io_errors++;
+    }
+    if (e && fh_ens_close(e, &err) != FH_OK) m->io_errors++;
     if (rec.status == FH_TRAJ_DONE)
         m->sum->done++;
     else
@@ -378,32 +398,37 @@ static int setup_outputs(const fh_run_config *c, manager *m, fh_err *err)
     char idx[4096];
     snprintf(idx, sizeof idx, "%s/%s", c->outdir, FH_ENS_FILE);
     int exists = stat(idx, &st) == 0;
+    fh_ens *e = NULL;
     int rc;
     if (exists && !c->force) {
-        rc = fh_ens_open(c->outdir, 1, &m->ens, err);
+        rc = open_index(c->outdir, 0, &e, err);
         if (rc != FH_OK) return rc;
-        if (strcmp(fh_ens_deck(m->ens), c->deck_text ? c->deck_text : "") != 0 ||
-            fh_ens_ntraj(m->ens) != c->ntraj || fh_ens_seed(m->ens) != c->seed)
+        if (strcmp(fh_ens_deck(e), c->deck_text ? c->deck_text : "") != 0 ||
+            fh_ens_ntraj(e) != c->ntraj || fh_ens_seed(e) != c->seed) {
+            fh_ens_close(e, NULL);
             return fh_err_set(err, FH_EINPUT,
                               "%s holds a run with a different deck; resume it with the same deck, "
                               "write elsewhere with -o, or overwrite it with --force",
                               c->outdir);
+        }
     } else {
-        rc = fh_ens_create(c->outdir, c->ntraj, c->deck_text, c->seed, c->force, &m->ens, err);
+        rc = fh_ens_create(c->outdir, c->ntraj, c->deck_text, c->seed, c->force, &e, err);
         if (rc != FH_OK) return rc;
     }
     m->queue = malloc((size_t)(last - c->first + 1) * sizeof *m->queue);
-    if (!m->queue) return fh_err_set(err, FH_EFAIL, "out of memory");
-    for (long i = c->first; i < last; i++) {
+    if (!m->queue) rc = fh_err_set(err, FH_EFAIL, "out of memory");
+    for (long i = c->first; i < last && rc == FH_OK; i++) {
         fh_ens_record rec;
-        if ((rc = fh_ens_get(m->ens, i, &rec, err)) != FH_OK) return rc;
+        if ((rc = fh_ens_get(e, i, &rec, err)) != FH_OK) break;
         if (!c->force && (rec.status == FH_TRAJ_DONE || rec.status == FH_TRAJ_FAILED))
             m->sum->skipped++;
         else
             m->queue[m->nqueue++] = i;
     }
     m->total = m->nqueue;
-    return FH_OK;
+    fh_err cerr = {0};
+    if (fh_ens_close(e, &cerr) != FH_OK && rc == FH_OK) rc = fh_err_set(err, FH_EFAIL, "%s", cerr.msg);
+    return rc;
 }
 
 int fh_run_ensemble(fh_surface *s, const fh_run_config *cfg, MPI_Comm comm, fh_run_summary *sum,
@@ -436,7 +461,8 @@ int fh_run_ensemble(fh_surface *s, const fh_run_config *cfg, MPI_Comm comm, fh_r
         t.masses[a] = s->mass[s->natoms > 0 ? 3 * a : 0];
     }
 
-    manager m = {.comm = comm, .size = size, .sum = sum, .t0 = t0, .progress = cfg->progress};
+    manager m = {.comm = comm, .size = size, .sum = sum, .t0 = t0, .progress = cfg->progress,
+                 .outdir = c.outdir};
     if (rank == 0 && rc == FH_OK) rc = setup_outputs(&c, &m, err);
     MPI_Bcast(&rc, 1, MPI_INT, 0, comm);
     if (rc != FH_OK) {
@@ -497,10 +523,6 @@ int fh_run_ensemble(fh_surface *s, const fh_run_config *cfg, MPI_Comm comm, fh_r
     MPI_Bcast(&rc, 1, MPI_INT, 0, comm);
     MPI_Bcast(sum, (int)sizeof *sum, MPI_BYTE, 0, comm);
 done:
-    if (rank == 0 && m.ens) {
-        fh_err cerr = {0};
-        if (fh_ens_close(m.ens, &cerr) != FH_OK && rc == FH_OK) rc = fh_err_set(err, FH_EFAIL, "%s", cerr.msg);
-    }
     free(m.queue);
     free(t.species);
     free(t.masses);
