@@ -45,6 +45,7 @@ int fh_deck_args_load(const fh_deck_args *a, struct fh_deck **out);
 int fh_cmd_run(int argc, char **argv);
 int fh_cmd_check(int argc, char **argv);
 int fh_cmd_version(int argc, char **argv);
+int fh_cmd_scatter(int argc, char **argv);
 int fh_cmd_help(int argc, char **argv);
 
 #endif
