@@ -1,0 +1,67 @@
+/* Private helpers of the equivariant core (models/eq_*.c): 4-wide double vectors and the
+ * row-mapped matrix product.
+ *
+ * Why vectors by hand: the project builds with -std=c11 -O2 and no -march, where GCC neither
+ * vectorises loops of runtime length nor contracts a*b+c. The hot loops (over channels, 16..64
+ * doubles) therefore use GCC/Clang vector extensions: 4 doubles per operation, lowered to two SSE2
+ * operations on baseline x86-64. The few hot kernels are also compiled for AVX2 (FH_EQ_HOT,
+ * function multi-versioning chosen at load time); both versions perform the same IEEE operations
+ * in the same order (no FMA), so results are bitwise identical whichever runs. */
+#ifndef FH_EQ_INTERNAL_H
+#define FH_EQ_INTERNAL_H
+
+#include <string.h>
+
+/* The helpers below are always inlined, so the ABI note GCC gives for 32-byte vector arguments
+ * without AVX does not apply. */
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+/* Small helpers of the hot kernels: always inlined, so they are compiled for each version. */
+#define EQ_INLINE static inline __attribute__((always_inline))
+
+typedef double eq_v4 __attribute__((vector_size(32)));
+
+EQ_INLINE eq_v4 eq_load(const double *p)
+{
+    eq_v4 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+EQ_INLINE void eq_store(double *p, eq_v4 v) { memcpy(p, &v, sizeof v); }
+EQ_INLINE eq_v4 eq_set1(double a) { return (eq_v4){a, a, a, a}; }
+EQ_INLINE double eq_hsum(eq_v4 v) { return (v[0] + v[1]) + (v[2] + v[3]); }
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define FH_EQ_HOT __attribute__((target_clones("avx2", "default")))
+#else
+#define FH_EQ_HOT
+#endif
+
+/* A matrix whose rows come in groups: row r starts at p + (r / group) * gstride + (r % group) * ld.
+ * This addresses one block of a [node][m_total][c] feature array as a single (n * (2l+1)) x c
+ * matrix: group = 2l+1, ld = c, gstride = dim * c. A plain matrix has group = rows, gstride = 0. */
+typedef struct {
+    double *p;
+    long ld;
+    long group;
+    long gstride;
+} eq_mat;
+
+static inline eq_mat eq_mat_plain(const double *p, long ld)
+{
+    eq_mat m = {(double *)p, ld, 1L << 40, 0};
+    return m;
+}
+static inline double *eq_row(eq_mat m, long r)
+{
+    return m.p + (r / m.group) * m.gstride + (r % m.group) * m.ld;
+}
+
+/* C[r][0..n) (+)= sum_k A[r][k] B[k][0..n) for r < m; B plain [k][ldb]; accumulate != 0 adds. */
+void eq_gemm_nn(long m, int n, int k, eq_mat a, const double *b, int ldb, eq_mat c, int accumulate);
+/* Same with B transposed: B is stored [n][ldb] and used as B^T. */
+void eq_gemm_nt(long m, int n, int k, eq_mat a, const double *b, int ldb, eq_mat c, int accumulate);
+/* C[i][j] (+)= sum_r A[r][i] B[r][j] over r < rows; C plain [m][ldc] with m = columns of A used. */
+void eq_gemm_tn(long rows, int m, int n, eq_mat a, eq_mat b, double *c, int ldc, int accumulate);
+
+#endif

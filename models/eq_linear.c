@@ -1,0 +1,169 @@
+/* Equivariant linear map: mixes channels within each (l, p), never across degrees or parities
+ * (Schur's lemma: anything else would break equivariance). One block of all nodes is one matrix
+ * (rows = node x m, grouped, see eq_mat), so with shared weights the map is one product per pair of
+ * blocks. With per-node-type weights the rows of each node are multiplied separately. */
+#include <stdlib.h>
+#include "fh_equivariant.h"
+#include "eq_internal.h"
+
+struct fh_eq_linear {
+    fh_eq_irreps in, out;
+    int c_in, c_out, n_types, bias;
+    int dim_in, dim_out;
+    int n_pairs;
+    int pair_o[FH_EQ_MAX_BLOCKS * FH_EQ_MAX_BLOCKS], pair_i[FH_EQ_MAX_BLOCKS * FH_EQ_MAX_BLOCKS];
+    int n_bias;                     /* number of 0e output blocks */
+    int bias_block[FH_EQ_MAX_BLOCKS];
+    size_t w_per_type;              /* n_pairs * c_in * c_out */
+    size_t n_params;
+};
+
+static eq_mat block_mat(const double *x, const fh_eq_irreps *ir, int dim, int c, int b)
+{
+    eq_mat m;
+    m.p = (double *)x + (long)fh_eq_irreps_offset(ir, b) * c;
+    m.ld = c;
+    m.group = 2 * ir->l[b] + 1;
+    m.gstride = (long)dim * c;
+    return m;
+}
+
+fh_eq_linear *fh_eq_linear_alloc(const fh_eq_irreps *in, int c_in, const fh_eq_irreps *out,
+                                 int c_out, int n_types, int bias, fh_err *err)
+{
+    if (c_in < 1 || c_out < 1 || n_types < 1) {
+        fh_err_set(err, FH_EINPUT, "linear: channels (%d, %d) and types (%d) must be positive", c_in,
+                   c_out, n_types);
+        return NULL;
+    }
+    fh_eq_linear *lin = calloc(1, sizeof *lin);
+    if (!lin) {
+        fh_err_set(err, FH_EFAIL, "linear: out of memory");
+        return NULL;
+    }
+    lin->in = *in, lin->out = *out;
+    lin->c_in = c_in, lin->c_out = c_out, lin->n_types = n_types, lin->bias = bias;
+    lin->dim_in = fh_eq_irreps_dim(in), lin->dim_out = fh_eq_irreps_dim(out);
+    for (int o = 0; o < out->n; o++) {
+        for (int i = 0; i < in->n; i++)
+            if (in->l[i] == out->l[o] && in->p[i] == out->p[o]) {
+                lin->pair_o[lin->n_pairs] = o;
+                lin->pair_i[lin->n_pairs] = i;
+                lin->n_pairs++;
+            }
+        if (bias && out->l[o] == 0 && out->p[o] == 1) lin->bias_block[lin->n_bias++] = o;
+    }
+    lin->w_per_type = (size_t)lin->n_pairs * c_in * c_out;
+    lin->n_params = (size_t)n_types * (lin->w_per_type + (size_t)lin->n_bias * c_out);
+    return lin;
+}
+
+void fh_eq_linear_free(fh_eq_linear *lin) { free(lin); }
+
+size_t fh_eq_linear_n_params(const fh_eq_linear *lin) { return lin->n_params; }
+
+/* Weights of pair q and type t; biases of type t. */
+static const double *lin_w(const fh_eq_linear *lin, const double *theta, int t, int q)
+{
+    return theta + (size_t)t * lin->w_per_type + (size_t)q * lin->c_in * lin->c_out;
+}
+static size_t lin_b_off(const fh_eq_linear *lin, int t)
+{
+    return (size_t)lin->n_types * lin->w_per_type + (size_t)t * lin->n_bias * lin->c_out;
+}
+
+void fh_eq_linear_forward(const fh_eq_linear *lin, const double *theta, int n, const int *type,
+                          const double *x, double *y)
+{
+    const int ci = lin->c_in, co = lin->c_out;
+    if (lin->n_types == 1 || !type) {
+        for (int o = 0; o < lin->out.n; o++) {
+            eq_mat ym = block_mat(y, &lin->out, lin->dim_out, co, o);
+            long rows = (long)n * ym.group;
+            int started = 0;
+            for (int q = 0; q < lin->n_pairs; q++) {
+                if (lin->pair_o[q] != o) continue;
+                eq_mat xm = block_mat(x, &lin->in, lin->dim_in, ci, lin->pair_i[q]);
+                eq_gemm_nn(rows, co, ci, xm, lin_w(lin, theta, 0, q), co, ym, started);
+                started = 1;
+            }
+            if (!started)
+                for (long r = 0; r < rows; r++) memset(eq_row(ym, r), 0, sizeof(double) * co);
+        }
+    } else {
+        for (int a = 0; a < n; a++) {
+            int t = type[a];
+            const double *xa = x + (long)a * lin->dim_in * ci;
+            double *ya = y + (long)a * lin->dim_out * co;
+            for (int o = 0; o < lin->out.n; o++) {
+                int d = 2 * lin->out.l[o] + 1;
+                double *yb = ya + (long)fh_eq_irreps_offset(&lin->out, o) * co;
+                int started = 0;
+                for (int q = 0; q < lin->n_pairs; q++) {
+                    if (lin->pair_o[q] != o) continue;
+                    const double *xb = xa + (long)fh_eq_irreps_offset(&lin->in, lin->pair_i[q]) * ci;
+                    eq_gemm_nn(d, co, ci, eq_mat_plain(xb, ci), lin_w(lin, theta, t, q), co,
+                               eq_mat_plain(yb, co), started);
+                    started = 1;
+                }
+                if (!started) memset(yb, 0, sizeof(double) * d * co);
+            }
+        }
+    }
+    for (int k = 0; k < lin->n_bias; k++) {
+        int o = lin->bias_block[k];
+        long off = (long)fh_eq_irreps_offset(&lin->out, o) * co;
+        for (int a = 0; a < n; a++) {
+            int t = (lin->n_types == 1 || !type) ? 0 : type[a];
+            const double *b = theta + lin_b_off(lin, t) + (size_t)k * co;
+            double *ya = y + (long)a * lin->dim_out * co + off;
+            for (int c = 0; c < co; c++) ya[c] += b[c];
+        }
+    }
+}
+
+void fh_eq_linear_backward(const fh_eq_linear *lin, const double *theta, int n, const int *type,
+                           const double *x, const double *gy, double *gx, double *gtheta)
+{
+    const int ci = lin->c_in, co = lin->c_out;
+    if (lin->n_types == 1 || !type) {
+        for (int q = 0; q < lin->n_pairs; q++) {
+            int o = lin->pair_o[q], i = lin->pair_i[q];
+            eq_mat gym = block_mat(gy, &lin->out, lin->dim_out, co, o);
+            long rows = (long)n * gym.group;
+            if (gx)
+                eq_gemm_nt(rows, ci, co, gym, lin_w(lin, theta, 0, q), co,
+                           block_mat(gx, &lin->in, lin->dim_in, ci, i), 1);
+            if (gtheta)
+                eq_gemm_tn(rows, ci, co, block_mat(x, &lin->in, lin->dim_in, ci, i), gym,
+                           gtheta + (size_t)q * ci * co, co, 1);
+        }
+    } else {
+        for (int a = 0; a < n; a++) {
+            int t = type[a];
+            const double *xa = x + (long)a * lin->dim_in * ci;
+            const double *ga = gy + (long)a * lin->dim_out * co;
+            for (int q = 0; q < lin->n_pairs; q++) {
+                int o = lin->pair_o[q], i = lin->pair_i[q], d = 2 * lin->out.l[o] + 1;
+                const double *gb = ga + (long)fh_eq_irreps_offset(&lin->out, o) * co;
+                long xoff = (long)fh_eq_irreps_offset(&lin->in, i) * ci;
+                if (gx)
+                    eq_gemm_nt(d, ci, co, eq_mat_plain(gb, co), lin_w(lin, theta, t, q), co,
+                               eq_mat_plain(gx + (long)a * lin->dim_in * ci + xoff, ci), 1);
+                if (gtheta)
+                    eq_gemm_tn(d, ci, co, eq_mat_plain(xa + xoff, ci), eq_mat_plain(gb, co),
+                               gtheta + (size_t)t * lin->w_per_type + (size_t)q * ci * co, co, 1);
+            }
+        }
+    }
+    if (gtheta)
+        for (int k = 0; k < lin->n_bias; k++) {
+            long off = (long)fh_eq_irreps_offset(&lin->out, lin->bias_block[k]) * co;
+            for (int a = 0; a < n; a++) {
+                int t = (lin->n_types == 1 || !type) ? 0 : type[a];
+                double *gb = gtheta + lin_b_off(lin, t) + (size_t)k * co;
+                const double *g = gy + (long)a * lin->dim_out * co + off;
+                for (int c = 0; c < co; c++) gb[c] += g[c];
+            }
+        }
+}

@@ -1,0 +1,147 @@
+/* The radial multilayer perceptron: maps each edge's radial basis to its tensor-product weights.
+ * Edges are rows of one matrix, so every layer is a single matrix product (eq_gemm.c). No biases:
+ * with silu(0) = 0 the output vanishes wherever the enveloped radial basis does, which keeps the
+ * model smooth at the cutoff. Forward keeps each layer's input and silu' for the backward pass. */
+#include <math.h>
+#include <stdlib.h>
+#include "fh_equivariant.h"
+#include "eq_internal.h"
+
+#define EQ_MLP_MAX_LAYERS 16
+
+struct fh_eq_mlp {
+    int n_layers;
+    int sizes[EQ_MLP_MAX_LAYERS + 1];
+    int max_rows, rows, widest;
+    double *h[EQ_MLP_MAX_LAYERS];    /* input of layer l: [max_rows][sizes[l]] (h[0] = x copy) */
+    double *ds[EQ_MLP_MAX_LAYERS];   /* silu'(a) of hidden layer l (1..L-1) */
+    double *g0, *g1;                 /* backward scratch [max_rows][widest] */
+};
+
+double fh_eq_silu(double x, double *dsilu)
+{
+    double s = 1.0 / (1.0 + exp(-x));
+    if (dsilu) *dsilu = s * (1.0 + x * (1.0 - s));
+    return x * s;
+}
+
+fh_eq_mlp *fh_eq_mlp_alloc(int n_layers, const int *sizes, int max_rows, fh_err *err)
+{
+    if (n_layers < 1 || n_layers > EQ_MLP_MAX_LAYERS) {
+        fh_err_set(err, FH_EINPUT, "radial MLP: %d layers (allowed 1..%d)", n_layers, EQ_MLP_MAX_LAYERS);
+        return NULL;
+    }
+    for (int l = 0; l <= n_layers; l++)
+        if (sizes[l] < 1) {
+            fh_err_set(err, FH_EINPUT, "radial MLP: layer width %d must be positive", sizes[l]);
+            return NULL;
+        }
+    if (max_rows < 1) {
+        fh_err_set(err, FH_EINPUT, "radial MLP: max_rows %d must be positive", max_rows);
+        return NULL;
+    }
+    fh_eq_mlp *m = calloc(1, sizeof *m);
+    if (!m) goto oom;
+    m->n_layers = n_layers;
+    m->max_rows = max_rows;
+    for (int l = 0; l <= n_layers; l++) {
+        m->sizes[l] = sizes[l];
+        if (sizes[l] > m->widest) m->widest = sizes[l];
+    }
+    for (int l = 0; l < n_layers; l++) {
+        m->h[l] = malloc(sizeof(double) * (size_t)max_rows * sizes[l]);
+        if (!m->h[l]) goto oom;
+        if (l > 0) {
+            m->ds[l] = malloc(sizeof(double) * (size_t)max_rows * sizes[l]);
+            if (!m->ds[l]) goto oom;
+        }
+    }
+    m->g0 = malloc(sizeof(double) * (size_t)max_rows * m->widest);
+    m->g1 = malloc(sizeof(double) * (size_t)max_rows * m->widest);
+    if (!m->g0 || !m->g1) goto oom;
+    return m;
+oom:
+    fh_err_set(err, FH_EFAIL, "radial MLP: out of memory");
+    fh_eq_mlp_free(m);
+    return NULL;
+}
+
+void fh_eq_mlp_free(fh_eq_mlp *m)
+{
+    if (!m) return;
+    for (int l = 0; l < EQ_MLP_MAX_LAYERS; l++) {
+        free(m->h[l]);
+        free(m->ds[l]);
+    }
+    free(m->g0);
+    free(m->g1);
+    free(m);
+}
+
+size_t fh_eq_mlp_n_params(const fh_eq_mlp *m)
+{
+    size_t n = 0;
+    for (int l = 0; l < m->n_layers; l++) n += (size_t)m->sizes[l] * m->sizes[l + 1];
+    return n;
+}
+
+int fh_eq_mlp_n_in(const fh_eq_mlp *m) { return m->sizes[0]; }
+int fh_eq_mlp_n_out(const fh_eq_mlp *m) { return m->sizes[m->n_layers]; }
+
+int fh_eq_mlp_forward(fh_eq_mlp *m, const double *theta, int rows, const double *x, double *y,
+                      fh_err *err)
+{
+    if (rows < 0 || rows > m->max_rows)
+        return fh_err_set(err, FH_EINPUT, "radial MLP: %d rows exceed the allocated %d", rows, m->max_rows);
+    m->rows = rows;
+    memcpy(m->h[0], x, sizeof(double) * (size_t)rows * m->sizes[0]);
+    const double *w = theta;
+    for (int l = 0; l < m->n_layers; l++) {
+        int ni = m->sizes[l], no = m->sizes[l + 1];
+        int last = (l == m->n_layers - 1);
+        double *a = last ? y : m->h[l + 1];
+        eq_gemm_nn(rows, no, ni, eq_mat_plain(m->h[l], ni), w, no, eq_mat_plain(a, no), 0);
+        if (!last) {
+            double *ds = m->ds[l + 1];
+            for (long i = 0; i < (long)rows * no; i++) a[i] = fh_eq_silu(a[i], &ds[i]);
+        }
+        w += (size_t)ni * no;
+    }
+    return FH_OK;
+}
+
+int fh_eq_mlp_backward(fh_eq_mlp *m, const double *theta, const double *gy, double *gx,
+                       double *gtheta, fh_err *err)
+{
+    (void)err;
+    int rows = m->rows, L = m->n_layers;
+    /* Offsets of each layer's weights. */
+    size_t off[EQ_MLP_MAX_LAYERS];
+    size_t o = 0;
+    for (int l = 0; l < L; l++) {
+        off[l] = o;
+        o += (size_t)m->sizes[l] * m->sizes[l + 1];
+    }
+    const double *g = gy;   /* gradient w.r.t. the output of layer l (pre-activation for last) */
+    double *bufs[2] = {m->g0, m->g1};
+    int which = 0;
+    for (int l = L - 1; l >= 0; l--) {
+        int ni = m->sizes[l], no = m->sizes[l + 1];
+        if (gtheta)
+            eq_gemm_tn(rows, ni, no, eq_mat_plain(m->h[l], ni), eq_mat_plain(g, no),
+                       gtheta + off[l], no, 1);
+        if (l == 0) {
+            if (gx) eq_gemm_nt(rows, ni, no, eq_mat_plain(g, no), theta + off[l], no,
+                               eq_mat_plain(gx, ni), 1);
+            break;
+        }
+        /* gradient w.r.t. h[l], then through silu: into a scratch buffer. */
+        double *gh = bufs[which];
+        which ^= 1;
+        eq_gemm_nt(rows, ni, no, eq_mat_plain(g, no), theta + off[l], no, eq_mat_plain(gh, ni), 0);
+        const double *ds = m->ds[l];
+        for (long i = 0; i < (long)rows * ni; i++) gh[i] *= ds[i];
+        g = gh;
+    }
+    return FH_OK;
+}
