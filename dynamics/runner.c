@@ -146,7 +146,7 @@ static int initial_condition(traj_ctx *t, long index, double *x, double *v, int 
 static void finish_record(fh_ens_record *rec, fh_dyn_traj *tr, fh_traj_status st, const char *why)
 {
     rec->status = st;
-    snprintf(rec->reason, sizeof rec->reason, "%s", why);
+    snprintf(rec->reason, sizeof rec->reason, "%.*s", (int)sizeof rec->reason - 1, why);
     rec->nsteps = tr ? fh_dyn_traj_nsteps(tr) : 0;
     rec->final_time = tr ? fh_dyn_traj_time(tr) : 0.0;
 }

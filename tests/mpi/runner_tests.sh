@@ -48,7 +48,7 @@ same_runs() { # dirA dirB ntraj
     done
 }
 
-status_of() { h5dump -d /trajectories/status "$1/ensemble.h5" | grep -c "\"$2\"" || true; }
+status_of() { h5dump -d /trajectories/status "$1/ensemble.h5" | grep -o "\"$2\"" | wc -l; }
 
 case "$MODE" in
 ranks)
