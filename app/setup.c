@@ -29,6 +29,25 @@ int fh_setup_surface(const fh_deck *d, const char *deck_name, fh_surface **s, fh
         cfg.natoms = (*geom)->natoms;
         cfg.z = (*geom)->z;
     }
+    fh_molcas_config *mc = &cfg.molcas;
+    mc->basis = fh_deck_string(d, "openmolcas", "basis");
+    mc->nactel = (int)fh_deck_int(d, "openmolcas", "nactel");
+    mc->nactorb = (int)fh_deck_int(d, "openmolcas", "nactorb");
+    mc->charge = (int)fh_deck_int(d, "openmolcas", "charge");
+    mc->spin = (int)fh_deck_int(d, "openmolcas", "spin");
+    mc->ninactive = (int)fh_deck_int(d, "openmolcas", "inactive");
+    if (mc->ninactive < 0 && *geom) { /* every electron outside the active space is inactive */
+        int nel = -mc->charge;
+        for (int a = 0; a < (*geom)->natoms; a++) nel += (*geom)->z[a];
+        mc->ninactive = (nel - mc->nactel) / 2;
+    }
+    mc->memory_mb = (int)fh_deck_int(d, "openmolcas", "memory");
+    mc->threads = (int)fh_deck_int(d, "openmolcas", "threads");
+    mc->scratch = fh_deck_string(d, "openmolcas", "scratch");
+    mc->keep_dir = *fh_deck_string(d, "openmolcas", "keep_dir") ? fh_deck_string(d, "openmolcas", "keep_dir") : NULL;
+    mc->pymolcas = fh_deck_string(d, "openmolcas", "pymolcas");
+    mc->reuse_orbitals = fh_deck_bool(d, "openmolcas", "reuse_orbitals");
+    mc->timeout_s = fh_deck_real(d, "openmolcas", "timeout");
     int rc = fh_surface_alloc(&cfg, s, err);
     if (rc != FH_OK) {
         fh_err_prefix(err, "%s: [surface]: ", deck_name);
