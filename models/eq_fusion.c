@@ -57,7 +57,7 @@ struct fh_eq_fusion {
     size_t w0_off, n_params;
     int out_map[FH_EQ_FUSION_MAX_NODES][FH_EQ_MAX_BLOCKS];   /* output block k -> node block */
     double *aw, *gaw;                    /* scratch [(2 l + 1) C] */
-    double flops;
+    double flops, flops_bwd;             /* per atom */
 };
 
 int fh_eq_fusion_tree_make(fh_eq_tree_kind kind, int nu, fh_eq_fusion_tree *tree, fh_err *err)
@@ -259,7 +259,7 @@ fh_eq_fusion *fh_eq_fusion_alloc(const fh_eq_cg *cg, const fh_eq_irreps *in, int
     /* 5. Parameter offsets, buffers, flop count. */
     size_t off = 0;
     int dmax = 1;
-    double flops = 0;
+    double flops = 0, flops_bwd = 0;
     for (int n = 1; n < N; n++) {
         fus_node *nd = &f->node[n];
         nd->w_off = off;
@@ -276,9 +276,13 @@ fh_eq_fusion *fh_eq_fusion_alloc(const fh_eq_cg *cg, const fh_eq_irreps *in, int
         for (int q = 0; q < nd->n_paths; q++) {
             const fus_path *P = &nd->paths[q];
             flops += (2 * P->l1 + 1) * (double)c + 3.0 * P->ne * c;
+            flops_bwd += 5.0 * (2 * P->l1 + 1) * c + 5.0 * P->ne * c;
             if (2 * P->l1 + 1 > dmax) dmax = 2 * P->l1 + 1;
         }
-        for (int b = 0; b < nd->blk.n; b++) flops += 2.0 * (2 * nd->blk.l[b] + 1) * c * c;
+        for (int b = 0; b < nd->blk.n; b++) {
+            flops += 2.0 * (2 * nd->blk.l[b] + 1) * c * c;
+            flops_bwd += 4.0 * (2 * nd->blk.l[b] + 1) * c * c;
+        }
     }
     f->w0_off = off;
     off += (size_t)n_types * f->n_leaf_out * c;
@@ -294,13 +298,20 @@ fh_eq_fusion *fh_eq_fusion_alloc(const fh_eq_cg *cg, const fh_eq_irreps *in, int
     for (int n = 0; n < N; n++)
         if (tree->is_output[n])
             for (int k = 0; k < out->n; k++)
-                if (f->out_map[n][k] >= 0) flops += (2 * out->l[k] + 1) * (double)c * (n ? 1 : 2);
+                if (f->out_map[n][k] >= 0) {
+                    flops += (2 * out->l[k] + 1) * (double)c * (n ? 1 : 2);
+                    flops_bwd += (2 * out->l[k] + 1) * (double)c * (n ? 1 : 4);
+                }
     f->flops = flops;
+    f->flops_bwd = flops_bwd;
     return f;
 }
 
 size_t fh_eq_fusion_n_params(const fh_eq_fusion *f) { return f->n_params; }
-double fh_eq_fusion_flops(const fh_eq_fusion *f) { return f->flops; }
+double fh_eq_fusion_flops(const fh_eq_fusion *f, int n, int backward)
+{
+    return n * (backward ? f->flops_bwd : f->flops);
+}
 
 /* Append printf-style text to buf (size bytes), tracking the length in *used. */
 static void put(char *buf, size_t size, size_t *used, const char *fmt, ...)

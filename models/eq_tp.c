@@ -38,7 +38,8 @@ struct fh_eq_tp {
     int agg_dim;         /* full: rows per node of the per-path buffer */
     double *agg, *gagg;  /* full: [max_nodes][agg_dim][c_in] */
     double *xr, *gxr;    /* scratch [(2 lmax_in + 1) c_in] */
-    double flops_edge;
+    double flops_edge, flops_edge_bwd;   /* per edge, forward and backward */
+    double flops_node;                   /* full: per node mixing, forward */
 };
 
 fh_eq_tp *fh_eq_tp_alloc(const fh_eq_cg *cg, fh_eq_tp_kind kind, const fh_eq_irreps *in, int c_in,
@@ -77,7 +78,7 @@ fh_eq_tp *fh_eq_tp_alloc(const fh_eq_cg *cg, fh_eq_tp_kind kind, const fh_eq_irr
     /* Count paths, pairs and entries, then fill. */
     for (int pass = 0; pass < 2; pass++) {
         int np = 0, npair = 0, nent = 0, agg = 0;
-        double flops = 0;
+        double flops = 0, flops_bwd = 0;
         for (int i = 0; i < in->n; i++)
             for (int l2 = 0; l2 <= lmax_sh; l2++)
                 for (int k = 0; k < out->n; k++) {
@@ -114,7 +115,9 @@ fh_eq_tp *fh_eq_tp_alloc(const fh_eq_cg *cg, fh_eq_tp_kind kind, const fh_eq_irr
                         p->sh_off = l2 * l2;
                         p->pair0 = pair0, p->npair = npair - pair0;
                     }
-                    flops += 2.0 * ne + (2 * l1 + 1) * (double)c_in + 2.0 * (npair - pair0) * c_in;
+                    int d1 = 2 * l1 + 1, npr = npair - pair0;
+                    flops += 2.0 * ne + (double)d1 * c_in + 2.0 * npr * c_in;
+                    flops_bwd += 4.0 * ne + (4.0 * npr + 5.0 * d1) * c_in;
                     agg += 2 * l3 + 1;
                     np++;
                 }
@@ -128,6 +131,8 @@ fh_eq_tp *fh_eq_tp_alloc(const fh_eq_cg *cg, fh_eq_tp_kind kind, const fh_eq_irr
             tp->n_paths = np;
             tp->agg_dim = agg;
             tp->flops_edge = flops;
+            tp->flops_edge_bwd = flops_bwd;
+            tp->flops_node = kind == FH_EQ_TP_FULL ? 2.0 * agg * c_in * c_out : 0.0;
         }
     }
     if (tp->n_paths == 0) {
@@ -173,7 +178,12 @@ void fh_eq_tp_path(const fh_eq_tp *tp, int p, int *in_block, int *l2, int *out_b
 {
     *in_block = tp->paths[p].in_block, *l2 = tp->paths[p].l2, *out_block = tp->paths[p].out_block;
 }
-double fh_eq_tp_flops_per_edge(const fh_eq_tp *tp) { return tp->flops_edge; }
+double fh_eq_tp_flops(const fh_eq_tp *tp, int n_nodes, int n_edges, int backward)
+{
+    /* the backward pass of the per-node mixing is two products of the forward's size */
+    if (backward) return n_edges * tp->flops_edge_bwd + 2.0 * n_nodes * tp->flops_node;
+    return n_edges * tp->flops_edge + n_nodes * tp->flops_node;
+}
 
 /* --- channel-vector helpers (n = channels) ------------------------------------------------- */
 EQ_INLINE void v_mul(int n, const double *a, const double *b, double *out)

@@ -192,6 +192,9 @@ int fh_eq_tp_backward(fh_eq_tp *tp, const double *theta, int n_nodes, int n_edge
                       const int *sender, const int *receiver, const double *x, const double *Y,
                       const double *R, const double *gy, double *gx, double *gY, double *gR,
                       double *gtheta, fh_err *err);
+/* Floating-point operations of a forward (backward = 0) or of a backward pass with all gradients
+ * (backward = 1), as performed by the kernels (for benchmarks). */
+double fh_eq_tp_flops(const fh_eq_tp *tp, int n_nodes, int n_edges, int backward);
 
 /* ---------------------------------------------------------------------------------------------
  * Equivariant nonlinearities (no allocation, no saved state; they take x again in backward).
@@ -249,8 +252,9 @@ fh_eq_fusion *fh_eq_fusion_alloc(const fh_eq_cg *cg, const fh_eq_irreps *in, int
                                  int l_hidden, int n_types, int max_nodes, fh_err *err);
 void fh_eq_fusion_free(fh_eq_fusion *f);
 size_t fh_eq_fusion_n_params(const fh_eq_fusion *f);
-/* Floating-point operations of one forward per atom (for benchmarks). */
-double fh_eq_fusion_flops(const fh_eq_fusion *f);
+/* Floating-point operations of a forward (backward = 0) or of a backward pass with all gradients
+ * (backward = 1) over n atoms, as performed by the kernels (for benchmarks). */
+double fh_eq_fusion_flops(const fh_eq_fusion *f, int n, int backward);
 /* Human-readable: nodes, their blocks and paths, parameter count. */
 int fh_eq_fusion_describe(const fh_eq_fusion *f, char *buf, size_t size);
 /* x [n][dim_in][c] -> y [n][dim_out][c] (overwritten); type may be NULL when n_types == 1. */
@@ -259,8 +263,5 @@ int fh_eq_fusion_forward(fh_eq_fusion *f, const double *theta, int n, const int 
 int fh_eq_fusion_backward(fh_eq_fusion *f, const double *theta, int n, const int *type,
                           const double *x, const double *gy, double *gx, double *gtheta,
                           fh_err *err);
-
-/* Floating-point operations of one tensor-product forward per edge (for benchmarks). */
-double fh_eq_tp_flops_per_edge(const fh_eq_tp *tp);
 
 #endif
