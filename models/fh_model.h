@@ -1,0 +1,176 @@
+/* The multi-state fusion-block network: energies of N electronic states, their gradients by a
+ * hand-written reverse pass, and gap-scaled nonadiabatic couplings h_ij = d_ij (E_j - E_i) as
+ * equivariant per-atom vectors (l = 1, odd); a committee of K members with the same architecture;
+ * HDF5 model files; and the trainer (fh_model_train_*) that fits it to a reference dataset.
+ *
+ * Architecture (MACE-like, built from the equivariant core, fh_equivariant.h):
+ *   h0_i = embedding[type_i]                                     (C channels of 0e)
+ *   per layer t = 1..T:
+ *     m_i   = 1/avg_nb sum_{j in 5 A} TP(lin_up(h_j), Y(r_j - r_i), MLP(Bessel(|r_ij|)))
+ *     A_i   = lin_A(m_i)                                          (irreps 0e+1o+2e+..., l <= lmax)
+ *     h_i^t = lin_out(fusion(A_i)) + sc_type(h_i^{t-1})           (fusion block of order nu,
+ *                                                                  per-element weights)
+ *     readout_t: per-atom energies e_i,s (0e) and couplings v_i,p (1o); the last layer's readout
+ *                is nonlinear (linear -> norm activation -> linear, width readout_hidden)
+ *   E_s   = sum_i ( E0[type_i][s] + shift_s + scale_s sum_t e^t_i,s )
+ *   h_p,i = nac_scale_p sum_t v^t_i,p                              (pairs p = (0,1),(0,2),..,(1,2)..)
+ * The NAC is recovered as d_ij = h_ij (E_j - E_i) / ((E_j - E_i)^2 + eps^2), eps = nac_gap_eps:
+ * equal to h_ij / (E_j - E_i) when the gap is much larger than eps, bounded by |h_ij| / (2 eps) at
+ * a degeneracy (the degeneracy guard), and smooth everywhere.
+ *
+ * Units: everything inside is atomic (bohr, hartree); positions are bohr at this interface.
+ * Ownership: a model owns its hyperparameters, normalisation and every member's weights; an
+ * evaluation workspace (fh_model_ws) owns the equivariant operations and the intermediates of
+ * its most recent forward pass (so it is not shared between threads). */
+#ifndef FH_MODEL_H
+#define FH_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fh_error.h"
+
+#define FH_MODEL_FORMAT "fusionhop-model"
+#define FH_MODEL_VERSION 1
+#define FH_MODEL_MAX_ELEMENTS 36   /* H..Kr */
+#define FH_MODEL_MAX_STATES 16
+#define FH_MODEL_MAX_RADIAL 8      /* hidden layers of the radial MLP */
+#define FH_MODEL_MAX_LAYERS 8      /* message-passing layers */
+#define FH_MODEL_MAX_MEMBERS 64    /* committee size */
+
+/* Architecture. Every field is stored in the model file. */
+typedef struct {
+    int nstates;                     /* N >= 1 */
+    int n_elements;                  /* element types the model knows */
+    int elements[FH_MODEL_MAX_ELEMENTS]; /* their atomic numbers, strictly ascending */
+    int channels;                    /* C, channels of every hidden block */
+    char hidden_irreps[64];          /* node features between layers, e.g. "0e+1o" */
+    int lmax;                        /* degree of spherical harmonics and messages */
+    int correlation;                 /* order nu of the fusion block */
+    int tree;                        /* fusion tree: FH_EQ_TREE_CHAIN or FH_EQ_TREE_BALANCED */
+    int n_layers;                    /* T */
+    double r_cut;                    /* bohr */
+    int n_bessel;                    /* radial basis functions */
+    int envelope_p;                  /* polynomial envelope power */
+    int n_radial;                    /* hidden layers of the radial MLP */
+    int radial[FH_MODEL_MAX_RADIAL]; /* their widths */
+    int readout_hidden;              /* width of the last layer's nonlinear readout */
+    double avg_neighbors;            /* the neighbour sum is divided by this */
+    double nac_gap_eps;              /* hartree, degeneracy guard of d = h/dE */
+} fh_model_hyper;
+
+/* The defaults: 2 states, 32x0e+32x1o, lmax 3, correlation 3 (chain), 2 layers, 5 Angstrom,
+ * 8 Bessel functions, envelope p = 5, radial MLP [64,64,64], readout 16, avg_neighbors 10,
+ * nac_gap_eps 1e-4 hartree; no elements (set them). */
+fh_model_hyper fh_model_hyper_default(void);
+/* Check every field (FH_EINPUT naming the field). */
+int fh_model_hyper_check(const fh_model_hyper *h, fh_err *err);
+
+/* Where a model came from (stored in the file; informational). */
+typedef struct {
+    char dataset[1024];       /* path of the training dataset */
+    char dataset_checksum[40];/* hex digest of the rows trained on */
+    char date[40];            /* ISO 8601, UTC */
+    char version[64];         /* program version */
+    char command[256];        /* e.g. "fusionhop train stilbene.inp" */
+    long epochs;              /* epochs trained (per member, the largest) */
+    long n_train, n_valid, n_test;
+    uint64_t seed;
+    double valid_energy_mae;  /* hartree, final validation errors (NaN when unknown) */
+    double valid_force_mae;   /* hartree/bohr */
+    double valid_nac_mae;     /* hartree/bohr (phase-free, on h) */
+} fh_model_provenance;
+
+typedef struct fh_model fh_model;
+
+/* A model with K members whose weights are initialised at random from `seed` (member k from
+ * (seed, k)); normalisation starts neutral (E0 = 0, shift 0, scale 1, nac_scale 1). */
+int fh_model_alloc(const fh_model_hyper *h, int n_members, uint64_t seed, fh_model **out,
+                   fh_err *err);
+void fh_model_free(fh_model *m);
+/* A copy (weights, normalisation, provenance). */
+int fh_model_copy(const fh_model *src, fh_model **out, fh_err *err);
+
+const fh_model_hyper *fh_model_get_hyper(const fh_model *m);
+int fh_model_nstates(const fh_model *m);
+int fh_model_n_members(const fh_model *m);
+size_t fh_model_n_params(const fh_model *m);   /* per member */
+/* Member k's weights (length fh_model_n_params), owned by the model. */
+double *fh_model_params(fh_model *m, int member);
+const double *fh_model_params_const(const fh_model *m, int member);
+/* Re-initialise member k's weights from (seed, k). */
+void fh_model_init_params(fh_model *m, int member, uint64_t seed);
+/* Change the committee size (new members initialised from (seed, k)); keeps existing ones. */
+int fh_model_set_members(fh_model *m, int n_members, uint64_t seed, fh_err *err);
+
+/* Normalisation (owned by the model): e0 [n_elements][nstates] hartree, shift [nstates]
+ * hartree per atom, scale [nstates] hartree, nac_scale [npairs] hartree/bohr. */
+typedef struct {
+    double *e0, *shift, *scale, *nac_scale;
+} fh_model_norm;
+fh_model_norm *fh_model_get_norm(fh_model *m);
+const fh_model_norm *fh_model_get_norm_const(const fh_model *m);
+fh_model_provenance *fh_model_get_provenance(fh_model *m);
+
+/* Atomic numbers -> type indices; FH_EINPUT naming the atom when an element is unknown. */
+int fh_model_types(const fh_model *m, int natoms, const int *z, int *type, fh_err *err);
+
+/* ---------------------------------------------------------------------------------------------
+ * One member: forward and reverse pass. */
+typedef struct fh_model_ws fh_model_ws;
+fh_model_ws *fh_model_ws_alloc(const fh_model *m, fh_err *err);
+void fh_model_ws_free(fh_model_ws *ws);
+
+enum {
+    FH_MODEL_TANGENTS = 1   /* forward also prepares position gradients (needed by a backward
+                               with gx != NULL; costs about one more radial-MLP pass) */
+};
+/* Energies [nstates] (hartree) and gap-scaled couplings hcoup [npairs][natoms][3] (hartree/bohr,
+ * NULL: not wanted) of one member with weights theta at positions x [natoms][3] (bohr). Saves the
+ * intermediates for fh_model_backward. The workspace grows on demand. */
+int fh_model_forward(fh_model_ws *ws, const fh_model *m, const double *theta, int natoms,
+                     const int *type, const double *x, int flags, double *energy, double *hcoup,
+                     fh_err *err);
+/* Reverse pass of the most recent forward, for the scalar  sum_s gE[s] E_s + sum gH . hcoup:
+ * gx [natoms][3] += its gradient w.r.t. positions (needs FH_MODEL_TANGENTS), gtheta += its
+ * gradient w.r.t. the weights. gE, gH, gx, gtheta may be NULL. May be called several times after
+ * one forward (e.g. once per state). */
+int fh_model_backward(fh_model_ws *ws, const fh_model *m, const double *theta, const double *gE,
+                      const double *gH, double *gx, double *gtheta, fh_err *err);
+/* Floating-point operations of the most recent forward (backward = 0) or of one backward with
+ * position gradients only (1) or with weight gradients too (2); for benchmarks. */
+double fh_model_flops(const fh_model_ws *ws, int backward);
+/* Number of neighbour pairs of the most recent forward. */
+int fh_model_ws_npairs(const fh_model_ws *ws);
+
+/* ---------------------------------------------------------------------------------------------
+ * Committee prediction (what the dynamics and `fusionhop predict` use). */
+typedef struct {
+    unsigned grad_mask;   /* bit s: gradient of state s wanted */
+    int want_nac;         /* NACs d_ij of all pairs wanted */
+    double *energy;       /* [nstates] out: committee mean, hartree (required) */
+    double *grad;         /* [nstates][natoms][3] out: mean gradient, hartree/bohr; rows of
+                             unrequested states untouched */
+    double *nac;          /* [npairs][natoms][3] out: d_ij, 1/bohr */
+    double *hcoup;        /* [npairs][natoms][3] out: mean gap-scaled couplings h_ij, hartree/bohr */
+    double *energy_std;   /* [nstates] out: committee standard deviation (divisor K; 0 if K = 1) */
+} fh_model_request;
+/* Members' couplings are sign-aligned to member 0 (the state sign pattern that maximises their
+ * overlap, since training is phase-free) before averaging; d_ij uses the mean energies. */
+int fh_model_predict(fh_model *m, int natoms, const int *z, const double *x, fh_model_request *req,
+                     fh_err *err);
+/* d_ij from h_ij and the gap E_j - E_i, with the degeneracy guard (see the top of this file). */
+double fh_model_nac_factor(double gap, double eps);
+
+/* ---------------------------------------------------------------------------------------------
+ * Model files (HDF5). Save writes PATH.tmp and renames it (atomic). Load validates format,
+ * version, every hyperparameter, array shapes, element list, finiteness and a checksum of the
+ * weights: a corrupt, truncated or mismatched file is FH_EINPUT with a message naming the file
+ * and the problem. */
+int fh_model_save(const fh_model *m, const char *path, fh_err *err);
+int fh_model_load(const char *path, fh_model **out, fh_err *err);
+/* 64-bit FNV-1a digest of bytes (used for weights and dataset checksums). */
+uint64_t fh_model_fnv1a(const void *data, size_t n, uint64_t h);
+#define FH_MODEL_FNV_INIT 0xcbf29ce484222325ULL
+
+#endif

@@ -1,0 +1,81 @@
+/* Private pieces of the model (models/model_*.c and models/train_*.c): the model struct, the
+ * radial MLP with forward-mode tangents, the network's layer layout and a small seeded RNG. */
+#ifndef FH_MODEL_INTERNAL_H
+#define FH_MODEL_INTERNAL_H
+
+#include <stdint.h>
+
+#include "fh_equivariant.h"
+#include "fh_model.h"
+
+struct fh_model {
+    fh_model_hyper hp;
+    int n_members;
+    size_t n_params;           /* per member */
+    double *params;            /* [n_members][n_params] */
+    fh_model_norm norm;        /* arrays owned here */
+    fh_model_provenance prov;
+    fh_model_ws *ws;           /* lazily created for fh_model_predict */
+    double *scratch;           /* predict buffers */
+    size_t scratch_len;
+    int *types;                /* predict: type of each atom */
+    int types_len;
+};
+
+/* ---- seeded random numbers (splitmix64; weights initialisation and data shuffles) -------- */
+typedef struct {
+    uint64_t s;
+} model_rng;
+void model_rng_seed(model_rng *r, uint64_t seed, uint64_t stream);
+uint64_t model_rng_next(model_rng *r);
+double model_rng_uniform(model_rng *r);   /* (0, 1) */
+double model_rng_normal(model_rng *r);
+
+/* ---- radial MLP: y = W_L silu(... silu(x W_1)), no biases (as fh_eq_mlp, same parameter
+ * layout), with forward-mode tangents: given tx = dx/dr it also returns ty = dy/dr, so a position
+ * gradient needs only sum_w gy[w] ty[w] per edge, whatever the number of reverse passes. ---- */
+#define MODEL_MLP_MAX (FH_MODEL_MAX_RADIAL + 1)
+typedef struct {
+    int n_layers;
+    int sizes[MODEL_MLP_MAX + 1];
+    int cap_rows, rows, tangents;
+    double *x[MODEL_MLP_MAX];   /* input of layer l: [2*cap][sizes[l]], primal rows then tangents */
+    double *ds[MODEL_MLP_MAX];  /* silu' of the primal pre-activation of layer l >= 1 */
+    double *g0, *g1;            /* backward scratch */
+} model_mlp;
+int model_mlp_init(model_mlp *m, int n_layers, const int *sizes, fh_err *err);
+void model_mlp_release(model_mlp *m);
+int model_mlp_reserve(model_mlp *m, int rows, fh_err *err);
+size_t model_mlp_n_params(const model_mlp *m);
+/* x [rows][n0] -> y [rows][nL]; with tx != NULL also ty = tangents (tx, ty [rows][...]). */
+int model_mlp_forward(model_mlp *m, const double *theta, int rows, const double *x,
+                      const double *tx, double *y, double *ty, fh_err *err);
+/* gtheta += d(sum gy . y)/dtheta from the saved primal pass. */
+void model_mlp_backward(model_mlp *m, const double *theta, const double *gy, double *gtheta);
+double model_mlp_flops(const model_mlp *m, int rows, int tangents);
+
+/* ---- the network --------------------------------------------------------------------------- */
+typedef struct {
+    fh_eq_irreps in, msg;        /* input features, messages (0e+1o+2e+.. natural parity) */
+    int dim_in, dim_msg;
+    fh_eq_linear *lin_up, *lin_msg, *lin_out, *sc;
+    fh_eq_tp *tp;
+    fh_eq_fusion *fus;
+    model_mlp mlp;
+    int nw;                      /* radial weights per edge */
+    fh_eq_linear *ro1;           /* last layer only: hidden -> readout_hidden */
+    fh_eq_linear *roE, *roH;     /* -> N energies (0e), -> P couplings (1o; NULL if P = 0) */
+    size_t o_up, o_mlp, o_msg, o_fus, o_out, o_sc, o_ro1, o_act, o_roE, o_roH;
+    /* intermediates of the last forward, [cap_atoms][...][C] */
+    double *xu, *m, *a, *p;
+    double *R, *tR;              /* [cap_pairs][nw] radial weights and d/dr */
+} model_layer;
+
+/* Whether a flat irreps list has an (l, p) block. */
+int model_irreps_has(const fh_eq_irreps *ir, int l, int p);
+/* The architecture's parameter count, and random initial weights (fan-in scaled normals; norm
+ * activation biases 0) drawn from rng in a fixed order (model_net.c). */
+size_t model_ws_n_params(const fh_model_ws *ws);
+void model_ws_init_params(const fh_model_ws *ws, double *theta, model_rng *rng);
+
+#endif

@@ -1,0 +1,602 @@
+/* The network of one committee member: forward pass (energies of all states and gap-scaled
+ * couplings) and its hand-written reverse pass, side by side. See fh_model.h for the formulas.
+ *
+ * Edges. Neighbours are found as unordered pairs p = (i < j) with u_p = r_j - r_i inside the
+ * cutoff. The radial basis and the radial MLP depend only on |u_p|, so they run once per pair;
+ * the tensor product runs twice with the same radial weights, once j -> i with Y(u_p) and once
+ * i -> j with Y(-u_p) = (-1)^l Y(u_p) (a message from s to r always uses Y(r_s - r_r)).
+ *
+ * Position gradients. The radial MLP carries forward-mode tangents dR/dr (model_radial.c), so a
+ * reverse pass for positions touches the MLP only through one dot product per pair; the
+ * spherical harmonics' derivatives are kept from the forward pass. A reverse pass for the
+ * weights runs the MLP backwards as usual. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model_internal.h"
+
+struct fh_model_ws {
+    fh_model_hyper hp;
+    int N, P, C, M, T, nt;            /* states, pairs, channels, readout width, layers, types */
+    fh_eq_cg *cg;
+    fh_eq_irreps H, RO;               /* hidden features, last readout */
+    int dimH, dimRO, nsh, lmax_all;
+    fh_eq_radial rb;
+    model_layer L[FH_MODEL_MAX_LAYERS];
+    size_t n_params, o_emb;
+    int cap_atoms, cap_pairs;
+    /* last forward */
+    int natoms, npairs, tangents, have_forward;
+    int *type, *pi, *pj;
+    double *h[FH_MODEL_MAX_LAYERS + 1];  /* layer inputs/outputs [cap_atoms][dim][C] */
+    double *tmp_msg, *tmp_h;
+    double *z1, *a1;                  /* last readout [cap_atoms][dimRO][M] */
+    double *eo, *ho, *e_atom, *hv;    /* [atoms][N], [atoms][3][P] */
+    double *u, *r, *Y, *Yr, *dY, *B, *dB;
+    /* backward scratch */
+    double *gh0, *gh1, *gxu, *gm, *ga, *gp, *gz1, *ga1, *ge, *ghv, *gR, *gY1, *gY2, *gr, *gu;
+};
+
+int model_irreps_has(const fh_eq_irreps *ir, int l, int p)
+{
+    return fh_eq_irreps_find(ir, l, p) >= 0;
+}
+
+/* ---- construction -------------------------------------------------------------------------- */
+
+static void free_bufs(fh_model_ws *ws)
+{
+    double **bufs[] = {&ws->tmp_msg, &ws->tmp_h, &ws->z1, &ws->a1, &ws->eo, &ws->ho, &ws->e_atom,
+                       &ws->hv, &ws->u, &ws->r, &ws->Y, &ws->Yr, &ws->dY, &ws->B, &ws->dB,
+                       &ws->gh0, &ws->gh1, &ws->gxu, &ws->gm, &ws->ga, &ws->gp, &ws->gz1,
+                       &ws->ga1, &ws->ge, &ws->ghv, &ws->gR, &ws->gY1, &ws->gY2, &ws->gr, &ws->gu};
+    for (size_t k = 0; k < sizeof bufs / sizeof *bufs; k++) {
+        free(*bufs[k]);
+        *bufs[k] = NULL;
+    }
+    for (int t = 0; t <= FH_MODEL_MAX_LAYERS; t++) {
+        free(ws->h[t]);
+        ws->h[t] = NULL;
+    }
+    for (int t = 0; t < ws->T; t++) {
+        model_layer *L = &ws->L[t];
+        free(L->xu), free(L->m), free(L->a), free(L->p), free(L->R), free(L->tR);
+        L->xu = L->m = L->a = L->p = L->R = L->tR = NULL;
+    }
+    free(ws->type), free(ws->pi), free(ws->pj);
+    ws->type = ws->pi = ws->pj = NULL;
+}
+
+void fh_model_ws_free(fh_model_ws *ws)
+{
+    if (!ws) return;
+    free_bufs(ws);
+    for (int t = 0; t < ws->T; t++) {
+        model_layer *L = &ws->L[t];
+        fh_eq_linear_free(L->lin_up), fh_eq_linear_free(L->lin_msg);
+        fh_eq_linear_free(L->lin_out), fh_eq_linear_free(L->sc);
+        fh_eq_linear_free(L->ro1), fh_eq_linear_free(L->roE), fh_eq_linear_free(L->roH);
+        fh_eq_tp_free(L->tp);
+        fh_eq_fusion_free(L->fus);
+        model_mlp_release(&L->mlp);
+    }
+    fh_eq_cg_free(ws->cg);
+    free(ws);
+}
+
+static double *dalloc(size_t n, int *ok)
+{
+    double *p = malloc(sizeof(double) * (n > 0 ? n : 1));
+    if (!p) *ok = 0;
+    return p;
+}
+
+/* Allocate every per-atom and per-pair buffer for the current capacities. */
+static int alloc_bufs(fh_model_ws *ws, fh_err *err)
+{
+    const size_t A = (size_t)ws->cap_atoms, Pr = (size_t)ws->cap_pairs, C = (size_t)ws->C;
+    const size_t nb = (size_t)ws->hp.n_bessel, nsh = (size_t)ws->nsh;
+    const size_t M = (size_t)ws->M, N = (size_t)ws->N, P = (size_t)(ws->P ? ws->P : 1);
+    int maxdim = ws->dimH, maxnw = 1;
+    for (int t = 0; t < ws->T; t++) {
+        if (ws->L[t].dim_msg > maxdim) maxdim = ws->L[t].dim_msg;
+        if (ws->L[t].nw > maxnw) maxnw = ws->L[t].nw;
+    }
+    const size_t D = (size_t)maxdim;
+    int ok = 1;
+    ws->h[0] = dalloc(A * C, &ok);
+    for (int t = 1; t <= ws->T; t++) ws->h[t] = dalloc(A * ws->dimH * C, &ok);
+    for (int t = 0; t < ws->T; t++) {
+        model_layer *L = &ws->L[t];
+        L->xu = dalloc(A * L->dim_in * C, &ok);
+        L->m = dalloc(A * L->dim_msg * C, &ok);
+        L->a = dalloc(A * L->dim_msg * C, &ok);
+        L->p = dalloc(A * ws->dimH * C, &ok);
+        L->R = dalloc(Pr * L->nw, &ok);
+        L->tR = dalloc(Pr * L->nw, &ok);
+    }
+    ws->tmp_msg = dalloc(A * D * C, &ok);
+    ws->tmp_h = dalloc(A * ws->dimH * C, &ok);
+    ws->z1 = dalloc(A * ws->dimRO * M, &ok);
+    ws->a1 = dalloc(A * ws->dimRO * M, &ok);
+    ws->eo = dalloc(A * N, &ok);
+    ws->ho = dalloc(A * 3 * P, &ok);
+    ws->e_atom = dalloc(A * N, &ok);
+    ws->hv = dalloc(A * 3 * P, &ok);
+    ws->u = dalloc(Pr * 3, &ok);
+    ws->r = dalloc(Pr, &ok);
+    ws->Y = dalloc(Pr * nsh, &ok);
+    ws->Yr = dalloc(Pr * nsh, &ok);
+    ws->dY = dalloc(Pr * nsh * 3, &ok);
+    ws->B = dalloc(Pr * nb, &ok);
+    ws->dB = dalloc(Pr * nb, &ok);
+    ws->gh0 = dalloc(A * D * C, &ok);
+    ws->gh1 = dalloc(A * D * C, &ok);
+    ws->gxu = dalloc(A * D * C, &ok);
+    ws->gm = dalloc(A * D * C, &ok);
+    ws->ga = dalloc(A * D * C, &ok);
+    ws->gp = dalloc(A * D * C, &ok);
+    ws->gz1 = dalloc(A * ws->dimRO * M, &ok);
+    ws->ga1 = dalloc(A * ws->dimRO * M, &ok);
+    ws->ge = dalloc(A * N, &ok);
+    ws->ghv = dalloc(A * 3 * P, &ok);
+    ws->gR = dalloc(Pr * maxnw, &ok);
+    ws->gY1 = dalloc(Pr * nsh, &ok);
+    ws->gY2 = dalloc(Pr * nsh, &ok);
+    ws->gr = dalloc(Pr, &ok);
+    ws->gu = dalloc(Pr * 3, &ok);
+    ws->type = malloc(sizeof(int) * A);
+    ws->pi = malloc(sizeof(int) * (Pr ? Pr : 1));
+    ws->pj = malloc(sizeof(int) * (Pr ? Pr : 1));
+    if (!ok || !ws->type || !ws->pi || !ws->pj) {
+        free_bufs(ws);
+        return fh_err_set(err, FH_EFAIL, "model: out of memory (%zu atoms, %zu pairs)", A, Pr);
+    }
+    for (int t = 0; t < ws->T; t++) {
+        int rc = model_mlp_reserve(&ws->L[t].mlp, ws->cap_pairs, err);
+        if (rc) return rc;
+    }
+    return FH_OK;
+}
+
+/* (Re)create the fusion blocks, whose workspaces depend on the number of atoms. */
+static int build_fusions(fh_model_ws *ws, fh_err *err)
+{
+    fh_eq_fusion_tree tree;
+    int rc = fh_eq_fusion_tree_make((fh_eq_tree_kind)ws->hp.tree, ws->hp.correlation, &tree, err);
+    if (rc) return rc;
+    for (int t = 0; t < ws->T; t++) {
+        model_layer *L = &ws->L[t];
+        fh_eq_fusion_free(L->fus);
+        L->fus = fh_eq_fusion_alloc(ws->cg, &L->msg, ws->C, &ws->H, &tree, ws->lmax_all, ws->nt,
+                                    ws->cap_atoms, err);
+        if (!L->fus) return fh_err_prefix(err, "model layer %d: ", t + 1);
+    }
+    return FH_OK;
+}
+
+/* Make room for natoms atoms and npairs pairs (grows by half again to avoid reallocating every
+ * step when the neighbour count fluctuates). */
+static int reserve(fh_model_ws *ws, int natoms, int npairs, fh_err *err)
+{
+    int grow_atoms = natoms > ws->cap_atoms, grow_pairs = npairs > ws->cap_pairs;
+    if (!grow_atoms && !grow_pairs) return FH_OK;
+    free_bufs(ws);
+    if (grow_atoms) ws->cap_atoms = natoms;
+    if (grow_pairs) ws->cap_pairs = npairs + npairs / 2 + 8;
+    int rc = alloc_bufs(ws, err);
+    if (rc == FH_OK && grow_atoms) rc = build_fusions(ws, err);
+    if (rc) {
+        ws->cap_atoms = ws->cap_pairs = 0;
+        ws->have_forward = 0;
+    }
+    return rc;
+}
+
+static fh_eq_linear *lin(const fh_eq_irreps *in, int ci, const char *out_s, const fh_eq_irreps *out,
+                         int co, int nt, int *ok, fh_err *err)
+{
+    fh_eq_irreps o;
+    if (out_s) {
+        fh_eq_irreps_parse(out_s, &o, NULL, NULL);
+        out = &o;
+    }
+    fh_eq_linear *l = fh_eq_linear_alloc(in, ci, out, co, nt, 0, err);
+    if (!l) *ok = 0;
+    return l;
+}
+
+fh_model_ws *fh_model_ws_alloc(const fh_model *m, fh_err *err)
+{
+    const fh_model_hyper *hp = &m->hp;
+    if (fh_model_hyper_check(hp, err)) return NULL;
+    fh_model_ws *ws = calloc(1, sizeof *ws);
+    if (!ws) {
+        fh_err_set(err, FH_EFAIL, "model: out of memory");
+        return NULL;
+    }
+    ws->hp = *hp;
+    ws->N = hp->nstates, ws->P = hp->nstates * (hp->nstates - 1) / 2;
+    ws->C = hp->channels, ws->M = hp->readout_hidden, ws->T = hp->n_layers;
+    ws->nt = hp->n_elements;
+    ws->nsh = fh_eq_sph_dim(hp->lmax);
+    ws->rb.n_basis = hp->n_bessel, ws->rb.r_cut = hp->r_cut, ws->rb.p = hp->envelope_p;
+    fh_eq_irreps_parse(hp->hidden_irreps, &ws->H, NULL, NULL);
+    fh_eq_irreps_parse(ws->P ? "0e+1o" : "0e", &ws->RO, NULL, NULL);
+    ws->dimH = fh_eq_irreps_dim(&ws->H), ws->dimRO = fh_eq_irreps_dim(&ws->RO);
+    ws->lmax_all = hp->lmax > fh_eq_irreps_lmax(&ws->H) ? hp->lmax : fh_eq_irreps_lmax(&ws->H);
+    ws->cg = fh_eq_cg_alloc(ws->lmax_all, err);
+    if (!ws->cg) goto fail;
+
+    const int C = ws->C, nt = ws->nt;
+    int ok = 1;
+    for (int t = 0; t < ws->T; t++) {
+        model_layer *L = &ws->L[t];
+        if (t == 0) fh_eq_irreps_parse("0e", &L->in, NULL, NULL);
+        else L->in = ws->H;
+        /* messages: natural-parity blocks reachable from the input and Y_l, l <= lmax */
+        fh_eq_irreps reach;
+        fh_eq_irreps_tp_reachable(&L->in, hp->lmax, hp->lmax, &reach);
+        L->msg.n = 0;
+        for (int b = 0; b < reach.n; b++)
+            if (reach.p[b] == ((reach.l[b] % 2) ? -1 : 1)) {
+                L->msg.l[L->msg.n] = reach.l[b], L->msg.p[L->msg.n] = reach.p[b];
+                L->msg.n++;
+            }
+        L->dim_in = fh_eq_irreps_dim(&L->in), L->dim_msg = fh_eq_irreps_dim(&L->msg);
+
+        L->lin_up = lin(&L->in, C, NULL, &L->in, C, 1, &ok, err);
+        if (!ok) goto fail;
+
+        L->tp = fh_eq_tp_alloc(ws->cg, FH_EQ_TP_CHANNELWISE, &L->in, C, hp->lmax, &L->msg, C, 1, err);
+        if (!L->tp) goto fail;
+        L->nw = fh_eq_tp_n_weights(L->tp);
+        int sizes[MODEL_MLP_MAX + 1];
+        sizes[0] = hp->n_bessel;
+        for (int k = 0; k < hp->n_radial; k++) sizes[k + 1] = hp->radial[k];
+        sizes[hp->n_radial + 1] = L->nw;
+        if (model_mlp_init(&L->mlp, hp->n_radial + 1, sizes, err)) goto fail;
+        L->lin_msg = lin(&L->msg, C, NULL, &L->msg, C, 1, &ok, err);
+        L->lin_out = lin(&ws->H, C, NULL, &ws->H, C, 1, &ok, err);
+        L->sc = lin(&L->in, C, NULL, &ws->H, C, nt, &ok, err);
+        if (!ok) goto fail;
+        if (t == ws->T - 1) {
+            L->ro1 = lin(&ws->H, C, NULL, &ws->RO, ws->M, 1, &ok, err);
+            L->roE = lin(&ws->RO, ws->M, "0e", NULL, ws->N, 1, &ok, err);
+            if (ws->P) L->roH = lin(&ws->RO, ws->M, "1o", NULL, ws->P, 1, &ok, err);
+        } else {
+            L->roE = lin(&ws->H, C, "0e", NULL, ws->N, 1, &ok, err);
+            if (ws->P) L->roH = lin(&ws->H, C, "1o", NULL, ws->P, 1, &ok, err);
+        }
+        if (!ok) goto fail;
+    }
+    /* Fusion blocks (for one atom for now; grown with the molecule), then the offsets after them. */
+    ws->cap_atoms = 1;
+    if (build_fusions(ws, err)) goto fail;
+    ws->cap_atoms = 0;
+    ws->o_emb = 0;
+    size_t off = (size_t)nt * C;
+    for (int t = 0; t < ws->T; t++) {
+        model_layer *L = &ws->L[t];
+        L->o_up = off, off += fh_eq_linear_n_params(L->lin_up);
+        L->o_mlp = off, off += model_mlp_n_params(&L->mlp);
+        L->o_msg = off, off += fh_eq_linear_n_params(L->lin_msg);
+        L->o_fus = off, off += fh_eq_fusion_n_params(L->fus);
+        L->o_out = off, off += fh_eq_linear_n_params(L->lin_out);
+        L->o_sc = off, off += fh_eq_linear_n_params(L->sc);
+        if (L->ro1) {
+            L->o_ro1 = off, off += fh_eq_linear_n_params(L->ro1);
+            L->o_act = off, off += (size_t)fh_eq_gate_n_gates(&ws->RO) * ws->M;
+        }
+        L->o_roE = off, off += fh_eq_linear_n_params(L->roE);
+        if (L->roH) L->o_roH = off, off += fh_eq_linear_n_params(L->roH);
+    }
+    ws->n_params = off;
+    if (m->n_params && m->n_params != ws->n_params) {
+        fh_err_set(err, FH_EFAIL, "model: %zu parameters expected, architecture has %zu",
+                   m->n_params, ws->n_params);
+        goto fail;
+    }
+    return ws;
+fail:
+    fh_err_prefix(err, "model: ");
+    fh_model_ws_free(ws);
+    return NULL;
+}
+
+size_t model_ws_n_params(const fh_model_ws *ws) { return ws->n_params; }
+int fh_model_ws_npairs(const fh_model_ws *ws) { return ws->npairs; }
+
+/* ---- initial weights ------------------------------------------------------------------------ */
+
+static void fill(double *v, size_t n, double std, model_rng *rng)
+{
+    for (size_t i = 0; i < n; i++) v[i] = std * model_rng_normal(rng);
+}
+
+void model_ws_init_params(const fh_model_ws *ws, double *theta, model_rng *rng)
+{
+    const double C = ws->C, M = ws->M;
+    fill(theta + ws->o_emb, (size_t)ws->nt * ws->C, 1.0, rng);
+    for (int t = 0; t < ws->T; t++) {
+        const model_layer *L = &ws->L[t];
+        fill(theta + L->o_up, fh_eq_linear_n_params(L->lin_up), 1.0 / sqrt(C), rng);
+        size_t o = L->o_mlp;
+        for (int l = 0; l < L->mlp.n_layers; l++) {
+            size_t len = (size_t)L->mlp.sizes[l] * L->mlp.sizes[l + 1];
+            fill(theta + o, len, 1.0 / sqrt((double)L->mlp.sizes[l]), rng);
+            o += len;
+        }
+        fill(theta + L->o_msg, fh_eq_linear_n_params(L->lin_msg), 1.0 / sqrt(C), rng);
+        fill(theta + L->o_fus, fh_eq_fusion_n_params(L->fus), 1.0 / sqrt(C), rng);
+        fill(theta + L->o_out, fh_eq_linear_n_params(L->lin_out), 1.0 / sqrt(C), rng);
+        fill(theta + L->o_sc, fh_eq_linear_n_params(L->sc), 1.0 / sqrt(C), rng);
+        double ci = C;
+        if (L->ro1) {
+            fill(theta + L->o_ro1, fh_eq_linear_n_params(L->ro1), 1.0 / sqrt(C), rng);
+            memset(theta + L->o_act, 0, sizeof(double) * fh_eq_gate_n_gates(&ws->RO) * ws->M);
+            ci = M;
+        }
+        fill(theta + L->o_roE, fh_eq_linear_n_params(L->roE), 1.0 / sqrt(ci), rng);
+        if (L->roH) fill(theta + L->o_roH, fh_eq_linear_n_params(L->roH), 1.0 / sqrt(ci), rng);
+    }
+}
+
+/* ---- forward --------------------------------------------------------------------------------- */
+
+static void add_to(double *y, const double *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) y[i] += x[i];
+}
+
+/* Cartesian component k (x, y, z) of an l = 1 block stored as m = -1, 0, 1 ~ (y, z, x). */
+static const int cart_m[3] = {2, 0, 1};
+
+int fh_model_forward(fh_model_ws *ws, const fh_model *m, const double *theta, int natoms,
+                     const int *type, const double *x, int flags, double *energy, double *hcoup,
+                     fh_err *err)
+{
+    ws->have_forward = 0;
+    if (natoms < 1) return fh_err_set(err, FH_EINPUT, "model: no atoms");
+    for (int a = 0; a < natoms; a++)
+        if (type[a] < 0 || type[a] >= ws->nt)
+            return fh_err_set(err, FH_EINPUT, "model: atom %d has type %d (model knows %d elements)",
+                              a + 1, type[a], ws->nt);
+    /* 1. neighbour pairs */
+    const double rc2 = ws->hp.r_cut * ws->hp.r_cut;
+    int np = 0;
+    for (int i = 0; i < natoms; i++)
+        for (int j = i + 1; j < natoms; j++) {
+            double d0 = x[3 * j] - x[3 * i], d1 = x[3 * j + 1] - x[3 * i + 1], d2 = x[3 * j + 2] - x[3 * i + 2];
+            double r2 = d0 * d0 + d1 * d1 + d2 * d2;
+            if (r2 < rc2) np++;
+            if (r2 < 1e-12)
+                return fh_err_set(err, FH_EINPUT, "model: atoms %d and %d coincide", i + 1, j + 1);
+        }
+    int rc = reserve(ws, natoms, np, err);
+    if (rc) return rc;
+    np = 0;
+    for (int i = 0; i < natoms; i++)
+        for (int j = i + 1; j < natoms; j++) {
+            double d[3] = {x[3 * j] - x[3 * i], x[3 * j + 1] - x[3 * i + 1], x[3 * j + 2] - x[3 * i + 2]};
+            double r2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
+            if (r2 >= rc2) continue;
+            ws->pi[np] = i, ws->pj[np] = j;
+            memcpy(ws->u + 3 * np, d, sizeof d);
+            ws->r[np] = sqrt(r2);
+            np++;
+        }
+    ws->natoms = natoms, ws->npairs = np;
+    ws->tangents = (flags & FH_MODEL_TANGENTS) != 0;
+    memcpy(ws->type, type, sizeof(int) * natoms);
+    const int C = ws->C, N = ws->N, P = ws->P, nsh = ws->nsh, lmax = ws->hp.lmax;
+    const int *tp = ws->nt > 1 ? ws->type : NULL;
+
+    /* 2. edge features */
+    fh_eq_sph(lmax, np, ws->u, ws->Y, ws->tangents ? ws->dY : NULL);
+    for (int p = 0; p < np; p++)
+        for (int l = 0; l <= lmax; l++) {
+            double s = (l % 2) ? -1.0 : 1.0;
+            for (int q = l * l; q < (l + 1) * (l + 1); q++) ws->Yr[p * nsh + q] = s * ws->Y[p * nsh + q];
+        }
+    fh_eq_radial_eval(&ws->rb, np, ws->r, ws->B, ws->tangents ? ws->dB : NULL);
+
+    /* 3. embedding */
+    for (int a = 0; a < natoms; a++)
+        memcpy(ws->h[0] + (size_t)a * C, theta + ws->o_emb + (size_t)type[a] * C, sizeof(double) * C);
+
+    /* 4. layers */
+    const double inv_nb = 1.0 / ws->hp.avg_neighbors;
+    memset(ws->e_atom, 0, sizeof(double) * natoms * N);
+    if (P) memset(ws->hv, 0, sizeof(double) * natoms * 3 * P);
+    for (int t = 0; t < ws->T; t++) {
+        model_layer *L = &ws->L[t];
+        const double *hin = ws->h[t];
+        double *hout = ws->h[t + 1];
+        rc = model_mlp_forward(&L->mlp, theta + L->o_mlp, np, ws->B, ws->tangents ? ws->dB : NULL,
+                               L->R, ws->tangents ? L->tR : NULL, err);
+        if (rc) return rc;
+        fh_eq_linear_forward(L->lin_up, theta + L->o_up, natoms, NULL, hin, L->xu);
+        rc = fh_eq_tp_forward(L->tp, NULL, natoms, np, ws->pj, ws->pi, L->xu, ws->Y, L->R, L->m, err);
+        if (!rc) rc = fh_eq_tp_forward(L->tp, NULL, natoms, np, ws->pi, ws->pj, L->xu, ws->Yr, L->R,
+                                       ws->tmp_msg, err);
+        if (rc) return rc;
+        size_t nm = (size_t)natoms * L->dim_msg * C;
+        for (size_t i = 0; i < nm; i++) L->m[i] = (L->m[i] + ws->tmp_msg[i]) * inv_nb;
+        fh_eq_linear_forward(L->lin_msg, theta + L->o_msg, natoms, NULL, L->m, L->a);
+        rc = fh_eq_fusion_forward(L->fus, theta + L->o_fus, natoms, tp, L->a, L->p, err);
+        if (rc) return rc;
+        fh_eq_linear_forward(L->lin_out, theta + L->o_out, natoms, NULL, L->p, hout);
+        fh_eq_linear_forward(L->sc, theta + L->o_sc, natoms, tp, hin, ws->tmp_h);
+        add_to(hout, ws->tmp_h, (size_t)natoms * ws->dimH * C);
+        /* readout */
+        const double *rin = hout;
+        if (L->ro1) {
+            fh_eq_linear_forward(L->ro1, theta + L->o_ro1, natoms, NULL, hout, ws->z1);
+            fh_eq_normact_forward(&ws->RO, ws->M, natoms, theta + L->o_act, ws->z1, ws->a1);
+            rin = ws->a1;
+        }
+        fh_eq_linear_forward(L->roE, theta + L->o_roE, natoms, NULL, rin, ws->eo);
+        add_to(ws->e_atom, ws->eo, (size_t)natoms * N);
+        if (P) {
+            fh_eq_linear_forward(L->roH, theta + L->o_roH, natoms, NULL, rin, ws->ho);
+            add_to(ws->hv, ws->ho, (size_t)natoms * 3 * P);
+        }
+    }
+
+    /* 5. outputs */
+    const fh_model_norm *nm = &m->norm;
+    for (int s = 0; s < N; s++) {
+        double e = 0.0;
+        for (int a = 0; a < natoms; a++)
+            e += nm->e0[(size_t)type[a] * N + s] + nm->shift[s] + nm->scale[s] * ws->e_atom[a * N + s];
+        energy[s] = e;
+    }
+    if (hcoup)
+        for (int p = 0; p < P; p++)
+            for (int a = 0; a < natoms; a++)
+                for (int k = 0; k < 3; k++)
+                    hcoup[((size_t)p * natoms + a) * 3 + k] =
+                        nm->nac_scale[p] * ws->hv[((size_t)a * 3 + cart_m[k]) * P + p];
+    ws->have_forward = 1;
+    return FH_OK;
+}
+
+/* ---- backward -------------------------------------------------------------------------------- */
+
+int fh_model_backward(fh_model_ws *ws, const fh_model *m, const double *theta, const double *gE,
+                      const double *gH, double *gx, double *gtheta, fh_err *err)
+{
+    if (!ws->have_forward) return fh_err_set(err, FH_EFAIL, "model: backward without a forward pass");
+    if (gx && !ws->tangents)
+        return fh_err_set(err, FH_EFAIL, "model: position gradients need a forward with tangents");
+    if (!gx && !gtheta) return FH_OK;
+    const int n = ws->natoms, np = ws->npairs, C = ws->C, N = ws->N, P = ws->P, nsh = ws->nsh;
+    const int *tp = ws->nt > 1 ? ws->type : NULL;
+    const fh_model_norm *nm = &m->norm;
+    const double inv_nb = 1.0 / ws->hp.avg_neighbors;
+
+    /* seeds on the per-atom outputs */
+    for (int a = 0; a < n; a++)
+        for (int s = 0; s < N; s++) ws->ge[a * N + s] = gE ? nm->scale[s] * gE[s] : 0.0;
+    if (P) {
+        memset(ws->ghv, 0, sizeof(double) * n * 3 * P);
+        if (gH)
+            for (int p = 0; p < P; p++)
+                for (int a = 0; a < n; a++)
+                    for (int k = 0; k < 3; k++)
+                        ws->ghv[((size_t)a * 3 + cart_m[k]) * P + p] =
+                            nm->nac_scale[p] * gH[((size_t)p * n + a) * 3 + k];
+    }
+    if (gx) {
+        memset(ws->gr, 0, sizeof(double) * np);
+        memset(ws->gY1, 0, sizeof(double) * np * nsh);
+        memset(ws->gY2, 0, sizeof(double) * np * nsh);
+    }
+    double *gcur = ws->gh0, *gprev = ws->gh1;   /* gradient w.r.t. h[t+1], then h[t] */
+    memset(gcur, 0, sizeof(double) * n * ws->dimH * C);
+    for (int t = ws->T - 1; t >= 0; t--) {
+        model_layer *L = &ws->L[t];
+        const double *hin = ws->h[t], *hout = ws->h[t + 1];
+        /* readout of hout */
+        if (L->ro1) {
+            memset(ws->ga1, 0, sizeof(double) * n * ws->dimRO * ws->M);
+            memset(ws->gz1, 0, sizeof(double) * n * ws->dimRO * ws->M);
+            fh_eq_linear_backward(L->roE, theta + L->o_roE, n, NULL, ws->a1, ws->ge, ws->ga1,
+                                  gtheta ? gtheta + L->o_roE : NULL);
+            if (P) fh_eq_linear_backward(L->roH, theta + L->o_roH, n, NULL, ws->a1, ws->ghv, ws->ga1,
+                                         gtheta ? gtheta + L->o_roH : NULL);
+            fh_eq_normact_backward(&ws->RO, ws->M, n, theta + L->o_act, ws->z1, ws->ga1, ws->gz1,
+                                   gtheta ? gtheta + L->o_act : NULL);
+            fh_eq_linear_backward(L->ro1, theta + L->o_ro1, n, NULL, hout, ws->gz1, gcur,
+                                  gtheta ? gtheta + L->o_ro1 : NULL);
+        } else {
+            fh_eq_linear_backward(L->roE, theta + L->o_roE, n, NULL, hout, ws->ge, gcur,
+                                  gtheta ? gtheta + L->o_roE : NULL);
+            if (P) fh_eq_linear_backward(L->roH, theta + L->o_roH, n, NULL, hout, ws->ghv, gcur,
+                                         gtheta ? gtheta + L->o_roH : NULL);
+        }
+        /* h_out = lin_out(p) + sc(h_in) */
+        memset(gprev, 0, sizeof(double) * n * L->dim_in * C);
+        memset(ws->gp, 0, sizeof(double) * n * ws->dimH * C);
+        fh_eq_linear_backward(L->lin_out, theta + L->o_out, n, NULL, L->p, gcur, ws->gp,
+                              gtheta ? gtheta + L->o_out : NULL);
+        fh_eq_linear_backward(L->sc, theta + L->o_sc, n, tp, hin, gcur, gprev,
+                              gtheta ? gtheta + L->o_sc : NULL);
+        /* p = fusion(a), a = lin_msg(m) */
+        memset(ws->ga, 0, sizeof(double) * n * L->dim_msg * C);
+        int rc = fh_eq_fusion_backward(L->fus, theta + L->o_fus, n, tp, L->a, ws->gp, ws->ga,
+                                       gtheta ? gtheta + L->o_fus : NULL, err);
+        if (rc) return rc;
+        memset(ws->gm, 0, sizeof(double) * n * L->dim_msg * C);
+        fh_eq_linear_backward(L->lin_msg, theta + L->o_msg, n, NULL, L->m, ws->ga, ws->gm,
+                              gtheta ? gtheta + L->o_msg : NULL);
+        for (size_t i = 0; i < (size_t)n * L->dim_msg * C; i++) ws->gm[i] *= inv_nb;
+        /* m = TP(j -> i) + TP(i -> j) */
+        memset(ws->gxu, 0, sizeof(double) * n * L->dim_in * C);
+        memset(ws->gR, 0, sizeof(double) * np * L->nw);
+        rc = fh_eq_tp_backward(L->tp, NULL, n, np, ws->pj, ws->pi, L->xu, ws->Y, L->R, ws->gm,
+                               ws->gxu, gx ? ws->gY1 : NULL, ws->gR, NULL, err);
+        if (!rc) rc = fh_eq_tp_backward(L->tp, NULL, n, np, ws->pi, ws->pj, L->xu, ws->Yr, L->R,
+                                        ws->gm, ws->gxu, gx ? ws->gY2 : NULL, ws->gR, NULL, err);
+        if (rc) return rc;
+        fh_eq_linear_backward(L->lin_up, theta + L->o_up, n, NULL, hin, ws->gxu, gprev,
+                              gtheta ? gtheta + L->o_up : NULL);
+        if (gx)
+            for (int p = 0; p < np; p++) {
+                const double *g = ws->gR + (size_t)p * L->nw, *d = L->tR + (size_t)p * L->nw;
+                double s = 0.0;
+                for (int w = 0; w < L->nw; w++) s += g[w] * d[w];
+                ws->gr[p] += s;
+            }
+        if (gtheta) model_mlp_backward(&L->mlp, theta + L->o_mlp, ws->gR, gtheta + L->o_mlp);
+        double *sw = gcur;
+        gcur = gprev, gprev = sw;
+    }
+    /* embedding */
+    if (gtheta)
+        for (int a = 0; a < n; a++) {
+            double *g = gtheta + ws->o_emb + (size_t)ws->type[a] * C;
+            for (int c = 0; c < C; c++) g[c] += gcur[(size_t)a * C + c];
+        }
+    /* positions: through Y(u), Y(-u) and |u| */
+    if (gx) {
+        for (int p = 0; p < np; p++)
+            for (int l = 0; l <= ws->hp.lmax; l++) {
+                double s = (l % 2) ? -1.0 : 1.0;
+                for (int q = l * l; q < (l + 1) * (l + 1); q++) ws->gY1[p * nsh + q] += s * ws->gY2[p * nsh + q];
+            }
+        memset(ws->gu, 0, sizeof(double) * np * 3);
+        fh_eq_sph_backward(ws->hp.lmax, np, ws->dY, ws->gY1, ws->gu);
+        for (int p = 0; p < np; p++) {
+            double *gu = ws->gu + 3 * p, f = ws->gr[p] / ws->r[p];
+            const double *u = ws->u + 3 * p;
+            int i = ws->pi[p], j = ws->pj[p];
+            for (int k = 0; k < 3; k++) {
+                double g = gu[k] + f * u[k];
+                gx[3 * j + k] += g;
+                gx[3 * i + k] -= g;
+            }
+        }
+    }
+    return FH_OK;
+}
+
+double fh_model_flops(const fh_model_ws *ws, int backward)
+{
+    /* Radial MLP and channel mixing counted exactly; tensor products and fusion blocks by their
+     * dominant terms (2 flop per multiply-add over channels). */
+    const int n = ws->natoms, np = ws->npairs;
+    double f = 0;
+    for (int t = 0; t < ws->T; t++) {
+        const model_layer *L = &ws->L[t];
+        double mlp = model_mlp_flops(&L->mlp, np, 0);
+        if (backward == 0) f += mlp * (ws->tangents ? 2 : 1);
+        else if (backward == 2) f += 2 * mlp;
+        f += 2.0 * np * L->nw;   /* tangent dot or nothing */
+    }
+    (void)n;
+    return f;
+}

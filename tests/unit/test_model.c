@@ -1,0 +1,317 @@
+/* The multi-state network: position and weight gradients of the reverse pass against central
+ * finite differences; invariance of energies and equivariance of gradients and couplings under
+ * rotations with inversion, translations and permutations of like atoms; smoothness at the
+ * cutoff; committee means, spread and sign alignment; the degeneracy guard; bad input. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+
+#include "fh_model.h"
+#include "test_model_util.h"
+
+#define NAT 6
+static const int Z6[NAT] = {6, 6, 1, 1, 8, 1};
+
+typedef struct {
+    fh_model *m;
+    fh_model_ws *ws;
+    double *theta;
+    int type[NAT];
+    double x[3 * NAT];
+    int N, P;
+} ctx;
+
+static void setup(ctx *c, int nstates, uint64_t seed)
+{
+    fh_err err = {0};
+    c->m = tm_small_model(nstates, 1, seed, &err);
+    cr_assert_not_null(c->m, "%s", err.msg);
+    c->ws = fh_model_ws_alloc(c->m, &err);
+    cr_assert_not_null(c->ws, "%s", err.msg);
+    c->theta = fh_model_params(c->m, 0);
+    cr_assert_eq(fh_model_types(c->m, NAT, Z6, c->type, &err), FH_OK, "%s", err.msg);
+    tm_seed(seed);
+    tm_molecule(NAT, 5.0, 1.6, c->x);
+    c->N = nstates, c->P = nstates * (nstates - 1) / 2;
+}
+
+static void teardown(ctx *c)
+{
+    fh_model_ws_free(c->ws);
+    fh_model_free(c->m);
+}
+
+/* Energies and couplings at positions x. */
+static void eval(ctx *c, const double *x, double *E, double *h, int flags)
+{
+    fh_err err = {0};
+    int rc = fh_model_forward(c->ws, c->m, c->theta, NAT, c->type, x, flags, E, h, &err);
+    cr_assert_eq(rc, FH_OK, "%s", err.msg);
+}
+
+/* The scalar sum gE.E + gH.h. */
+static double scalar(ctx *c, const double *x, const double *gE, const double *gH)
+{
+    double E[FH_MODEL_MAX_STATES], h[3 * 3 * NAT];
+    eval(c, x, E, h, 0);
+    double s = 0;
+    for (int k = 0; k < c->N; k++) s += gE[k] * E[k];
+    for (int k = 0; k < c->P * 3 * NAT; k++) s += gH[k] * h[k];
+    return s;
+}
+
+Test(model, position_gradients_match_finite_differences)
+{
+    ctx c;
+    setup(&c, 3, 11);
+    fh_err err = {0};
+    double E[3], h[3 * 3 * NAT];
+    /* each state separately, then a random combination of energies and couplings */
+    for (int s = 0; s <= c.N; s++) {
+        double gE[3] = {0}, gH[3 * 3 * NAT] = {0};
+        if (s < c.N) gE[s] = 1.0;
+        else {
+            for (int k = 0; k < 3; k++) gE[k] = tm_normal();
+            for (int k = 0; k < c.P * 3 * NAT; k++) gH[k] = tm_normal();
+        }
+        eval(&c, c.x, E, h, FH_MODEL_TANGENTS);
+        double g[3 * NAT] = {0}, fd[3 * NAT];
+        cr_assert_eq(fh_model_backward(c.ws, c.m, c.theta, gE, s < c.N ? NULL : gH, g, NULL, &err),
+                     FH_OK, "%s", err.msg);
+        const double step = 1e-5;
+        for (int i = 0; i < 3 * NAT; i++) {
+            double xp[3 * NAT];
+            memcpy(xp, c.x, sizeof xp);
+            xp[i] += step;
+            double up = scalar(&c, xp, gE, gH);
+            xp[i] -= 2 * step;
+            double dn = scalar(&c, xp, gE, gH);
+            fd[i] = (up - dn) / (2 * step);
+        }
+        double e = tm_max_rel(g, fd, 3 * NAT);
+        cr_assert(e < 1e-6, "case %d: position gradient vs finite differences: %.3e", s, e);
+        double nrm = 0;
+        for (int i = 0; i < 3 * NAT; i++) nrm += fd[i] * fd[i];
+        cr_assert(nrm > 1e-8, "gradient too small to be a real check");
+    }
+    teardown(&c);
+}
+
+Test(model, weight_gradients_match_finite_differences)
+{
+    ctx c;
+    setup(&c, 3, 12);
+    fh_err err = {0};
+    size_t np = fh_model_n_params(c.m);
+    double gE[3], gH[3 * 3 * NAT], E[3], h[3 * 3 * NAT];
+    for (int k = 0; k < 3; k++) gE[k] = tm_normal();
+    for (int k = 0; k < c.P * 3 * NAT; k++) gH[k] = tm_normal();
+    eval(&c, c.x, E, h, 0);
+    double *gt = calloc(np, sizeof(double));
+    cr_assert_eq(fh_model_backward(c.ws, c.m, c.theta, gE, gH, NULL, gt, &err), FH_OK, "%s", err.msg);
+    /* every parameter would be slow in a sanitizer build: a fixed random sample of 300 (plus the
+     * first and last) covers every segment of the layout */
+    int nchk = 302;
+    double *an = malloc(sizeof(double) * nchk), *fd = malloc(sizeof(double) * nchk);
+    const double step = 1e-6;
+    for (int q = 0; q < nchk; q++) {
+        size_t i = q == 0 ? 0 : q == 1 ? np - 1 : (size_t)(tm_uniform() * np);
+        double keep = c.theta[i];
+        c.theta[i] = keep + step;
+        double up = scalar(&c, c.x, gE, gH);
+        c.theta[i] = keep - step;
+        double dn = scalar(&c, c.x, gE, gH);
+        c.theta[i] = keep;
+        fd[q] = (up - dn) / (2 * step);
+        an[q] = gt[i];
+    }
+    double e = tm_max_rel(an, fd, nchk);
+    cr_assert(e < 1e-6, "weight gradient vs finite differences: %.3e (of %zu parameters)", e, np);
+    free(an), free(fd), free(gt);
+    teardown(&c);
+}
+
+/* Energies, gradients of all states and couplings at x. */
+static void full(ctx *c, const double *x, const int *type, double *E, double *G, double *h)
+{
+    fh_err err = {0};
+    cr_assert_eq(fh_model_forward(c->ws, c->m, c->theta, NAT, type, x, FH_MODEL_TANGENTS, E, h, &err),
+                 FH_OK, "%s", err.msg);
+    for (int s = 0; s < c->N; s++) {
+        double gE[FH_MODEL_MAX_STATES] = {0};
+        gE[s] = 1;
+        memset(G + 3 * NAT * s, 0, sizeof(double) * 3 * NAT);
+        cr_assert_eq(fh_model_backward(c->ws, c->m, c->theta, gE, NULL, G + 3 * NAT * s, NULL, &err),
+                     FH_OK, "%s", err.msg);
+    }
+}
+
+Test(model, invariance_and_equivariance)
+{
+    ctx c;
+    setup(&c, 3, 13);
+    double E[3], G[3 * 3 * NAT], h[3 * 3 * NAT];
+    full(&c, c.x, c.type, E, G, h);
+    for (int trial = 0; trial < 4; trial++) {
+        /* rotation, with inversion in odd trials, plus a translation */
+        double Q[9], xr[3 * NAT], E2[3], G2[3 * 3 * NAT], h2[3 * 3 * NAT], Gq[3 * 3 * NAT], hq[3 * 3 * NAT];
+        tm_rotation(Q, trial % 2);
+        tm_apply(Q, NAT, c.x, xr);
+        double shift[3] = {3 * tm_normal(), 3 * tm_normal(), 3 * tm_normal()};
+        for (int a = 0; a < NAT; a++)
+            for (int k = 0; k < 3; k++) xr[3 * a + k] += shift[k];
+        full(&c, xr, c.type, E2, G2, h2);
+        tm_apply(Q, c.N * NAT, G, Gq);
+        tm_apply(Q, c.P * NAT, h, hq);
+        double eE = tm_max_rel(E2, E, 3), eG = tm_max_rel(G2, Gq, 3 * 3 * NAT);
+        double eh = tm_max_rel(h2, hq, 3 * 3 * NAT);
+        cr_assert(eE < 1e-10 && eG < 1e-10 && eh < 1e-10,
+                  "trial %d (inversion %d): energies %.2e, gradients %.2e, couplings %.2e", trial,
+                  trial % 2, eE, eG, eh);
+    }
+    /* permutation of like atoms: swap the two carbons and two of the hydrogens */
+    int perm[NAT] = {1, 0, 5, 3, 4, 2};
+    double xp[3 * NAT], E3[3], G3[3 * 3 * NAT], h3[3 * 3 * NAT];
+    int tp[NAT];
+    for (int a = 0; a < NAT; a++) {
+        memcpy(xp + 3 * a, c.x + 3 * perm[a], sizeof(double) * 3);
+        tp[a] = c.type[perm[a]];
+    }
+    full(&c, xp, tp, E3, G3, h3);
+    double Gp[3 * 3 * NAT], hp[3 * 3 * NAT];
+    for (int s = 0; s < 3; s++)
+        for (int a = 0; a < NAT; a++) {
+            memcpy(Gp + 3 * (NAT * s + a), G + 3 * (NAT * s + perm[a]), sizeof(double) * 3);
+            memcpy(hp + 3 * (NAT * s + a), h + 3 * (NAT * s + perm[a]), sizeof(double) * 3);
+        }
+    double eE = tm_max_rel(E3, E, 3), eG = tm_max_rel(G3, Gp, 3 * 3 * NAT), eh = tm_max_rel(h3, hp, 3 * 3 * NAT);
+    cr_assert(eE < 1e-12 && eG < 1e-12 && eh < 1e-12, "permutation: %.2e %.2e %.2e", eE, eG, eh);
+    teardown(&c);
+}
+
+Test(model, smooth_at_the_cutoff)
+{
+    ctx c;
+    setup(&c, 2, 14);
+    /* two far groups; move atom 5 along x across the cutoff distance from atom 4 */
+    double x[3 * NAT] = {0, 0, 0, 2.5, 0, 0, 0, 2.0, 0, 2.5, 2.0, 0, 30, 0, 0, 0, 0, 0};
+    double rc = fh_model_get_hyper(c.m)->r_cut, E1[2], E2[2];
+    x[15] = 30 + rc - 1e-5;
+    eval(&c, x, E1, NULL, 0);
+    x[15] = 30 + rc + 1e-5;
+    eval(&c, x, E2, NULL, 0);
+    cr_assert(fabs(E1[0] - E2[0]) < 1e-12 && fabs(E1[1] - E2[1]) < 1e-12,
+              "energy jumps at the cutoff: %.3e", fabs(E1[0] - E2[0]));
+    x[15] = 30 + rc - 0.5;
+    eval(&c, x, E1, NULL, 0);
+    cr_assert(fabs(E1[0] - E2[0]) > 1e-9, "the pair inside the cutoff must matter");
+    teardown(&c);
+}
+
+/* Independent reference for the committee: members evaluated one by one. */
+Test(model, committee_mean_spread_and_sign_alignment)
+{
+    fh_err err = {0};
+    const int K = 3, N = 3, P = 3;
+    fh_model *m = tm_small_model(N, K, 21, &err);
+    cr_assert_not_null(m, "%s", err.msg);
+    fh_model_ws *ws = fh_model_ws_alloc(m, &err);
+    double x[3 * NAT];
+    tm_seed(5);
+    tm_molecule(NAT, 5.0, 1.6, x);
+    int type[NAT];
+    fh_model_types(m, NAT, Z6, type, &err);
+    double Ek[3][3], Gk[3][3 * NAT], hk[3][P * 3 * NAT];
+    for (int k = 0; k < K; k++) {
+        const double *th = fh_model_params(m, k);
+        cr_assert_eq(fh_model_forward(ws, m, th, NAT, type, x, FH_MODEL_TANGENTS, Ek[k], hk[k], &err), FH_OK);
+        double gE[3] = {0, 1, 0};
+        memset(Gk[k], 0, sizeof Gk[k]);
+        cr_assert_eq(fh_model_backward(ws, m, th, gE, NULL, Gk[k], NULL, &err), FH_OK);
+    }
+    double E[3], sd[3], G[3 * 3 * NAT], nac[P * 3 * NAT], hc[P * 3 * NAT];
+    for (int i = 0; i < 3 * 3 * NAT; i++) G[i] = 777;
+    fh_model_request rq = {.grad_mask = 2u, .want_nac = 1, .energy = E, .grad = G, .nac = nac,
+                           .hcoup = hc, .energy_std = sd};
+    cr_assert_eq(fh_model_predict(m, NAT, Z6, x, &rq, &err), FH_OK, "%s", err.msg);
+    for (int s = 0; s < N; s++) {
+        double mean = (Ek[0][s] + Ek[1][s] + Ek[2][s]) / 3, var = 0;
+        for (int k = 0; k < K; k++) var += (Ek[k][s] - mean) * (Ek[k][s] - mean);
+        cr_assert(fabs(E[s] - mean) < 1e-12 * fabs(mean) + 1e-14);
+        cr_assert(fabs(sd[s] - sqrt(var / 3)) < 1e-10 * sqrt(var / 3) + 1e-14);
+        cr_assert(sd[s] > 0);
+    }
+    for (int i = 0; i < 3 * NAT; i++) {
+        cr_assert(fabs(G[3 * NAT + i] - (Gk[0][i] + Gk[1][i] + Gk[2][i]) / 3) < 1e-12);
+        cr_assert(G[i] == 777 && G[6 * NAT + i] == 777, "unrequested gradient rows must be untouched");
+    }
+    /* sign alignment, by brute force over the patterns of states 1 and 2 */
+    double href[P * 3 * NAT];
+    memcpy(href, hk[0], sizeof href);
+    for (int k = 1; k < K; k++) {
+        double best = -INFINITY;
+        int bs1 = 1, bs2 = 1;
+        for (int s1 = -1; s1 <= 1; s1 += 2)
+            for (int s2 = -1; s2 <= 1; s2 += 2) {
+                double sg[3] = {s1, s2, s1 * s2}, v = 0;   /* pairs (0,1), (0,2), (1,2) */
+                for (int p = 0; p < P; p++)
+                    for (int i = 0; i < 3 * NAT; i++) v += sg[p] * hk[k][p * 3 * NAT + i] * hk[0][p * 3 * NAT + i];
+                if (v > best) best = v, bs1 = s1, bs2 = s2;
+            }
+        double sg[3] = {bs1, bs2, bs1 * bs2};
+        for (int p = 0; p < P; p++)
+            for (int i = 0; i < 3 * NAT; i++) href[p * 3 * NAT + i] += sg[p] * hk[k][p * 3 * NAT + i];
+    }
+    int pi[3] = {0, 0, 1}, pj[3] = {1, 2, 2};
+    for (int p = 0; p < P; p++) {
+        double gap = E[pj[p]] - E[pi[p]], eps = fh_model_get_hyper(m)->nac_gap_eps;
+        for (int i = 0; i < 3 * NAT; i++) {
+            double hr = href[p * 3 * NAT + i] / 3;
+            cr_assert(fabs(hc[p * 3 * NAT + i] - hr) < 1e-12 * (1 + fabs(hr)));
+            cr_assert(fabs(nac[p * 3 * NAT + i] - hr * gap / (gap * gap + eps * eps)) < 1e-9 * (1 + fabs(hr / gap)));
+        }
+    }
+    fh_model_ws_free(ws);
+    fh_model_free(m);
+}
+
+Test(model, degeneracy_guard)
+{
+    double eps = 1e-3;
+    cr_assert(fabs(fh_model_nac_factor(0.1, eps) * 0.1 - 1) < 1e-4);
+    cr_assert(fabs(fh_model_nac_factor(-0.2, eps) * -0.2 - 1) < 1e-4);
+    cr_assert_eq(fh_model_nac_factor(0.0, eps), 0.0);
+    for (int k = -1000; k <= 1000; k++) {
+        double g = k * 1e-5, f = fh_model_nac_factor(g, eps);
+        cr_assert(isfinite(f) && fabs(f) <= 1.0 / (2 * eps) * (1 + 1e-12));
+    }
+}
+
+Test(model, bad_input_is_reported)
+{
+    ctx c;
+    setup(&c, 2, 15);
+    fh_err err = {0};
+    int z[NAT] = {6, 6, 1, 1, 17, 1}, type[NAT];
+    cr_assert_eq(fh_model_types(c.m, NAT, z, type, &err), FH_EINPUT);
+    cr_assert(strstr(err.msg, "atom 5 is Cl") != NULL, "%s", err.msg);
+    double x[3 * NAT];
+    memcpy(x, c.x, sizeof x);
+    memcpy(x + 9, x + 3, 3 * sizeof(double));
+    double E[2];
+    cr_assert_eq(fh_model_forward(c.ws, c.m, c.theta, NAT, c.type, x, 0, E, NULL, &err), FH_EINPUT);
+    cr_assert(strstr(err.msg, "coincide") != NULL, "%s", err.msg);
+    fh_model_hyper h = *fh_model_get_hyper(c.m);
+    snprintf(h.hidden_irreps, sizeof h.hidden_irreps, "0e+2e");
+    cr_assert_eq(fh_model_hyper_check(&h, &err), FH_EINPUT);
+    cr_assert(strstr(err.msg, "lack 1o") != NULL, "%s", err.msg);
+    h = *fh_model_get_hyper(c.m);
+    h.elements[1] = 1;
+    cr_assert_eq(fh_model_hyper_check(&h, &err), FH_EINPUT);
+    cr_assert(strstr(err.msg, "ascending") != NULL, "%s", err.msg);
+    double g[3 * NAT];
+    cr_assert_eq(fh_model_forward(c.ws, c.m, c.theta, NAT, c.type, c.x, 0, E, NULL, &err), FH_OK);
+    cr_assert_eq(fh_model_backward(c.ws, c.m, c.theta, E, NULL, g, NULL, &err), FH_EFAIL,
+                 "position gradients without tangents must be refused");
+    teardown(&c);
+}
