@@ -29,12 +29,23 @@
 #include "fh_equivariant.h"
 #include "eq_internal.h"
 
+/* One CG entry in a contraction list: out[key] gets c * u[iu] (x) v[iv]. */
+typedef struct {
+    int key, iu, iv;
+    double c;
+} fus_ent;
+
 typedef struct {
     int i, j, k;             /* block of the left child, right child, this node */
     int l1, l2, l3;
     int a_off, b_off, z_off; /* m offsets of those blocks */
     int ne;
     const fh_eq_cg_entry *e;
+    /* The entries three ways, each sorted by key so a row is summed in registers:
+     * by_m3 (key m3, a[m1] (x) b[m2]) for z and for the weight gradient,
+     * by_m1 (key m1, b[m2] (x) gt[m3]) for the left child's gradient,
+     * by_m2 (key m2, a[m1] (x) gt[m3]) for the right child's gradient. */
+    fus_ent *by_m3, *by_m1, *by_m2;
 } fus_path;
 
 typedef struct {
@@ -56,7 +67,7 @@ struct fh_eq_fusion {
     int leaf_out_k[FH_EQ_MAX_BLOCKS], leaf_out_i[FH_EQ_MAX_BLOCKS];
     size_t w0_off, n_params;
     int out_map[FH_EQ_FUSION_MAX_NODES][FH_EQ_MAX_BLOCKS];   /* output block k -> node block */
-    double *aw, *gaw;                    /* scratch [(2 l + 1) C] */
+    double *gt;                          /* scratch [(2 l_hidden + 1) C] */
     double flops, flops_bwd;             /* per atom */
 };
 
@@ -98,10 +109,12 @@ static int path_ok(int same, int i, int j, int li, int pi, int lj, int pj, int l
 static void fusion_free_bufs(fh_eq_fusion *f)
 {
     for (int n = 0; n < FH_EQ_FUSION_MAX_NODES; n++) {
+        for (int q = 0; q < f->node[n].n_paths && f->node[n].paths; q++)
+            free(f->node[n].paths[q].by_m3);   /* one allocation holds all three lists */
         free(f->node[n].paths);
         free(f->node[n].z), free(f->node[n].h), free(f->node[n].gh), free(f->node[n].gz);
     }
-    free(f->aw), free(f->gaw);
+    free(f->gt);
 }
 
 void fh_eq_fusion_free(fh_eq_fusion *f)
@@ -206,7 +219,7 @@ fh_eq_fusion *fh_eq_fusion_alloc(const fh_eq_cg *cg, const fh_eq_irreps *in, int
                         np++;
                     }
             if (pass == 0) {
-                nd->paths = malloc(sizeof(fus_path) * (size_t)(np ? np : 1));
+                nd->paths = calloc((size_t)(np ? np : 1), sizeof(fus_path));
                 if (!nd->paths) {
                     fh_err_set(err, FH_EFAIL, "fusion block: out of memory");
                     fh_eq_fusion_free(f);
@@ -229,6 +242,23 @@ fh_eq_fusion *fh_eq_fusion_alloc(const fh_eq_cg *cg, const fh_eq_irreps *in, int
             P->a_off = fh_eq_irreps_offset(&f->node[nd->left].blk, P->i);
             P->b_off = fh_eq_irreps_offset(&f->node[nd->right].blk, P->j);
             P->z_off = fh_eq_irreps_offset(&nd->blk, P->k);
+            P->by_m3 = malloc(sizeof(fus_ent) * 3 * (size_t)(P->ne ? P->ne : 1));
+            if (!P->by_m3) {
+                fh_err_set(err, FH_EFAIL, "fusion block: out of memory");
+                fh_eq_fusion_free(f);
+                return NULL;
+            }
+            P->by_m1 = P->by_m3 + P->ne;
+            P->by_m2 = P->by_m1 + P->ne;
+            int n1 = 0, n2 = 0;
+            for (int t = 0; t < P->ne; t++)   /* CG entries come sorted by m3 */
+                P->by_m3[t] = (fus_ent){P->e[t].m3, P->e[t].m1, P->e[t].m2, P->e[t].c};
+            for (int m = 0; m <= 2 * P->l1; m++)
+                for (int t = 0; t < P->ne; t++)
+                    if (P->e[t].m1 == m) P->by_m1[n1++] = (fus_ent){m, P->e[t].m2, P->e[t].m3, P->e[t].c};
+            for (int m = 0; m <= 2 * P->l2; m++)
+                for (int t = 0; t < P->ne; t++)
+                    if (P->e[t].m2 == m) P->by_m2[n2++] = (fus_ent){m, P->e[t].m1, P->e[t].m3, P->e[t].c};
         }
     }
     /* 4. Outputs: which node block feeds output block k; every output block must be fed. */
@@ -275,9 +305,10 @@ fh_eq_fusion *fh_eq_fusion_alloc(const fh_eq_cg *cg, const fh_eq_irreps *in, int
         }
         for (int q = 0; q < nd->n_paths; q++) {
             const fus_path *P = &nd->paths[q];
-            flops += (2 * P->l1 + 1) * (double)c + 3.0 * P->ne * c;
-            flops_bwd += 5.0 * (2 * P->l1 + 1) * c + 5.0 * P->ne * c;
-            if (2 * P->l1 + 1 > dmax) dmax = 2 * P->l1 + 1;
+            int d1 = 2 * P->l1 + 1, d2 = 2 * P->l2 + 1, d3 = 2 * P->l3 + 1;
+            flops += 3.0 * P->ne * c + 2.0 * d3 * c;
+            flops_bwd += 9.0 * P->ne * c + 3.0 * d3 * c + (double)(d1 + d2) * c;
+            if (d3 > dmax) dmax = d3;
         }
         for (int b = 0; b < nd->blk.n; b++) {
             flops += 2.0 * (2 * nd->blk.l[b] + 1) * c * c;
@@ -288,9 +319,8 @@ fh_eq_fusion *fh_eq_fusion_alloc(const fh_eq_cg *cg, const fh_eq_irreps *in, int
     off += (size_t)n_types * f->n_leaf_out * c;
     f->n_params = off;
     f->node[0].gh = malloc(sizeof(double) * (size_t)max_atoms * f->dim_in * c);
-    f->aw = malloc(sizeof(double) * (size_t)dmax * c);
-    f->gaw = malloc(sizeof(double) * (size_t)dmax * c);
-    if (!f->node[0].gh || !f->aw || !f->gaw) {
+    f->gt = malloc(sizeof(double) * (size_t)dmax * c);
+    if (!f->node[0].gh || !f->gt) {
         fh_err_set(err, FH_EFAIL, "fusion block: out of memory");
         fh_eq_fusion_free(f);
         return NULL;
@@ -350,14 +380,120 @@ int fh_eq_fusion_describe(const fh_eq_fusion *f, char *buf, size_t size)
 }
 
 /* --- per-atom kernels ----------------------------------------------------------------------- */
-/* z[k] += w (x) CG(a_i, b_j) for every path of node nd, one atom. */
+/* What a contraction does with the sum of one key's row. */
+enum { FLUSH_SCALED = 0, FLUSH_WGRAD = 1, FLUSH_ADD = 2 };
+
+/* For channels c0 .. c0+16 and every key of the list: acc = sum c u[iu] (x) v[iv]; then
+ * FLUSH_SCALED: out[key] += mul (x) acc;  FLUSH_WGRAD: wg += mul[key] (x) acc (mul = gz rows,
+ * wg returned in wg[0..3]);  FLUSH_ADD: out[key] += acc. Rows of u, v, out, mul have stride C. */
+EQ_INLINE void contract16(int mode, int C, int c0, const fus_ent *ent, int n, const double *u,
+                          const double *v, double *out, const double *mul, eq_v4 *wg)
+{
+    eq_v4 w0 = eq_set1(0), w1 = w0, w2 = w0, w3 = w0;
+    if (mode == FLUSH_WGRAD) w0 = wg[0], w1 = wg[1], w2 = wg[2], w3 = wg[3];
+    int t = 0;
+    while (t < n) {
+        int key = ent[t].key;
+        eq_v4 s0 = eq_set1(0), s1 = s0, s2 = s0, s3 = s0;
+        for (; t < n && ent[t].key == key; t++) {
+            const double *x = u + ent[t].iu * C + c0, *y = v + ent[t].iv * C + c0;
+            eq_v4 c = eq_set1(ent[t].c);
+            s0 += c * (eq_load(x) * eq_load(y));
+            s1 += c * (eq_load(x + 4) * eq_load(y + 4));
+            s2 += c * (eq_load(x + 8) * eq_load(y + 8));
+            s3 += c * (eq_load(x + 12) * eq_load(y + 12));
+        }
+        if (mode == FLUSH_WGRAD) {
+            const double *g = mul + key * C + c0;
+            w0 += eq_load(g) * s0, w1 += eq_load(g + 4) * s1;
+            w2 += eq_load(g + 8) * s2, w3 += eq_load(g + 12) * s3;
+            continue;
+        }
+        if (mode == FLUSH_SCALED) {
+            s0 *= eq_load(mul + c0), s1 *= eq_load(mul + c0 + 4);
+            s2 *= eq_load(mul + c0 + 8), s3 *= eq_load(mul + c0 + 12);
+        }
+        double *o = out + key * C + c0;
+        eq_store(o, eq_load(o) + s0);
+        eq_store(o + 4, eq_load(o + 4) + s1);
+        eq_store(o + 8, eq_load(o + 8) + s2);
+        eq_store(o + 12, eq_load(o + 12) + s3);
+    }
+    if (mode == FLUSH_WGRAD) wg[0] = w0, wg[1] = w1, wg[2] = w2, wg[3] = w3;
+}
+
+/* The same for 4 channels. */
+EQ_INLINE void contract4(int mode, int C, int c0, const fus_ent *ent, int n, const double *u,
+                         const double *v, double *out, const double *mul, eq_v4 *wg)
+{
+    eq_v4 w0 = mode == FLUSH_WGRAD ? wg[0] : eq_set1(0);
+    int t = 0;
+    while (t < n) {
+        int key = ent[t].key;
+        eq_v4 s0 = eq_set1(0);
+        for (; t < n && ent[t].key == key; t++)
+            s0 += eq_set1(ent[t].c) * (eq_load(u + ent[t].iu * C + c0) * eq_load(v + ent[t].iv * C + c0));
+        if (mode == FLUSH_WGRAD) {
+            w0 += eq_load(mul + key * C + c0) * s0;
+            continue;
+        }
+        if (mode == FLUSH_SCALED) s0 *= eq_load(mul + c0);
+        double *o = out + key * C + c0;
+        eq_store(o, eq_load(o) + s0);
+    }
+    if (mode == FLUSH_WGRAD) wg[0] = w0;
+}
+
+/* And for one channel. */
+EQ_INLINE void contract1(int mode, int C, int c0, const fus_ent *ent, int n, const double *u,
+                         const double *v, double *out, const double *mul, double *wg)
+{
+    int t = 0;
+    while (t < n) {
+        int key = ent[t].key;
+        double s0 = 0.0;
+        for (; t < n && ent[t].key == key; t++) s0 += ent[t].c * (u[ent[t].iu * C + c0] * v[ent[t].iv * C + c0]);
+        if (mode == FLUSH_WGRAD) *wg += mul[key * C + c0] * s0;
+        else if (mode == FLUSH_SCALED) out[key * C + c0] += mul[c0] * s0;
+        else out[key * C + c0] += s0;
+    }
+}
+
+/* All channels; FLUSH_WGRAD adds the weight gradient into wgrad[0..C). */
+EQ_INLINE void contract(int mode, int C, const fus_ent *ent, int n, const double *u,
+                        const double *v, double *out, const double *mul, double *wgrad)
+{
+    int c0 = 0;
+    for (; c0 + 16 <= C; c0 += 16) {
+        eq_v4 wg[4] = {eq_set1(0), eq_set1(0), eq_set1(0), eq_set1(0)};
+        contract16(mode, C, c0, ent, n, u, v, out, mul, wg);
+        if (mode == FLUSH_WGRAD) {
+            double *g = wgrad + c0;
+            eq_store(g, eq_load(g) + wg[0]);
+            eq_store(g + 4, eq_load(g + 4) + wg[1]);
+            eq_store(g + 8, eq_load(g + 8) + wg[2]);
+            eq_store(g + 12, eq_load(g + 12) + wg[3]);
+        }
+    }
+    for (; c0 + 4 <= C; c0 += 4) {
+        eq_v4 wg[1] = {eq_set1(0)};
+        contract4(mode, C, c0, ent, n, u, v, out, mul, wg);
+        if (mode == FLUSH_WGRAD) eq_store(wgrad + c0, eq_load(wgrad + c0) + wg[0]);
+    }
+    for (; c0 < C; c0++) {
+        double wg = 0.0;
+        contract1(mode, C, c0, ent, n, u, v, out, mul, &wg);
+        if (mode == FLUSH_WGRAD) wgrad[c0] += wg;
+    }
+}
+
+/* z[k] = sum over paths of w (x) CG(a_i, b_j), for every atom. */
 FH_EQ_HOT static void node_forward_atoms(const fh_eq_fusion *f, const fus_node *nd,
                                          const double *theta, int n, const int *type,
                                          const double *ha, int dima, const double *hb, int dimb,
                                          double *z)
 {
     const int C = f->c;
-    double *aw = f->aw;
     for (int at = 0; at < n; at++) {
         int t = type ? type[at] : 0;
         const double *a = ha + (long)at * dima * C, *b = hb + (long)at * dimb * C;
@@ -366,25 +502,8 @@ FH_EQ_HOT static void node_forward_atoms(const fh_eq_fusion *f, const fus_node *
         memset(za, 0, sizeof(double) * nd->dim * C);
         for (int q = 0; q < nd->n_paths; q++) {
             const fus_path *P = &nd->paths[q];
-            const double *wq = w + (long)q * C, *ai = a + (long)P->a_off * C;
-            const double *bj = b + (long)P->b_off * C;
-            double *zk = za + (long)P->z_off * C;
-            int d1 = 2 * P->l1 + 1;
-            for (int m = 0; m < d1; m++) {
-                int c = 0;
-                for (; c + 4 <= C; c += 4)
-                    eq_store(aw + m * C + c, eq_load(wq + c) * eq_load(ai + m * C + c));
-                for (; c < C; c++) aw[m * C + c] = wq[c] * ai[m * C + c];
-            }
-            for (int s = 0; s < P->ne; s++) {
-                const double *x1 = aw + P->e[s].m1 * C, *x2 = bj + P->e[s].m2 * C;
-                double *zz = zk + P->e[s].m3 * C;
-                eq_v4 cv = eq_set1(P->e[s].c);
-                int c = 0;
-                for (; c + 4 <= C; c += 4)
-                    eq_store(zz + c, eq_load(zz + c) + cv * (eq_load(x1 + c) * eq_load(x2 + c)));
-                for (; c < C; c++) zz[c] += P->e[s].c * (x1[c] * x2[c]);
-            }
+            contract(FLUSH_SCALED, C, P->by_m3, P->ne, a + (long)P->a_off * C, b + (long)P->b_off * C,
+                     za + (long)P->z_off * C, w + (long)q * C, NULL);
         }
     }
 }
@@ -398,7 +517,7 @@ FH_EQ_HOT static void node_backward_atoms(const fh_eq_fusion *f, const fus_node 
                                           double *gtheta)
 {
     const int C = f->c;
-    double *aw = f->aw, *gaw = f->gaw;
+    double *gt = f->gt;
     for (int at = 0; at < n; at++) {
         int t = type ? type[at] : 0;
         const double *a = ha + (long)at * dima * C, *b = hb + (long)at * dimb * C;
@@ -410,46 +529,16 @@ FH_EQ_HOT static void node_backward_atoms(const fh_eq_fusion *f, const fus_node 
             const fus_path *P = &nd->paths[q];
             const double *wq = w + (long)q * C, *ai = a + (long)P->a_off * C;
             const double *bj = b + (long)P->b_off * C, *gk = gza + (long)P->z_off * C;
-            double *gai = ga + (long)P->a_off * C, *gbj = gb + (long)P->b_off * C;
-            int d1 = 2 * P->l1 + 1;
-            for (int m = 0; m < d1; m++) {
+            int d3 = 2 * P->l3 + 1;
+            /* gt = w (x) gz: the gradient of the unweighted coupling */
+            for (int m = 0; m < d3; m++) {
                 int c = 0;
-                for (; c + 4 <= C; c += 4)
-                    eq_store(aw + m * C + c, eq_load(wq + c) * eq_load(ai + m * C + c));
-                for (; c < C; c++) aw[m * C + c] = wq[c] * ai[m * C + c];
+                for (; c + 4 <= C; c += 4) eq_store(gt + m * C + c, eq_load(wq + c) * eq_load(gk + m * C + c));
+                for (; c < C; c++) gt[m * C + c] = wq[c] * gk[m * C + c];
             }
-            memset(gaw, 0, sizeof(double) * d1 * C);
-            for (int s = 0; s < P->ne; s++) {
-                const double *x1 = aw + P->e[s].m1 * C, *x2 = bj + P->e[s].m2 * C;
-                const double *g3 = gk + P->e[s].m3 * C;
-                double *g1 = gaw + P->e[s].m1 * C, *g2 = gbj + P->e[s].m2 * C;
-                eq_v4 cv = eq_set1(P->e[s].c);
-                int c = 0;
-                for (; c + 4 <= C; c += 4) {
-                    eq_v4 cg3 = cv * eq_load(g3 + c);
-                    eq_store(g1 + c, eq_load(g1 + c) + cg3 * eq_load(x2 + c));
-                    eq_store(g2 + c, eq_load(g2 + c) + cg3 * eq_load(x1 + c));
-                }
-                for (; c < C; c++) {
-                    double cg3 = P->e[s].c * g3[c];
-                    g1[c] += cg3 * x2[c];
-                    g2[c] += cg3 * x1[c];
-                }
-            }
-            /* aw = w (x) a: ga += w (x) gaw, gw += sum_m a (x) gaw. */
-            for (int m = 0; m < d1; m++) {
-                const double *gm = gaw + m * C, *am = ai + m * C;
-                double *gam = gai + m * C;
-                int c = 0;
-                for (; c + 4 <= C; c += 4) {
-                    eq_store(gam + c, eq_load(gam + c) + eq_load(wq + c) * eq_load(gm + c));
-                    if (gw) eq_store(gw + q * C + c, eq_load(gw + q * C + c) + eq_load(am + c) * eq_load(gm + c));
-                }
-                for (; c < C; c++) {
-                    gam[c] += wq[c] * gm[c];
-                    if (gw) gw[q * C + c] += am[c] * gm[c];
-                }
-            }
+            if (gw) contract(FLUSH_WGRAD, C, P->by_m3, P->ne, ai, bj, NULL, gk, gw + (long)q * C);
+            contract(FLUSH_ADD, C, P->by_m1, P->ne, bj, gt, ga + (long)P->a_off * C, NULL, NULL);
+            contract(FLUSH_ADD, C, P->by_m2, P->ne, ai, gt, gb + (long)P->b_off * C, NULL, NULL);
         }
     }
 }

@@ -3,10 +3,11 @@
  *
  * How it is evaluated, per edge and path (i, l2) -> k:
  *   A[m3][m1] = sum_m2 CG[m1 m2 m3] Y_l2,m2(e)          (few scalars: the sparse CG pairs)
- *   xr[m1][c] = w_e,path[c] x_send,i[m1][c]
- *   y_recv,k[m3][c] += A[m3][m1] xr[m1][c]              (over the (m3, m1) pairs with CG != 0)
- * so the work per pair is one multiply-add over contiguous channels. The (m3, m1) pairs and their
- * CG entries are listed once at allocation (CG entries are sorted by m3, m1, m2). The fully
+ *   y_recv,k[m3][c] += w_e,path[c] sum_m1 A[m3][m1] x_send,i[m1][c]   (pairs with CG != 0)
+ * so the work per pair is one multiply-add over contiguous channels, summed in registers over
+ * the pairs of one output row (16 channels at a time). The (m3, m1) pairs and their CG entries
+ * are listed once at allocation (CG entries are sorted by m3, m1, m2; a second ordering by m1
+ * serves the backward pass). The fully
  * connected variant accumulates every path separately into a per-node buffer and mixes channels
  * after the neighbour sum (linear, so exact), one matrix product per path. */
 #include <stdlib.h>
@@ -37,7 +38,10 @@ struct fh_eq_tp {
     double *cg_c;
     int agg_dim;         /* full: rows per node of the per-path buffer */
     double *agg, *gagg;  /* full: [max_nodes][agg_dim][c_in] */
-    double *xr, *gxr;    /* scratch [(2 lmax_in + 1) c_in] */
+    int *by_m1;          /* per path, local pair indices ordered by m1 (for the backward pass) */
+    int max_npair;
+    double *abuf;        /* scratch: A of each pair of a path, broadcast to 4 lanes */
+    double *t3;          /* scratch [(2 lmax_out + 1) c_in] */
     double flops_edge, flops_edge_bwd;   /* per edge, forward and backward */
     double flops_node;                   /* full: per node mixing, forward */
 };
@@ -140,10 +144,20 @@ fh_eq_tp *fh_eq_tp_alloc(const fh_eq_cg *cg, fh_eq_tp_kind kind, const fh_eq_irr
         fh_eq_tp_free(tp);
         return NULL;
     }
-    int lin_max = fh_eq_irreps_lmax(in);
-    tp->xr = malloc(sizeof(double) * (size_t)(2 * lin_max + 1) * c_in);
-    tp->gxr = malloc(sizeof(double) * (size_t)(2 * lin_max + 1) * c_in);
-    if (!tp->xr || !tp->gxr) goto oom;
+    int npair_all = tp->paths[tp->n_paths - 1].pair0 + tp->paths[tp->n_paths - 1].npair;
+    tp->by_m1 = malloc(sizeof(int) * (size_t)npair_all);
+    if (!tp->by_m1) goto oom;
+    for (int p = 0; p < tp->n_paths; p++) {
+        const tp_path *P = &tp->paths[p];
+        int *ord = tp->by_m1 + P->pair0, n = 0;
+        for (int m1 = 0; m1 <= 2 * P->l1; m1++)
+            for (int q = 0; q < P->npair; q++)
+                if (tp->pairs[P->pair0 + q].m1 == m1) ord[n++] = q;
+        if (P->npair > tp->max_npair) tp->max_npair = P->npair;
+    }
+    tp->abuf = malloc(sizeof(double) * 4 * (size_t)tp->max_npair);
+    tp->t3 = malloc(sizeof(double) * (size_t)(2 * fh_eq_irreps_lmax(out) + 1) * c_in);
+    if (!tp->abuf || !tp->t3) goto oom;
     if (kind == FH_EQ_TP_FULL) {
         size_t na = (size_t)max_nodes * tp->agg_dim * c_in;
         tp->agg = malloc(sizeof(double) * na);
@@ -161,7 +175,7 @@ void fh_eq_tp_free(fh_eq_tp *tp)
 {
     if (!tp) return;
     free(tp->paths), free(tp->pairs), free(tp->cg_m2), free(tp->cg_c);
-    free(tp->agg), free(tp->gagg), free(tp->xr), free(tp->gxr);
+    free(tp->agg), free(tp->gagg), free(tp->by_m1), free(tp->abuf), free(tp->t3);
     free(tp);
 }
 
@@ -185,41 +199,125 @@ double fh_eq_tp_flops(const fh_eq_tp *tp, int n_nodes, int n_edges, int backward
     return n_edges * tp->flops_edge + n_nodes * tp->flops_node;
 }
 
-/* --- channel-vector helpers (n = channels) ------------------------------------------------- */
-EQ_INLINE void v_mul(int n, const double *a, const double *b, double *out)
+/* --- per-edge kernels --------------------------------------------------------------------- */
+/* A[m3][m1] of every (m3, m1) pair of path P for this edge, broadcast into abuf. */
+EQ_INLINE void pair_coefficients(const fh_eq_tp *tp, const tp_path *P, const double *ysh,
+                                 double *abuf)
 {
-    int c = 0;
-    for (; c + 4 <= n; c += 4) eq_store(out + c, eq_load(a + c) * eq_load(b + c));
-    for (; c < n; c++) out[c] = a[c] * b[c];
+    const tp_pair *pr = tp->pairs + P->pair0;
+    for (int q = 0; q < P->npair; q++) {
+        double a = 0.0;
+        for (int t = pr[q].e0; t < pr[q].e0 + pr[q].ne; t++) a += tp->cg_c[t] * ysh[tp->cg_m2[t]];
+        eq_store(abuf + 4 * q, eq_set1(a));
+    }
 }
-EQ_INLINE void v_scale(int n, double s, const double *a, double *out)
+
+/* y[m3][c0 .. c0+16) += r (x) sum_m1 A[m3][m1] x[m1][..]: the pairs come sorted by m3, so each
+ * output row is summed in four vector registers and written once. r = rv (channelwise) or the
+ * scalar rs. (Separate variables, not an array: GCC 12 at -O2 keeps arrays in memory.) */
+EQ_INLINE void fwd_chunk16(int C, int c0, const tp_pair *pr, int np, const double *abuf,
+                           const double *xi, const double *rv, double rs, double *yk)
 {
-    int c = 0;
-    eq_v4 sv = eq_set1(s);
-    for (; c + 4 <= n; c += 4) eq_store(out + c, sv * eq_load(a + c));
-    for (; c < n; c++) out[c] = s * a[c];
+    int q = 0;
+    while (q < np) {
+        int m3 = pr[q].m3;
+        eq_v4 s0 = eq_set1(0), s1 = s0, s2 = s0, s3 = s0;
+        for (; q < np && pr[q].m3 == m3; q++) {
+            eq_v4 a = eq_load(abuf + 4 * q);
+            const double *xm = xi + pr[q].m1 * C + c0;
+            s0 += a * eq_load(xm);
+            s1 += a * eq_load(xm + 4);
+            s2 += a * eq_load(xm + 8);
+            s3 += a * eq_load(xm + 12);
+        }
+        double *yy = yk + m3 * C + c0;
+        if (rv) {
+            s0 *= eq_load(rv + c0), s1 *= eq_load(rv + c0 + 4);
+            s2 *= eq_load(rv + c0 + 8), s3 *= eq_load(rv + c0 + 12);
+        } else {
+            eq_v4 r = eq_set1(rs);
+            s0 *= r, s1 *= r, s2 *= r, s3 *= r;
+        }
+        eq_store(yy, eq_load(yy) + s0);
+        eq_store(yy + 4, eq_load(yy + 4) + s1);
+        eq_store(yy + 8, eq_load(yy + 8) + s2);
+        eq_store(yy + 12, eq_load(yy + 12) + s3);
+    }
 }
-EQ_INLINE void v_axpy(int n, double s, const double *x, double *y)
+
+/* The same for 4 channels. */
+EQ_INLINE void fwd_chunk4(int C, int c0, const tp_pair *pr, int np, const double *abuf,
+                          const double *xi, const double *rv, double rs, double *yk)
 {
-    int c = 0;
-    eq_v4 sv = eq_set1(s);
-    for (; c + 4 <= n; c += 4) eq_store(y + c, eq_load(y + c) + sv * eq_load(x + c));
-    for (; c < n; c++) y[c] += s * x[c];
+    int q = 0;
+    while (q < np) {
+        int m3 = pr[q].m3;
+        eq_v4 s0 = eq_set1(0);
+        for (; q < np && pr[q].m3 == m3; q++) s0 += eq_load(abuf + 4 * q) * eq_load(xi + pr[q].m1 * C + c0);
+        double *yy = yk + m3 * C + c0;
+        s0 *= rv ? eq_load(rv + c0) : eq_set1(rs);
+        eq_store(yy, eq_load(yy) + s0);
+    }
 }
-EQ_INLINE void v_fma(int n, const double *a, const double *b, double *y)
+
+/* Backward through the pairs for channels c0 .. c0+16: per input row m1 (pairs in by_m1 order)
+ * acc = sum_m3 A[m3][m1] g[m3]; gx[m1] += r (x) acc; the R gradient x[m1] (x) acc is summed into
+ * grv[0..3]. */
+EQ_INLINE void bwd_chunk16(int C, int c0, const tp_pair *pr, const int *ord, int np,
+                           const double *abuf, const double *gk, const double *xi,
+                           const double *rv, double rs, double *gxi, eq_v4 *grv)
 {
-    int c = 0;
-    for (; c + 4 <= n; c += 4) eq_store(y + c, eq_load(y + c) + eq_load(a + c) * eq_load(b + c));
-    for (; c < n; c++) y[c] += a[c] * b[c];
+    eq_v4 r0, r1, r2, r3;
+    if (rv) {
+        r0 = eq_load(rv + c0), r1 = eq_load(rv + c0 + 4), r2 = eq_load(rv + c0 + 8), r3 = eq_load(rv + c0 + 12);
+    } else {
+        r0 = r1 = r2 = r3 = eq_set1(rs);
+    }
+    eq_v4 g0 = grv[0], g1 = grv[1], g2 = grv[2], g3 = grv[3];
+    int i = 0;
+    while (i < np) {
+        int m1 = pr[ord[i]].m1;
+        eq_v4 a0 = eq_set1(0), a1 = a0, a2 = a0, a3 = a0;
+        for (; i < np && pr[ord[i]].m1 == m1; i++) {
+            int q = ord[i];
+            eq_v4 a = eq_load(abuf + 4 * q);
+            const double *gm = gk + pr[q].m3 * C + c0;
+            a0 += a * eq_load(gm);
+            a1 += a * eq_load(gm + 4);
+            a2 += a * eq_load(gm + 8);
+            a3 += a * eq_load(gm + 12);
+        }
+        if (gxi) {
+            double *gxm = gxi + m1 * C + c0;
+            eq_store(gxm, eq_load(gxm) + r0 * a0);
+            eq_store(gxm + 4, eq_load(gxm + 4) + r1 * a1);
+            eq_store(gxm + 8, eq_load(gxm + 8) + r2 * a2);
+            eq_store(gxm + 12, eq_load(gxm + 12) + r3 * a3);
+        }
+        const double *xm = xi + m1 * C + c0;
+        g0 += eq_load(xm) * a0;
+        g1 += eq_load(xm + 4) * a1;
+        g2 += eq_load(xm + 8) * a2;
+        g3 += eq_load(xm + 12) * a3;
+    }
+    grv[0] = g0, grv[1] = g1, grv[2] = g2, grv[3] = g3;
 }
-EQ_INLINE double v_dot(int n, const double *a, const double *b)
+
+EQ_INLINE void bwd_chunk4(int C, int c0, const tp_pair *pr, const int *ord, int np,
+                          const double *abuf, const double *gk, const double *xi, const double *rv,
+                          double rs, double *gxi, eq_v4 *grv)
 {
-    int c = 0;
-    eq_v4 s = eq_set1(0);
-    for (; c + 4 <= n; c += 4) s += eq_load(a + c) * eq_load(b + c);
-    double t = eq_hsum(s);
-    for (; c < n; c++) t += a[c] * b[c];
-    return t;
+    eq_v4 r0 = rv ? eq_load(rv + c0) : eq_set1(rs), g0 = grv[0];
+    int i = 0;
+    while (i < np) {
+        int m1 = pr[ord[i]].m1;
+        eq_v4 a0 = eq_set1(0);
+        for (; i < np && pr[ord[i]].m1 == m1; i++)
+            a0 += eq_load(abuf + 4 * ord[i]) * eq_load(gk + pr[ord[i]].m3 * C + c0);
+        if (gxi) eq_store(gxi + m1 * C + c0, eq_load(gxi + m1 * C + c0) + r0 * a0);
+        g0 += eq_load(xi + m1 * C + c0) * a0;
+    }
+    grv[0] = g0;
 }
 
 static int check_edges(const fh_eq_tp *tp, int n_nodes, int n_edges, const int *sender,
@@ -244,26 +342,24 @@ FH_EQ_HOT static void tp_edges_forward(fh_eq_tp *tp, int n_edges, const int *sen
 {
     const int C = tp->c_in, full = tp->kind == FH_EQ_TP_FULL;
     const int nw = fh_eq_tp_n_weights(tp);
-    double *xr = tp->xr;
+    double *abuf = tp->abuf;
     for (int e = 0; e < n_edges; e++) {
         const double *xs = x + (long)sender[e] * tp->dim_in * C;
         double *yr = y + (long)receiver[e] * ydim * C;
         const double *Ye = Y + (long)e * tp->nsh, *Re = R + (long)e * nw;
         for (int p = 0; p < tp->n_paths; p++) {
             const tp_path *P = &tp->paths[p];
-            const double *xi = xs + (long)P->x_off * C, *ysh = Ye + P->sh_off;
-            double *yk = yr + (long)P->y_off * C;
-            int d1 = 2 * P->l1 + 1;
-            for (int m1 = 0; m1 < d1; m1++) {
-                if (full) v_scale(C, Re[p], xi + m1 * C, xr + m1 * C);
-                else v_mul(C, Re + (long)p * C, xi + m1 * C, xr + m1 * C);
-            }
-            for (int q = P->pair0; q < P->pair0 + P->npair; q++) {
-                const tp_pair *pr = &tp->pairs[q];
-                double a = 0.0;
-                for (int t = pr->e0; t < pr->e0 + pr->ne; t++) a += tp->cg_c[t] * ysh[tp->cg_m2[t]];
-                v_axpy(C, a, xr + pr->m1 * C, yk + pr->m3 * C);
-            }
+            const tp_pair *pr = tp->pairs + P->pair0;
+            const double *xi = xs + (long)P->x_off * C;
+            const double *rv = full ? NULL : Re + (long)p * C;
+            double rs = full ? Re[p] : 0.0, *yk = yr + (long)P->y_off * C;
+            pair_coefficients(tp, P, Ye + P->sh_off, abuf);
+            int c0 = 0;
+            for (; c0 + 16 <= C; c0 += 16) fwd_chunk16(C, c0, pr, P->npair, abuf, xi, rv, rs, yk);
+            for (; c0 + 4 <= C; c0 += 4) fwd_chunk4(C, c0, pr, P->npair, abuf, xi, rv, rs, yk);
+            for (; c0 < C; c0++)
+                for (int q = 0; q < P->npair; q++)
+                    yk[pr[q].m3 * C + c0] += (rv ? rv[c0] : rs) * abuf[4 * q] * xi[pr[q].m1 * C + c0];
         }
     }
 }
@@ -275,7 +371,7 @@ FH_EQ_HOT static void tp_edges_backward(fh_eq_tp *tp, int n_edges, const int *se
 {
     const int C = tp->c_in, full = tp->kind == FH_EQ_TP_FULL;
     const int nw = fh_eq_tp_n_weights(tp);
-    double *xr = tp->xr, *gxr = tp->gxr;
+    double *abuf = tp->abuf, *t3 = tp->t3;
     for (int e = 0; e < n_edges; e++) {
         const double *xs = x + (long)sender[e] * tp->dim_in * C;
         const double *gr = gy + (long)receiver[e] * ydim * C;
@@ -285,39 +381,80 @@ FH_EQ_HOT static void tp_edges_backward(fh_eq_tp *tp, int n_edges, const int *se
         double *gRe = gR ? gR + (long)e * nw : NULL;
         for (int p = 0; p < tp->n_paths; p++) {
             const tp_path *P = &tp->paths[p];
-            const double *xi = xs + (long)P->x_off * C, *ysh = Ye + P->sh_off;
-            const double *gk = gr + (long)P->y_off * C;
-            const double *rp = Re + (long)p * C;
-            int d1 = 2 * P->l1 + 1;
-            if (gxs || gRe) {
-                memset(gxr, 0, sizeof(double) * d1 * C);
-                for (int q = P->pair0; q < P->pair0 + P->npair; q++) {
-                    const tp_pair *pr = &tp->pairs[q];
-                    double a = 0.0;
-                    for (int t = pr->e0; t < pr->e0 + pr->ne; t++) a += tp->cg_c[t] * ysh[tp->cg_m2[t]];
-                    v_axpy(C, a, gk + pr->m3 * C, gxr + pr->m1 * C);
+            const tp_pair *pr = tp->pairs + P->pair0;
+            const int *ord = tp->by_m1 + P->pair0;
+            const double *xi = xs + (long)P->x_off * C, *gk = gr + (long)P->y_off * C;
+            const double *rv = full ? NULL : Re + (long)p * C;
+            double rs = full ? Re[p] : 0.0;
+            double *gxi = gxs ? gxs + (long)P->x_off * C : NULL;
+            pair_coefficients(tp, P, Ye + P->sh_off, abuf);
+            if (gxi || gRe) {
+                double gsum = 0.0;   /* full: the scalar gradient of R[e][p] */
+                int c0 = 0;
+                for (; c0 + 16 <= C; c0 += 16) {
+                    eq_v4 grv[4] = {eq_set1(0), eq_set1(0), eq_set1(0), eq_set1(0)};
+                    bwd_chunk16(C, c0, pr, ord, P->npair, abuf, gk, xi, rv, rs, gxi, grv);
+                    if (gRe && full) {
+                        gsum += eq_hsum((grv[0] + grv[1]) + (grv[2] + grv[3]));
+                    } else if (gRe) {
+                        double *gp = gRe + (long)p * C + c0;
+                        eq_store(gp, eq_load(gp) + grv[0]);
+                        eq_store(gp + 4, eq_load(gp + 4) + grv[1]);
+                        eq_store(gp + 8, eq_load(gp + 8) + grv[2]);
+                        eq_store(gp + 12, eq_load(gp + 12) + grv[3]);
+                    }
                 }
-                for (int m1 = 0; m1 < d1; m1++) {
-                    if (gxs) {
-                        if (full) v_axpy(C, Re[p], gxr + m1 * C, gxs + (long)(P->x_off + m1) * C);
-                        else v_fma(C, rp, gxr + m1 * C, gxs + (long)(P->x_off + m1) * C);
+                for (; c0 + 4 <= C; c0 += 4) {
+                    eq_v4 grv[1] = {eq_set1(0)};
+                    bwd_chunk4(C, c0, pr, ord, P->npair, abuf, gk, xi, rv, rs, gxi, grv);
+                    if (gRe) {
+                        if (full) gsum += eq_hsum(grv[0]);
+                        else eq_store(gRe + (long)p * C + c0, eq_load(gRe + (long)p * C + c0) + grv[0]);
+                    }
+                }
+                for (; c0 < C; c0++) {
+                    double r = rv ? rv[c0] : rs, gsc = 0.0;
+                    for (int i = 0; i < P->npair; i++) {
+                        int q = ord[i];
+                        double acc = abuf[4 * q] * gk[pr[q].m3 * C + c0];
+                        if (gxi) gxi[pr[q].m1 * C + c0] += r * acc;
+                        gsc += xi[pr[q].m1 * C + c0] * acc;
                     }
                     if (gRe) {
-                        if (full) gRe[p] += v_dot(C, xi + m1 * C, gxr + m1 * C);
-                        else v_fma(C, xi + m1 * C, gxr + m1 * C, gRe + (long)p * C);
+                        if (full) gsum += gsc;
+                        else gRe[(long)p * C + c0] += gsc;
                     }
                 }
+                if (gRe && full) gRe[p] += gsum;
             }
             if (gYe) {
-                for (int m1 = 0; m1 < d1; m1++) {
-                    if (full) v_scale(C, Re[p], xi + m1 * C, xr + m1 * C);
-                    else v_mul(C, rp, xi + m1 * C, xr + m1 * C);
+                /* dL/dA[m3][m1] = sum_c g[m3][c] r[c] x[m1][c]; then through A = sum CG Y. */
+                int d3 = 2 * P->l3 + 1;
+                for (int m3 = 0; m3 < d3; m3++) {
+                    const double *gm = gk + m3 * C;
+                    double *tm = t3 + m3 * C;
+                    int c = 0;
+                    if (rv) {
+                        for (; c + 4 <= C; c += 4) eq_store(tm + c, eq_load(rv + c) * eq_load(gm + c));
+                        for (; c < C; c++) tm[c] = rv[c] * gm[c];
+                    } else {
+                        for (; c + 4 <= C; c += 4) eq_store(tm + c, eq_set1(rs) * eq_load(gm + c));
+                        for (; c < C; c++) tm[c] = rs * gm[c];
+                    }
                 }
                 double *gsh = gYe + P->sh_off;
-                for (int q = P->pair0; q < P->pair0 + P->npair; q++) {
-                    const tp_pair *pr = &tp->pairs[q];
-                    double ga = v_dot(C, gk + pr->m3 * C, xr + pr->m1 * C);
-                    for (int t = pr->e0; t < pr->e0 + pr->ne; t++) gsh[tp->cg_m2[t]] += tp->cg_c[t] * ga;
+                for (int q = 0; q < P->npair; q++) {
+                    const double *ta = t3 + pr[q].m3 * C, *xb = xi + pr[q].m1 * C;
+                    eq_v4 s0 = eq_set1(0), s1 = s0;
+                    int c = 0;
+                    for (; c + 8 <= C; c += 8) {
+                        s0 += eq_load(ta + c) * eq_load(xb + c);
+                        s1 += eq_load(ta + c + 4) * eq_load(xb + c + 4);
+                    }
+                    for (; c + 4 <= C; c += 4) s0 += eq_load(ta + c) * eq_load(xb + c);
+                    double ga = eq_hsum(s0 + s1);
+                    for (; c < C; c++) ga += ta[c] * xb[c];
+                    for (int t = pr[q].e0; t < pr[q].e0 + pr[q].ne; t++) gsh[tp->cg_m2[t]] += tp->cg_c[t] * ga;
                 }
             }
         }

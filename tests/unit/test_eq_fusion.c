@@ -66,6 +66,7 @@ static void check_fusion_equivariance(fh_eq_tree_kind kind, int nu, const char *
 Test(eq_fusion, equivariant_chain_nu3) { check_fusion_equivariance(FH_EQ_TREE_CHAIN, 3, "0e+1o+2e+3o", "0e+1o", 8, 3, 3); }
 Test(eq_fusion, equivariant_chain_nu2) { check_fusion_equivariance(FH_EQ_TREE_CHAIN, 2, "0e+1o+1e+2e", "0e+0o+1o+1e+2e", 6, 3, 1); }
 Test(eq_fusion, equivariant_balanced_nu4) { check_fusion_equivariance(FH_EQ_TREE_BALANCED, 4, "0e+1o+2e", "0e+1o", 5, 2, 3); }
+Test(eq_fusion, equivariant_chain_nu3_wide) { check_fusion_equivariance(FH_EQ_TREE_CHAIN, 3, "0e+1o+2e", "0e+1o+2e", 21, 2, 1); }
 Test(eq_fusion, equivariant_chain_nu4) { check_fusion_equivariance(FH_EQ_TREE_CHAIN, 4, "0e+1o", "0e+1o", 4, 2, 1); }
 
 Test(eq_fusion, parameter_count_and_pruning)

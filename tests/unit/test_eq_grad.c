@@ -290,6 +290,9 @@ static void tp_grad_case(fh_eq_tp_kind kind, int ci, int co, const char *in_s, i
     free(gx), free(gY), free(gR), free(gt);
 }
 Test(eq_grad, tensor_product_channelwise) { tp_grad_case(FH_EQ_TP_CHANNELWISE, 6, 6, "0e+1o+2e", 2); }
+/* 21 channels: the 16-wide, 4-wide and scalar parts of the kernels */
+Test(eq_grad, tensor_product_channelwise_wide) { tp_grad_case(FH_EQ_TP_CHANNELWISE, 21, 21, "0e+1o", 3); }
+Test(eq_grad, tensor_product_full_wide) { tp_grad_case(FH_EQ_TP_FULL, 21, 3, "0e+2e", 2); }
 Test(eq_grad, tensor_product_full) { tp_grad_case(FH_EQ_TP_FULL, 5, 7, "0e+1o+1e", 3); }
 
 /* ---- nonlinearities --------------------------------------------------------------------- */
@@ -380,4 +383,6 @@ static void fusion_grad_case(fh_eq_tree_kind kind, int nu, const char *in_s, con
 }
 Test(eq_grad, fusion_chain_nu3) { fusion_grad_case(FH_EQ_TREE_CHAIN, 3, "0e+1o+2e", "0e+1o", 5, 2, 2); }
 Test(eq_grad, fusion_balanced_nu4) { fusion_grad_case(FH_EQ_TREE_BALANCED, 4, "0e+1o", "0e+1o+1e", 6, 2, 1); }
+/* 21 channels: the 16-wide, 4-wide and scalar parts of the kernels */
+Test(eq_grad, fusion_chain_nu3_wide) { fusion_grad_case(FH_EQ_TREE_CHAIN, 3, "0e+1o", "0e+1o", 21, 2, 2); }
 Test(eq_grad, fusion_chain_nu2_odd_inputs) { fusion_grad_case(FH_EQ_TREE_CHAIN, 2, "0e+1o+1e+2o", "0e+0o+1o+1e", 4, 3, 1); }
