@@ -64,8 +64,9 @@ static const fh_deck_key schema[] = {
      "(ktdc), or nac when the provider has NACs and ktdc otherwise (auto)"},
     {"dynamics", "ktdc_gap", FH_KEY_REAL, FH_UNIT_ENERGY, "eV", "0.5 eV", 0.0, 10.0, NULL,
      "kappa-TDC is used only for energy gaps below this"},
-    {"dynamics", "nac_extrapolate", FH_KEY_BOOL, FH_UNIT_NONE, NULL, "false", UNBOUNDED, NULL,
-     "align NAC signs with the linear extrapolation 2d(t)-d(t-dt) instead of d(t)"},
+    {"dynamics", "nac_extrapolate", FH_KEY_BOOL, FH_UNIT_NONE, NULL, "true", UNBOUNDED, NULL,
+     "align NAC signs with the linear extrapolation 2d(t)-d(t-dt) instead of d(t) (d(t) fails "
+     "where a NAC passes through zero, e.g. between Tully model 2's crossings)"},
     {"dynamics", "rescale", FH_KEY_CHOICE, FH_UNIT_NONE, NULL, "nac", UNBOUNDED, "nac|velocity|none",
      "after a hop, rescale the velocity along the NAC, along the velocity, or not at all"},
     {"dynamics", "frustrated", FH_KEY_CHOICE, FH_UNIT_NONE, NULL, "keep", UNBOUNDED,
@@ -114,6 +115,32 @@ static const fh_deck_key schema[] = {
      "frames per output block; the file is flushed after each block"},
     {"output", "checkpoint_every", FH_KEY_INT, FH_UNIT_NONE, NULL, "100", 1, 1e9, NULL,
      "save the full trajectory state every this many steps (restarts resume from it)"},
+
+    /* [analysis]: `fusionhop analyze` (atom numbers are 1-based, in the order of the geometry) */
+    {"analysis", "dihedral", FH_KEY_STRING, FH_UNIT_NONE, NULL, "", UNBOUNDED, NULL,
+     "four atom numbers 'a b c d' of the torsion that tells cis from trans (stilbene: the central "
+     "C-C=C-C); unset: no product classification"},
+    {"analysis", "ring", FH_KEY_STRING, FH_UNIT_NONE, NULL, "", UNBOUNDED, NULL,
+     "two atom numbers 'a b' whose distance marks ring closure (stilbene: the C-C bond of "
+     "4a,4b-dihydrophenanthrene); unset: no ring-closed product"},
+    {"analysis", "pyramid", FH_KEY_STRING, FH_UNIT_NONE, NULL, "", UNBOUNDED, NULL,
+     "four atom numbers 'centre a b c': pyramidalization angle at the centre (angle of the bond "
+     "centre-a out of the plane of centre-b and centre-c)"},
+    {"analysis", "cis_max", FH_KEY_REAL, FH_UNIT_NONE, NULL, "90", 0.0, 180.0, NULL,
+     "|torsion| below this many degrees is cis, above it trans"},
+    {"analysis", "ring_max", FH_KEY_REAL, FH_UNIT_LENGTH, "Angstrom", "1.75 Angstrom", 0.0, 100.0,
+     NULL, "ring-closing distance below which the product is 4a,4b-dihydrophenanthrene (DHP)"},
+    {"analysis", "excited_state", FH_KEY_INT, FH_UNIT_NONE, NULL, "1", 1, 31, NULL,
+     "state whose population decay is fitted (1 = S1); hops from it to state 0 are analysed"},
+    {"analysis", "nboot", FH_KEY_INT, FH_UNIT_NONE, NULL, "1000", 10, 1e6, NULL,
+     "bootstrap resamples for confidence bands and errors"},
+    {"analysis", "seed", FH_KEY_INT, FH_UNIT_NONE, NULL, "1", 0, 4294967295.0, NULL,
+     "seed of the bootstrap resampling"},
+    {"analysis", "max_drift", FH_KEY_REAL, FH_UNIT_ENERGY, "eV", "", 0.0, 100.0, NULL,
+     "exclude trajectories whose total energy strays further than this from its start; unset: "
+     "keep all"},
+    {"analysis", "max_spread", FH_KEY_REAL, FH_UNIT_ENERGY, "eV", "", 0.0, 100.0, NULL,
+     "exclude trajectories whose committee energy spread exceeds this; unset: keep all"},
 
     {NULL, NULL, 0, 0, NULL, NULL, 0, 0, NULL, NULL},
 };

@@ -82,7 +82,8 @@ typedef struct {
     int nsubsteps;                  /* electronic substeps per nuclear step; default 20 */
     fh_dyn_coupling coupling;       /* default AUTO */
     double ktdc_gap;                /* kappa-TDC only for gaps below this; default 0.5 eV */
-    int nac_extrapolate;            /* align NAC signs with 2 d(t) - d(t-dt) instead of d(t); default 0 */
+    int nac_extrapolate;            /* align NAC signs with 2 d(t) - d(t-dt) instead of d(t); default 1
+                                       (d(t) alone flips a NAC wrongly where it passes through zero) */
     fh_dyn_rescale rescale;         /* default NAC */
     fh_dyn_frustrated frustrated;   /* default KEEP */
     fh_dyn_decoherence decoherence; /* default NONE */
@@ -120,6 +121,8 @@ typedef struct {
     int hop_to;        /* target of the accepted or frustrated hop; -1 when none was attempted */
     int frustrated;    /* 1: a hop was attempted but rejected for lack of kinetic energy */
     int reversed;      /* 1: the velocity component along d was reversed after a frustrated hop */
+    double hop_energy_change; /* total energy right after the accepted hop minus right before it:
+                                 rounding only when rescaling, E_b - E_a with rescale = none */
     double random;     /* the uniform number of this step's hop test */
     double hop_prob;   /* total hopping probability out of the active state in this step */
     double norm_error; /* max over substeps of |sum_i |c_i|^2 - norm at the step's start| */

@@ -28,8 +28,8 @@ typedef struct {
 enum { FH_SCATTER_T_LOWER = 0, FH_SCATTER_T_UPPER, FH_SCATTER_R_LOWER, FH_SCATTER_R_UPPER };
 
 /* The settings `fusionhop scatter` uses: x0 = -10 bohr (-15 for model 3, whose coupling decays
- * slowly to the left), dt = min(1, 40/k) a.u. (at most ~0.02 bohr per step), 20 substeps, NAC
- * coupling, rescaling along the NAC, frustrated hops keep the velocity, no decoherence, tmax
+ * slowly to the left), dt = min(10, 40/k) a.u. (~0.02 bohr per step at the initial speed),
+ * max(10, ceil(4 dt)) substeps (at most 0.25 a.u. each), NAC coupling, rescaling along the NAC, frustrated hops keep the velocity, no decoherence, tmax
  * 20 times the free flight time there and back. */
 fh_scatter_config fh_scatter_default(int model, double momentum, long ntraj, uint64_t seed);
 /* Run the ensemble. FH_EINPUT for a bad configuration; FH_EFAIL when a trajectory stops for any

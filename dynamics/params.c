@@ -16,7 +16,7 @@ fh_dyn_params fh_dyn_params_default(void)
     p.nsubsteps = 20;
     p.coupling = FH_DYN_COUPLING_AUTO;
     p.ktdc_gap = 0.5 / FH_HARTREE_EV;
-    p.nac_extrapolate = 0;
+    p.nac_extrapolate = 1;
     p.rescale = FH_DYN_RESCALE_NAC;
     p.frustrated = FH_DYN_FRUSTRATED_KEEP;
     p.decoherence = FH_DYN_DECOHERENCE_NONE;

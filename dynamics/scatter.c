@@ -15,8 +15,9 @@ fh_scatter_config fh_scatter_default(int model, double momentum, long ntraj, uin
     c.seed = seed;
     c.x0 = model == 3 ? -15.0 : -10.0;
     c.dyn = fh_dyn_params_default();
-    c.dyn.dt = momentum > 0 ? fmin(1.0, 40.0 / momentum) : 1.0;
-    c.dyn.nsubsteps = 20;
+    /* about 0.02 bohr per step at the initial speed; substeps of at most 0.25 a.u. */
+    c.dyn.dt = momentum > 0 ? fmin(10.0, 40.0 / momentum) : 1.0;
+    c.dyn.nsubsteps = (int)fmax(10.0, ceil(4.0 * c.dyn.dt));
     c.dyn.coupling = FH_DYN_COUPLING_NAC;
     c.dyn.rescale = FH_DYN_RESCALE_NAC;
     c.dyn.frustrated = FH_DYN_FRUSTRATED_KEEP;

@@ -204,6 +204,7 @@ static void attempt_hop(fh_dyn_traj *tr, int b, fh_dyn_step_info *info)
     int a = tr->active, nd = tr->ndof;
     const double *mass = tr->surf->mass;
     double de = tr->e[b] - tr->e[a];
+    double before = fh_dyn_kinetic(nd, mass, tr->v) + tr->e[a];
     info->hop_to = b;
     hop_direction(tr, a, b);
     int ok;
@@ -228,6 +229,7 @@ static void attempt_hop(fh_dyn_traj *tr, int b, fh_dyn_step_info *info)
         tr->active = b;
         tr->nhops++;
         info->hopped = 1;
+        info->hop_energy_change = fh_dyn_kinetic(nd, mass, tr->v) + tr->e[b] - before;
         if (evaluate(tr, tr->x, 1u << b, 0, tr->e1, NULL, NULL, &err) != FH_OK) {
             set_stop(tr, FH_DYN_STOP_PROVIDER, "after a hop at t = %.6g a.u.: %s", tr->t, err.msg);
             return;
