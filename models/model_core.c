@@ -148,7 +148,25 @@ int fh_model_alloc(const fh_model_hyper *h, int n_members, uint64_t seed, fh_mod
                           n_members, FH_MODEL_MAX_MEMBERS);
     fh_model *m = calloc(1, sizeof *m);
     if (!m) return fh_err_set(err, FH_EFAIL, "model: out of memory");
-    m->hp = *h;
+    /* canonical copy: unused entries zero, so that equal architectures compare equal */
+    memset(&m->hp, 0, sizeof m->hp);
+    m->hp.nstates = h->nstates;
+    m->hp.n_elements = h->n_elements;
+    memcpy(m->hp.elements, h->elements, sizeof(int) * h->n_elements);
+    m->hp.channels = h->channels;
+    snprintf(m->hp.hidden_irreps, sizeof m->hp.hidden_irreps, "%s", h->hidden_irreps);
+    m->hp.lmax = h->lmax;
+    m->hp.correlation = h->correlation;
+    m->hp.tree = h->tree;
+    m->hp.n_layers = h->n_layers;
+    m->hp.r_cut = h->r_cut;
+    m->hp.n_bessel = h->n_bessel;
+    m->hp.envelope_p = h->envelope_p;
+    m->hp.n_radial = h->n_radial;
+    memcpy(m->hp.radial, h->radial, sizeof(int) * h->n_radial);
+    m->hp.readout_hidden = h->readout_hidden;
+    m->hp.avg_neighbors = h->avg_neighbors;
+    m->hp.nac_gap_eps = h->nac_gap_eps;
     m->ws = fh_model_ws_alloc(m, err);
     if (!m->ws) {
         fh_model_free(m);

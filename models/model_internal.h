@@ -71,6 +71,16 @@ typedef struct {
     double *R, *tR;              /* [cap_pairs][nw] radial weights and d/dr */
 } model_layer;
 
+/* Sign patterns of the states (bit s set: state s flipped; state 0 never): the sign of pair
+ * (i, j), and the pattern maximising sum_p sigma_i sigma_j <h_p, ref_p> over pairs with
+ * mask[p] (mask NULL: all), h and ref [P][n3] (model_predict.c). */
+static inline double model_pair_sign(unsigned flips, int i, int j)
+{
+    return (((flips >> i) ^ (flips >> j)) & 1u) ? -1.0 : 1.0;
+}
+unsigned model_sign_pattern(int N, size_t n3, const double *h, const double *ref,
+                            const unsigned char *mask);
+
 /* Whether a flat irreps list has an (l, p) block. */
 int model_irreps_has(const fh_eq_irreps *ir, int l, int p);
 /* The architecture's parameter count, and random initial weights (fan-in scaled normals; norm

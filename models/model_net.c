@@ -584,19 +584,42 @@ int fh_model_backward(fh_model_ws *ws, const fh_model *m, const double *theta, c
     return FH_OK;
 }
 
+/* Multiply-adds of a channel mixing over n nodes (2 flop each). */
+static double lin_flops(const fh_eq_irreps *in, int ci, const fh_eq_irreps *out, int co, int n)
+{
+    double f = 0;
+    for (int o = 0; o < out->n; o++)
+        for (int i = 0; i < in->n; i++)
+            if (in->l[i] == out->l[o] && in->p[i] == out->p[o]) f += 2.0 * (2 * out->l[o] + 1) * ci * co;
+    return f * n;
+}
+
 double fh_model_flops(const fh_model_ws *ws, int backward)
 {
-    /* Radial MLP and channel mixing counted exactly; tensor products and fusion blocks by their
-     * dominant terms (2 flop per multiply-add over channels). */
-    const int n = ws->natoms, np = ws->npairs;
+    /* Channel mixings and the radial MLP counted exactly; tensor products and fusion blocks as
+     * counted by the equivariant core. A backward for weights also forms the weight gradients of
+     * every mixing and of the MLP (about twice the forward's products). */
+    const int n = ws->natoms, np = ws->npairs, C = ws->C, M = ws->M;
+    fh_eq_irreps e0, v1;
+    fh_eq_irreps_parse("0e", &e0, NULL, NULL);
+    fh_eq_irreps_parse("1o", &v1, NULL, NULL);
     double f = 0;
     for (int t = 0; t < ws->T; t++) {
         const model_layer *L = &ws->L[t];
+        double lin = lin_flops(&L->in, C, &L->in, C, n) + lin_flops(&L->msg, C, &L->msg, C, n) +
+                     lin_flops(&ws->H, C, &ws->H, C, n) + lin_flops(&L->in, C, &ws->H, C, n);
+        const fh_eq_irreps *ri = L->ro1 ? &ws->RO : &ws->H;
+        int rc = L->ro1 ? M : C;
+        if (L->ro1) lin += lin_flops(&ws->H, C, &ws->RO, M, n);
+        lin += lin_flops(ri, rc, &e0, ws->N, n) + (ws->P ? lin_flops(ri, rc, &v1, ws->P, n) : 0);
         double mlp = model_mlp_flops(&L->mlp, np, 0);
-        if (backward == 0) f += mlp * (ws->tangents ? 2 : 1);
-        else if (backward == 2) f += 2 * mlp;
-        f += 2.0 * np * L->nw;   /* tangent dot or nothing */
+        if (backward == 0) {
+            f += lin + mlp * (ws->tangents ? 2 : 1);
+            f += 2 * fh_eq_tp_flops(L->tp, n, np, 0) + fh_eq_fusion_flops(L->fus, n, 0);
+        } else {
+            f += lin * (backward == 2 ? 2 : 1) + (backward == 2 ? 2 * mlp : 2.0 * np * L->nw);
+            f += 2 * fh_eq_tp_flops(L->tp, n, np, 1) + fh_eq_fusion_flops(L->fus, n, 1);
+        }
     }
-    (void)n;
     return f;
 }

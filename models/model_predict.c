@@ -16,15 +16,15 @@ double fh_model_nac_factor(double gap, double eps)
     return gap / (gap * gap + eps * eps);
 }
 
-/* Sign pattern (bit s set: state s flipped, state 0 never) that maximises
- * sum_p sigma_i sigma_j <h_p, ref_p>. */
-static unsigned best_pattern(int N, int natoms, const double *h, const double *ref)
+unsigned model_sign_pattern(int N, size_t n3, const double *h, const double *ref,
+                            const unsigned char *mask)
 {
-    const int P = N * (N - 1) / 2, n3 = 3 * natoms;
+    const int P = N * (N - 1) / 2;
     double ov[FH_MODEL_MAX_STATES * (FH_MODEL_MAX_STATES - 1) / 2];
     for (int p = 0; p < P; p++) {
         double s = 0;
-        for (int k = 0; k < n3; k++) s += h[(size_t)p * n3 + k] * ref[(size_t)p * n3 + k];
+        if (!mask || mask[p])
+            for (size_t k = 0; k < n3; k++) s += h[(size_t)p * n3 + k] * ref[(size_t)p * n3 + k];
         ov[p] = s;
     }
     unsigned best = 0;
@@ -33,8 +33,7 @@ static unsigned best_pattern(int N, int natoms, const double *h, const double *r
         unsigned flips = pat << 1;
         double v = 0;
         for (int i = 0, p = 0; i < N; i++)
-            for (int j = i + 1; j < N; j++, p++)
-                v += ((((flips >> i) ^ (flips >> j)) & 1u) ? -1.0 : 1.0) * ov[p];
+            for (int j = i + 1; j < N; j++, p++) v += model_pair_sign(flips, i, j) * ov[p];
         if (v > best_v) best_v = v, best = flips;
     }
     return best;
@@ -92,10 +91,10 @@ int fh_model_predict(fh_model *m, int natoms, const int *z, const double *x, fh_
         }
         if (want_h) {
             if (k == 0) memcpy(h0, hk, sizeof(double) * hn);
-            unsigned flips = k == 0 ? 0u : best_pattern(N, natoms, hk, h0);
+            unsigned flips = k == 0 ? 0u : model_sign_pattern(N, (size_t)n3, hk, h0, NULL);
             for (int i = 0, p = 0; i < N; i++)
                 for (int j = i + 1; j < N; j++, p++) {
-                    double sg = (((flips >> i) ^ (flips >> j)) & 1u) ? -1.0 : 1.0;
+                    double sg = model_pair_sign(flips, i, j);
                     for (int q = 0; q < n3; q++) hsum[(size_t)p * n3 + q] += sg * hk[(size_t)p * n3 + q];
                 }
         }

@@ -1,0 +1,150 @@
+/* Training of the multi-state model (`fusionhop train`): the per-geometry loss and its gradient
+ * with respect to the weights, the reference dataset turned into training samples, the
+ * normalisation fitted to the training split, and the optimisation loop (Adam/amsgrad, plateau
+ * decay, EMA, early stopping, per-epoch checkpoints with resume, MPI data parallelism).
+ *
+ * Loss of one geometry with n atoms (all quantities atomic units; only present labels count):
+ *   L = w_E mean_s ((E_s - E_s^ref) / n)^2
+ *     + w_F mean_{s,atoms,xyz} (dE_s/dR - g_s^ref)^2
+ *     + w_C min_sigma mean_{pairs,atoms,xyz} (h_ij - sigma_i sigma_j h_ij^ref)^2
+ * with h^ref_ij = d^ref_ij (E^ref_j - E^ref_i) and sigma over the 2^(N-1) sign patterns of the
+ * states (sigma_0 = +1): the reference's wavefunction phases are arbitrary, so the coupling term
+ * takes the best pattern for all pairs together. A batch's loss is the mean over its geometries.
+ *
+ * The force term's weight gradient needs mixed second derivatives d/dtheta (v . dE_s/dR) with
+ * v = dL/d(dE_s/dR). They are taken as a finite-difference Hessian-vector product of two reverse
+ * passes: d/dtheta (v . dE_s/dR) = [dE_s/dtheta (R + eps v) - dE_s/dtheta (R - eps v)] / (2 eps)
+ * (central) or [dE_s/dtheta (R + eps v) - dE_s/dtheta (R)] / eps (one-sided, the default: one
+ * extra forward and reverse pass per state with force labels), eps chosen so that the largest
+ * atomic displacement is hvp_step. */
+#ifndef FH_TRAIN_H
+#define FH_TRAIN_H
+
+#include <mpi.h>
+#include <stdint.h>
+
+#include "fh_model.h"
+
+/* One geometry with its labels (borrowed pointers; atomic units). */
+typedef struct {
+    int natoms;
+    const int *type;                  /* [natoms] model type indices */
+    const double *x;                  /* [natoms][3] bohr */
+    const double *energy;             /* [N] hartree */
+    const unsigned char *has_energy;  /* [N] */
+    const double *grad;               /* [N][natoms][3] hartree/bohr */
+    const unsigned char *has_grad;    /* [N] */
+    const double *hcoup;              /* [P][natoms][3] h_ij^ref, hartree/bohr */
+    const unsigned char *has_hcoup;   /* [P] */
+} fh_train_sample;
+
+enum { FH_TRAIN_HVP_FORWARD = 0, FH_TRAIN_HVP_CENTRAL = 1 };
+
+typedef struct {
+    double w_energy, w_force, w_nac;
+    int force_hvp;      /* FH_TRAIN_HVP_* */
+    double hvp_step;    /* bohr, largest atomic displacement of the Hessian-vector product */
+} fh_train_loss_cfg;
+/* w_E = 1, w_F = 10, w_C = 10, one-sided, 1e-5 bohr. */
+fh_train_loss_cfg fh_train_loss_cfg_default(void);
+
+/* Loss terms and error sums of one or more geometries (accumulated: += by every call). */
+typedef struct {
+    double loss, l_energy, l_force, l_nac;
+    double e_abs[FH_MODEL_MAX_STATES], e_n[FH_MODEL_MAX_STATES]; /* |E - E^ref| sums, counts */
+    double gap_abs, gap_n;            /* |(E_j - E_i) - ref| over pairs with both energies */
+    double f_abs, f_n;                /* |dE/dR - g^ref| over components */
+    double h_abs, h_n;                /* phase-free |h - h^ref| over components */
+    double nac_cos, nac_rel, nac_n;   /* NACs where the reference gap < 1 eV: phase-free cosine
+                                         similarity and | |d| - |d^ref| | / |d^ref|, per pair */
+} fh_train_terms;
+void fh_train_terms_add(fh_train_terms *to, const fh_train_terms *from);
+
+/* Loss of one geometry with weights theta; gtheta (may be NULL) += its gradient; terms (may be
+ * NULL) += its terms and errors. Uses ws for several forward/backward passes. */
+int fh_train_sample_loss(fh_model_ws *ws, const fh_model *m, const double *theta,
+                         const fh_train_sample *s, const fh_train_loss_cfg *cfg, double *gtheta,
+                         fh_train_terms *terms, fh_err *err);
+
+/* ---------------------------------------------------------------------------------------------
+ * Training data: the rows of a reference dataset with status OK, in atomic units, with h^ref. */
+typedef struct {
+    int natoms, nstates, npairs;
+    size_t n;                          /* geometries */
+    int *z;                            /* [natoms] atomic numbers (one molecule per dataset) */
+    int *type;                         /* [natoms] model types (fh_train_data_set_types) */
+    double *x, *energy, *grad, *hcoup; /* [n][natoms][3] bohr, [n][N], [n][N][natoms][3],
+                                          [n][P][natoms][3] */
+    unsigned char *has_energy, *has_grad, *has_hcoup;
+    char checksum[40];                 /* hex FNV-1a of the rows used */
+    char path[1024];
+} fh_train_data;
+/* Read PATH (fh_dataset format); rows whose status is not OK are skipped. */
+int fh_train_data_load(const char *path, fh_train_data **out, fh_err *err);
+/* Map the atoms to the model's types (FH_EINPUT when the model lacks an element or the number of
+ * states differs). */
+int fh_train_data_set_types(fh_train_data *d, const fh_model *m, fh_err *err);
+void fh_train_data_free(fh_train_data *d);
+/* The sample view of row i. */
+void fh_train_data_sample(const fh_train_data *d, size_t i, fh_train_sample *s);
+/* Split rows into train/valid/test (seeded shuffle); index arrays are malloc'ed. */
+int fh_train_split(size_t n, double f_train, double f_valid, uint64_t seed, size_t **idx,
+                   size_t *n_train, size_t *n_valid, size_t *n_test, fh_err *err);
+/* Elements of the dataset, ascending (for the model's hyperparameters). */
+int fh_train_data_elements(const fh_train_data *d, int *elements);
+/* Normalisation from the rows idx[0..n): per-element reference energies (ridge least squares),
+ * shifts, scales (RMS force components per state, else per-atom energy spread) and coupling
+ * scales (RMS of h^ref); and the average number of neighbours within r_cut. */
+int fh_train_fit_norm(const fh_train_data *d, const size_t *idx, size_t n, fh_model *m,
+                      fh_err *err);
+double fh_train_avg_neighbors(const fh_train_data *d, const size_t *idx, size_t n, double r_cut);
+
+/* ---------------------------------------------------------------------------------------------
+ * The optimisation loop. */
+typedef struct {
+    char dataset[1024];        /* reference dataset */
+    char output[1024];         /* model file to write */
+    char checkpoint[1024];     /* checkpoint file ("" = output + ".ckpt") */
+    char init_model[1024];     /* "" or a model file whose weights (and architecture and
+                                  normalisation) start the training */
+    char command[256];         /* recorded in the provenance */
+    double train_fraction, valid_fraction;
+    uint64_t seed;
+    fh_train_loss_cfg loss;
+    int amsgrad;
+    double lr, beta1, beta2, adam_eps;
+    double lr_factor;          /* multiply lr by this after lr_patience epochs without improvement */
+    int lr_patience;
+    double lr_min;
+    int ema;                   /* exponential moving average of the weights (used for validation
+                                  and the final model) */
+    double ema_decay;
+    int patience;              /* early stopping: epochs without validation improvement (0: off) */
+    int max_epochs;
+    int batch_size;            /* geometries per optimiser step */
+    int committee;             /* members trained independently */
+    int force;                 /* ignore (overwrite) an existing checkpoint */
+    int max_samples;           /* use at most this many rows (0: all) */
+    double stop_after_s;       /* stop (checkpointed, resumable) after this many seconds (0: off) */
+    /* progress: one line per epoch and the final report go to this callback (rank 0 only) */
+    void (*log)(void *ctx, const char *line);
+    void *log_ctx;
+} fh_train_config;
+fh_train_config fh_train_config_default(void);
+
+typedef struct {
+    int members_done;
+    long epochs;               /* epochs run in this call, all members */
+    int resumed;               /* started from a checkpoint */
+    int finished;              /* all members trained (model written) */
+    fh_train_terms test;       /* test-split errors of the final model (committee mean) */
+    double test_loss;
+    size_t n_train, n_valid, n_test;
+} fh_train_result;
+
+/* Train a committee with architecture *h (elements and avg_neighbors <= 0 are filled from the
+ * data) and write cfg->output. Collective over comm. */
+int fh_train_run(const fh_model_hyper *h, const fh_train_config *cfg, MPI_Comm comm,
+                 fh_train_result *res, fh_err *err);
+
+#endif

@@ -1,0 +1,216 @@
+/* Benchmark of the multi-state model on trans-stilbene (C14H12, 26 atoms), one core, at the
+ * MACE-comparison hyperparameters (32x0e+32x1o, l_max 3, correlation 3, 5 Angstrom, 8 Bessel
+ * functions, radial MLP [64,64,64]) and at the small shipped-default candidate:
+ *   (a) a dynamics step: energies of all states + gradient of the active state + all NACs;
+ *   (b) a full evaluation: energies + gradients of all states + NACs;
+ *   (e) energy + forces of one state with a 1-state model (the like-for-like MACE comparison);
+ *   (c) one training step per geometry (loss with energy, force and coupling terms and its
+ *       gradient w.r.t. all weights, including the force term's mixed second derivatives).
+ * It prints medians of repeated runs (thread CPU time) and the achieved GFLOP/s.
+ * Reference (issue): MACE 0.3.14, float64, one thread: 34 ms energy, 64 ms energy+forces,
+ * 172 ms per training step. Usage: bench_model [repetitions (default 21)]. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fh_model.h"
+#include "fh_train.h"
+#include "fh_units.h"
+#include "fh_xyz.h"
+
+/* trans-stilbene, idealised planar, Angstrom (Z, x, y, z); used when the repository's optimised
+ * geometry (inputs/geometries/trans-stilbene.xyz) is absent */
+static const double stilbene[26][4] = {
+    {6, -0.6700, 0.0000, 0.0}, {1, -1.1648, -0.9712, 0.0}, {6, -1.5340, 1.1893, 0.0},
+    {6, -0.9687, 2.4591, 0.0}, {1, 0.1054, 2.5720, 0.0},   {6, -1.7857, 3.5836, 0.0},
+    {1, -1.3464, 4.5702, 0.0}, {6, -3.1681, 3.4383, 0.0},  {1, -3.8029, 4.3121, 0.0},
+    {6, -3.7335, 2.1685, 0.0}, {1, -4.8075, 2.0556, 0.0},  {6, -2.9164, 1.0440, 0.0},
+    {1, -3.3557, 0.0573, 0.0}, {6, 0.6700, 0.0000, 0.0},   {1, 1.1648, 0.9712, 0.0},
+    {6, 1.5340, -1.1893, 0.0}, {6, 0.9687, -2.4591, 0.0},  {1, -0.1054, -2.5720, 0.0},
+    {6, 1.7857, -3.5836, 0.0}, {1, 1.3464, -4.5702, 0.0},  {6, 3.1681, -3.4383, 0.0},
+    {1, 3.8029, -4.3121, 0.0}, {6, 3.7335, -2.1685, 0.0},  {1, 4.8075, -2.0556, 0.0},
+    {6, 2.9164, -1.0440, 0.0}, {1, 3.3557, -0.0573, 0.0}};
+enum { NAT = 26 };
+
+static int n_reps = 21;
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+typedef int (*bench_fn)(void *ctx);
+
+/* Median over n_reps samples (after one warm-up call) of one call's time. */
+static double median_time(bench_fn fn, void *ctx)
+{
+    if (fn(ctx) != FH_OK) return NAN;
+    double *s = malloc(sizeof(double) * n_reps);
+    for (int r = 0; r < n_reps; r++) {
+        double t0 = now();
+        fn(ctx);
+        s[r] = now() - t0;
+    }
+    qsort(s, n_reps, sizeof(double), cmp_d);
+    double m = s[n_reps / 2];
+    free(s);
+    return m;
+}
+
+typedef struct {
+    fh_model *m;
+    fh_model_ws *ws;
+    fh_train_sample *sample;
+    fh_train_loss_cfg lc;
+    double *gtheta;
+    int z[NAT], type[NAT];
+    double x[3 * NAT];
+    double E[FH_MODEL_MAX_STATES], std[FH_MODEL_MAX_STATES];
+    double *G, *nac;
+    unsigned mask;
+} bctx;
+
+static int run_predict(void *p)
+{
+    bctx *c = p;
+    fh_err err;
+    fh_model_request rq = {.grad_mask = c->mask, .want_nac = 1, .energy = c->E, .grad = c->G,
+                           .nac = c->nac, .energy_std = c->std};
+    int rc = fh_model_predict(c->m, NAT, c->z, c->x, &rq, &err);
+    if (rc) fprintf(stderr, "predict: %s\n", err.msg);
+    return rc;
+}
+
+static int run_forward(void *p)
+{
+    bctx *c = p;
+    fh_err err;
+    return fh_model_forward(c->ws, c->m, fh_model_params(c->m, 0), NAT, c->type, c->x, 0, c->E,
+                            NULL, &err);
+}
+
+static int run_train_step(void *p)
+{
+    bctx *c = p;
+    fh_err err;
+    size_t np = fh_model_n_params(c->m);
+    memset(c->gtheta, 0, sizeof(double) * np);
+    fh_train_terms terms;
+    int rc = fh_train_sample_loss(c->ws, c->m, fh_model_params(c->m, 0), c->sample, &c->lc,
+                                  c->gtheta, &terms, &err);
+    if (rc) fprintf(stderr, "training step: %s\n", err.msg);
+    return rc;
+}
+
+static void load_geometry(bctx *c, const char **src)
+{
+    fh_xyz *xyz = NULL;
+    fh_err err;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/inputs/geometries/trans-stilbene.xyz", FH_TEST_SOURCE_DIR);
+    if (fh_xyz_read(path, &xyz, &err) == FH_OK && xyz->natoms == NAT) {
+        memcpy(c->z, xyz->z, sizeof c->z);
+        memcpy(c->x, xyz->x, sizeof c->x);
+        *src = "inputs/geometries/trans-stilbene.xyz";
+    } else {
+        for (int a = 0; a < NAT; a++) {
+            c->z[a] = (int)stilbene[a][0];
+            for (int k = 0; k < 3; k++) c->x[3 * a + k] = stilbene[a][k + 1] * FH_ANGSTROM_BOHR;
+        }
+        *src = "idealised planar (built in)";
+    }
+    fh_xyz_free(xyz);
+}
+
+static void bench_config(const char *name, fh_model_hyper h, int nstates, int force_hvp)
+{
+    bctx c;
+    memset(&c, 0, sizeof c);
+    const char *src;
+    load_geometry(&c, &src);
+    fh_err err;
+    h.nstates = nstates;
+    h.n_elements = 2, h.elements[0] = 1, h.elements[1] = 6;
+    if (fh_model_alloc(&h, 1, 1, &c.m, &err) != FH_OK || !(c.ws = fh_model_ws_alloc(c.m, &err))) {
+        fprintf(stderr, "%s: %s\n", name, err.msg);
+        exit(1);
+    }
+    fh_model_types(c.m, NAT, c.z, c.type, &err);
+    int N = nstates, P = N * (N - 1) / 2;
+    c.G = calloc((size_t)N * 3 * NAT, sizeof(double));
+    c.nac = calloc((size_t)(P ? P : 1) * 3 * NAT, sizeof(double));
+    c.gtheta = calloc(fh_model_n_params(c.m), sizeof(double));
+
+    /* flop counts of one forward (tangents on/off) and backward (positions / weights) */
+    fh_model_forward(c.ws, c.m, fh_model_params(c.m, 0), NAT, c.type, c.x, FH_MODEL_TANGENTS, c.E,
+                     NULL, &err);
+    double f_fwd_t = fh_model_flops(c.ws, 0), f_bx = fh_model_flops(c.ws, 1), f_bt = fh_model_flops(c.ws, 2);
+    fh_model_forward(c.ws, c.m, fh_model_params(c.m, 0), NAT, c.type, c.x, 0, c.E, NULL, &err);
+    double f_fwd = fh_model_flops(c.ws, 0);
+    printf("%s: %d states, %zu weights, %d pairs within the cutoff\n", name, N,
+           fh_model_n_params(c.m), fh_model_ws_npairs(c.ws));
+
+    double t = median_time(run_forward, &c);
+    printf("  energies only (one forward)        %8.2f ms  %6.2f GFLOP/s\n", 1e3 * t, f_fwd / t * 1e-9);
+    c.mask = N > 1 ? 1u << 1 : 1u;
+    t = median_time(run_predict, &c);
+    printf("  (a) dynamics step (E all, grad S%d, NACs) %6.2f ms  %6.2f GFLOP/s\n", N > 1 ? 1 : 0,
+           1e3 * t, (f_fwd_t + f_bx) / t * 1e-9);
+    c.mask = (1u << N) - 1;
+    t = median_time(run_predict, &c);
+    printf("  (b) full evaluation (E, all grads, NACs) %6.2f ms  %6.2f GFLOP/s\n", 1e3 * t,
+           (f_fwd_t + N * f_bx) / t * 1e-9);
+
+    /* (c): a training sample with every label present, at a displaced geometry */
+    fh_train_sample s;
+    memset(&s, 0, sizeof s);
+    double xr[3 * NAT], Eref[FH_MODEL_MAX_STATES], *Gref = calloc((size_t)N * 3 * NAT, sizeof(double));
+    double *Href = calloc((size_t)(P ? P : 1) * 3 * NAT, sizeof(double));
+    unsigned char hasE[FH_MODEL_MAX_STATES], hasG[FH_MODEL_MAX_STATES], hasH[128];
+    for (int i = 0; i < 3 * NAT; i++) xr[i] = c.x[i] + 0.02 * sin(1.7 * i);
+    for (int k = 0; k < N; k++) Eref[k] = c.E[k] + 0.01 * k, hasE[k] = hasG[k] = 1;
+    for (int i = 0; i < N * 3 * NAT; i++) Gref[i] = 0.01 * cos(0.3 * i);
+    for (int i = 0; i < P * 3 * NAT; i++) Href[i] = 0.005 * sin(0.7 * i);
+    for (int p = 0; p < P; p++) hasH[p] = 1;
+    s.natoms = NAT, s.type = c.type, s.x = xr, s.energy = Eref, s.grad = Gref, s.hcoup = Href;
+    s.has_energy = hasE, s.has_grad = hasG, s.has_hcoup = hasH;
+    c.sample = &s;
+    c.lc = fh_train_loss_cfg_default();
+    c.lc.force_hvp = force_hvp;
+    t = median_time(run_train_step, &c);
+    printf("  (c) training step (E+F+NAC loss, gradient w.r.t. all weights, %s HVP) %6.2f ms\n",
+           force_hvp == FH_TRAIN_HVP_CENTRAL ? "central" : "one-sided", 1e3 * t);
+    free(Gref), free(Href);
+    free(c.G), free(c.nac), free(c.gtheta);
+    fh_model_ws_free(c.ws);
+    fh_model_free(c.m);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1) n_reps = atoi(argv[1]) > 0 ? atoi(argv[1]) : 21;
+    bctx c0;
+    const char *src;
+    load_geometry(&c0, &src);
+    printf("trans-stilbene, 26 atoms (%s); one thread; median of %d runs (thread CPU time)\n", src,
+           n_reps);
+    printf("MACE 0.3.14 reference (issue): 34 ms energy, 64 ms energy+forces, 172 ms training step\n\n");
+    fh_model_hyper mace = fh_model_hyper_default();   /* the MACE-comparison hyperparameters */
+    bench_config("MACE-comparison 32x0e+32x1o lmax 3 nu 3 [64,64,64]", mace, 1, FH_TRAIN_HVP_FORWARD);
+    bench_config("MACE-comparison 32x0e+32x1o lmax 3 nu 3 [64,64,64]", mace, 2, FH_TRAIN_HVP_FORWARD);
+    fh_model_hyper small = fh_model_hyper_default();
+    small.channels = 16, small.lmax = 2, small.correlation = 3;
+    small.n_radial = 2, small.radial[0] = small.radial[1] = 32;
+    bench_config("small 16x0e+16x1o lmax 2 nu 3 [32,32]", small, 2, FH_TRAIN_HVP_FORWARD);
+    return 0;
+}
