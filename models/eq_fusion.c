@@ -7,7 +7,8 @@
  * diagram is stored as a DAG (fh_eq_fusion_tree): node 0 is the input, node n >= 1 couples nodes
  * left[n] and right[n]. The default is the left-deep chain ((x (x) x) (x) x) ...: node n has
  * correlation order n+1, every node is an output, so the block sums orders 1..nu like MACE's
- * symmetric contraction, at nu-1 couplings. The balanced tree for nu = 4 couples two order-2
+ * symmetric contraction, at nu-1 couplings (with weights that factorise along the chain, see
+ * fh_equivariant.h). The balanced tree for nu = 4 couples two order-2
  * nodes instead ((x (x) x) (x) (x (x) x)), reusing the order-2 node for both branches.
  *
  * Per node n >= 1 and atom (type t):

@@ -7,7 +7,9 @@
  * fh_eq_*_n_params) and its gradient `gtheta`, so the network can keep all weights in one array.
  * Operations allocate their workspaces once (for at most max_nodes / max_edges); forward and
  * backward never allocate. An operation's backward uses intermediates saved by its most recent
- * forward, so call them in pairs (forward, then backward) on the same instance.
+ * forward, so call them in pairs (forward, then backward) on the same instance. An instance holds
+ * scratch space: use one per thread. No operation scales its weights implicitly; initialise
+ * mixing/MLP weights with variance 1/fan_in (the number of summed inputs) to keep activations O(1).
  *
  * Conventions
  * - Irreps: a feature is a list of blocks (l, p), p = +1 ("e") or -1 ("o"), every block with the
@@ -224,8 +226,9 @@ void fh_eq_normact_backward(const fh_eq_irreps *ir, int c, int n, const double *
  *   h_n,k = z_n,k M_n,k            (learnable channel mixing C x C on the internal edge)
  * and the block output is  y_k = sum over output nodes n of h_n,k  (+ w_0[type][k] (x) x_k when the
  * leaf is an output: the order-1 term). The sum over outputs of orders 1..nu mirrors MACE's
- * symmetric contraction, which the chain tree with per-path channel weights reproduces up to the
- * mixing. Internal blocks are all (l, p) with l <= l_hidden that some path can fill and that some
+ * symmetric contraction: with l_hidden large enough the chain reaches the same products of nu
+ * copies, but its weights factorise along the tree (one per coupling and channel, plus the
+ * mixing) instead of one per complete coupling path. Internal blocks are all (l, p) with l <= l_hidden that some path can fill and that some
  * parent (or the output) needs (pruned top-down). When left == right, the coupling is symmetric:
  * paths (i, j) and (j, i) are the same up to sign, so only i <= j is kept, and (i, i) -> k with
  * 2 l_i + l_k odd vanishes identically and is dropped.
