@@ -75,7 +75,7 @@ FH_EQ_HOT static void silu_inplace(long n, double *a, double *ds)
     for (; i + 4 <= n; i += 4) {
         silu4(eq_load(a + i), &y, &d);
         eq_store(a + i, y);
-        eq_store(ds + i, d);
+        if (ds) eq_store(ds + i, d);
     }
     if (i < n) {
         double buf[4] = {0, 0, 0, 0}, dbuf[4];
@@ -84,9 +84,14 @@ FH_EQ_HOT static void silu_inplace(long n, double *a, double *ds)
         silu4(eq_load(buf), &y, &d);
         eq_store(buf, y);
         eq_store(dbuf, d);
-        for (int k = 0; k < w; k++) a[i + k] = buf[k], ds[i + k] = dbuf[k];
+        for (int k = 0; k < w; k++) {
+            a[i + k] = buf[k];
+            if (ds) ds[i + k] = dbuf[k];
+        }
     }
 }
+
+void fh_eq_silu_array(long n, double *a, double *ds) { silu_inplace(n, a, ds); }
 
 fh_eq_mlp *fh_eq_mlp_alloc(int n_layers, const int *sizes, int max_rows, fh_err *err)
 {

@@ -118,7 +118,8 @@ double fh_eq_envelope(int p, double x, double *dfdx);
 /* ---------------------------------------------------------------------------------------------
  * Dense matrix product, row-major, BLAS-like: C = alpha op(A) op(B) + beta C, op = transpose when
  * trans != 0; op(A) is m x k, op(B) k x n. Vectorised and register-blocked; used for the radial
- * MLP and every channel mixing. beta == 0 overwrites C (NaNs in C are not propagated). */
+ * MLP and every channel mixing. beta == 0 overwrites C (NaNs in C are not propagated). The fast
+ * kernels serve alpha == 1 (any beta); other alphas take a slow scalar path. */
 void fh_eq_gemm(int transa, int transb, int m, int n, int k, double alpha, const double *a,
                 int lda, const double *b, int ldb, double beta, double *c, int ldc);
 
@@ -138,8 +139,11 @@ int fh_eq_mlp_forward(fh_eq_mlp *mlp, const double *theta, int rows, const doubl
 /* gx [rows][n0] += ..., gtheta += ... (from the saved forward state). */
 int fh_eq_mlp_backward(fh_eq_mlp *mlp, const double *theta, const double *gy, double *gx,
                        double *gtheta, fh_err *err);
-/* SiLU and its derivative (shared by the nonlinearities). */
+/* SiLU and its derivative (shared by the nonlinearities; libm exp). */
 double fh_eq_silu(double x, double *dsilu);
+/* In place: a[i] <- silu(a[i]) and, if ds is not NULL, ds[i] <- silu'(a[i]), 4 values at a time
+ * with a vectorised exp (what the radial MLP uses; agrees with fh_eq_silu to a few ulp). */
+void fh_eq_silu_array(long n, double *a, double *ds);
 
 /* ---------------------------------------------------------------------------------------------
  * Equivariant linear map: channel mixing within each (l, p). For every output block o and every

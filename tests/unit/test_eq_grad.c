@@ -172,6 +172,21 @@ Test(eq_grad, radial_mlp)
     free(c.x), free(c.theta), free(c.g), free(c.y), free(gx), free(gt);
 }
 
+/* the vectorised silu agrees with the scalar one (values and derivatives, tails included) */
+Test(eq_grad, silu_array)
+{
+    double a[11], ds[11];
+    for (int i = 0; i < 11; i++) a[i] = -40.0 + 8.1 * i;
+    a[5] = -800.0, a[7] = 750.0;   /* beyond the clamp of the vector exp */
+    double ref[11], dref[11];
+    for (int i = 0; i < 11; i++) ref[i] = fh_eq_silu(a[i], &dref[i]);
+    fh_eq_silu_array(11, a, ds);
+    for (int i = 0; i < 11; i++) {
+        cr_assert(fabs(a[i] - ref[i]) <= 1e-14 * fabs(ref[i]) + 1e-300, "silu %d: %.17g vs %.17g", i, a[i], ref[i]);
+        cr_assert(fabs(ds[i] - dref[i]) <= 1e-13 * fabs(dref[i]) + 1e-300, "silu' %d: %.17g vs %.17g", i, ds[i], dref[i]);
+    }
+}
+
 /* ---- linear ----------------------------------------------------------------------------- */
 typedef struct {
     fh_eq_linear *lin;
