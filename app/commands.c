@@ -10,6 +10,7 @@ static const fh_command commands[] = {
     {"run", "run an ensemble of surface-hopping trajectories from a deck", fh_cmd_run},
     {"check", "validate a deck and print it resolved (defaults filled, units normalised)", fh_cmd_check},
     {"scatter", "surface hopping on Tully's models: transmission/reflection branching ratios", fh_cmd_scatter},
+    {"analyze", "analyse an ensemble: populations, lifetime, yields, hops, quality, plots", fh_cmd_analyze},
     {"version", "print the program version", fh_cmd_version},
     {"help", "show help for a command, or `help deck` for every deck key", fh_cmd_help},
     {NULL, NULL, NULL},

@@ -46,6 +46,7 @@ int fh_cmd_run(int argc, char **argv);
 int fh_cmd_check(int argc, char **argv);
 int fh_cmd_version(int argc, char **argv);
 int fh_cmd_scatter(int argc, char **argv);
+int fh_cmd_analyze(int argc, char **argv);
 int fh_cmd_help(int argc, char **argv);
 
 #endif

@@ -1,0 +1,106 @@
+/* Hop statistics: how many hops went up, down or were frustrated; where the molecule was (torsion,
+ * pyramidalization) and how large the gap was when it hopped from the excited state to the ground
+ * state; and when each trajectory first reached the ground state. The geometry at a hop is that of
+ * the last frame at or before the hop (frames may be written less often than every step). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ana_internal.h"
+
+void fh_ana_hops_free(fh_ana_hops *h)
+{
+    if (!h) return;
+    free(h->torsion);
+    free(h->pyramid);
+    free(h->gap);
+    free(h->traj);
+    free(h->hop_time);
+    free(h->first_time);
+    free(h->first_traj);
+    memset(h, 0, sizeof *h);
+}
+
+void fh_ana_histogram(const double *v, long n, double lo, double hi, int nbins, long *counts)
+{
+    for (int b = 0; b < nbins; b++) counts[b] = 0;
+    if (nbins < 1 || !(hi > lo)) return;
+    for (long i = 0; i < n; i++) {
+        if (isnan(v[i])) continue;
+        long b = (long)floor((v[i] - lo) / (hi - lo) * nbins);
+        if (b < 0) b = 0;
+        if (b >= nbins) b = nbins - 1;
+        counts[b]++;
+    }
+}
+
+static long frame_at(const fh_ana_traj *t, double time)
+{
+    long f = 0;
+    double tol = 1e-9 * (fabs(time) + 1.0);
+    while (f + 1 < t->nframes && t->time[f + 1] <= time + tol) f++;
+    return f;
+}
+
+int fh_ana_hops_compute(const fh_ana_ensemble *e, const fh_ana_settings *s, fh_ana_hops *h, fh_err *err)
+{
+    memset(h, 0, sizeof *h);
+    h->first_mean = h->first_median = h->first_std = h->first_min = h->first_max = NAN;
+    long cap = 0;
+    for (long k = 0; k < e->ntraj; k++)
+        if (e->traj[k].used) cap += e->traj[k].nhops;
+    size_t nc = (size_t)(cap > 0 ? cap : 1), nt = (size_t)(e->ntraj > 0 ? e->ntraj : 1);
+    h->torsion = malloc(sizeof *h->torsion * nc);
+    h->pyramid = malloc(sizeof *h->pyramid * nc);
+    h->gap = malloc(sizeof *h->gap * nc);
+    h->traj = malloc(sizeof *h->traj * nc);
+    h->hop_time = malloc(sizeof *h->hop_time * nc);
+    h->first_time = malloc(sizeof *h->first_time * nt);
+    h->first_traj = malloc(sizeof *h->first_traj * nt);
+    if (!h->torsion || !h->pyramid || !h->gap || !h->traj || !h->hop_time || !h->first_time ||
+        !h->first_traj) {
+        fh_ana_hops_free(h);
+        return fh_err_set(err, FH_EFAIL, "out of memory");
+    }
+    for (long k = 0; k < e->ntraj; k++) {
+        const fh_ana_traj *t = &e->traj[k];
+        if (!t->used) continue;
+        int first = 0;
+        for (long i = 0; i < t->nhops; i++) {
+            const fh_h5md_hop *hp = &t->hops[i];
+            if (hp->frustrated) {
+                h->frustrated++;
+                continue;
+            }
+            if (hp->to > hp->from) h->up++;
+            else if (hp->to < hp->from) h->down++;
+            if (hp->to == s->ground_state && !first) {
+                first = 1;
+                h->first_time[h->nfirst] = hp->time;
+                h->first_traj[h->nfirst++] = t->index;
+            }
+            if (hp->from != s->excited_state || hp->to != s->ground_state) continue;
+            long f = frame_at(t, hp->time), m = h->ndown_es++;
+            h->torsion[m] = t->torsion ? t->torsion[f] : NAN;
+            h->pyramid[m] = t->pyramid ? t->pyramid[f] : NAN;
+            h->gap[m] = fabs(hp->gap);
+            h->traj[m] = t->index;
+            h->hop_time[m] = hp->time;
+        }
+        if (!first) h->nnever++;
+    }
+    if (h->nfirst > 0) {
+        double *tmp = malloc(sizeof *tmp * (size_t)h->nfirst);
+        if (!tmp) {
+            fh_ana_hops_free(h);
+            return fh_err_set(err, FH_EFAIL, "out of memory");
+        }
+        memcpy(tmp, h->first_time, sizeof *tmp * (size_t)h->nfirst);
+        fh_ana_mean_std(tmp, h->nfirst, &h->first_mean, &h->first_std);
+        h->first_median = fh_ana_quantile(tmp, h->nfirst, 0.5);
+        h->first_min = tmp[0];
+        h->first_max = tmp[h->nfirst - 1];
+        free(tmp);
+    }
+    return FH_OK;
+}
