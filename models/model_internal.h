@@ -81,6 +81,12 @@ static inline double model_pair_sign(unsigned flips, int i, int j)
 unsigned model_sign_pattern(int N, size_t n3, const double *h, const double *ref,
                             const unsigned char *mask);
 
+/* Training (train_loss.c): loss terms, errors and (optional) seeds from predictions. */
+#include "fh_train.h"
+void train_eval_terms(const fh_model *m, const fh_train_sample *s, const fh_train_loss_cfg *cfg,
+                      const double *E, const double *g, const double *h, fh_train_terms *t,
+                      double *gE, double *v, double *gH);
+
 /* Whether a flat irreps list has an (l, p) block. */
 int model_irreps_has(const fh_eq_irreps *ir, int l, int p);
 /* The architecture's parameter count, and random initial weights (fan-in scaled normals; norm

@@ -26,9 +26,13 @@ void fh_train_terms_add(fh_train_terms *to, const fh_train_terms *from)
     for (size_t k = 0; k < sizeof *to / sizeof(double); k++) t[k] += f[k];
 }
 
-int fh_train_sample_loss(fh_model_ws *ws, const fh_model *m, const double *theta,
-                         const fh_train_sample *s, const fh_train_loss_cfg *cfg, double *gtheta,
-                         fh_train_terms *terms, fh_err *err)
+/* Loss terms and error sums of one geometry from predicted energies E [N], gradients g
+ * [N][n3] (rows of states with force labels) and couplings h [P][n3]; when the seed arrays are
+ * given, also dL/dE (gE), dL/d(dE/dR) (v) and dL/dh (gH). Shared by the training step and the
+ * committee's test report. */
+void train_eval_terms(const fh_model *m, const fh_train_sample *s, const fh_train_loss_cfg *cfg,
+                      const double *E, const double *g, const double *h, fh_train_terms *t,
+                      double *gE, double *v, double *gH)
 {
     const int N = fh_model_nstates(m), P = N * (N - 1) / 2, n = s->natoms, n3 = 3 * n;
     int nE = 0, nG = 0, nH = 0;
@@ -37,60 +41,35 @@ int fh_train_sample_loss(fh_model_ws *ws, const fh_model *m, const double *theta
         nG += s->has_grad && s->has_grad[k];
     }
     for (int p = 0; p < P; p++) nH += s->has_hcoup && s->has_hcoup[p];
-    if (cfg->w_force == 0) nG = 0;
-    if (cfg->w_nac == 0) nH = 0;
-
-    size_t len = (size_t)N * n3 * 2 + (size_t)P * n3 * 2 + n3 + 1;
-    double *buf = calloc(len, sizeof(double));
-    if (!buf) return fh_err_set(err, FH_EFAIL, "training: out of memory");
-    double *g = buf, *v = g + (size_t)N * n3, *h = v + (size_t)N * n3, *gH = h + (size_t)P * n3;
-    double *xd = gH + (size_t)P * n3;
-    double E[FH_MODEL_MAX_STATES], gE[FH_MODEL_MAX_STATES] = {0}, eps[FH_MODEL_MAX_STATES] = {0};
-    int rc = fh_model_forward(ws, m, theta, n, s->type, s->x, nG ? FH_MODEL_TANGENTS : 0, E,
-                              P ? h : NULL, err);
-    for (int k = 0; k < N && rc == FH_OK; k++) {
-        if (!(nG && s->has_grad[k])) continue;
-        double e1[FH_MODEL_MAX_STATES] = {0};
-        e1[k] = 1.0;
-        rc = fh_model_backward(ws, m, theta, e1, NULL, g + (size_t)k * n3, NULL, err);
-    }
-    if (rc) {
-        free(buf);
-        return rc;
-    }
-    fh_train_terms t;
-    memset(&t, 0, sizeof t);
+    memset(t, 0, sizeof *t);
     /* energies */
     for (int k = 0; k < N; k++) {
         if (!(s->has_energy && s->has_energy[k])) continue;
         double d = E[k] - s->energy[k];
-        if (nE && cfg->w_energy != 0) {
-            t.l_energy += cfg->w_energy * (d / n) * (d / n) / nE;
-            gE[k] = cfg->w_energy * 2.0 * d / ((double)n * n * nE);
-        }
-        t.e_abs[k] += fabs(d), t.e_n[k] += 1;
+        t->l_energy += cfg->w_energy * (d / n) * (d / n) / nE;
+        if (gE) gE[k] = cfg->w_energy * 2.0 * d / ((double)n * n * nE);
+        t->e_abs[k] += fabs(d), t->e_n[k] += 1;
     }
     for (int i = 0; i < N; i++)
         for (int j = i + 1; j < N; j++)
             if (s->has_energy && s->has_energy[i] && s->has_energy[j]) {
-                t.gap_abs += fabs((E[j] - E[i]) - (s->energy[j] - s->energy[i]));
-                t.gap_n += 1;
+                t->gap_abs += fabs((E[j] - E[i]) - (s->energy[j] - s->energy[i]));
+                t->gap_n += 1;
             }
     /* forces: v_s = dL/d(dE_s/dR) */
-    for (int k = 0; k < N; k++) {
+    for (int k = 0; k < N && g; k++) {
         if (!(s->has_grad && s->has_grad[k])) continue;
         const double *gk = g + (size_t)k * n3, *rk = s->grad + (size_t)k * n3;
-        if (!nG) continue;
         for (int i = 0; i < n3; i++) {
             double d = gk[i] - rk[i];
-            t.l_force += cfg->w_force * d * d / ((double)n3 * nG);
-            v[(size_t)k * n3 + i] = cfg->w_force * 2.0 * d / ((double)n3 * nG);
-            t.f_abs += fabs(d);
+            t->l_force += cfg->w_force * d * d / ((double)n3 * nG);
+            if (v) v[(size_t)k * n3 + i] = cfg->w_force * 2.0 * d / ((double)n3 * nG);
+            t->f_abs += fabs(d);
         }
-        t.f_n += n3;
+        t->f_n += n3;
     }
     /* couplings, phase-free */
-    if (P && s->has_hcoup && s->hcoup) {
+    if (P && nH && h) {
         unsigned flips = model_sign_pattern(N, (size_t)n3, h, s->hcoup, s->has_hcoup);
         for (int i = 0, p = 0; i < N; i++)
             for (int j = i + 1; j < N; j++, p++) {
@@ -99,13 +78,11 @@ int fh_train_sample_loss(fh_model_ws *ws, const fh_model *m, const double *theta
                 const double *hp = h + (size_t)p * n3, *rp = s->hcoup + (size_t)p * n3;
                 for (int q = 0; q < n3; q++) {
                     double d = hp[q] - sg * rp[q];
-                    if (nH) {
-                        t.l_nac += cfg->w_nac * d * d / ((double)n3 * nH);
-                        gH[(size_t)p * n3 + q] = cfg->w_nac * 2.0 * d / ((double)n3 * nH);
-                    }
-                    t.h_abs += fabs(d);
+                    t->l_nac += cfg->w_nac * d * d / ((double)n3 * nH);
+                    if (gH) gH[(size_t)p * n3 + q] = cfg->w_nac * 2.0 * d / ((double)n3 * nH);
+                    t->h_abs += fabs(d);
                 }
-                t.h_n += n3;
+                t->h_n += n3;
                 /* NAC errors where the reference gap is below 1 eV */
                 if (!(s->has_energy && s->has_energy[i] && s->has_energy[j])) continue;
                 double gap_ref = s->energy[j] - s->energy[i], gap = E[j] - E[i];
@@ -117,18 +94,49 @@ int fh_train_sample_loss(fh_model_ws *ws, const fh_model *m, const double *theta
                     dot += dp * dr, nd += dp * dp, nr += dr * dr;
                 }
                 if (nr > 0 && nd > 0) {
-                    t.nac_cos += sg * dot / sqrt(nd * nr);
-                    t.nac_rel += fabs(sqrt(nd) - sqrt(nr)) / sqrt(nr);
-                    t.nac_n += 1;
+                    t->nac_cos += sg * dot / sqrt(nd * nr);
+                    t->nac_rel += fabs(sqrt(nd) - sqrt(nr)) / sqrt(nr);
+                    t->nac_n += 1;
                 }
             }
     }
-    t.loss = t.l_energy + t.l_force + t.l_nac;
+    t->loss = t->l_energy + t->l_force + t->l_nac;
+}
+
+int fh_train_sample_loss(fh_model_ws *ws, const fh_model *m, const double *theta,
+                         const fh_train_sample *s, const fh_train_loss_cfg *cfg, double *gtheta,
+                         fh_train_terms *terms, fh_err *err)
+{
+    const int N = fh_model_nstates(m), P = N * (N - 1) / 2, n = s->natoms, n3 = 3 * n;
+    int nG = 0;
+    for (int k = 0; k < N; k++) nG += s->has_grad && s->has_grad[k];
+    size_t len = (size_t)N * n3 * 2 + (size_t)P * n3 * 2 + n3 + 1;
+    double *buf = calloc(len, sizeof(double));
+    if (!buf) return fh_err_set(err, FH_EFAIL, "training: out of memory");
+    double *g = buf, *v = g + (size_t)N * n3, *h = v + (size_t)N * n3, *gH = h + (size_t)P * n3;
+    double *xd = gH + (size_t)P * n3;
+    double E[FH_MODEL_MAX_STATES], gE[FH_MODEL_MAX_STATES] = {0}, eps[FH_MODEL_MAX_STATES] = {0};
+    int rc = fh_model_forward(ws, m, theta, n, s->type, s->x, nG ? FH_MODEL_TANGENTS : 0, E,
+                              P ? h : NULL, err);
+    for (int k = 0; k < N && rc == FH_OK; k++) {
+        if (!(s->has_grad && s->has_grad[k])) continue;
+        double e1[FH_MODEL_MAX_STATES] = {0};
+        e1[k] = 1.0;
+        rc = fh_model_backward(ws, m, theta, e1, NULL, g + (size_t)k * n3, NULL, err);
+    }
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    fh_train_terms t;
+    train_eval_terms(m, s, cfg, E, g, h, &t, gE, v, gH);
+    int nH = 0;
+    for (int p = 0; p < P; p++) nH += s->has_hcoup && s->has_hcoup[p];
 
     if (gtheta) {
         /* step sizes of the Hessian-vector products */
         for (int k = 0; k < N; k++) {
-            if (!(nG && s->has_grad[k])) continue;
+            if (!(s->has_grad && s->has_grad[k]) || cfg->w_force == 0) continue;
             double vmax = 0;
             for (int i = 0; i < n3; i++)
                 if (fabs(v[(size_t)k * n3 + i]) > vmax) vmax = fabs(v[(size_t)k * n3 + i]);

@@ -16,6 +16,7 @@ int fh_surf_tully2_create(const fh_surface_config *cfg, fh_surface *s, fh_err *e
 int fh_surf_tully3_create(const fh_surface_config *cfg, fh_surface *s, fh_err *err);
 int fh_surf_lvc_create(const fh_surface_config *cfg, fh_surface *s, fh_err *err);
 int fh_surf_molcas_create(const fh_surface_config *cfg, fh_surface *s, fh_err *err);
+int fh_surf_ml_create(const fh_surface_config *cfg, fh_surface *s, fh_err *err);
 
 static const fh_surface_type types[] = {
     {"tully1", "Tully's model 1, simple avoided crossing (1D, 2 states, mass 2000 a.u.)",
@@ -26,6 +27,8 @@ static const fh_surface_type types[] = {
      fh_surf_tully3_create},
     {"lvc", "2D two-state linear vibronic coupling model with a conical intersection",
      fh_surf_lvc_create},
+    {"ml", "multi-state fusion-block network from a model file (energies, gradients, NACs, "
+     "committee spread)", fh_surf_ml_create},
     {"openmolcas", "SA-CASSCF energies, gradients and NACs from OpenMolcas (pymolcas) on the fly",
      fh_surf_molcas_create},
     {NULL, NULL, NULL},
