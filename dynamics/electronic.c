@@ -60,25 +60,32 @@ void fh_dyn_elec_ws_free(fh_dyn_elec_ws *ws)
 
 /* Two states: H = h0 + hz sigma_z + T sigma_y with h0 = (E0+E1)/2, hz = (E0-E1)/2, since
  * H_01 = -iT. exp(-iH t) = exp(-i h0 t) [cos(w t) - i sin(w t)/w (hz sigma_z + T sigma_y)],
- * w = sqrt(hz^2 + T^2); -i T sigma_y = [[0, -T], [T, 0]]. */
-static void substep2(const double *e, double t01, double dtau, double *c)
+ * w = sqrt(hz^2 + T^2); -i T sigma_y = [[0, -T], [T, 0]]. rotate2 applies the bracket only; the
+ * common phase exp(-i h0 t) is applied by the caller (once per nuclear step in fh_dyn_elec_step,
+ * which changes no population or coherence Re(c_i* c_j) in between). */
+static void rotate2(const double *e, double t01, double dtau, double *c)
 {
-    double h0 = 0.5 * (e[0] + e[1]), hz = 0.5 * (e[0] - e[1]);
+    double hz = 0.5 * (e[0] - e[1]);
     double w = sqrt(hz * hz + t01 * t01);
     double co = cos(w * dtau);
     double s = w * dtau > 1e-300 ? sin(w * dtau) / w : dtau;
     /* u00 = co - i hz s, u11 = co + i hz s, u01 = -T s, u10 = T s */
     double a_re = c[0], a_im = c[1], b_re = c[2], b_im = c[3];
-    double n0_re = co * a_re + hz * s * a_im - t01 * s * b_re;
-    double n0_im = co * a_im - hz * s * a_re - t01 * s * b_im;
-    double n1_re = t01 * s * a_re + co * b_re - hz * s * b_im;
-    double n1_im = t01 * s * a_im + co * b_im + hz * s * b_re;
-    /* global phase exp(-i h0 dtau) */
-    double pc = cos(h0 * dtau), ps = -sin(h0 * dtau);
-    c[0] = pc * n0_re - ps * n0_im;
-    c[1] = pc * n0_im + ps * n0_re;
-    c[2] = pc * n1_re - ps * n1_im;
-    c[3] = pc * n1_im + ps * n1_re;
+    c[0] = co * a_re + hz * s * a_im - t01 * s * b_re;
+    c[1] = co * a_im - hz * s * a_re - t01 * s * b_im;
+    c[2] = t01 * s * a_re + co * b_re - hz * s * b_im;
+    c[3] = t01 * s * a_im + co * b_im + hz * s * b_re;
+}
+
+/* c <- exp(-i phi) c */
+static void phase(int n, double phi, double *c)
+{
+    double pc = cos(phi), ps = -sin(phi);
+    for (int i = 0; i < n; i++) {
+        double re = c[2 * i], im = c[2 * i + 1];
+        c[2 * i] = pc * re - ps * im;
+        c[2 * i + 1] = pc * im + ps * re;
+    }
 }
 
 /* n states: H = Q diag(lambda) Q^+, c <- Q exp(-i lambda dtau) Q^+ c. */
@@ -126,12 +133,10 @@ void fh_dyn_elec_substep(fh_dyn_elec_ws *ws, int n, const double *e, const doubl
                          double dtau, double *c)
 {
     if (n == 1) {
-        double pc = cos(e[0] * dtau), ps = -sin(e[0] * dtau);
-        double re = c[0], im = c[1];
-        c[0] = pc * re - ps * im;
-        c[1] = pc * im + ps * re;
+        phase(1, e[0] * dtau, c);
     } else if (n == 2) {
-        substep2(e, tdc[0], dtau, c);
+        rotate2(e, tdc[0], dtau, c);
+        phase(2, 0.5 * (e[0] + e[1]) * dtau, c);
     } else {
         substep_general(ws, n, e, tdc, dtau, c);
     }
@@ -150,13 +155,18 @@ double fh_dyn_elec_step(fh_dyn_elec_ws *ws, int n, int nsub, double dt, const do
 {
     int np = fh_npairs(n);
     double dtau = dt / nsub;
-    double start = norm2(n, c), worst = 0.0;
+    double start = norm2(n, c), worst = 0.0, phi = 0.0;
     for (int j = 0; j < n; j++) g[j] = 0.0;
     for (int k = 0; k < nsub; k++) {
         double f = (k + 0.5) / nsub;
         for (int i = 0; i < n; i++) ws->e[i] = e0[i] + f * (e1[i] - e0[i]);
         for (int p = 0; p < np; p++) ws->tdc[p] = tdc0[p] + f * (tdc1[p] - tdc0[p]);
-        fh_dyn_elec_substep(ws, n, ws->e, ws->tdc, dtau, c);
+        if (n == 2) { /* the common phase is collected and applied after the last substep */
+            rotate2(ws->e, ws->tdc[0], dtau, c);
+            phi += 0.5 * (ws->e[0] + ws->e[1]) * dtau;
+        } else {
+            fh_dyn_elec_substep(ws, n, ws->e, ws->tdc, dtau, c);
+        }
         double dev = fabs(norm2(n, c) - start);
         if (dev > worst) worst = dev;
         /* fewest switches: population flux out of the active state into j, 2 T_aj Re(c_a* c_j) */
@@ -172,5 +182,6 @@ double fh_dyn_elec_step(fh_dyn_elec_ws *ws, int n, int nsub, double dt, const do
             if (flux > 0) g[j] += dtau * flux / pa;
         }
     }
+    if (n == 2) phase(2, phi, c);
     return worst;
 }

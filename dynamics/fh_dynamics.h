@@ -45,7 +45,8 @@ typedef enum {
 } fh_dyn_coupling;
 
 typedef enum {
-    FH_DYN_RESCALE_NAC = 0,  /* along the NAC d_ab (mass-weighted); along v when NACs are not used */
+    FH_DYN_RESCALE_NAC = 0,  /* momentum change along the NAC d_ab; without NACs along the
+                                momentum (the same as VELOCITY) */
     FH_DYN_RESCALE_VELOCITY, /* scale the whole velocity */
     FH_DYN_RESCALE_NONE      /* hop without changing v (total energy jumps by E_a - E_b; the
                                 energy monitor follows the jump) */
@@ -53,7 +54,8 @@ typedef enum {
 
 typedef enum {
     FH_DYN_FRUSTRATED_KEEP = 0,   /* keep the velocity */
-    FH_DYN_FRUSTRATED_REVERSE,    /* reverse the velocity component along d_ab (along v without NACs) */
+    FH_DYN_FRUSTRATED_REVERSE,    /* reverse the velocity component along d_ab (without NACs: all
+                                     of v, the direction being the momentum) */
     FH_DYN_FRUSTRATED_REVERSE_JT  /* reverse only if (F_b.d)(v.d) < 0, F_b the target state's force
                                      (Jasper and Truhlar, Chem. Phys. Lett. 369, 60 (2003)) */
 } fh_dyn_frustrated;

@@ -95,8 +95,12 @@ fh_dyn_traj *fh_dyn_traj_alloc(fh_surface *s, const fh_dyn_params *p, uint64_t s
     tr->x1 = zalloc(nd), tr->v1 = zalloc(nd), tr->acc1 = zalloc(nd), tr->e1 = zalloc(n);
     tr->tdc1 = zalloc(np), tr->dir = zalloc(nd), tr->grad = zalloc(n * nd), tr->std = zalloc(n);
     tr->g = zalloc(n);
-    if (nnac) tr->nac = zalloc(nnac), tr->nac_prev = zalloc(nnac), tr->nac1 = zalloc(nnac),
-              tr->ref = zalloc(nnac);
+    if (nnac) {
+        tr->nac = zalloc(nnac);
+        tr->nac_prev = zalloc(nnac);
+        tr->nac1 = zalloc(nnac);
+        tr->ref = zalloc(nnac);
+    }
     tr->ws = fh_dyn_elec_ws_alloc(tr->n);
     int ok = tr->x && tr->v && tr->acc && tr->c && tr->e && tr->e_prev && tr->tdc && tr->x1 &&
              tr->v1 && tr->acc1 && tr->e1 && tr->tdc1 && tr->dir && tr->grad && tr->std && tr->g &&
@@ -185,7 +189,8 @@ int fh_dyn_traj_start(fh_dyn_traj *tr, const double *x0, const double *v0, int a
     return FH_OK;
 }
 
-/* The direction of momentum change for a hop a -> b: d_ab when NACs are used, else the velocity. */
+/* The direction of momentum change for a hop a -> b: d_ab when NACs are used, else the momentum
+ * M v (so that "along it" means scaling or reversing the whole velocity). */
 static void hop_direction(fh_dyn_traj *tr, int a, int b)
 {
     int nd = tr->ndof;
@@ -194,7 +199,7 @@ static void hop_direction(fh_dyn_traj *tr, int a, int b)
         memcpy(tr->dir, tr->nac + (size_t)fh_pair_index(tr->n, i, j) * nd,
                (size_t)nd * sizeof *tr->dir);
     } else {
-        memcpy(tr->dir, tr->v, (size_t)nd * sizeof *tr->dir);
+        for (int k = 0; k < nd; k++) tr->dir[k] = tr->surf->mass[k] * tr->v[k];
     }
 }
 

@@ -89,6 +89,50 @@ Test(fssh_trajectory, lvc_energy_conserved_through_hops)
     fh_surface_free(s);
 }
 
+/* Without NACs (kappa-TDC) a hop rescales the whole velocity (the direction is the momentum): the
+ * energy is conserved and the velocity keeps its direction. The velocity before the hop comes from
+ * replaying the step from a checkpoint with rescale = none. */
+Test(fssh_trajectory, ktdc_hops_scale_the_velocity)
+{
+    fh_surface *s = make("lvc");
+    fh_dyn_params p = fh_dyn_params_default();
+    p.dt = 2.5;
+    p.coupling = FH_DYN_COUPLING_KTDC;
+    p.ktdc_gap = 1.0;
+    fh_dyn_params pn = p;
+    pn.rescale = FH_DYN_RESCALE_NONE;
+    fh_dyn_traj *replay = fh_dyn_traj_alloc(s, &pn, 1, 0, NULL);
+    double *ck = malloc(fh_dyn_traj_state_size(replay) * sizeof *ck);
+    long hops = 0;
+    for (uint64_t i = 0; i < 30; i++) {
+        double x[2], v[2];
+        lvc_initial(i, x, v);
+        fh_dyn_traj *tr = start(s, &p, 1, i, x, v, 1);
+        cr_assert_eq(fh_dyn_traj_uses_nac(tr), 0);
+        for (int step = 0; step < 2000; step++) {
+            fh_dyn_step_info info, rinfo;
+            fh_dyn_traj_save(tr, ck);
+            cr_assert_eq(fh_dyn_traj_step(tr, &info, NULL), FH_OK);
+            if (!info.hopped) continue;
+            hops++;
+            cr_assert(fabs(info.hop_energy_change) < 1e-15, "%g", info.hop_energy_change);
+            cr_assert_eq(fh_dyn_traj_restore(replay, ck, NULL), FH_OK);
+            cr_assert_eq(fh_dyn_traj_step(replay, &rinfo, NULL), FH_OK);
+            cr_assert(rinfo.hopped && rinfo.hop_to == info.hop_to);
+            const double *va = fh_dyn_traj_v(tr), *vb = fh_dyn_traj_v(replay);
+            double cross = va[0] * vb[1] - va[1] * vb[0], dot = va[0] * vb[0] + va[1] * vb[1];
+            cr_assert(dot > 0 && fabs(cross) < 1e-12 * dot, "velocity turned by the hop");
+            double ratio = sqrt(fh_dyn_traj_kinetic(tr) / fh_dyn_traj_kinetic(replay));
+            cr_assert(fabs(va[0] - ratio * vb[0]) < 1e-12 * fabs(vb[0]) + 1e-18);
+        }
+        fh_dyn_traj_free(tr);
+    }
+    cr_assert_geq(hops, 10, "only %ld kappa-TDC hops", hops);
+    free(ck);
+    fh_dyn_traj_free(replay);
+    fh_surface_free(s);
+}
+
 /* Tully model 1 through its crossing, rescaling along the NAC (with EDC) and along the velocity:
  * hops conserve energy to rounding and the total energy error is the Verlet error, which falls
  * as dt^2 (halving dt divides it by about 4). */
