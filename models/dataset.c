@@ -3,6 +3,7 @@
  * chunked, dimension; appends go to a copy of the file that replaces the original atomically. */
 #include "fh_dataset.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -397,6 +398,29 @@ static void tmp_name(const char *path, char *buf, size_t size)
     snprintf(buf, size, "%s.tmp.%ld", path, (long)getpid());
 }
 
+/* Copies named PATH.tmp.* exist only while their writer holds the lock; one found by the lock
+ * holder was left by a writer that was killed, and is removed. */
+static void remove_stale_tmps(const char *path)
+{
+    char dir[4096], prefix[1024];
+    const char *slash = strrchr(path, '/');
+    if (slash) snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    else snprintf(dir, sizeof dir, ".");
+    if (!dir[0]) snprintf(dir, sizeof dir, "/");
+    snprintf(prefix, sizeof prefix, "%s.tmp.", slash ? slash + 1 : path);
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    size_t pl = strlen(prefix);
+    char full[8192];
+    while ((e = readdir(d)))
+        if (!strncmp(e->d_name, prefix, pl)) {
+            snprintf(full, sizeof full, "%s/%s", dir, e->d_name);
+            unlink(full);
+        }
+    closedir(d);
+}
+
 int fh_dataset_create(const char *path, int natoms, int nstates, const int *z, const char *level,
                       int overwrite, fh_err *err)
 {
@@ -601,6 +625,7 @@ int fh_dataset_append(const char *path, const fh_dataset_record *rec, size_t nre
     if (lock < 0) return err ? err->code : FH_EFAIL;
     char tmp[4096];
     tmp_name(path, tmp, sizeof tmp);
+    remove_stale_tmps(path);
     int rc = FH_OK;
     if (access(path, F_OK) != 0)
         rc = fh_err_set(err, FH_EINPUT, "%s: %s (create the dataset first)", path,

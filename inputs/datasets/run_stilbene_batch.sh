@@ -1,0 +1,39 @@
+#!/bin/sh
+# Starts (or resumes: geometries already in the dataset are skipped) the stilbene reference batch
+# in the background, plus a loop that commits the dataset and its log every 45 minutes while the
+# batch runs. One pymolcas process at a time, one thread, work directories on /dev/shm.
+#
+#   inputs/datasets/run_stilbene_batch.sh [GEOMETRY_LIST.xyz] [extra molcas_batch options]
+#
+# Needs build-molcas/tests/molcas_batch (cmake --build build-molcas --target molcas_batch);
+# the binary is copied first so that rebuilding does not disturb the running batch.
+set -eu
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build-molcas}
+LIST=${1:-inputs/datasets/stilbene_batch1.xyz}
+[ $# -gt 0 ] && shift
+DATA=inputs/datasets/stilbene_sa2cas22_631g.h5
+LOG=inputs/datasets/stilbene_sa2cas22_631g.log
+mkdir -p "$BUILD/batch-bin" "$BUILD/stilbene-logs"
+cp "$BUILD/tests/molcas_batch" "$BUILD/batch-bin/molcas_batch"
+
+nohup "$BUILD/batch-bin/molcas_batch" --xyz "$LIST" --dataset "$DATA" \
+    --basis 6-31G --nactel 2 --nactorb 2 --inactive 47 --nstates 2 --memory 2000 \
+    --scratch /dev/shm --keep-dir "$BUILD/stilbene-logs" \
+    --orbital-cache /dev/shm/fh-stilbene-orbitals --timeout 3600 "$@" >> "$LOG" 2>&1 &
+BATCH=$!
+echo "$BATCH" > "$BUILD/molcas_batch.pid"
+
+# Commit loop: ends after the batch ends (one last commit).
+nohup sh -c "
+  while :; do
+    alive=1; kill -0 $BATCH 2>/dev/null || alive=0
+    [ \$alive = 1 ] && sleep 2700
+    for try in 1 2 3 4 5 6; do
+      git add '$DATA' '$LOG' && git commit -q -m 'Stilbene reference dataset: progress' -- '$DATA' '$LOG' && break
+      sleep 20
+    done
+    [ \$alive = 0 ] && break
+  done" > "$BUILD/commit_loop.out" 2>&1 &
+echo "$!" > "$BUILD/commit_loop.pid"
+echo "batch pid $BATCH (log $LOG), commit loop pid $!" >&2

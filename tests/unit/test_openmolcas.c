@@ -1,0 +1,225 @@
+/* The OpenMolcas provider. One real, small calculation (ethylene, SA2-CASSCF(2,2)/STO-3G, twisted
+ * and pyramidalized so that no gradient component vanishes by symmetry, atoms in an order that OpenMolcas
+ * regroups by element): the parsed gradients of both states against central finite differences
+ * of the energies along a random direction, and the NAC blocks against each other
+ * (d = h/(E1-E0) + d_CSF, h translation-invariant). Failure modes (crash, timeout, truncated or
+ * non-converged output, bad configuration) use fake pymolcas scripts and cost nothing. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fh_openmolcas.h"
+#include "fh_surfaces.h"
+#include "fh_units.h"
+
+static char dir[256];
+
+static void make_dir(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/fh_test_molcas.XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+}
+
+static void remove_dir(void)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(openmolcas, .init = make_dir, .fini = remove_dir);
+
+/* Ethylene in the order C H H C H H (Angstrom): one CH2 twisted by 20 degrees, the other
+ * pyramidalized, all atoms nudged off symmetry. */
+static const int eth_z[6] = {6, 1, 1, 6, 1, 1};
+static void ethylene(double *x)
+{
+    const double a[6][3] = {
+        {0.007, 0.016, 0.676},  {0.024, 0.947, 1.241},   {0.039, -0.917, 1.239},
+        {0.006, 0.001, -0.659}, {-0.332, 0.870, -1.242}, {0.330, -0.872, -1.238},
+    };
+    for (int i = 0; i < 6; i++)
+        for (int k = 0; k < 3; k++) x[3 * i + k] = a[i][k] * FH_ANGSTROM_BOHR;
+}
+
+static fh_surface_config eth_config(void)
+{
+    fh_surface_config c = {.type = "openmolcas", .nstates = 2, .natoms = 6, .z = eth_z};
+    c.molcas = (fh_molcas_config){.basis = "STO-3G", .nactel = 2, .nactorb = 2, .ninactive = 7,
+                                  .spin = 1, .memory_mb = 500, .threads = 1,
+                                  .reuse_orbitals = 1, .timeout_s = 600};
+    return c;
+}
+
+static int eval(fh_surface *s, const double *x, unsigned gm, int nac, double *e, double *g,
+                double *d, fh_err *err)
+{
+    fh_surface_eval r = {.x = x, .grad_mask = gm, .want_nac = nac, .energy = e, .grad = g,
+                         .nac = d};
+    return fh_surface_evaluate(s, &r, err);
+}
+
+Test(openmolcas, ethylene_gradients_match_finite_differences_and_nac_is_consistent,
+     .timeout = 600)
+{
+    cr_assert_eq(access("/usr/bin/pymolcas", X_OK), 0, "OpenMolcas (pymolcas) is not installed");
+    fh_surface_config c = eth_config();
+    char keep[512];
+    snprintf(keep, sizeof keep, "%s/logs", dir);
+    c.molcas.keep_dir = keep;
+    fh_surface *s = NULL;
+    fh_err err = {0};
+    cr_assert_eq(fh_surface_alloc(&c, &s, &err), FH_OK, "%s", err.msg);
+    cr_assert_eq(s->nstates, 2);
+    cr_assert_eq(s->ndof, 18);
+    cr_assert(s->caps & FH_CAP_NAC);
+
+    double x[18], e[2], g[36], d[18];
+    ethylene(x);
+    fh_surf_molcas_set_label(s, "center");
+    cr_assert_eq(eval(s, x, 3u, 1, e, g, d, &err), FH_OK, "%s", err.msg);
+    fh_molcas_details det;
+    cr_assert_eq(fh_surf_molcas_details(s, &det, &err), FH_OK);
+    cr_assert_eq(det.status, FH_OK);
+    cr_assert_eq(det.have_nac_parts, 1);
+    cr_assert(det.wall_s > 0);
+    cr_assert_eq(access(det.log_path, R_OK), 0, "log kept at %s", det.log_path);
+    cr_assert(strstr(det.log_path, "center.log"));
+    /* S0 below S1, a sensible CASSCF energy for ethylene/STO-3G */
+    cr_assert(e[0] < e[1] && e[0] > -78.0 && e[0] < -76.5, "energies %.8f %.8f", e[0], e[1]);
+
+    /* gradients vs central differences of the energies along a random direction */
+    double v[18], xp[18], xm[18], ep[2], em[2], nv = 0;
+    srand(7);
+    for (int i = 0; i < 18; i++) {
+        v[i] = (double)rand() / RAND_MAX - 0.5;
+        nv += v[i] * v[i];
+    }
+    const double h = 2e-3; /* bohr */
+    for (int i = 0; i < 18; i++) {
+        v[i] /= sqrt(nv);
+        xp[i] = x[i] + h * v[i];
+        xm[i] = x[i] - h * v[i];
+    }
+    fh_surf_molcas_set_label(s, "plus");
+    cr_assert_eq(eval(s, xp, 0u, 0, ep, NULL, NULL, &err), FH_OK, "%s", err.msg);
+    fh_surf_molcas_set_label(s, "minus");
+    cr_assert_eq(eval(s, xm, 0u, 0, em, NULL, NULL, &err), FH_OK, "%s", err.msg);
+    cr_assert_eq(fh_surf_molcas_details(s, &det, &err), FH_OK);
+    cr_assert_eq(det.reused_orbitals, 1, "later runs start from the previous orbitals");
+    for (int st = 0; st < 2; st++) {
+        double an = 0;
+        for (int i = 0; i < 18; i++) an += g[18 * st + i] * v[i];
+        double fd = (ep[st] - em[st]) / (2 * h);
+        cr_assert(fabs(an) > 1e-3, "state %d: directional derivative too small to test", st);
+        cr_assert(fabs(fd - an) < 1e-4 + 2e-3 * fabs(an),
+                  "state %d: analytic %.8f vs finite difference %.8f hartree/bohr", st, an, fd);
+    }
+
+    /* NAC: total = CI part / (E1-E0) + CSF part; the CI part (h) is translation-invariant */
+    double gap = e[1] - e[0], norm = 0, hsum[3] = {0};
+    for (int i = 0; i < 18; i++) {
+        double rebuilt = det.nac_ci[i] / gap + det.nac_csf[i];
+        cr_assert(fabs(d[i] - rebuilt) < 1e-8 + 1e-6 * fabs(d[i]), "nac[%d] %.10f vs %.10f", i,
+                  d[i], rebuilt);
+        norm += d[i] * d[i];
+        hsum[i % 3] += det.nac_ci[i];
+    }
+    cr_assert(sqrt(norm) > 1e-2 && sqrt(norm) < 10.0, "|d01| = %g 1/bohr", sqrt(norm));
+    for (int k = 0; k < 3; k++) cr_assert(fabs(hsum[k]) < 1e-6, "sum of h over atoms %g", hsum[k]);
+
+    /* the stored log parses to the same numbers (energies from the log: 8 decimals) */
+    double e2[2], g2[36], d2[18], ci2[18], csf2[18];
+    fh_molcas_output o = {.natoms = 6, .nstates = 2, .grad_mask = 3u, .want_nac = 1,
+                          .energy = e2, .grad = g2, .nac = d2, .nac_ci = ci2, .nac_csf = csf2};
+    char logp[600];
+    snprintf(logp, sizeof logp, "%s/center.log", keep);
+    cr_assert_eq(fh_molcas_parse_log(logp, NULL, &o, &err), FH_OK, "%s", err.msg);
+    for (int st = 0; st < 2; st++) cr_assert(fabs(e2[st] - e[st]) < 1e-8);
+    for (int i = 0; i < 36; i++) cr_assert_eq(g2[i], g[i]);
+    for (int i = 0; i < 18; i++) cr_assert(fabs(d2[i] - d[i]) < 1e-7 * (1 + fabs(d[i])));
+    fh_surface_free(s);
+}
+
+/* A fake pymolcas: a shell script with the given body. */
+static fh_surface *fake(const char *name, const char *body, double timeout, fh_err *err)
+{
+    char script[600], cmd[700];
+    snprintf(script, sizeof script, "%s/%s.sh", dir, name);
+    FILE *f = fopen(script, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "%s\n", body);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "/bin/sh %s", script);
+    fh_surface_config c = eth_config();
+    c.molcas.pymolcas = cmd;
+    c.molcas.timeout_s = timeout;
+    c.molcas.scratch = dir;
+    fh_surface *s = NULL;
+    cr_assert_eq(fh_surface_alloc(&c, &s, err), FH_OK, "%s", err->msg);
+    return s;
+}
+
+static void expect_failure(const char *name, const char *body, double timeout,
+                           const char *expect)
+{
+    fh_err err = {0};
+    fh_surface *s = fake(name, body, timeout, &err);
+    double x[18], e[2], g[36], d[18];
+    ethylene(x);
+    int rc = eval(s, x, 3u, 1, e, g, d, &err);
+    cr_assert_eq(rc, FH_EFAIL, "%s: must fail", name);
+    cr_assert(strstr(err.msg, expect), "%s: message '%s' lacks '%s'", name, err.msg, expect);
+    fh_molcas_details det;
+    cr_assert_eq(fh_surf_molcas_details(s, &det, &err), FH_OK);
+    cr_assert_eq(det.status, FH_EFAIL);
+    cr_assert_eq(access(det.log_path, R_OK), 0, "%s: failure log kept (%s)", name, det.log_path);
+    fh_surface_free(s);
+}
+
+#define HEAD "cat <<'EOF'\n::    RASSCF root number  1 Total energy:    -77.0\n" \
+             "::    RASSCF root number  2 Total energy:    -76.6\n"
+
+Test(openmolcas, failures_are_reported_with_the_log_kept, .timeout = 60)
+{
+    expect_failure("crash", "echo 'segmentation fault' >&2; exit 139", 0, "0 of 2 RASSCF");
+    expect_failure("noconv", HEAD "--- Stop Module: rasscf at now /rc=_RC_NOT_CONVERGED_ ---\nEOF",
+                   0, "OpenMolcas failed");
+    expect_failure("truncated", HEAD "--- Stop Module: rasscf at now /rc=_RC_ALL_IS_WELL_ ---\n"
+                   " *              Molecular gradients               *\n"
+                   "  C1  1.0E-03 2.0E-03 3.0E-03\nEOF", 0, "malformed gradient block");
+    expect_failure("nograds", HEAD "    Happy landing\nEOF", 0, "0 of 2 gradients");
+    double t0 = (double)time(NULL);
+    expect_failure("hang", "sleep 60", 1.0, "timed out");
+    cr_assert((double)time(NULL) - t0 < 20, "the timeout must stop the run promptly");
+}
+
+Test(openmolcas, bad_configuration_is_an_input_error)
+{
+    fh_surface_config c = eth_config();
+    fh_surface *s = NULL;
+    fh_err err = {0};
+    c.molcas.ninactive = 6;
+    cr_assert_eq(fh_surface_alloc(&c, &s, &err), FH_EINPUT);
+    cr_assert(strstr(err.msg, "electrons"), "%s", err.msg);
+    c = eth_config();
+    c.molcas.pymolcas = "/nonexistent/pymolcas";
+    cr_assert_eq(fh_surface_alloc(&c, &s, &err), FH_EINPUT);
+    cr_assert(strstr(err.msg, "not found"), "%s", err.msg);
+    c = eth_config();
+    c.molcas.basis = NULL;
+    cr_assert_eq(fh_surface_alloc(&c, &s, &err), FH_EINPUT);
+    c = eth_config();
+    c.natoms = 0;
+    cr_assert_eq(fh_surface_alloc(&c, &s, &err), FH_EINPUT);
+    c = eth_config();
+    c.molcas.scratch = "/nonexistent/scratch";
+    cr_assert_eq(fh_surface_alloc(&c, &s, &err), FH_EINPUT);
+    cr_assert(strstr(err.msg, "scratch"), "%s", err.msg);
+    cr_assert_null(s);
+}
