@@ -1,0 +1,155 @@
+/* `fusionhop analyze` end to end on a synthetic ensemble: every table, the summaries and the plots
+ * are written; a failed trajectory is reported in the summaries; settings come from --set; a
+ * missing gnuplot only warns; bad settings and a missing directory are usage errors (exit 2). */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ana_synth.h"
+#include "fh_analysis.h"
+#include "fh_app.h"
+#include "h5md_testutil.h"
+
+static const char *make_ensemble(void)
+{
+    const char *base = tu_scratch("ana_cmd");
+    static char dir[600];
+    snprintf(dir, sizeof dir, "%s", base);
+    fh_ens *e = NULL;
+    fh_err err = {0};
+    const long n = 12;
+    cr_assert_eq(fh_ens_create(dir, n, "[surface]\ntype = tully1\n[dynamics]\ntmax = 1 fs\n", 1, 0, &e, &err),
+                 FH_OK, "%s", err.msg);
+    for (long k = 0; k < n; k++) {
+        sy_traj tr = {.hop_fs = 10.0 + 5.0 * k, .final_phi = k % 3 ? 170.0 : 10.0, .final_r = 6.0,
+                      .theta = 5.0, .frustrated_at = 2, .status = FH_TRAJ_DONE, .reason = "tmax"};
+        if (k == 4) tr.status = FH_TRAJ_FAILED, tr.reason = "nan: NaN in the energies";
+        cr_assert_eq(sy_write(dir, k, &tr, 2.0, 100.0, &err), FH_OK, "%s", err.msg);
+        cr_assert_eq(sy_record(e, k, &tr, &err), FH_OK, "%s", err.msg);
+    }
+    fh_ens_close(e, &err);
+    return dir;
+}
+
+static int run(char **argv)
+{
+    int argc = 0;
+    while (argv[argc]) argc++;
+    return fh_app_main(argc, argv);
+}
+
+static long file_size(const char *dir, const char *name)
+{
+    char p[1200];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    struct stat st;
+    return stat(p, &st) == 0 ? (long)st.st_size : -1;
+}
+
+static char *slurp(const char *dir, const char *name)
+{
+    char p[1200];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "r");
+    if (!f) return NULL;
+    char *buf = calloc(1, 1 << 20);
+    size_t n = fread(buf, 1, (1 << 20) - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static const char *tables[] = {"populations.tsv", "lifetime.tsv", "lifetime_curve.tsv", "products.tsv",
+                               "yields.tsv", "hops.tsv", "hop_counts.tsv", "hop_histograms.tsv",
+                               "first_hop.tsv", "quality.tsv", "torsion.tsv", "summary.txt",
+                               "summary.json"};
+
+Test(analysis_cmd, writes_report_tables_summaries_and_plots, .timeout = 120)
+{
+    const char *dir = make_ensemble();
+    char res[700];
+    snprintf(res, sizeof res, "%s/analysis", dir);
+    char *argv[] = {"fusionhop", "analyze", (char *)dir, "--set", "analysis.dihedral=1 2 3 4",
+                    "--set", "analysis.ring=5,6", "--set", "analysis.pyramid=2 7 1 3",
+                    "--set", "analysis.nboot=100", NULL};
+    cr_assert_eq(run(argv), FH_EXIT_OK);
+    for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++)
+        cr_expect_gt(file_size(res, tables[i]), 20, "%s written", tables[i]);
+
+    char *sum = slurp(res, "summary.txt");
+    cr_assert_not_null(sum);
+    cr_expect(strstr(sum, "failed 1") && strstr(sum, "used in the statistics: 11"), "%s", sum);
+    cr_expect(strstr(sum, "traj 4: failed: nan: NaN in the energies") != NULL, "%s", sum);
+    cr_expect(strstr(sum, "quantum yields") != NULL);
+    free(sum);
+    char *yl = slurp(res, "yields.tsv");
+    /* k = 0, 3, 6, 9 are cis; 3 of them used (none failed) -> 4 cis of 11 */
+    cr_expect(strstr(yl, "all\tcis\t4\t11\t") != NULL, "%s", yl);
+    cr_expect(strstr(yl, "all\ttrans\t7\t11\t") != NULL, "%s", yl);
+    free(yl);
+    char *q = slurp(res, "quality.tsv");
+    cr_expect(strstr(q, "4\tfailed\t0\tfailed: nan: NaN in the energies") != NULL, "%s", q);
+    free(q);
+
+    if (system("/usr/bin/python3 -c 1 >/dev/null 2>&1") == 0) {
+        char cmd[1500];
+        snprintf(cmd, sizeof cmd,
+                 "/usr/bin/python3 -c \"import json,sys; d=json.load(open('%s/summary.json')); "
+                 "assert d['trajectories']['failed']==1 and d['trajectories']['used']==11; "
+                 "assert d['excluded'][0]['traj']==4; assert d['yields']['all']['cis']['count']==4; "
+                 "assert d['lifetime']['fitted'] in (True, False)\"",
+                 res);
+        cr_expect_eq(system(cmd), 0, "summary.json must be valid JSON with the counts");
+    }
+    if (system("gnuplot --version >/dev/null 2>&1") == 0) {
+        const char *png[] = {"populations.png", "torsion.png", "hops.png"};
+        for (int i = 0; i < 3; i++) {
+            char *img = slurp(res, png[i]);
+            cr_expect(img && file_size(res, png[i]) > 1000 && memcmp(img + 1, "PNG", 3) == 0,
+                      "%s must be a PNG", png[i]);
+            free(img);
+        }
+    } else {
+        cr_log_warn("gnuplot not installed: PNGs not checked");
+    }
+    tu_rmdir(dir);
+}
+
+Test(analysis_cmd, missing_gnuplot_only_warns)
+{
+    const char *dir = make_ensemble();
+    char res[700];
+    snprintf(res, sizeof res, "%s/report", dir);
+    setenv("FH_GNUPLOT", "/nonexistent/gnuplot", 1);
+    char *argv[] = {"fusionhop", "analyze", (char *)dir, "-o", res, "--set", "analysis.nboot=50", NULL};
+    cr_assert_eq(run(argv), FH_EXIT_OK);
+    unsetenv("FH_GNUPLOT");
+    cr_expect_gt(file_size(res, "populations.tsv"), 20);
+    cr_expect_gt(file_size(res, "summary.json"), 20);
+    cr_expect_eq(file_size(res, "populations.png"), -1);
+    cr_expect_eq(file_size(res, "torsion.tsv"), -1, "no dihedral set: no torsion table");
+    char *sum = slurp(res, "summary.txt");
+    cr_expect(strstr(sum, "products: not classified") != NULL, "%s", sum);
+    free(sum);
+    tu_rmdir(dir);
+}
+
+Test(analysis_cmd, bad_settings_are_usage_errors)
+{
+    const char *dir = make_ensemble();
+    char *a1[] = {"fusionhop", "analyze", (char *)dir, "--set", "analysis.dihedral=1 2 3", "--no-plots", NULL};
+    cr_expect_eq(run(a1), FH_EXIT_USAGE);
+    char *a2[] = {"fusionhop", "analyze", (char *)dir, "--set", "analysis.dihedral=1 2 3 99", "--no-plots", NULL};
+    cr_expect_eq(run(a2), FH_EXIT_USAGE, "atom 99 does not exist");
+    char *a3[] = {"fusionhop", "analyze", (char *)dir, "--set", "analysis.nboot=1", "--no-plots", NULL};
+    cr_expect_eq(run(a3), FH_EXIT_USAGE, "nboot below its range");
+    char *a4[] = {"fusionhop", "analyze", "/nonexistent/run", "--no-plots", NULL};
+    cr_expect_eq(run(a4), FH_EXIT_USAGE);
+    char *a5[] = {"fusionhop", "analyze", NULL};
+    cr_expect_eq(run(a5), FH_EXIT_USAGE);
+    char *a6[] = {"fusionhop", "analyze", "--help", NULL};
+    cr_expect_eq(run(a6), FH_EXIT_OK);
+    tu_rmdir(dir);
+}
