@@ -7,7 +7,9 @@
  * fh_eq_*_n_params) and its gradient `gtheta`, so the network can keep all weights in one array.
  * Operations allocate their workspaces once (for at most max_nodes / max_edges); forward and
  * backward never allocate. An operation's backward uses intermediates saved by its most recent
- * forward, so call them in pairs (forward, then backward) on the same instance. An instance holds
+ * forward, so call them in pairs (forward, then backward) on the same instance; backward leaves
+ * that state intact, so several reverse passes (e.g. one per electronic state) may follow one
+ * forward. An instance holds
  * scratch space: use one per thread. No operation scales its weights implicitly; initialise
  * mixing/MLP weights with variance 1/fan_in (the number of summed inputs) to keep activations O(1).
  *

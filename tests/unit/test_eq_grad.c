@@ -392,6 +392,14 @@ static void fusion_grad_case(fh_eq_tree_kind kind, int nu, const char *in_s, con
     char desc[2048];
     fh_eq_fusion_describe(c.f, desc, sizeof desc);
     cr_assert(ex < TOL && et < TOL, "fusion gradient: x %.3e, theta %.3e\n%s", ex, et, desc);
+    /* several reverse passes after one forward give the same gradients */
+    double *gx2 = calloc(nx, sizeof(double)), *gt2 = calloc(np, sizeof(double));
+    memset(gx, 0, sizeof(double) * nx), memset(gt, 0, sizeof(double) * np);
+    fus_loss(&c);
+    fh_eq_fusion_backward(c.f, c.theta, c.n, c.type, c.x, c.g, gx, gt, NULL);
+    fh_eq_fusion_backward(c.f, c.theta, c.n, c.type, c.x, c.g, gx2, gt2, NULL);
+    cr_assert(memcmp(gx, gx2, sizeof(double) * nx) == 0 && memcmp(gt, gt2, sizeof(double) * np) == 0);
+    free(gx2), free(gt2);
     fh_eq_fusion_free(c.f);
     fh_eq_cg_free(cg);
     free(c.x), free(c.theta), free(c.g), free(c.y), free(gx), free(gt);
