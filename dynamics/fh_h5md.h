@@ -41,7 +41,11 @@
  * flushed, then the `committed` counts are updated and flushed again. After a kill -9 the file opens
  * and every frame up to the last committed block is intact; readers use the committed counts (a torn
  * last block beyond them is ignored, and reopening for append truncates it). Checkpoints alternate
- * between two slots, so a kill while writing one leaves the previous one valid.
+ * between two slots, so a kill while writing one leaves the previous one valid. Data chunks are
+ * never compressed, so committed data never moves; chunks of up to 128 frames keep the chunk index
+ * of a 2000-frame series inside one index node. (A stress run of 300 SIGKILLs at random moments
+ * during writes of up to 40000 frames, index splits included, lost no committed frame; the ctest
+ * kill test repeats 24 of them.)
  * Note: HDF5 1.10 locks files it has open for writing; to look at a file while it is being written
  * set HDF5_USE_FILE_LOCKING=FALSE in the reader's environment.
  *
