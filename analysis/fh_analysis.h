@@ -22,9 +22,13 @@
 /* ------------------------------------------------------------------------------------------------
  * Settings */
 
+#define FH_ANA_MAX_PAIRS 8
+
 typedef struct {
     int dihedral[4];     /* 0-based atoms of the cis/trans torsion; dihedral[0] < 0: unset */
-    int ring[2];         /* 0-based atoms of the ring-closing bond; ring[0] < 0: unset */
+    int ring[2 * FH_ANA_MAX_PAIRS]; /* 0-based atom pairs that may close the ring (the ring
+                          * distance is the shortest of them: a phenyl ring can face either way) */
+    int nring;           /* number of pairs (0: unset) */
     int pyramid[4];      /* centre and three neighbours; pyramid[0] < 0: unset */
     double cis_max;      /* degrees: |torsion| < cis_max is cis, else trans */
     double ring_max;     /* bohr: ring distance < ring_max is the ring-closed product (DHP) */
@@ -39,14 +43,24 @@ typedef struct {
 } fh_ana_settings;
 
 void fh_ana_settings_default(fh_ana_settings *s);
+/* Stilbene in the atom order of inputs/geometries (atoms 1-2 the central C=C, then per half: H,
+ * C-ipso, five ring C, five ring H): returns 1 and fills the unset geometric settings (dihedral
+ * 4 1 2 16, ring pairs of the ortho carbons 5/9 x 17/21, pyramid 1 2 3 4) when species match that
+ * order; returns 0 and changes nothing otherwise. */
+int fh_ana_stilbene_defaults(fh_ana_settings *s, const int *species, int natoms);
 /* Parse n 1-based atom numbers separated by blanks or commas ("7 8 9 10") into 0-based out[].
  * Errors (FH_EINPUT) name `what`. An empty string leaves out[0] = -1 (unset). */
 int fh_ana_parse_atoms(const char *text, int n, const char *what, int *out, fh_err *err);
+/* Parse 1 to FH_ANA_MAX_PAIRS pairs of 1-based atom numbers ("5 17, 5 21") into 0-based out[2k],
+ * out[2k+1]; *npairs = 0 for an empty string. */
+int fh_ana_parse_pairs(const char *text, const char *what, int *out, int *npairs, fh_err *err);
 
 /* ------------------------------------------------------------------------------------------------
  * Geometry (positions in bohr, natoms*3, 0-based atom indices) */
 
 double fh_ana_distance(const double *x, int a, int b);
+/* The shortest distance over npairs pairs (pairs[2k], pairs[2k+1]). */
+double fh_ana_min_distance(const double *x, const int *pairs, int npairs);
 /* Dihedral a-b-c-d in degrees, in (-180, 180]. */
 double fh_ana_dihedral(const double *x, const int idx[4]);
 /* Pyramidalization at idx[0]: the angle in degrees between the bond idx[0]->idx[1] and the plane
@@ -86,6 +100,7 @@ typedef struct {
 typedef struct {
     char *dir;                /* the output directory analysed */
     int have_index;           /* ensemble.h5 was found */
+    int stilbene_defaults;    /* the stilbene settings were filled in (fh_ana_stilbene_defaults) */
     char *deck;               /* resolved deck of the run ("" when unknown) */
     long ntraj;
     int nstates, natoms;      /* of the first readable trajectory */
@@ -93,9 +108,10 @@ typedef struct {
     fh_ana_traj *traj;        /* ntraj, by trajectory index */
 } fh_ana_ensemble;
 
-/* Load OUTDIR (ensemble.h5 + traj/). Fails (FH_EINPUT) only if nothing can be found; unreadable
- * or unfinished trajectories are kept with their exclusion reason. */
-int fh_ana_load(const char *outdir, const fh_ana_settings *s, fh_ana_ensemble **out, fh_err *err);
+/* Load OUTDIR (ensemble.h5 + traj/). Fails (FH_EINPUT) only if nothing can be found or the
+ * settings do not fit the molecule; unreadable or unfinished trajectories are kept with their
+ * exclusion reason. Unset geometric settings are filled in for stilbene (s is updated). */
+int fh_ana_load(const char *outdir, fh_ana_settings *s, fh_ana_ensemble **out, fh_err *err);
 void fh_ana_free(fh_ana_ensemble *e);
 /* Counts of trajectories by status (index FH_TRAJ_*). */
 void fh_ana_status_counts(const fh_ana_ensemble *e, long counts[4]);

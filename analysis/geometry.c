@@ -27,6 +27,16 @@ double fh_ana_distance(const double *x, int a, int b)
     return sqrt(dot(v, v));
 }
 
+double fh_ana_min_distance(const double *x, const int *pairs, int npairs)
+{
+    double best = -1.0;
+    for (int k = 0; k < npairs; k++) {
+        double d = fh_ana_distance(x, pairs[2 * k], pairs[2 * k + 1]);
+        if (best < 0 || d < best) best = d;
+    }
+    return best;
+}
+
 double fh_ana_dihedral(const double *x, const int idx[4])
 {
     double b1[3], b2[3], b3[3], n1[3], n2[3], m[3];

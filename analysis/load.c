@@ -57,7 +57,7 @@ static int load_geometry(fh_ana_traj *t, fh_h5md_reader *r, const fh_ana_setting
     int natoms = fh_h5md_reader_natoms(r);
     long n = t->nframes;
     if (s->dihedral[0] >= 0 && !(t->torsion = malloc(sizeof *t->torsion * (size_t)n))) goto oom;
-    if (s->ring[0] >= 0 && !(t->ring = malloc(sizeof *t->ring * (size_t)n))) goto oom;
+    if (s->nring > 0 && !(t->ring = malloc(sizeof *t->ring * (size_t)n))) goto oom;
     if (s->pyramid[0] >= 0 && !(t->pyramid = malloc(sizeof *t->pyramid * (size_t)n))) goto oom;
     if (!t->torsion && !t->ring && !t->pyramid) return FH_OK;
     const long slice = 256;
@@ -73,7 +73,7 @@ static int load_geometry(fh_ana_traj *t, fh_h5md_reader *r, const fh_ana_setting
         for (long k = 0; k < cnt; k++) {
             const double *xk = x + k * natoms * 3;
             if (t->torsion) t->torsion[f0 + k] = fh_ana_dihedral(xk, s->dihedral);
-            if (t->ring) t->ring[f0 + k] = fh_ana_distance(xk, s->ring[0], s->ring[1]);
+            if (t->ring) t->ring[f0 + k] = fh_ana_min_distance(xk, s->ring, s->nring);
             if (t->pyramid) t->pyramid[f0 + k] = fh_ana_pyramidalization(xk, s->pyramid);
         }
     }
@@ -112,7 +112,7 @@ static int load_quality(fh_ana_traj *t, fh_h5md_reader *r, int nstates, fh_err *
 
 /* Read one trajectory file. Returns FH_EINPUT only for settings that do not fit the molecule;
  * problems with the file itself become an exclusion reason. */
-static int load_traj(fh_ana_ensemble *e, fh_ana_traj *t, const char *path, const fh_ana_settings *s,
+static int load_traj(fh_ana_ensemble *e, fh_ana_traj *t, const char *path, fh_ana_settings *s,
                      fh_err *err)
 {
     fh_err ferr = {0};
@@ -138,8 +138,9 @@ static int load_traj(fh_ana_ensemble *e, fh_ana_traj *t, const char *path, const
     if (e->nstates == 0) {
         e->nstates = nstates;
         e->natoms = natoms;
+        e->stilbene_defaults = fh_ana_stilbene_defaults(s, fh_h5md_reader_species(r), natoms);
         if ((rc = check_atoms(s->dihedral, 4, natoms, "dihedral", err)) ||
-            (rc = check_atoms(s->ring, 2, natoms, "ring", err)) ||
+            (s->nring > 0 && (rc = check_atoms(s->ring, 2 * s->nring, natoms, "ring", err))) ||
             (rc = check_atoms(s->pyramid, 4, natoms, "pyramid", err)))
             goto done;
         if (s->excited_state >= nstates || s->ground_state >= nstates) {
@@ -257,7 +258,7 @@ static int scan_dir(const char *outdir, long **idx, long *n)
     return 0;
 }
 
-int fh_ana_load(const char *outdir, const fh_ana_settings *s, fh_ana_ensemble **out, fh_err *err)
+int fh_ana_load(const char *outdir, fh_ana_settings *s, fh_ana_ensemble **out, fh_err *err)
 {
     *out = NULL;
     fh_ana_ensemble *e = calloc(1, sizeof *e);

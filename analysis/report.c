@@ -351,6 +351,9 @@ static int write_summary_txt(const char *dir, const fh_ana_ensemble *e, const fh
     fh_ana_status_counts(e, st);
     fprintf(f, "%s %s analysis of %s%s\n\n", FH_PROGRAM, FH_VERSION, e->dir,
             e->have_index ? "" : " (no ensemble.h5: trajectory files found in traj/)");
+    if (e->stilbene_defaults)
+        fputs("stilbene recognised (atom order of inputs/geometries): unset analysis settings default "
+              "to dihedral 4 1 2 16, ring 5 17, 5 21, 9 17, 9 21, pyramid 1 2 3 4\n\n", f);
     fprintf(f, "trajectories: %ld (done %ld, failed %ld, running %ld, not started %ld); used in the statistics: %ld\n",
             e->ntraj, st[FH_TRAJ_DONE], st[FH_TRAJ_FAILED], st[FH_TRAJ_RUNNING], st[FH_TRAJ_PENDING], e->nused);
     long nex = e->ntraj - e->nused;
@@ -544,8 +547,11 @@ static int write_summary_json(const char *dir, const fh_ana_ensemble *e, const f
     else
         fputs("null", f);
     fputs(", \"ring\": ", f);
-    if (s->ring[0] >= 0) fprintf(f, "[%d, %d]", s->ring[0] + 1, s->ring[1] + 1);
-    else fputs("null", f);
+    fputc('[', f);
+    for (int k = 0; k < s->nring; k++)
+        fprintf(f, "%s[%d, %d]", k ? ", " : "", s->ring[2 * k] + 1, s->ring[2 * k + 1] + 1);
+    fputc(']', f);
+    fprintf(f, ", \"stilbene_defaults\": %s", e->stilbene_defaults ? "true" : "false");
     fputs("}\n}\n", f);
     return close_out(&o, err);
 }

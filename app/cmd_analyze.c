@@ -26,7 +26,9 @@ static void usage(void)
            "with the reason and left out of the statistics.\n\n"
            "Settings are the [analysis] keys of the run's deck (see `fusionhop help deck`):\n"
            "dihedral, ring, pyramid (1-based atom numbers), cis_max, ring_max, excited_state,\n"
-           "nboot, seed, max_drift, max_spread.\n\n"
+           "nboot, seed, max_drift, max_spread. For stilbene in the atom order of\n"
+           "inputs/geometries, unset geometry keys default to dihedral 4 1 2 16, ring 5 17, 5 21,\n"
+           "9 17, 9 21 (the shortest pair counts) and pyramid 1 2 3 4.\n\n"
            "  -o DIR        where to write the report (default OUTDIR/analysis)\n"
            "  --deck FILE   take the settings from this deck instead of the run's\n"
            "  --set s.k=v   override a deck key (repeatable), e.g. --set analysis.dihedral='3 1 2 4'\n"
@@ -98,7 +100,7 @@ static int read_settings(const fh_deck *d, fh_ana_settings *s)
     fh_err err = {0};
     fh_ana_settings_default(s);
     if (fh_ana_parse_atoms(fh_deck_string(d, "analysis", "dihedral"), 4, "analysis.dihedral", s->dihedral, &err) ||
-        fh_ana_parse_atoms(fh_deck_string(d, "analysis", "ring"), 2, "analysis.ring", s->ring, &err) ||
+        fh_ana_parse_pairs(fh_deck_string(d, "analysis", "ring"), "analysis.ring", s->ring, &s->nring, &err) ||
         fh_ana_parse_atoms(fh_deck_string(d, "analysis", "pyramid"), 4, "analysis.pyramid", s->pyramid, &err)) {
         fh_log("fusionhop analyze: %s\n", err.msg);
         return FH_EXIT_USAGE;

@@ -120,7 +120,7 @@ static void analysis_settings(fh_ana_settings *s)
 {
     fh_ana_settings_default(s);
     s->dihedral[0] = 0, s->dihedral[1] = 1, s->dihedral[2] = 2, s->dihedral[3] = 3;
-    s->ring[0] = 4, s->ring[1] = 5;
+    s->ring[0] = 4, s->ring[1] = 5, s->nring = 1;
     s->pyramid[0] = 1, s->pyramid[1] = 6, s->pyramid[2] = 0, s->pyramid[3] = 2;
     s->nboot = 200;
     s->max_drift = 0.1 / FH_HARTREE_EV;
