@@ -119,10 +119,11 @@ static const fh_deck_key schema[] = {
     /* [analysis]: `fusionhop analyze` (atom numbers are 1-based, in the order of the geometry) */
     {"analysis", "dihedral", FH_KEY_STRING, FH_UNIT_NONE, NULL, "", UNBOUNDED, NULL,
      "four atom numbers 'a b c d' of the torsion that tells cis from trans (stilbene: the central "
-     "C-C=C-C); unset: no product classification"},
+     "C-C=C-C); unset: no product classification (stilbene in the atom order of "
+     "inputs/geometries: 4 1 2 16, ring 5 17, 5 21, 9 17, 9 21, pyramid 1 2 3 4)"},
     {"analysis", "ring", FH_KEY_STRING, FH_UNIT_NONE, NULL, "", UNBOUNDED, NULL,
-     "two atom numbers 'a b' whose distance marks ring closure (stilbene: the C-C bond of "
-     "4a,4b-dihydrophenanthrene); unset: no ring-closed product"},
+     "pairs of atom numbers 'a b, c d' whose shortest distance marks ring closure (stilbene: the "
+     "ortho carbons that bond in 4a,4b-dihydrophenanthrene); unset: no ring-closed product"},
     {"analysis", "pyramid", FH_KEY_STRING, FH_UNIT_NONE, NULL, "", UNBOUNDED, NULL,
      "four atom numbers 'centre a b c': pyramidalization angle at the centre (angle of the bond "
      "centre-a out of the plane of centre-b and centre-c)"},
