@@ -176,3 +176,19 @@ Test(deck, missing_file_is_an_input_error)
     cr_expect(strstr(err.msg, "/nonexistent/deck.inp: error: cannot open deck") != NULL, "%s",
               err.msg);
 }
+
+Test(deck, every_shipped_deck_is_valid)
+{
+    const char *decks[] = {"inputs/default.inp",    "inputs/tully/model1.inp",
+                           "inputs/tully/model2.inp", "inputs/tully/model3.inp",
+                           "inputs/tully/lvc.inp",    "inputs/stilbene/cis.inp",
+                           "inputs/stilbene/trans.inp"};
+    for (size_t i = 0; i < sizeof decks / sizeof decks[0]; i++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", FH_TEST_SOURCE_DIR, decks[i]);
+        fh_deck *d;
+        fh_err err = {0};
+        cr_expect_eq(fh_deck_load(path, NULL, 0, &d, &err), FH_OK, "%s: %s", decks[i], err.msg);
+        fh_deck_free(d);
+    }
+}
