@@ -48,5 +48,7 @@ int fh_cmd_version(int argc, char **argv);
 int fh_cmd_scatter(int argc, char **argv);
 int fh_cmd_analyze(int argc, char **argv);
 int fh_cmd_help(int argc, char **argv);
+int fh_cmd_train(int argc, char **argv);
+int fh_cmd_predict(int argc, char **argv);
 
 #endif

@@ -100,6 +100,13 @@ double *fh_model_params(fh_model *m, int member);
 const double *fh_model_params_const(const fh_model *m, int member);
 /* Re-initialise member k's weights from (seed, k). */
 void fh_model_init_params(fh_model *m, int member, uint64_t seed);
+/* Data-dependent start for member k's freshly initialised weights, on ngeom geometries of one
+ * molecule (x [ngeom][natoms][3] bohr): each layer's radial weights are rescaled so that its
+ * messages have unit RMS, then its fusion block by a common factor so that its output has unit
+ * RMS. Keeps the features O(1) at the start of training whatever the molecule's size,
+ * distances and neighbour count. */
+int fh_model_calibrate(fh_model *m, int member, int ngeom, int natoms, const int *type,
+                       const double *x, fh_err *err);
 /* Change the committee size (new members initialised from (seed, k)); keeps existing ones. */
 int fh_model_set_members(fh_model *m, int n_members, uint64_t seed, fh_err *err);
 

@@ -126,6 +126,8 @@ typedef struct {
     int force;                 /* ignore (overwrite) an existing checkpoint */
     int max_samples;           /* use at most this many rows (0: all) */
     double stop_after_s;       /* stop (checkpointed, resumable) after this many seconds (0: off) */
+    long stop_after_epochs;    /* stop (checkpointed, resumable) after this many epochs in this
+                                  call (0: off); for tests of resuming */
     /* progress: one line per epoch and the final report go to this callback (rank 0 only) */
     void (*log)(void *ctx, const char *line);
     void *log_ctx;
@@ -136,7 +138,8 @@ typedef struct {
     int members_done;
     long epochs;               /* epochs run in this call, all members */
     int resumed;               /* started from a checkpoint */
-    int finished;              /* all members trained (model written) */
+    int finished;              /* all members trained (model written); 0: stopped early by
+                                  stop_after_*, resumable from the checkpoint */
     fh_train_terms test;       /* test-split errors of the final model (committee mean) */
     double test_loss;
     size_t n_train, n_valid, n_test;

@@ -92,6 +92,6 @@ int model_irreps_has(const fh_eq_irreps *ir, int l, int p);
 /* The architecture's parameter count, and random initial weights (fan-in scaled normals; norm
  * activation biases 0) drawn from rng in a fixed order (model_net.c). */
 size_t model_ws_n_params(const fh_model_ws *ws);
-void model_ws_init_params(const fh_model_ws *ws, double *theta, model_rng *rng);
+void model_ws_init_params(fh_model_ws *ws, double *theta, model_rng *rng);
 
 #endif

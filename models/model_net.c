@@ -27,6 +27,11 @@ struct fh_model_ws {
     model_layer L[FH_MODEL_MAX_LAYERS];
     size_t n_params, o_emb;
     int cap_atoms, cap_pairs;
+    /* calibration: with stats set, forward passes accumulate sums of squares of each layer's
+     * messages and fusion outputs */
+    int stats;
+    double stat_m[FH_MODEL_MAX_LAYERS], stat_nm[FH_MODEL_MAX_LAYERS];
+    double stat_p[FH_MODEL_MAX_LAYERS], stat_np[FH_MODEL_MAX_LAYERS];
     /* last forward */
     int natoms, npairs, tangents, have_forward;
     int *type, *pi, *pj;
@@ -316,21 +321,116 @@ static void fill(double *v, size_t n, double std, model_rng *rng)
     for (size_t i = 0; i < n; i++) v[i] = std * model_rng_normal(rng);
 }
 
-void model_ws_init_params(const fh_model_ws *ws, double *theta, model_rng *rng)
+/* Second moment of silu(x) for x ~ N(0, 1) is 0.3548: weights scaled by 1/sqrt(that) keep the
+ * MLP's activations at unit variance from layer to layer. */
+#define SILU_GAIN 1.6790
+
+/* Typical neighbour distances for the data-free normalisation of the initial weights: a quarter
+ * of the cutoff to the cutoff. */
+enum { INIT_NR = 64 };
+static void init_grid(const fh_eq_radial *rb, double *r)
+{
+    for (int i = 0; i < INIT_NR; i++) r[i] = rb->r_cut * (0.25 + 0.7 * (i + 0.5) / INIT_NR);
+}
+
+static double rms(const double *v, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += v[i] * v[i];
+    s = sqrt(s / (n ? n : 1));
+    return s > 0 ? s : 1.0;
+}
+
+/* Radial MLP of layer L: fan-in scaled normals with the silu gain, then the output columns
+ * rescaled so that on typical distances the weight of a tensor-product path has RMS
+ * 1/sqrt(number of paths into its output block): messages start with unit variance. */
+static void init_mlp(const fh_model_ws *ws, const model_layer *L, double *theta, model_rng *rng)
+{
+    double r[INIT_NR], *B = malloc(sizeof(double) * INIT_NR * ws->rb.n_basis);
+    double *y = malloc(sizeof(double) * INIT_NR * L->nw);
+    model_mlp tmp;
+    int ok = B && y && model_mlp_init(&tmp, L->mlp.n_layers, L->mlp.sizes, NULL) == FH_OK &&
+             model_mlp_reserve(&tmp, INIT_NR, NULL) == FH_OK;
+    double brms = 1.0;
+    if (ok) {
+        init_grid(&ws->rb, r);
+        fh_eq_radial_eval(&ws->rb, INIT_NR, r, B, NULL);
+        brms = rms(B, (size_t)INIT_NR * ws->rb.n_basis);
+    }
+    size_t o = L->o_mlp, last = o;
+    for (int l = 0; l < L->mlp.n_layers; l++) {
+        size_t len = (size_t)L->mlp.sizes[l] * L->mlp.sizes[l + 1];
+        fill(theta + o, len, (l == 0 ? 1.0 / brms : SILU_GAIN) / sqrt((double)L->mlp.sizes[l]), rng);
+        last = o;
+        o += len;
+    }
+    if (ok && model_mlp_forward(&tmp, theta + L->o_mlp, INIT_NR, B, NULL, y, NULL, NULL) == FH_OK) {
+        const int C = ws->C, np = fh_eq_tp_n_paths(L->tp), nin = L->mlp.sizes[L->mlp.n_layers - 1];
+        int into[FH_EQ_MAX_BLOCKS] = {0};
+        for (int p = 0; p < np; p++) {
+            int i, l2, k;
+            fh_eq_tp_path(L->tp, p, &i, &l2, &k);
+            into[k]++;
+        }
+        for (int p = 0; p < np; p++) {
+            int i, l2, k;
+            fh_eq_tp_path(L->tp, p, &i, &l2, &k);
+            for (int c = 0; c < C; c++) {
+                int col = p * C + c;
+                double s = 0;
+                for (int q = 0; q < INIT_NR; q++) s += y[q * L->nw + col] * y[q * L->nw + col];
+                s = sqrt(s / INIT_NR);
+                double f = s > 0 ? 1.0 / (s * sqrt((double)into[k])) : 1.0;
+                for (int j = 0; j < nin; j++) theta[last + (size_t)j * L->nw + col] *= f;
+            }
+        }
+    }
+    if (ok) model_mlp_release(&tmp);
+    free(B), free(y);
+}
+
+/* Fusion block of layer L: normals N(0, 1/C), then one common factor for the whole block, found
+ * by bisection, so that unit-variance random inputs give unit-RMS outputs (the block's terms of
+ * order nu grow like the input to the nu-th power, so without this the features of a deep or
+ * high-order model would explode or vanish at the start of training). */
+static void init_fusion(fh_model_ws *ws, model_layer *L, double *theta, model_rng *rng)
+{
+    const size_t n = fh_eq_fusion_n_params(L->fus);
+    const int C = ws->C, nx = L->dim_msg * C, ny = ws->dimH * C, ns = 16;
+    fill(theta + L->o_fus, n, 1.0 / sqrt((double)C), rng);
+    double *w0 = malloc(sizeof(double) * (n ? n : 1)), *x = malloc(sizeof(double) * ns * nx);
+    double *y = malloc(sizeof(double) * ny);
+    if (!w0 || !x || !y) goto out;
+    memcpy(w0, theta + L->o_fus, sizeof(double) * n);
+    for (int i = 0; i < ns * nx; i++) x[i] = model_rng_normal(rng);
+    double lo = -7.0, hi = 7.0;   /* log of the factor */
+    for (int it = 0; it < 40; it++) {
+        double mid = 0.5 * (lo + hi), f = exp(mid), s2 = 0;
+        for (size_t i = 0; i < n; i++) theta[L->o_fus + i] = f * w0[i];
+        for (int q = 0; q < ns; q++) {
+            int type = q % ws->nt;
+            if (fh_eq_fusion_forward(L->fus, theta + L->o_fus, 1, &type, x + (size_t)q * nx, y, NULL))
+                goto out;
+            for (int i = 0; i < ny; i++) s2 += y[i] * y[i];
+        }
+        if (sqrt(s2 / ((double)ns * ny)) > 1.0) hi = mid;
+        else lo = mid;
+    }
+    for (size_t i = 0; i < n; i++) theta[L->o_fus + i] = exp(0.5 * (lo + hi)) * w0[i];
+out:
+    free(w0), free(x), free(y);
+}
+
+void model_ws_init_params(fh_model_ws *ws, double *theta, model_rng *rng)
 {
     const double C = ws->C, M = ws->M;
     fill(theta + ws->o_emb, (size_t)ws->nt * ws->C, 1.0, rng);
     for (int t = 0; t < ws->T; t++) {
-        const model_layer *L = &ws->L[t];
+        model_layer *L = &ws->L[t];
         fill(theta + L->o_up, fh_eq_linear_n_params(L->lin_up), 1.0 / sqrt(C), rng);
-        size_t o = L->o_mlp;
-        for (int l = 0; l < L->mlp.n_layers; l++) {
-            size_t len = (size_t)L->mlp.sizes[l] * L->mlp.sizes[l + 1];
-            fill(theta + o, len, 1.0 / sqrt((double)L->mlp.sizes[l]), rng);
-            o += len;
-        }
-        fill(theta + L->o_msg, fh_eq_linear_n_params(L->lin_msg), 1.0 / sqrt(C), rng);
-        fill(theta + L->o_fus, fh_eq_fusion_n_params(L->fus), 1.0 / sqrt(C), rng);
+        init_mlp(ws, L, theta, rng);
+    fill(theta + L->o_msg, fh_eq_linear_n_params(L->lin_msg), 1.0 / sqrt(C), rng);
+        init_fusion(ws, L, theta, rng);
         fill(theta + L->o_out, fh_eq_linear_n_params(L->lin_out), 1.0 / sqrt(C), rng);
         fill(theta + L->o_sc, fh_eq_linear_n_params(L->sc), 1.0 / sqrt(C), rng);
         double ci = C;
@@ -342,6 +442,60 @@ void model_ws_init_params(const fh_model_ws *ws, double *theta, model_rng *rng)
         fill(theta + L->o_roE, fh_eq_linear_n_params(L->roE), 1.0 / sqrt(ci), rng);
         if (L->roH) fill(theta + L->o_roH, fh_eq_linear_n_params(L->roH), 1.0 / sqrt(ci), rng);
     }
+}
+
+/* ---- data-dependent start ------------------------------------------------------------------- */
+
+static int stats_pass(fh_model_ws *ws, const fh_model *m, const double *theta, int ngeom,
+                      int natoms, const int *type, const double *x, fh_err *err)
+{
+    double E[FH_MODEL_MAX_STATES];
+    memset(ws->stat_m, 0, sizeof ws->stat_m), memset(ws->stat_nm, 0, sizeof ws->stat_nm);
+    memset(ws->stat_p, 0, sizeof ws->stat_p), memset(ws->stat_np, 0, sizeof ws->stat_np);
+    ws->stats = 1;
+    int rc = FH_OK;
+    for (int g = 0; g < ngeom && rc == FH_OK; g++)
+        rc = fh_model_forward(ws, m, theta, natoms, type, x + (size_t)g * 3 * natoms, 0, E, NULL, err);
+    ws->stats = 0;
+    return rc;
+}
+
+int fh_model_calibrate(fh_model *m, int member, int ngeom, int natoms, const int *type,
+                       const double *x, fh_err *err)
+{
+    fh_model_ws *ws = m->ws;
+    double *theta = fh_model_params(m, member);
+    int rc = FH_OK;
+    for (int t = 0; t < ws->T && rc == FH_OK; t++) {
+        model_layer *L = &ws->L[t];
+        /* messages are linear in the radial MLP's last layer */
+        rc = stats_pass(ws, m, theta, ngeom, natoms, type, x, err);
+        if (rc) break;
+        double rm = ws->stat_nm[t] > 0 ? sqrt(ws->stat_m[t] / ws->stat_nm[t]) : 0.0;
+        if (rm > 0) {
+            size_t o = L->o_mlp;
+            for (int l = 0; l + 1 < L->mlp.n_layers; l++) o += (size_t)L->mlp.sizes[l] * L->mlp.sizes[l + 1];
+            size_t len = (size_t)L->mlp.sizes[L->mlp.n_layers - 1] * L->nw;
+            for (size_t i = 0; i < len; i++) theta[o + i] /= rm;
+        }
+        /* the fusion block is not linear in its weights: bisection on a common factor */
+        size_t n = fh_eq_fusion_n_params(L->fus);
+        double *w0 = malloc(sizeof(double) * (n ? n : 1));
+        if (!w0) return fh_err_set(err, FH_EFAIL, "out of memory");
+        memcpy(w0, theta + L->o_fus, sizeof(double) * n);
+        double lo = -5.0, hi = 5.0;
+        for (int it = 0; it < 24 && rc == FH_OK; it++) {
+            double mid = 0.5 * (lo + hi), f = exp(mid);
+            for (size_t i = 0; i < n; i++) theta[L->o_fus + i] = f * w0[i];
+            rc = stats_pass(ws, m, theta, ngeom, natoms, type, x, err);
+            double rp = ws->stat_np[t] > 0 ? sqrt(ws->stat_p[t] / ws->stat_np[t]) : 0.0;
+            if (rp > 1.0) hi = mid;
+            else lo = mid;
+        }
+        for (size_t i = 0; i < n; i++) theta[L->o_fus + i] = exp(0.5 * (lo + hi)) * w0[i];
+        free(w0);
+    }
+    return rc;
 }
 
 /* ---- forward --------------------------------------------------------------------------------- */
@@ -431,6 +585,12 @@ int fh_model_forward(fh_model_ws *ws, const fh_model *m, const double *theta, in
         fh_eq_linear_forward(L->lin_out, theta + L->o_out, natoms, NULL, L->p, hout);
         fh_eq_linear_forward(L->sc, theta + L->o_sc, natoms, tp, hin, ws->tmp_h);
         add_to(hout, ws->tmp_h, (size_t)natoms * ws->dimH * C);
+        if (ws->stats) {
+            size_t nm2 = (size_t)natoms * L->dim_msg * C, nh = (size_t)natoms * ws->dimH * C;
+            for (size_t i = 0; i < nm2; i++) ws->stat_m[t] += L->m[i] * L->m[i];
+            for (size_t i = 0; i < nh; i++) ws->stat_p[t] += L->p[i] * L->p[i];
+            ws->stat_nm[t] += (double)nm2, ws->stat_np[t] += (double)nh;
+        }
         /* readout */
         const double *rin = hout;
         if (L->ro1) {

@@ -154,7 +154,7 @@ static void bench_config(const char *name, fh_model_hyper h, int nstates, int fo
     /* flop counts of one forward (tangents on/off) and backward (positions / weights) */
     fh_model_forward(c.ws, c.m, fh_model_params(c.m, 0), NAT, c.type, c.x, FH_MODEL_TANGENTS, c.E,
                      NULL, &err);
-    double f_fwd_t = fh_model_flops(c.ws, 0), f_bx = fh_model_flops(c.ws, 1), f_bt = fh_model_flops(c.ws, 2);
+    double f_fwd_t = fh_model_flops(c.ws, 0), f_bx = fh_model_flops(c.ws, 1);
     fh_model_forward(c.ws, c.m, fh_model_params(c.m, 0), NAT, c.type, c.x, 0, c.E, NULL, &err);
     double f_fwd = fh_model_flops(c.ws, 0);
     printf("%s: %d states, %zu weights, %d pairs within the cutoff\n", name, N,

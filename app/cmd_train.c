@@ -1,0 +1,191 @@
+/* `fusionhop train DECK`: fit the multi-state model ([model]) to a reference dataset ([train]),
+ * serially or data-parallel under mpirun, with a checkpoint every epoch: running the same command
+ * again after a kill resumes where it stopped. Progress is one line per epoch on stderr; the model
+ * file is written at the end with the test-split report. */
+#include "fh_app.h"
+#include "fh_deck.h"
+#include "fh_train.h"
+
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(void)
+{
+    printf("usage: fusionhop train DECK [-o MODEL_FILE] [--set section.key=value]... [--force]\n\n"
+           "Train the model of DECK's [model] section on the dataset named in [train] (see\n"
+           "`fusionhop help deck` for every key). Under `mpirun -n R` the geometries of each batch\n"
+           "are shared by R ranks; results depend only on the seed and R.\n\n"
+           "Writes MODEL_FILE (default: [train] output, else <deck name>.model.h5) and, after every\n"
+           "epoch, a checkpoint (MODEL_FILE.ckpt); running the command again resumes from it, --force\n"
+           "starts over. One progress line per epoch and a final test-split report go to stderr.\n");
+}
+
+/* A train deck need not describe dynamics: keys that are required by other commands get a
+ * placeholder (first choice, smallest value) so that the deck parses. Returns the number of
+ * strings written into out (malloc'ed). */
+static int placeholders(char **out, int max)
+{
+    int n = 0;
+    for (const fh_deck_key *k = fh_deck_schema(); k->section && n < max; k++) {
+        if (k->def || strcmp(k->section, "model") == 0 || strcmp(k->section, "train") == 0) continue;
+        char val[128];
+        switch (k->type) {
+        case FH_KEY_CHOICE: {
+            size_t len = strcspn(k->choices, "|");
+            snprintf(val, sizeof val, "%.*s", (int)len, k->choices);
+            break;
+        }
+        case FH_KEY_REAL:
+            snprintf(val, sizeof val, "%.17g %s", k->min <= k->max ? k->min : 0.0,
+                     fh_unit_au_name(k->unit));
+            break;
+        case FH_KEY_INT: snprintf(val, sizeof val, "%ld", (long)(k->min <= k->max ? k->min : 0)); break;
+        case FH_KEY_BOOL: snprintf(val, sizeof val, "false"); break;
+        default: snprintf(val, sizeof val, "unused"); break;
+        }
+        size_t len = strlen(k->section) + strlen(k->key) + strlen(val) + 3;
+        out[n] = malloc(len);
+        if (!out[n]) break;
+        snprintf(out[n], len, "%s.%s=%s", k->section, k->key, val);
+        n++;
+    }
+    return n;
+}
+
+/* "64,64,64" -> widths. */
+static int parse_widths(const char *s, fh_model_hyper *h, fh_err *err)
+{
+    h->n_radial = 0;
+    const char *p = s;
+    while (*p) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < 1 || v > 4096 || h->n_radial >= FH_MODEL_MAX_RADIAL)
+            return fh_err_set(err, FH_EINPUT, "[model] radial_mlp = '%s': need up to %d "
+                              "comma-separated widths 1..4096", s, FH_MODEL_MAX_RADIAL);
+        h->radial[h->n_radial++] = (int)v;
+        p = end;
+        while (*p == ' ') p++;
+        if (*p == ',') p++;
+        while (*p == ' ') p++;
+    }
+    return FH_OK;
+}
+
+static void log_line(void *ctx, const char *line)
+{
+    (void)ctx;
+    fh_log("%s\n", line);
+}
+
+static int train(const fh_deck_args *a)
+{
+    fh_err err = {0};
+    char *sets[64];
+    int nph = placeholders(sets, 32);
+    for (int i = 0; i < a->nsets && nph < 64; i++) sets[nph++] = a->sets[i];
+    fh_deck *d = NULL;
+    int nown = nph - a->nsets;
+    int rc = fh_deck_load(a->deck, sets, nph, &d, &err);
+    for (int i = 0; i < nown; i++) free(sets[i]);
+    if (rc != FH_OK) {
+        fh_log("%s\n", err.msg);
+        return rc == FH_EINPUT ? FH_EXIT_USAGE : FH_EXIT_FAIL;
+    }
+    fh_model_hyper h = fh_model_hyper_default();
+    h.nstates = (int)fh_deck_int(d, "model", "nstates");
+    h.n_elements = 0;
+    h.channels = (int)fh_deck_int(d, "model", "channels");
+    snprintf(h.hidden_irreps, sizeof h.hidden_irreps, "%s", fh_deck_string(d, "model", "hidden_irreps"));
+    h.lmax = (int)fh_deck_int(d, "model", "lmax");
+    h.correlation = (int)fh_deck_int(d, "model", "correlation");
+    h.tree = strcmp(fh_deck_string(d, "model", "tree"), "balanced") == 0 ? 1 : 0;
+    h.n_layers = (int)fh_deck_int(d, "model", "layers");
+    h.r_cut = fh_deck_real(d, "model", "cutoff");
+    h.n_bessel = (int)fh_deck_int(d, "model", "bessel");
+    h.envelope_p = (int)fh_deck_int(d, "model", "envelope");
+    h.readout_hidden = (int)fh_deck_int(d, "model", "readout_hidden");
+    h.avg_neighbors = fh_deck_real(d, "model", "avg_neighbors");
+    h.nac_gap_eps = fh_deck_real(d, "model", "nac_gap_eps");
+    rc = parse_widths(fh_deck_string(d, "model", "radial_mlp"), &h, &err);
+
+    fh_train_config c = fh_train_config_default();
+    const char *ds = fh_deck_string(d, "train", "dataset");
+    if (rc == FH_OK && !*ds)
+        rc = fh_err_set(&err, FH_EINPUT, "%s: error: [train] needs 'dataset' (the reference "
+                        "dataset file)", a->deck);
+    snprintf(c.dataset, sizeof c.dataset, "%s", ds);
+    const char *out = a->outdir ? a->outdir : fh_deck_string(d, "train", "output");
+    if (*out) {
+        snprintf(c.output, sizeof c.output, "%s", out);
+    } else {
+        const char *base = strrchr(a->deck, '/');
+        base = base ? base + 1 : a->deck;
+        const char *dot = strrchr(base, '.');
+        int len = dot && dot != base ? (int)(dot - base) : (int)strlen(base);
+        snprintf(c.output, sizeof c.output, "%.*s.model.h5", len, base);
+    }
+    const char *ck = fh_deck_string(d, "train", "checkpoint");
+    if (*ck) snprintf(c.checkpoint, sizeof c.checkpoint, "%s", ck);
+    else snprintf(c.checkpoint, sizeof c.checkpoint, "%.1000s.ckpt", c.output);
+    snprintf(c.init_model, sizeof c.init_model, "%s", fh_deck_string(d, "train", "init_model"));
+    snprintf(c.command, sizeof c.command, "fusionhop train %s", a->deck);
+    c.train_fraction = fh_deck_real(d, "train", "train_fraction");
+    c.valid_fraction = fh_deck_real(d, "train", "valid_fraction");
+    c.seed = (uint64_t)fh_deck_int(d, "train", "seed");
+    c.loss.w_energy = fh_deck_real(d, "train", "energy_weight");
+    c.loss.w_force = fh_deck_real(d, "train", "force_weight");
+    c.loss.w_nac = fh_deck_real(d, "train", "nac_weight");
+    c.loss.force_hvp = strcmp(fh_deck_string(d, "train", "force_hvp"), "central") == 0
+                           ? FH_TRAIN_HVP_CENTRAL : FH_TRAIN_HVP_FORWARD;
+    c.loss.hvp_step = fh_deck_real(d, "train", "hvp_step");
+    c.amsgrad = strcmp(fh_deck_string(d, "train", "optimizer"), "amsgrad") == 0;
+    c.lr = fh_deck_real(d, "train", "lr");
+    c.lr_factor = fh_deck_real(d, "train", "lr_factor");
+    c.lr_patience = (int)fh_deck_int(d, "train", "lr_patience");
+    c.lr_min = fh_deck_real(d, "train", "lr_min");
+    c.ema = fh_deck_bool(d, "train", "ema");
+    c.ema_decay = fh_deck_real(d, "train", "ema_decay");
+    c.patience = (int)fh_deck_int(d, "train", "patience");
+    c.max_epochs = (int)fh_deck_int(d, "train", "epochs");
+    c.batch_size = (int)fh_deck_int(d, "train", "batch_size");
+    c.committee = (int)fh_deck_int(d, "train", "committee");
+    c.max_samples = (int)fh_deck_int(d, "train", "max_geometries");
+    c.force = a->force;
+    c.log = log_line;
+    if (rc == FH_OK && c.train_fraction + c.valid_fraction > 1.0 + 1e-12)
+        rc = fh_err_set(&err, FH_EINPUT, "%s: error: [train] train_fraction + valid_fraction = %g "
+                        "exceeds 1", a->deck, c.train_fraction + c.valid_fraction);
+    fh_train_result res;
+    if (rc == FH_OK) rc = fh_train_run(&h, &c, MPI_COMM_WORLD, &res, &err);
+    if (rc != FH_OK) fh_log("fusionhop train: %s\n", err.msg);
+    fh_deck_free(d);
+    return rc == FH_OK ? FH_EXIT_OK : rc == FH_EINPUT ? FH_EXIT_USAGE : FH_EXIT_FAIL;
+}
+
+int fh_cmd_train(int argc, char **argv)
+{
+    if (fh_wants_help(argc, argv)) {
+        usage();
+        return FH_EXIT_OK;
+    }
+    fh_deck_args a;
+    int rc = fh_deck_args_parse(argc, argv, &a);
+    if (rc == FH_EXIT_OK && !a.deck) {
+        fprintf(stderr, "fusionhop train: a deck is required; see 'fusionhop train --help'\n");
+        rc = FH_EXIT_USAGE;
+    }
+    if (rc != FH_EXIT_OK) {
+        fh_deck_args_free(&a);
+        return rc;
+    }
+    int init = 0;
+    MPI_Initialized(&init);
+    if (!init) MPI_Init(NULL, NULL);
+    rc = train(&a);
+    fh_deck_args_free(&a);
+    if (!init) MPI_Finalize();
+    return rc;
+}

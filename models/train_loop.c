@@ -1,0 +1,527 @@
+/* The training loop: committee members one after the other, each with Adam (or amsgrad) on
+ * mini-batches, an exponential moving average of the weights, learning-rate decay on validation
+ * plateaus and early stopping; a checkpoint after every epoch; a final test-split report of the
+ * committee.
+ *
+ * Data parallelism: in every batch, geometry j is evaluated by rank j mod R; the ranks' gradient
+ * and loss sums are combined by a reduction declared non-commutative (MPI then combines in rank
+ * order) and broadcast, so every rank takes the same step and the result depends only on the
+ * seed and the rank count. Everything random (initial weights, data order) is derived from
+ * (seed, member, epoch), which also makes a resumed run identical to an uninterrupted one. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fh_units.h"
+#include "fh_version.h"
+#include "model_internal.h"
+#include "train_internal.h"
+
+fh_train_config fh_train_config_default(void)
+{
+    fh_train_config c;
+    memset(&c, 0, sizeof c);
+    c.train_fraction = 0.8, c.valid_fraction = 0.1;
+    c.seed = 1;
+    c.loss = fh_train_loss_cfg_default();
+    c.amsgrad = 1;
+    c.lr = 0.01, c.beta1 = 0.9, c.beta2 = 0.999, c.adam_eps = 1e-8;
+    c.lr_factor = 0.8, c.lr_patience = 5, c.lr_min = 1e-6;
+    c.ema = 1, c.ema_decay = 0.99;
+    c.patience = 30, c.max_epochs = 200, c.batch_size = 5, c.committee = 1;
+    return c;
+}
+
+typedef struct {
+    const fh_train_config *cfg;
+    MPI_Comm comm;
+    int rank, size;
+    MPI_Op sum_op;
+    fh_model *m;
+    fh_model_ws *ws;
+    fh_train_data *d;
+    size_t *idx, n_train, n_valid, n_test;
+    size_t np;
+    double *buf, *red;      /* [np + terms + 2]: gradient, terms, count, error flag */
+    size_t nbuf;
+    char key[40];
+    double t_start;
+} trainer;
+
+static double wall(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
+static void say(const trainer *T, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(const trainer *T, const char *fmt, ...)
+{
+    if (T->rank != 0 || !T->cfg->log) return;
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    T->cfg->log(T->cfg->log_ctx, line);
+}
+
+/* inout = in + inout, element-wise; declared non-commutative so that MPI applies it in rank
+ * order (a fixed summation order for a given number of ranks). */
+static void ordered_sum(void *in, void *inout, int *len, MPI_Datatype *type)
+{
+    (void)type;
+    const double *a = in;
+    double *b = inout;
+    for (int i = 0; i < *len; i++) b[i] = a[i] + b[i];
+}
+
+/* Sum buf over the ranks into red (every rank gets the same numbers). */
+static int reduce(trainer *T, size_t n)
+{
+    if (T->size == 1 || T->comm == MPI_COMM_NULL) {
+        memcpy(T->red, T->buf, sizeof(double) * n);
+        return FH_OK;
+    }
+    if (MPI_Reduce(T->buf, T->red, (int)n, MPI_DOUBLE, T->sum_op, 0, T->comm) != MPI_SUCCESS ||
+        MPI_Bcast(T->red, (int)n, MPI_DOUBLE, 0, T->comm) != MPI_SUCCESS)
+        return FH_EFAIL;
+    return FH_OK;
+}
+
+enum { NTERMS = sizeof(fh_train_terms) / sizeof(double) };
+
+/* Rank 0 writes files; every rank must learn whether that failed, or they would part ways. */
+static int agree(trainer *T, int rc, fh_err *err)
+{
+    if (T->comm == MPI_COMM_NULL || T->size == 1) return rc;
+    int r = rc;
+    MPI_Bcast(&r, 1, MPI_INT, 0, T->comm);
+    if (r && !rc) rc = fh_err_set(err, r, "rank 0 failed to write the checkpoint");
+    return rc;
+}
+
+/* Loss terms (and with grad, the gradient sum) of the rows list[0..n) at weights theta, the work
+ * spread over the ranks; on return red holds [gradient | terms | count | failures]. */
+static int evaluate(trainer *T, const double *theta, const size_t *list, size_t n, int grad,
+                    fh_err *err)
+{
+    size_t np = grad ? T->np : 0;
+    memset(T->buf, 0, sizeof(double) * (np + NTERMS + 2));
+    fh_train_terms *terms = (fh_train_terms *)(T->buf + np);
+    int rc = FH_OK;
+    for (size_t j = 0; j < n && rc == FH_OK; j++) {
+        if ((int)(j % (size_t)T->size) != T->rank) continue;
+        fh_train_sample s;
+        fh_train_data_sample(T->d, list[j], &s);
+        rc = fh_train_sample_loss(T->ws, T->m, theta, &s, &T->cfg->loss, grad ? T->buf : NULL, terms, err);
+        if (rc) fh_err_prefix(err, "geometry %zu: ", list[j]);
+        T->buf[np + NTERMS] += 1;
+    }
+    T->buf[np + NTERMS + 1] = rc != FH_OK;
+    if (reduce(T, np + NTERMS + 2) != FH_OK) return fh_err_set(err, FH_EFAIL, "MPI reduction failed");
+    if (rc) return rc;
+    if (T->red[np + NTERMS + 1] > 0) return fh_err_set(err, FH_EFAIL, "another rank failed");
+    return FH_OK;
+}
+
+static void adam_step(trainer *T, train_state *st, const double *g)
+{
+    const fh_train_config *c = T->cfg;
+    st->step++;
+    double bc1 = 1.0 - pow(c->beta1, (double)st->step), bc2 = 1.0 - pow(c->beta2, (double)st->step);
+    double sbc2 = sqrt(bc2), lr = st->lr / bc1;
+    for (size_t i = 0; i < T->np; i++) {
+        st->m1[i] = c->beta1 * st->m1[i] + (1.0 - c->beta1) * g[i];
+        st->m2[i] = c->beta2 * st->m2[i] + (1.0 - c->beta2) * g[i] * g[i];
+        double v = st->m2[i];
+        if (c->amsgrad) {
+            if (v > st->vmax[i]) st->vmax[i] = v;
+            v = st->vmax[i];
+        }
+        st->theta[i] -= lr * st->m1[i] / (sqrt(v) / sbc2 + c->adam_eps);
+    }
+    if (c->ema) {
+        /* warm-up: a short average at first, the full decay later */
+        double dk = (1.0 + st->step) / (10.0 + st->step);
+        if (dk > c->ema_decay) dk = c->ema_decay;
+        for (size_t i = 0; i < T->np; i++) st->ema[i] = dk * st->ema[i] + (1.0 - dk) * st->theta[i];
+    }
+}
+
+static void fmt_terms(char *buf, size_t n, const fh_train_terms *t, int N)
+{
+    size_t u = 0;
+    double e = 0, ne = 0;
+    for (int s = 0; s < N; s++) e += t->e_abs[s], ne += t->e_n[s];
+    u += (size_t)snprintf(buf + u, n - u, "E %.2f meV", ne ? 1e3 * FH_HARTREE_EV * e / ne : NAN);
+    if (t->gap_n > 0 && u < n)
+        u += (size_t)snprintf(buf + u, n - u, "  gap %.2f meV", 1e3 * FH_HARTREE_EV * t->gap_abs / t->gap_n);
+    if (t->f_n > 0 && u < n)
+        u += (size_t)snprintf(buf + u, n - u, "  F %.2f meV/A",
+                              1e3 * FH_HARTREE_EV * FH_ANGSTROM_BOHR * t->f_abs / t->f_n);
+    if (t->h_n > 0 && u < n) snprintf(buf + u, n - u, "  h %.3e Eh/bohr", t->h_abs / t->h_n);
+}
+
+/* Train member st->member from its current state to the end (or to a stop). Returns FH_OK with
+ * *stopped set when stopped early by stop_after_*. */
+static int train_member(trainer *T, train_state *st, long *epochs_run, int *stopped, fh_err *err)
+{
+    const fh_train_config *c = T->cfg;
+    const int k = st->member, K = fh_model_n_members(T->m);
+    const size_t B = (size_t)c->batch_size;
+    size_t *order = malloc(sizeof(size_t) * (T->n_train ? T->n_train : 1));
+    if (!order) return fh_err_set(err, FH_EFAIL, "out of memory");
+    const size_t *valid = T->n_valid ? T->idx + T->n_train : T->idx;
+    const size_t n_valid = T->n_valid ? T->n_valid : T->n_train;
+    int rc = FH_OK;
+    *stopped = 0;
+    while (st->epoch < c->max_epochs && rc == FH_OK) {
+        double t0 = wall();
+        memcpy(order, T->idx, sizeof(size_t) * T->n_train);
+        model_rng rng;
+        model_rng_seed(&rng, c->seed ^ 0x7a11ULL, ((uint64_t)k << 32) + (uint64_t)st->epoch);
+        for (size_t i = T->n_train; i > 1; i--) {
+            size_t j = (size_t)(model_rng_next(&rng) % i), t = order[i - 1];
+            order[i - 1] = order[j], order[j] = t;
+        }
+        double train_loss = 0;
+        for (size_t b0 = 0; b0 < T->n_train && rc == FH_OK; b0 += B) {
+            size_t nb = T->n_train - b0 < B ? T->n_train - b0 : B;
+            rc = evaluate(T, st->theta, order + b0, nb, 1, err);
+            if (rc) break;
+            double cnt = T->red[T->np + NTERMS];
+            for (size_t i = 0; i < T->np; i++) T->red[i] /= cnt;
+            train_loss += ((fh_train_terms *)(T->red + T->np))->loss;
+            adam_step(T, st, T->red);
+        }
+        if (rc) break;
+        train_loss /= T->n_train;
+        const double *eval = c->ema ? st->ema : st->theta;
+        rc = evaluate(T, eval, valid, n_valid, 0, err);
+        if (rc) break;
+        fh_train_terms vt = *(fh_train_terms *)T->red;
+        double vloss = vt.loss / T->red[NTERMS];
+        st->epoch++;
+        (*epochs_run)++;
+        int improved = vloss < st->best_val;
+        if (improved) {
+            st->best_val = vloss;
+            memcpy(st->best, eval, sizeof(double) * T->np);
+            st->bad = st->plateau = 0;
+        } else {
+            st->bad++, st->plateau++;
+        }
+        if (st->plateau >= c->lr_patience && st->lr > c->lr_min) {
+            st->lr = st->lr * c->lr_factor < c->lr_min ? c->lr_min : st->lr * c->lr_factor;
+            st->plateau = 0;
+        }
+        char mae[256];
+        fmt_terms(mae, sizeof mae, &vt, fh_model_nstates(T->m));
+        say(T, "member %d/%d epoch %4ld  lr %.2e  loss train %.4e valid %.4e%s  valid MAE: %s  "
+            "[%.1f s]", k + 1, K, st->epoch, st->lr, train_loss, vloss, improved ? "*" : " ", mae,
+            wall() - t0);
+        int stop = c->patience > 0 && st->bad >= c->patience;
+        if (stop) say(T, "member %d/%d: early stop, no improvement for %ld epochs", k + 1, K, st->bad);
+        if (stop || st->epoch >= c->max_epochs) break;
+        if ((c->stop_after_epochs > 0 && *epochs_run >= c->stop_after_epochs) ||
+            (c->stop_after_s > 0 && wall() - T->t_start > c->stop_after_s)) {
+            *stopped = 1;
+            break;
+        }
+        if (T->rank == 0) rc = train_ckpt_save(c->checkpoint, T->key, st, err);
+        rc = agree(T, rc, err);
+    }
+    free(order);
+    return rc;
+}
+
+/* Identity of a training setup: everything that changes the result. */
+static void setup_key(const trainer *T, char *key, size_t n)
+{
+    const fh_train_config *c = T->cfg;
+    const fh_model_hyper *h = fh_model_get_hyper(T->m);
+    char text[4096];
+    snprintf(text, sizeof text,
+             "%s|%.17g|%.17g|%llu|%.17g|%.17g|%.17g|%d|%.17g|%d|%.17g|%.17g|%.17g|%.17g|%.17g|%d|"
+             "%.17g|%d|%.17g|%d|%d|%d|%d|%s|%d|%zu",
+             T->d->checksum, c->train_fraction, c->valid_fraction, (unsigned long long)c->seed,
+             c->loss.w_energy, c->loss.w_force, c->loss.w_nac, c->loss.force_hvp, c->loss.hvp_step,
+             c->amsgrad, c->lr, c->beta1, c->beta2, c->adam_eps, c->lr_factor, c->lr_patience,
+             c->lr_min, c->ema, c->ema_decay, c->patience, c->max_epochs, c->batch_size,
+             c->committee, c->init_model, c->max_samples, T->np);
+    uint64_t hs = fh_model_fnv1a(text, strlen(text), FH_MODEL_FNV_INIT);
+    hs = fh_model_fnv1a(h, sizeof *h, hs);
+    const fh_model_norm *nm = fh_model_get_norm_const(T->m);
+    int N = h->nstates, P = N * (N - 1) / 2;
+    hs = fh_model_fnv1a(nm->e0, sizeof(double) * h->n_elements * N, hs);
+    hs = fh_model_fnv1a(nm->scale, sizeof(double) * N, hs);
+    hs = fh_model_fnv1a(nm->nac_scale, sizeof(double) * P, hs);
+    snprintf(key, n, "%016llx", (unsigned long long)hs);
+}
+
+/* Build the model: from the init file, or from h with elements, states and the neighbour count
+ * filled from the data; normalisation fitted to the training split. */
+static int build_model(trainer *T, const fh_model_hyper *h0, fh_err *err)
+{
+    const fh_train_config *c = T->cfg;
+    int rc;
+    if (c->init_model[0]) {
+        rc = fh_model_load(c->init_model, &T->m, err);
+        if (!rc) rc = fh_model_set_members(T->m, c->committee, c->seed, err);
+        if (!rc && fh_model_n_members(T->m) != c->committee) {
+            /* fewer members wanted than the file has: keep the first ones */
+            fh_model *m2 = NULL;
+            rc = fh_model_copy(T->m, &m2, err);
+            if (!rc) {
+                fh_model_free(T->m);
+                T->m = m2;
+            }
+        }
+        if (!rc) rc = fh_train_data_set_types(T->d, T->m, err);
+        return rc;
+    }
+    fh_model_hyper h = *h0;
+    if (h.nstates == 0) h.nstates = T->d->nstates;
+    if (h.n_elements == 0) h.n_elements = fh_train_data_elements(T->d, h.elements);
+    if (!(h.avg_neighbors > 0))
+        h.avg_neighbors = fh_train_avg_neighbors(T->d, T->idx, T->n_train, h.r_cut);
+    rc = fh_model_alloc(&h, c->committee, c->seed, &T->m, err);
+    if (!rc) rc = fh_train_data_set_types(T->d, T->m, err);
+    if (!rc) rc = fh_train_fit_norm(T->d, T->idx, T->n_train, T->m, err);
+    return rc;
+}
+
+/* Errors of the committee (energies, gradients, couplings all from the committee mean, as the
+ * dynamics sees them) on rows list[0..n), summed over the ranks into *out. */
+static int committee_errors(trainer *T, const size_t *list, size_t n, fh_train_terms *out, fh_err *err)
+{
+    const int N = fh_model_nstates(T->m), P = N * (N - 1) / 2, n3 = 3 * T->d->natoms;
+    double *G = malloc(sizeof(double) * N * n3), *H = malloc(sizeof(double) * (P ? P : 1) * n3);
+    if (!G || !H) {
+        free(G), free(H);
+        return fh_err_set(err, FH_EFAIL, "out of memory");
+    }
+    memset(T->buf, 0, sizeof(double) * (NTERMS + 2));
+    int rc = FH_OK;
+    for (size_t j = 0; j < n && rc == FH_OK; j++) {
+        if ((int)(j % (size_t)T->size) != T->rank) continue;
+        fh_train_sample s;
+        fh_train_data_sample(T->d, list[j], &s);
+        double E[FH_MODEL_MAX_STATES], sd[FH_MODEL_MAX_STATES];
+        unsigned mask = 0;
+        for (int k = 0; k < N; k++) mask |= (unsigned)(s.has_grad[k] != 0) << k;
+        fh_model_request rq = {.grad_mask = mask, .energy = E, .grad = G, .hcoup = P ? H : NULL,
+                               .energy_std = sd};
+        rc = fh_model_predict(T->m, T->d->natoms, T->d->z, s.x, &rq, err);
+        if (rc) break;
+        fh_train_terms t;
+        train_eval_terms(T->m, &s, &T->cfg->loss, E, G, P ? H : NULL, &t, NULL, NULL, NULL);
+        fh_train_terms_add((fh_train_terms *)T->buf, &t);
+        T->buf[NTERMS] += 1;
+    }
+    free(G), free(H);
+    T->buf[NTERMS + 1] = rc != FH_OK;
+    if (reduce(T, NTERMS + 2) != FH_OK) return fh_err_set(err, FH_EFAIL, "MPI reduction failed");
+    if (rc) return rc;
+    if (T->red[NTERMS + 1] > 0) return fh_err_set(err, FH_EFAIL, "another rank failed");
+    *out = *(fh_train_terms *)T->red;
+    return FH_OK;
+}
+
+/* The final report of the test-split errors. */
+static void test_report(const trainer *T, const fh_train_terms *t)
+{
+    const int N = fh_model_nstates(T->m), P = N * (N - 1) / 2;
+    if (T->n_test == 0) {
+        say(T, "test: no test geometries (train_fraction + valid_fraction = 1)");
+        return;
+    }
+    char line[1024];
+    size_t u = (size_t)snprintf(line, sizeof line, "test (%zu geometries): energy MAE", T->n_test);
+    for (int s = 0; s < N && u < sizeof line; s++)
+        u += (size_t)snprintf(line + u, sizeof line - u, " S%d %.2f meV", s,
+                              t->e_n[s] ? 1e3 * FH_HARTREE_EV * t->e_abs[s] / t->e_n[s] : NAN);
+    if (t->gap_n > 0 && u < sizeof line)
+        u += (size_t)snprintf(line + u, sizeof line - u, "; gap MAE %.2f meV",
+                              1e3 * FH_HARTREE_EV * t->gap_abs / t->gap_n);
+    if (t->f_n > 0 && u < sizeof line)
+        u += (size_t)snprintf(line + u, sizeof line - u, "; force MAE %.2f meV/A (%.3e Eh/bohr)",
+                              1e3 * FH_HARTREE_EV * FH_ANGSTROM_BOHR * t->f_abs / t->f_n, t->f_abs / t->f_n);
+    if (t->h_n > 0 && u < sizeof line)
+        u += (size_t)snprintf(line + u, sizeof line - u, "; coupling h MAE %.3e Eh/bohr", t->h_abs / t->h_n);
+    say(T, "%s", line);
+    if (P > 0) {
+        if (t->nac_n > 0)
+            say(T, "test NACs where the gap < 1 eV (%.0f pair geometries): phase-free cosine "
+                "similarity %.4f, relative norm error %.4f", t->nac_n, t->nac_cos / t->nac_n,
+                t->nac_rel / t->nac_n);
+        else
+            say(T, "test NACs: no test geometry with a reference gap below 1 eV");
+    }
+}
+
+/* Start member k: its initial weights (calibrated on up to 16 training geometries unless they
+ * come from an init model) and a fresh optimiser. */
+static int fresh_member(trainer *T, train_state *st, int k, fh_err *err)
+{
+    if (!T->cfg->init_model[0]) {
+        size_t ng = T->n_train < 16 ? T->n_train : 16, n3 = 3 * (size_t)T->d->natoms;
+        double *x = malloc(sizeof(double) * (ng ? ng : 1) * n3);
+        if (!x) return fh_err_set(err, FH_EFAIL, "out of memory");
+        for (size_t g = 0; g < ng; g++) memcpy(x + g * n3, T->d->x + T->idx[g] * n3, sizeof(double) * n3);
+        int rc = fh_model_calibrate(T->m, k, (int)ng, T->d->natoms, T->d->type, x, err);
+        free(x);
+        if (rc) return rc;
+    }
+    st->member = k;
+    st->epoch = st->step = st->bad = st->plateau = 0;
+    st->lr = T->cfg->lr;
+    st->best_val = INFINITY;
+    memcpy(st->theta, fh_model_params(T->m, k), sizeof(double) * T->np);
+    memcpy(st->ema, st->theta, sizeof(double) * T->np);
+    memcpy(st->best, st->theta, sizeof(double) * T->np);
+    memset(st->m1, 0, sizeof(double) * T->np);
+    memset(st->m2, 0, sizeof(double) * T->np);
+    memset(st->vmax, 0, sizeof(double) * T->np);
+    return FH_OK;
+}
+
+/* The trained committee: weights, provenance (with its validation errors), test report, file. */
+static int finish(trainer *T, const train_state *st, fh_train_result *res, fh_err *err)
+{
+    const fh_train_config *cfg = T->cfg;
+    long maxep = 0;
+    for (int k = 0; k < cfg->committee; k++) {
+        memcpy(fh_model_params(T->m, k), st->done + (size_t)k * T->np, sizeof(double) * T->np);
+        if (st->epochs_done[k] > maxep) maxep = st->epochs_done[k];
+    }
+    fh_model_provenance *pv = fh_model_get_provenance(T->m);
+    snprintf(pv->dataset, sizeof pv->dataset, "%s", cfg->dataset);
+    snprintf(pv->dataset_checksum, sizeof pv->dataset_checksum, "%s", T->d->checksum);
+    snprintf(pv->version, sizeof pv->version, "%s %s", FH_PROGRAM, FH_VERSION);
+    snprintf(pv->command, sizeof pv->command, "%s", cfg->command);
+    time_t now = time(NULL);
+    strftime(pv->date, sizeof pv->date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    pv->epochs = maxep;
+    pv->n_train = (long)T->n_train, pv->n_valid = (long)T->n_valid, pv->n_test = (long)T->n_test;
+    pv->seed = cfg->seed;
+    fh_train_terms vt;
+    int rc = committee_errors(T, T->idx + T->n_train, T->n_valid, &vt, err);
+    if (rc) return rc;
+    double ne = 0, ea = 0;
+    for (int s = 0; s < FH_MODEL_MAX_STATES; s++) ea += vt.e_abs[s], ne += vt.e_n[s];
+    pv->valid_energy_mae = ne > 0 ? ea / ne : NAN;
+    pv->valid_force_mae = vt.f_n > 0 ? vt.f_abs / vt.f_n : NAN;
+    pv->valid_nac_mae = vt.h_n > 0 ? vt.h_abs / vt.h_n : NAN;
+    rc = committee_errors(T, T->idx + T->n_train + T->n_valid, T->n_test, &res->test, err);
+    if (rc) return rc;
+    res->test_loss = T->n_test ? res->test.loss / T->n_test : NAN;
+    test_report(T, &res->test);
+    if (T->rank == 0) {
+        rc = fh_model_save(T->m, cfg->output, err);
+        if (!rc) {
+            unlink(cfg->checkpoint);
+            say(T, "model written to %s", cfg->output);
+        }
+    }
+    return agree(T, rc, err);
+}
+
+int fh_train_run(const fh_model_hyper *h, const fh_train_config *cfg, MPI_Comm comm,
+                 fh_train_result *res, fh_err *err)
+{
+    memset(res, 0, sizeof *res);
+    trainer T;
+    memset(&T, 0, sizeof T);
+    T.cfg = cfg;
+    T.comm = comm;
+    T.size = 1;
+    T.t_start = wall();
+    if (comm != MPI_COMM_NULL) {
+        MPI_Comm_rank(comm, &T.rank);
+        MPI_Comm_size(comm, &T.size);
+        MPI_Op_create(ordered_sum, 0, &T.sum_op);
+    }
+    if (cfg->committee < 1 || cfg->committee > FH_MODEL_MAX_MEMBERS || cfg->batch_size < 1 ||
+        cfg->max_epochs < 1 || !(cfg->lr > 0) || !cfg->output[0] || !cfg->checkpoint[0]) {
+        if (comm != MPI_COMM_NULL) MPI_Op_free(&T.sum_op);
+        return fh_err_set(err, FH_EINPUT, "training: committee 1..%d, batch_size >= 1, epochs >= 1, "
+                          "lr > 0, an output and a checkpoint path are required", FH_MODEL_MAX_MEMBERS);
+    }
+    train_state st;
+    memset(&st, 0, sizeof st);
+    int rc = fh_train_data_load(cfg->dataset, &T.d, err);
+    if (!rc && cfg->max_samples > 0 && T.d->n > (size_t)cfg->max_samples) T.d->n = (size_t)cfg->max_samples;
+    if (!rc) rc = fh_train_split(T.d->n, cfg->train_fraction, cfg->valid_fraction, cfg->seed, &T.idx,
+                                 &T.n_train, &T.n_valid, &T.n_test, err);
+    if (!rc) rc = build_model(&T, h, err);
+    if (!rc) {
+        T.ws = fh_model_ws_alloc(T.m, err);
+        if (!T.ws) rc = err ? err->code : FH_EFAIL;
+    }
+    if (!rc) {
+        T.np = fh_model_n_params(T.m);
+        T.nbuf = T.np + NTERMS + 2;
+        T.buf = malloc(sizeof(double) * T.nbuf);
+        T.red = malloc(sizeof(double) * T.nbuf);
+        if (!T.buf || !T.red || train_state_alloc(&st, T.np, cfg->committee) != FH_OK)
+            rc = fh_err_set(err, FH_EFAIL, "out of memory (%zu weights)", T.np);
+    }
+    if (!rc) {
+        setup_key(&T, T.key, sizeof T.key);
+        res->n_train = T.n_train, res->n_valid = T.n_valid, res->n_test = T.n_test;
+        const fh_model_hyper *hp = fh_model_get_hyper(T.m);
+        say(&T, "fusionhop train: %zu geometries (%zu train, %zu valid, %zu test) from %s; %d "
+            "states, %d atoms; %zu weights per member, %d member%s; %d rank%s", T.d->n, T.n_train,
+            T.n_valid, T.n_test, cfg->dataset, hp->nstates, T.d->natoms, T.np, cfg->committee,
+            cfg->committee > 1 ? "s" : "", T.size, T.size > 1 ? "s" : "");
+    }
+    /* resume? */
+    int have_ckpt = !rc && !cfg->force && access(cfg->checkpoint, F_OK) == 0;
+    if (have_ckpt) {
+        rc = train_ckpt_load(cfg->checkpoint, T.key, &st, err);
+        if (!rc) {
+            res->resumed = 1;
+            say(&T, "resuming from %s: member %d, %ld epochs done", cfg->checkpoint, st.member + 1, st.epoch);
+        }
+    }
+    if (!rc && !have_ckpt) rc = fresh_member(&T, &st, 0, err);
+    int stopped = 0;
+    while (!rc && st.member < cfg->committee) {
+        int k = st.member;
+        rc = train_member(&T, &st, &res->epochs, &stopped, err);
+        if (rc) break;
+        if (!stopped) {
+            memcpy(st.done + (size_t)k * T.np, st.best, sizeof(double) * T.np);
+            st.epochs_done[k] = st.epoch;
+            res->members_done = k + 1;
+            if (k + 1 < cfg->committee) rc = fresh_member(&T, &st, k + 1, err);
+            else st.member = cfg->committee;
+        }
+        if (rc) break;
+        if (T.rank == 0) rc = train_ckpt_save(cfg->checkpoint, T.key, &st, err);
+        rc = agree(&T, rc, err);
+        if (stopped) {
+            say(&T, "stopped after %ld epochs; resume from %s by running again", res->epochs,
+                cfg->checkpoint);
+            break;
+        }
+    }
+    if (rc == FH_OK && !stopped) {
+        rc = finish(&T, &st, res, err);
+        res->finished = rc == FH_OK;
+    }
+    train_state_free(&st);
+    free(T.buf), free(T.red), free(T.idx);
+    fh_model_ws_free(T.ws);
+    fh_model_free(T.m);
+    fh_train_data_free(T.d);
+    if (comm != MPI_COMM_NULL) MPI_Op_free(&T.sum_op);
+    return rc;
+}

@@ -1,0 +1,252 @@
+/* Training: fitting a small analytic two-state problem (test_train_util.h) to a stated accuracy;
+ * the trained model's gradients against finite differences, its NACs against finite differences
+ * of the reference mixing angle, its equivariance; resuming after a stop and after SIGKILL gives
+ * bitwise the same model as an uninterrupted run; bad inputs are reported. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fh_train.h"
+#include "test_train_util.h"
+
+static void sleep_ms(int ms)
+{
+    struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&t, NULL);
+}
+
+static void tmp_path(char *buf, size_t n, const char *name)
+{
+    snprintf(buf, n, "%s/test_train_%d_%s", FH_TEST_BINARY_DIR, (int)getpid(), name);
+}
+
+static fh_train_config config(const char *dataset, const char *tag, int epochs)
+{
+    fh_train_config c = fh_train_config_default();
+    snprintf(c.dataset, sizeof c.dataset, "%s", dataset);
+    tmp_path(c.output, sizeof c.output, tag);
+    snprintf(c.checkpoint, sizeof c.checkpoint, "%.1000s.ckpt", c.output);
+    c.max_epochs = epochs;
+    c.batch_size = 4;
+    c.lr = 0.01;
+    c.lr_patience = 10;
+    c.patience = 0;
+    c.train_fraction = 0.75, c.valid_fraction = 0.125;
+    c.seed = 5;
+    return c;
+}
+
+static int run(const fh_train_config *c, fh_train_result *res, fh_err *err)
+{
+    fh_model_hyper h = tt_hyper();
+    return fh_train_run(&h, c, MPI_COMM_NULL, res, err);
+}
+
+Test(train, fits_the_analytic_two_state_problem)
+{
+    char ds[1024];
+    tmp_path(ds, sizeof ds, "fit.h5");
+    fh_err err = {0};
+    cr_assert_eq(tt_write_dataset(ds, 64, 7, &err), FH_OK, "%s", err.msg);
+    fh_train_config c = config(ds, "fit_model.h5", 100);
+    fh_train_result res;
+    cr_assert_eq(run(&c, &res, &err), FH_OK, "%s", err.msg);
+    cr_assert(res.finished && res.n_train == 48 && res.n_valid == 8 && res.n_test == 8);
+    /* Stated accuracy on the 8 test geometries (the data: energies spread 0.37 eV (std), forces
+     * 0.04 hartree/bohr RMS, NAC norms 0.3..3 1/bohr): energy and gap MAE below 25 meV, force
+     * MAE below 2.5e-3 hartree/bohr, NACs where the gap < 1 eV with a phase-free cosine
+     * similarity above 0.95 and a relative norm error below 0.25. */
+    const fh_train_terms *t = &res.test;
+    double eE0 = t->e_abs[0] / t->e_n[0] * FH_HARTREE_EV * 1e3, eE1 = t->e_abs[1] / t->e_n[1] * FH_HARTREE_EV * 1e3;
+    double eg = t->gap_abs / t->gap_n * FH_HARTREE_EV * 1e3, eF = t->f_abs / t->f_n;
+    cr_assert(eE0 < 25 && eE1 < 25 && eg < 25, "energy MAE %.2f %.2f meV, gap %.2f meV", eE0, eE1, eg);
+    cr_assert(eF < 2.5e-3, "force MAE %.3e hartree/bohr", eF);
+    cr_assert(t->nac_n >= 2, "too few test NACs below 1 eV (%.0f)", t->nac_n);
+    cr_assert(t->nac_cos / t->nac_n > 0.95 && t->nac_rel / t->nac_n < 0.25,
+              "NAC cosine %.4f, relative norm error %.4f", t->nac_cos / t->nac_n, t->nac_rel / t->nac_n);
+    cr_assert(access(c.checkpoint, F_OK) != 0, "the checkpoint is removed when training is done");
+
+    fh_model *m = NULL;
+    cr_assert_eq(fh_model_load(c.output, &m, &err), FH_OK, "%s", err.msg);
+    const fh_model_provenance *pv = fh_model_get_provenance(m);
+    cr_assert(pv->epochs == 100 && pv->n_train == 48 && strstr(pv->dataset, "fit.h5"));
+    cr_assert(pv->valid_force_mae > 0 && pv->valid_force_mae < 5e-3);
+
+    /* the trained model at a fresh geometry: gradients vs finite differences of its energies,
+     * NACs vs finite differences of the reference mixing angle, equivariance */
+    tm_seed(1234);
+    double x[9], E[2], G[18], d[9], sd[2];
+    tt_geometry(x);
+    fh_model_request rq = {.grad_mask = 3u, .want_nac = 1, .energy = E, .grad = G, .nac = d,
+                           .energy_std = sd};
+    cr_assert_eq(fh_model_predict(m, 3, tt_z, x, &rq, &err), FH_OK, "%s", err.msg);
+    double fdG[18], fdd[9], dref[9], Eref[2], Gref[18];
+    for (int k = 0; k < 9; k++) {
+        double xp[9], e1[2], e2[2];
+        memcpy(xp, x, sizeof xp);
+        xp[k] += 1e-5;
+        fh_model_request r1 = {.energy = e1};
+        fh_model_predict(m, 3, tt_z, xp, &r1, &err);
+        double a1 = tt_angle(xp);
+        xp[k] -= 2e-5;
+        fh_model_request r2 = {.energy = e2};
+        fh_model_predict(m, 3, tt_z, xp, &r2, &err);
+        double a2 = tt_angle(xp);
+        fdG[k] = (e1[0] - e2[0]) / 2e-5, fdG[9 + k] = (e1[1] - e2[1]) / 2e-5;
+        fdd[k] = (a1 - a2) / 2e-5;
+    }
+    cr_assert(tm_max_rel(G, fdG, 18) < 1e-6, "trained model: gradients vs FD %.3e", tm_max_rel(G, fdG, 18));
+    tt_eval(x, Eref, Gref, dref, NULL);
+    cr_assert(tm_max_rel(dref, fdd, 9) < 1e-6, "reference NAC vs FD of the mixing angle");
+    double dot = 0, n1 = 0, n2 = 0;
+    for (int k = 0; k < 9; k++) dot += d[k] * fdd[k], n1 += d[k] * d[k], n2 += fdd[k] * fdd[k];
+    double cosv = fabs(dot) / sqrt(n1 * n2), rel = fabs(sqrt(n1) - sqrt(n2)) / sqrt(n2);
+    cr_assert(cosv > 0.95 && rel < 0.3, "trained NAC vs FD of the mixing angle: |cos| %.4f, norm "
+              "error %.3f (gap %.3f eV)", cosv, rel, (Eref[1] - Eref[0]) * FH_HARTREE_EV);
+    double Q[9], xr[9], Er[2], Gr[18], dr[9], Gq[18], dq[9];
+    tm_rotation(Q, 1);
+    tm_apply(Q, 3, x, xr);
+    fh_model_request r3 = {.grad_mask = 3u, .want_nac = 1, .energy = Er, .grad = Gr, .nac = dr};
+    cr_assert_eq(fh_model_predict(m, 3, tt_z, xr, &r3, &err), FH_OK);
+    tm_apply(Q, 6, G, Gq);
+    tm_apply(Q, 3, d, dq);
+    cr_assert(tm_max_rel(Er, E, 2) < 1e-10 && tm_max_rel(Gr, Gq, 18) < 1e-10 && tm_max_rel(dr, dq, 9) < 1e-10,
+              "trained model not equivariant: %.2e %.2e %.2e", tm_max_rel(Er, E, 2),
+              tm_max_rel(Gr, Gq, 18), tm_max_rel(dr, dq, 9));
+    fh_model_free(m);
+    unlink(c.output);
+    unlink(ds);
+}
+
+/* Weights of a model file. */
+static double *weights(const char *path, size_t *n, int *K)
+{
+    fh_err err = {0};
+    fh_model *m = NULL;
+    cr_assert_eq(fh_model_load(path, &m, &err), FH_OK, "%s", err.msg);
+    *n = fh_model_n_params(m), *K = fh_model_n_members(m);
+    double *w = malloc(sizeof(double) * *n * *K);
+    for (int k = 0; k < *K; k++) memcpy(w + *n * k, fh_model_params(m, k), sizeof(double) * *n);
+    fh_model_free(m);
+    return w;
+}
+
+static void same_models(const char *a, const char *b)
+{
+    size_t na, nb;
+    int ka, kb;
+    double *wa = weights(a, &na, &ka), *wb = weights(b, &nb, &kb);
+    cr_assert(na == nb && ka == kb);
+    cr_assert_eq(memcmp(wa, wb, sizeof(double) * na * ka), 0, "%s and %s differ", a, b);
+    free(wa), free(wb);
+}
+
+Test(train, resume_after_a_stop_is_bitwise_identical)
+{
+    char ds[1024];
+    tmp_path(ds, sizeof ds, "res.h5");
+    fh_err err = {0};
+    cr_assert_eq(tt_write_dataset(ds, 24, 8, &err), FH_OK, "%s", err.msg);
+    fh_train_config a = config(ds, "res_a.h5", 6), b = config(ds, "res_b.h5", 6);
+    a.committee = b.committee = 2;
+    fh_train_result ra, rb;
+    cr_assert_eq(run(&a, &ra, &err), FH_OK, "%s", err.msg);
+    cr_assert(ra.finished && ra.epochs == 12 && !ra.resumed);
+    b.stop_after_epochs = 4;
+    cr_assert_eq(run(&b, &rb, &err), FH_OK, "%s", err.msg);
+    cr_assert(!rb.finished && rb.epochs == 4 && access(b.checkpoint, F_OK) == 0 && access(b.output, F_OK) != 0);
+    b.stop_after_epochs = 5;   /* the rest of member 1 and 3 epochs of member 2 */
+    cr_assert_eq(run(&b, &rb, &err), FH_OK, "%s", err.msg);
+    cr_assert(!rb.finished && rb.resumed && rb.epochs == 5);
+    b.stop_after_epochs = 0;
+    cr_assert_eq(run(&b, &rb, &err), FH_OK, "%s", err.msg);
+    cr_assert(rb.finished && rb.resumed && rb.epochs == 3);
+    same_models(a.output, b.output);
+    cr_assert_eq(memcmp(&ra.test, &rb.test, sizeof ra.test), 0, "test reports differ");
+    /* a checkpoint of another setup is refused, --force ignores it */
+    b.stop_after_epochs = 2;
+    cr_assert_eq(run(&b, &rb, &err), FH_OK, "%s", err.msg);
+    b.stop_after_epochs = 0;
+    b.lr = 0.02;
+    cr_assert_eq(run(&b, &rb, &err), FH_EINPUT);
+    cr_assert(strstr(err.msg, "different deck") && strstr(err.msg, b.checkpoint), "%s", err.msg);
+    b.force = 1;
+    cr_assert_eq(run(&b, &rb, &err), FH_OK, "%s", err.msg);
+    cr_assert(rb.finished && !rb.resumed);
+    unlink(a.output), unlink(b.output), unlink(ds);
+}
+
+Test(train, resume_after_sigkill_is_bitwise_identical)
+{
+    char ds[1024];
+    tmp_path(ds, sizeof ds, "kill.h5");
+    fh_err err = {0};
+    cr_assert_eq(tt_write_dataset(ds, 24, 9, &err), FH_OK, "%s", err.msg);
+    fh_train_config a = config(ds, "kill_a.h5", 30), b = config(ds, "kill_b.h5", 30);
+    fh_train_result ra, rb;
+    cr_assert_eq(run(&a, &ra, &err), FH_OK, "%s", err.msg);
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        fh_train_result r;
+        fh_err e2;
+        _exit(run(&b, &r, &e2) == FH_OK ? 0 : 1);
+    }
+    /* kill it once it has written a checkpoint (polling every millisecond) */
+    int killed = 0;
+    for (int i = 0; i < 20000; i++) {
+        if (access(b.checkpoint, F_OK) == 0) {
+            sleep_ms(20);
+            killed = kill(pid, SIGKILL) == 0;
+            break;
+        }
+        sleep_ms(1);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    cr_assert(killed && WIFSIGNALED(status), "the training child was not killed mid-run");
+    cr_assert(access(b.output, F_OK) != 0, "killed before writing the model");
+    cr_assert_eq(run(&b, &rb, &err), FH_OK, "%s", err.msg);
+    cr_assert(rb.finished && rb.resumed && rb.epochs < 30, "resumed %d after %ld epochs", rb.resumed, rb.epochs);
+    same_models(a.output, b.output);
+    unlink(a.output), unlink(b.output), unlink(ds);
+}
+
+Test(train, bad_inputs_are_reported)
+{
+    char ds[1024], txt[1024];
+    tmp_path(ds, sizeof ds, "bad.h5");
+    tmp_path(txt, sizeof txt, "bad.txt");
+    fh_err err = {0};
+    fh_train_config c = config(ds, "bad_model.h5", 2);
+    fh_train_result r;
+    cr_assert_eq(run(&c, &r, &err), FH_EINPUT, "a missing dataset is an input error");
+    cr_assert(strstr(err.msg, "bad.h5") != NULL, "%s", err.msg);
+    FILE *f = fopen(txt, "w");
+    fprintf(f, "not a dataset\n");
+    fclose(f);
+    snprintf(c.dataset, sizeof c.dataset, "%s", txt);
+    cr_assert_eq(run(&c, &r, &err), FH_EINPUT);
+    /* an init model with another number of states than the data */
+    cr_assert_eq(tt_write_dataset(ds, 8, 3, &err), FH_OK, "%s", err.msg);
+    fh_model_hyper h = tt_hyper();
+    h.nstates = 3, h.n_elements = 3, h.elements[0] = 1, h.elements[1] = 6, h.elements[2] = 8;
+    h.avg_neighbors = 2;
+    fh_model *m = NULL;
+    cr_assert_eq(fh_model_alloc(&h, 1, 1, &m, &err), FH_OK, "%s", err.msg);
+    cr_assert_eq(fh_model_save(m, txt, &err), FH_OK);
+    fh_model_free(m);
+    snprintf(c.dataset, sizeof c.dataset, "%s", ds);
+    snprintf(c.init_model, sizeof c.init_model, "%s", txt);
+    cr_assert_eq(run(&c, &r, &err), FH_EINPUT);
+    cr_assert(strstr(err.msg, "2 states but the model 3") != NULL, "%s", err.msg);
+    c.init_model[0] = '\0';
+    c.train_fraction = 0.9, c.valid_fraction = 0.2;
+    cr_assert_eq(run(&c, &r, &err), FH_EINPUT);
+    unlink(ds), unlink(txt);
+}
