@@ -25,6 +25,15 @@ static void tmp_path(char *buf, size_t n, const char *name)
     snprintf(buf, n, "%s/test_train_%d_%s", FH_TEST_BINARY_DIR, (int)getpid(), name);
 }
 
+/* Remove a dataset and the lock file its appends leave. */
+static void unlink_dataset(const char *path)
+{
+    char lock[1100];
+    snprintf(lock, sizeof lock, "%s.lock", path);
+    unlink(path);
+    unlink(lock);
+}
+
 static fh_train_config config(const char *dataset, const char *tag, int epochs)
 {
     fh_train_config c = fh_train_config_default();
@@ -120,7 +129,7 @@ Test(train, fits_the_analytic_two_state_problem)
               tm_max_rel(Gr, Gq, 18), tm_max_rel(dr, dq, 9));
     fh_model_free(m);
     unlink(c.output);
-    unlink(ds);
+    unlink_dataset(ds);
 }
 
 /* Weights of a model file. */
@@ -178,7 +187,7 @@ Test(train, resume_after_a_stop_is_bitwise_identical)
     b.force = 1;
     cr_assert_eq(run(&b, &rb, &err), FH_OK, "%s", err.msg);
     cr_assert(rb.finished && !rb.resumed);
-    unlink(a.output), unlink(b.output), unlink(ds);
+    unlink(a.output), unlink(b.output), unlink_dataset(ds);
 }
 
 Test(train, resume_after_sigkill_is_bitwise_identical)
@@ -214,7 +223,7 @@ Test(train, resume_after_sigkill_is_bitwise_identical)
     cr_assert_eq(run(&b, &rb, &err), FH_OK, "%s", err.msg);
     cr_assert(rb.finished && rb.resumed && rb.epochs < 30, "resumed %d after %ld epochs", rb.resumed, rb.epochs);
     same_models(a.output, b.output);
-    unlink(a.output), unlink(b.output), unlink(ds);
+    unlink(a.output), unlink(b.output), unlink_dataset(ds);
 }
 
 Test(train, bad_inputs_are_reported)
@@ -248,5 +257,5 @@ Test(train, bad_inputs_are_reported)
     c.init_model[0] = '\0';
     c.train_fraction = 0.9, c.valid_fraction = 0.2;
     cr_assert_eq(run(&c, &r, &err), FH_EINPUT);
-    unlink(ds), unlink(txt);
+    unlink_dataset(ds), unlink(txt);
 }

@@ -1,0 +1,259 @@
+/* The commands around the model, run as a user would: `fusionhop train` (progress lines, model
+ * file; under `mpirun -n 2` bitwise reproducible and consistent with one rank), `fusionhop
+ * predict` in JSON and TSV (values identical to the library's), usage and input errors (exit
+ * code 2), and `fusionhop run` driving surface hopping on the trained model (the ML provider). */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fh_surfaces.h"
+#include "fh_train.h"
+#include "fh_xyz.h"
+#include "test_train_util.h"
+
+static char dir[1024];
+static void cleanup_dir(void);
+
+static void setup_dir(void)
+{
+    snprintf(dir, sizeof dir, "%s/test_train_cli_%d", FH_TEST_BINARY_DIR, (int)getpid());
+    mkdir(dir, 0755);
+    fh_err err = {0};
+    char path[1200];
+    snprintf(path, sizeof path, "%s/data.h5", dir);
+    cr_assert_eq(tt_write_dataset(path, 24, 21, &err), FH_OK, "%s", err.msg);
+    snprintf(path, sizeof path, "%s/train.inp", dir);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "# tiny model for the command-line tests\n[model]\nchannels = 8\nlmax = 2\n"
+               "correlation = 2\ncutoff = 4 Angstrom\nbessel = 6\nradial_mlp = 16,16\n"
+               "readout_hidden = 8\n\n[train]\ndataset = data.h5\nepochs = 3\nbatch_size = 4\n"
+               "patience = 0\nseed = 4\n");
+    fclose(f);
+    /* three frames to predict on */
+    snprintf(path, sizeof path, "%s/frames.xyz", dir);
+    f = fopen(path, "w");
+    tm_seed(77);
+    for (int k = 0; k < 3; k++) {
+        double x[9];
+        tt_geometry(x);
+        fh_xyz_write_frame(f, 3, tt_z, x, "frame");
+    }
+    fclose(f);
+    setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
+    setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
+    setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 1);
+}
+
+static void cleanup_dir(void)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+/* Run a shell command in dir; returns the exit status. */
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...)
+{
+    char cmd[4096];
+    int n = snprintf(cmd, sizeof cmd, "cd '%s' && ", dir);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd + n, sizeof cmd - n, fmt, ap);
+    va_end(ap);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static char *slurp(const char *name)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s missing", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = calloc((size_t)n + 1, 1);
+    cr_assert_eq(fread(s, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    return s;
+}
+
+static int count(const char *s, const char *what)
+{
+    int n = 0;
+    for (const char *p = s; (p = strstr(p, what)); p += strlen(what)) n++;
+    return n;
+}
+
+static fh_model *load(const char *name)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    fh_err err = {0};
+    fh_model *m = NULL;
+    cr_assert_eq(fh_model_load(path, &m, &err), FH_OK, "%s", err.msg);
+    return m;
+}
+
+Test(train_cli, train_under_mpi_and_predict)
+{
+    setup_dir();
+    cr_assert_eq(sh("%s train train.inp -o m1.h5 2> train1.log", FH_TEST_FUSIONHOP), 0);
+    char *log = slurp("train1.log");
+    cr_assert_eq(count(log, "member 1/1 epoch"), 3, "%s", log);
+    cr_assert(strstr(log, "valid MAE: E ") && strstr(log, "test (") && strstr(log, "model written"), "%s", log);
+    free(log);
+    /* two ranks, twice: bitwise the same */
+    cr_assert_eq(sh("mpirun -n 2 %s train train.inp -o m2a.h5 2> train2.log", FH_TEST_FUSIONHOP), 0);
+    cr_assert_eq(sh("mpirun -n 2 %s train train.inp -o m2b.h5 2>/dev/null", FH_TEST_FUSIONHOP), 0);
+    log = slurp("train2.log");
+    cr_assert_eq(count(log, "member 1/1 epoch"), 3, "progress must come from rank 0 only:\n%s", log);
+    cr_assert(strstr(log, "2 ranks") != NULL, "%s", log);
+    free(log);
+    fh_model *m1 = load("m1.h5"), *a = load("m2a.h5"), *b = load("m2b.h5");
+    size_t np = fh_model_n_params(a);
+    cr_assert_eq(memcmp(fh_model_params(a, 0), fh_model_params(b, 0), sizeof(double) * np), 0,
+                 "2-rank training is not reproducible");
+    /* one rank and two ranks differ only by the order of summation */
+    double dmax = 0, wmax = 0;
+    for (size_t i = 0; i < np; i++) {
+        double d = fabs(fh_model_params(a, 0)[i] - fh_model_params(m1, 0)[i]);
+        if (d > dmax) dmax = d;
+        if (fabs(fh_model_params(m1, 0)[i]) > wmax) wmax = fabs(fh_model_params(m1, 0)[i]);
+    }
+    cr_assert(dmax < 1e-6 * wmax, "1 and 2 ranks differ by %.3e", dmax);
+
+    /* predict: every frame, values as the library computes them */
+    cr_assert_eq(sh("%s predict --model m1.h5 --xyz frames.xyz > out.json", FH_TEST_FUSIONHOP), 0);
+    cr_assert_eq(sh("%s predict --model m1.h5 --xyz frames.xyz --format tsv > out.tsv", FH_TEST_FUSIONHOP), 0);
+    char *js = slurp("out.json"), *ts = slurp("out.tsv");
+    cr_assert_eq(count(js, "\n"), 3);
+    cr_assert_eq(count(js, "{\"frame\":"), 3);
+    cr_assert_eq(count(js, "\"energies\":["), 3);
+    cr_assert_eq(count(js, "\"gradients\":[[["), 3);
+    cr_assert_eq(count(js, "\"nac\":[[["), 3);
+    cr_assert_eq(count(js, "\"energy_std\":["), 3);
+    fh_xyz *xyz = NULL;
+    char path[1200];
+    snprintf(path, sizeof path, "%s/frames.xyz", dir);
+    fh_err err = {0};
+    cr_assert_eq(fh_xyz_read(path, &xyz, &err), FH_OK);
+    const char *line = js;
+    for (int f = 0; f < 3; f++) {
+        double E[2], G[18], d[9], sd[2];
+        fh_model_request rq = {.grad_mask = 3u, .want_nac = 1, .energy = E, .grad = G, .nac = d, .energy_std = sd};
+        cr_assert_eq(fh_model_predict(m1, 3, xyz->z, xyz->x + 9 * f, &rq, &err), FH_OK);
+        /* all numbers of the line in order: frame, energies, gradients, nac, energy_std */
+        double v[64];
+        int nv = 0;
+        const char *p = line;
+        while (*p && *p != '\n' && nv < 64) {
+            if ((*p >= '0' && *p <= '9') || *p == '-') {
+                char *end;
+                v[nv++] = strtod(p, &end);
+                p = end;
+            } else {
+                p++;
+            }
+        }
+        cr_assert_eq(nv, 1 + 2 + 18 + 9 + 2, "frame %d: %d numbers", f, nv);
+        cr_assert(v[0] == f);
+        cr_assert(v[1] == E[0] && v[2] == E[1], "energies differ from the library");
+        for (int k = 0; k < 18; k++) cr_assert(v[3 + k] == G[k]);
+        for (int k = 0; k < 9; k++) cr_assert(v[21 + k] == d[k]);
+        cr_assert(v[30] == 0 && v[31] == 0, "a single member has no spread");
+        line = strchr(line, '\n') + 1;
+    }
+    cr_assert_eq(count(ts, "\n"), 4);
+    char *nl = strchr(ts, '\n');
+    *nl = '\0';
+    cr_assert_eq(count(ts, "\t"), 31, "TSV header: %s", ts);
+    cr_assert(strncmp(ts, "frame\tE_0\tE_1\tstd_0\tstd_1\tgrad_0_a1_x", 36) == 0, "%s", ts);
+    cr_assert(strstr(ts, "\tnac_0_1_a3_z") != NULL);
+    free(js), free(ts);
+    fh_xyz_free(xyz);
+    fh_model_free(m1), fh_model_free(a), fh_model_free(b);
+    cleanup_dir();
+}
+
+Test(train_cli, usage_and_input_errors)
+{
+    setup_dir();
+    cr_assert_eq(sh("%s predict --xyz frames.xyz 2> e1.log", FH_TEST_FUSIONHOP), 2);
+    cr_assert_eq(sh("%s predict --model nothere.h5 --xyz frames.xyz 2> e2.log", FH_TEST_FUSIONHOP), 2);
+    char *e = slurp("e2.log");
+    cr_assert(strstr(e, "nothere.h5") != NULL, "%s", e);
+    free(e);
+    cr_assert_eq(sh("echo garbage > bad.h5; %s predict --model bad.h5 --xyz frames.xyz 2> e3.log", FH_TEST_FUSIONHOP), 2);
+    e = slurp("e3.log");
+    cr_assert(strstr(e, "bad.h5") && strstr(e, "not an HDF5 file"), "%s", e);
+    free(e);
+    cr_assert_eq(sh("%s predict --model data.h5 --xyz frames.xyz --format csv 2>/dev/null", FH_TEST_FUSIONHOP), 2);
+    cr_assert_eq(sh("%s train 2>/dev/null", FH_TEST_FUSIONHOP), 2);
+    cr_assert_eq(sh("printf '[train]\\nepochs = 2\\n' > nodata.inp; %s train nodata.inp 2> e4.log", FH_TEST_FUSIONHOP), 2);
+    e = slurp("e4.log");
+    cr_assert(strstr(e, "needs 'dataset'") != NULL, "%s", e);
+    free(e);
+    cr_assert_eq(sh("printf '[model]\\nradial_mlp = 16,x\\n[train]\\ndataset = data.h5\\n' > badmlp.inp; "
+                    "%s train badmlp.inp 2> e5.log", FH_TEST_FUSIONHOP), 2);
+    e = slurp("e5.log");
+    cr_assert(strstr(e, "radial_mlp") != NULL, "%s", e);
+    free(e);
+    cr_assert_eq(sh("printf '[model]\\nchanels = 8\\n' > typo.inp; %s train typo.inp 2> e6.log", FH_TEST_FUSIONHOP), 2);
+    e = slurp("e6.log");
+    cr_assert(strstr(e, "typo.inp:2") != NULL, "deck errors name file and line: %s", e);
+    free(e);
+    cleanup_dir();
+}
+
+Test(train_cli, surface_hopping_on_the_trained_model)
+{
+    setup_dir();
+    cr_assert_eq(sh("%s train train.inp -o m.h5 2>/dev/null", FH_TEST_FUSIONHOP), 0);
+    /* the provider directly */
+    char path[1200];
+    snprintf(path, sizeof path, "%s/m.h5", dir);
+    fh_surface_config cfg = {.type = "ml", .natoms = 3, .z = tt_z, .model_file = path};
+    fh_surface *s = NULL;
+    fh_err err = {0};
+    cr_assert_eq(fh_surface_alloc(&cfg, &s, &err), FH_OK, "%s", err.msg);
+    cr_assert(s->nstates == 2 && s->ndof == 9 && (s->caps & FH_CAP_NAC) && (s->caps & FH_CAP_SPREAD));
+    cr_assert(fabs(s->mass[3] - fh_element_mass_au(1)) < 1e-9);
+    double x[9], E[2], G[18], d[9], sd[2], E2[2], G2[18], d2[9];
+    tm_seed(5);
+    tt_geometry(x);
+    fh_surface_eval rq = {.x = x, .grad_mask = 2u, .want_nac = 1, .energy = E, .grad = G, .nac = d, .energy_std = sd};
+    cr_assert_eq(fh_surface_evaluate(s, &rq, &err), FH_OK, "%s", err.msg);
+    fh_model *m = load("m.h5");
+    fh_model_request mr = {.grad_mask = 2u, .want_nac = 1, .energy = E2, .grad = G2, .nac = d2};
+    cr_assert_eq(fh_model_predict(m, 3, tt_z, x, &mr, &err), FH_OK);
+    cr_assert(memcmp(E, E2, sizeof E) == 0 && memcmp(G + 9, G2 + 9, 9 * sizeof(double)) == 0 &&
+              memcmp(d, d2, sizeof d) == 0, "the provider must return the model's numbers");
+    fh_model_free(m);
+    fh_surface_free(s);
+    cfg.nstates = 3;
+    cr_assert_eq(fh_surface_alloc(&cfg, &s, &err), FH_EINPUT);
+    cr_assert(strstr(err.msg, "2 states, not 3") != NULL, "%s", err.msg);
+    cfg.nstates = 0;
+    int z2[3] = {6, 1, 7};
+    cfg.z = z2;
+    cr_assert_eq(fh_surface_alloc(&cfg, &s, &err), FH_EINPUT);
+    cr_assert(strstr(err.msg, "atom 3 is N") != NULL, "%s", err.msg);
+
+    /* a short ensemble through the runner */
+    cr_assert_eq(sh("head -5 frames.xyz > start.xyz && printf '[surface]\\ntype = ml\\nmodel = m.h5\\n"
+                    "geometry = start.xyz\\n[dynamics]\\nntraj = 2\\ndt = 0.25 fs\\ntmax = 5 fs\\n"
+                    "[initial]\\nsampling = fixed\\nstate = 1\\n' > run.inp && "
+                    "%s run run.inp -o run 2> run.log", FH_TEST_FUSIONHOP), 0);
+    char *log = slurp("run.log");
+    cr_assert(strstr(log, "2 done") != NULL, "%s", log);
+    free(log);
+    cleanup_dir();
+}
