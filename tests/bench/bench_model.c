@@ -154,7 +154,7 @@ static void bench_config(const char *name, fh_model_hyper h, int nstates, int fo
     /* flop counts of one forward (tangents on/off) and backward (positions / weights) */
     fh_model_forward(c.ws, c.m, fh_model_params(c.m, 0), NAT, c.type, c.x, FH_MODEL_TANGENTS, c.E,
                      NULL, &err);
-    double f_fwd_t = fh_model_flops(c.ws, 0), f_bx = fh_model_flops(c.ws, 1);
+    double f_fwd_t = fh_model_flops(c.ws, 0), f_bx = fh_model_flops(c.ws, 1), f_bt = fh_model_flops(c.ws, 2);
     fh_model_forward(c.ws, c.m, fh_model_params(c.m, 0), NAT, c.type, c.x, 0, c.E, NULL, &err);
     double f_fwd = fh_model_flops(c.ws, 0);
     printf("%s: %d states, %zu weights, %d pairs within the cutoff\n", name, N,
@@ -188,8 +188,12 @@ static void bench_config(const char *name, fh_model_hyper h, int nstates, int fo
     c.lc = fh_train_loss_cfg_default();
     c.lc.force_hvp = force_hvp;
     t = median_time(run_train_step, &c);
-    printf("  (c) training step (E+F+NAC loss, gradient w.r.t. all weights, %s HVP) %6.2f ms\n",
-           force_hvp == FH_TRAIN_HVP_CENTRAL ? "central" : "one-sided", 1e3 * t);
+    /* forward with tangents, N position passes, one weight pass at R, per state one (central:
+     * two) forward + weight pass at the displaced geometry */
+    int nd = force_hvp == FH_TRAIN_HVP_CENTRAL ? 2 : 1;
+    double f_train = f_fwd_t + N * f_bx + f_bt + nd * N * (f_fwd + f_bt);
+    printf("  (c) training step (E+F+NAC loss, all weights, %s HVP) %6.2f ms  %6.2f GFLOP/s\n",
+           force_hvp == FH_TRAIN_HVP_CENTRAL ? "central" : "one-sided", 1e3 * t, f_train / t * 1e-9);
     free(Gref), free(Href);
     free(c.G), free(c.nac), free(c.gtheta);
     fh_model_ws_free(c.ws);

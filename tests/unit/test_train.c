@@ -227,6 +227,77 @@ Test(train, resume_after_sigkill_is_bitwise_identical)
     unlink(a.output), unlink(b.output), unlink_dataset(ds);
 }
 
+/* Progress lines captured from the trainer. */
+typedef struct {
+    char lines[64][512];
+    int n;
+} capture;
+static void keep_line(void *ctx, const char *line)
+{
+    capture *c = ctx;
+    if (c->n < 64) snprintf(c->lines[c->n++], 512, "%s", line);
+}
+
+Test(train, plateau_decay_early_stopping_and_best_weights)
+{
+    char ds[1024];
+    tmp_path(ds, sizeof ds, "stop.h5");
+    fh_err err = {0};
+    cr_assert_eq(tt_write_dataset(ds, 16, 10, &err), FH_OK, "%s", err.msg);
+    fh_train_config c = config(ds, "stop_model.h5", 40);
+    c.lr = 0.5;   /* far too large: the validation loss soon stops improving */
+    c.lr_patience = 2, c.lr_factor = 0.5, c.patience = 5;
+    c.ema = 0;
+    capture cap = {.n = 0};
+    c.log = keep_line, c.log_ctx = &cap;
+    fh_train_result r;
+    cr_assert_eq(run(&c, &r, &err), FH_OK, "%s", err.msg);
+    cr_assert(r.finished && r.epochs < 40, "early stopping did not stop (%ld epochs)", r.epochs);
+    /* walk the epoch lines: lr halves after 2 epochs without improvement, training stops after
+     * 5; remember the best validation loss */
+    double lr = 0.5, best = INFINITY;
+    int since = 0, since_lr = 0, epochs = 0, stop_line = 0, decays = 0;
+    for (int i = 0; i < cap.n; i++) {
+        const char *l = cap.lines[i];
+        if (strstr(l, "early stop")) stop_line = 1;
+        const char *e = strstr(l, " epoch ");
+        if (!e) continue;
+        double lr_l, tr, va;
+        cr_assert_eq(sscanf(strstr(l, "lr "), "lr %lf loss train %lf valid %lf", &lr_l, &tr, &va), 3, "%s", l);
+        epochs++;
+        int improved = strchr(l, '*') != NULL;   /* the trainer marks improvements */
+        cr_assert(improved ? va <= best : va >= best, "improvement mark wrong: %s", l);
+        if (improved) best = va, since = since_lr = 0;
+        else since++, since_lr++;
+        if (since_lr >= 2) lr *= 0.5, since_lr = 0, decays++;
+        cr_assert(fabs(lr_l - lr) < 1e-12 * lr, "epoch %d: lr %.3e, expected %.3e", epochs, lr_l, lr);
+    }
+    cr_assert(epochs == r.epochs && since == 5 && stop_line && decays >= 2,
+              "%d epoch lines, %d without improvement at the end, %d decays", epochs, since, decays);
+    /* the model keeps the weights of the best validation epoch */
+    fh_model *m = NULL;
+    cr_assert_eq(fh_model_load(c.output, &m, &err), FH_OK, "%s", err.msg);
+    fh_train_data *d = NULL;
+    cr_assert_eq(fh_train_data_load(ds, &d, &err), FH_OK);
+    cr_assert_eq(fh_train_data_set_types(d, m, &err), FH_OK);
+    size_t *idx, nt, nv, ne;
+    cr_assert_eq(fh_train_split(d->n, c.train_fraction, c.valid_fraction, c.seed, &idx, &nt, &nv, &ne, &err), FH_OK);
+    fh_model_ws *ws = fh_model_ws_alloc(m, &err);
+    fh_train_terms t = {0};
+    for (size_t i = 0; i < nv; i++) {
+        fh_train_sample s;
+        fh_train_data_sample(d, idx[nt + i], &s);
+        cr_assert_eq(fh_train_sample_loss(ws, m, fh_model_params(m, 0), &s, &c.loss, NULL, &t, &err), FH_OK);
+    }
+    double vloss = t.loss / nv;
+    cr_assert(fabs(vloss - best) <= 1e-4 * best, "final model's validation loss %.6e, best epoch %.6e", vloss, best);
+    free(idx);
+    fh_model_ws_free(ws);
+    fh_train_data_free(d);
+    fh_model_free(m);
+    unlink(c.output), unlink_dataset(ds);
+}
+
 Test(train, bad_inputs_are_reported)
 {
     char ds[1024], txt[1024];
