@@ -272,17 +272,9 @@ static int build_model(trainer *T, const fh_model_hyper *h0, fh_err *err)
     const fh_train_config *c = T->cfg;
     int rc;
     if (c->init_model[0]) {
+        /* members beyond the file's start from (seed, k); extra ones in the file are dropped */
         rc = fh_model_load(c->init_model, &T->m, err);
         if (!rc) rc = fh_model_set_members(T->m, c->committee, c->seed, err);
-        if (!rc && fh_model_n_members(T->m) != c->committee) {
-            /* fewer members wanted than the file has: keep the first ones */
-            fh_model *m2 = NULL;
-            rc = fh_model_copy(T->m, &m2, err);
-            if (!rc) {
-                fh_model_free(T->m);
-                T->m = m2;
-            }
-        }
         if (!rc) rc = fh_train_data_set_types(T->d, T->m, err);
         return rc;
     }

@@ -178,6 +178,20 @@ Test(train, resume_after_a_stop_is_bitwise_identical)
     cr_assert(rb.finished && rb.resumed && rb.epochs == 3);
     same_models(a.output, b.output);
     cr_assert_eq(memcmp(&ra.test, &rb.test, sizeof ra.test), 0, "test reports differ");
+    /* continuing from a trained model: one more epoch starts from its accuracy */
+    fh_train_config i = config(ds, "res_i.h5", 1), f = config(ds, "res_f.h5", 1);
+    snprintf(i.init_model, sizeof i.init_model, "%s", a.output);
+    fh_train_result ri, rf;
+    cr_assert_eq(run(&i, &ri, &err), FH_OK, "%s", err.msg);
+    cr_assert_eq(run(&f, &rf, &err), FH_OK, "%s", err.msg);
+    cr_assert(ri.test_loss < 0.7 * rf.test_loss, "init model: test loss %.3e, fresh %.3e",
+              ri.test_loss, rf.test_loss);
+    size_t ni, nf;
+    int ki, kf;
+    double *wi = weights(i.output, &ni, &ki), *wf = weights(a.output, &nf, &kf);
+    cr_assert(ki == 1 && kf == 2 && ni == nf, "the committee size comes from the deck");
+    free(wi), free(wf);
+    unlink(i.output), unlink(f.output);
     /* a checkpoint of another setup is refused, --force ignores it */
     b.stop_after_epochs = 2;
     cr_assert_eq(run(&b, &rb, &err), FH_OK, "%s", err.msg);
