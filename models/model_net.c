@@ -757,8 +757,9 @@ static double lin_flops(const fh_eq_irreps *in, int ci, const fh_eq_irreps *out,
 double fh_model_flops(const fh_model_ws *ws, int backward)
 {
     /* Channel mixings and the radial MLP counted exactly; tensor products and fusion blocks as
-     * counted by the equivariant core. A backward for weights also forms the weight gradients of
-     * every mixing and of the MLP (about twice the forward's products). */
+     * counted by the equivariant core (for their backward: with every gradient, so a weight pass,
+     * which skips the harmonics' gradient, is slightly overcounted). A backward for weights also
+     * forms the weight gradients of every mixing and of the MLP (twice the forward's products). */
     const int n = ws->natoms, np = ws->npairs, C = ws->C, M = ws->M;
     fh_eq_irreps e0, v1;
     fh_eq_irreps_parse("0e", &e0, NULL, NULL);
