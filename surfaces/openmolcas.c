@@ -400,7 +400,6 @@ static int run_pymolcas(const molcas_impl *m, const char *dir, int *status)
         struct timespec ts = {0, 20000000};
         nanosleep(&ts, NULL);
     }
-    if (!timed_out) kill(-pid, SIGKILL); /* leftovers of the group, if any */
     return timed_out;
 }
 
