@@ -22,38 +22,6 @@ static void usage(void)
            "starts over. One progress line per epoch and a final test-split report go to stderr.\n");
 }
 
-/* A train deck need not describe dynamics: keys that are required by other commands get a
- * placeholder (first choice, smallest value) so that the deck parses. Returns the number of
- * strings written into out (malloc'ed). */
-static int placeholders(char **out, int max)
-{
-    int n = 0;
-    for (const fh_deck_key *k = fh_deck_schema(); k->section && n < max; k++) {
-        if (k->def || strcmp(k->section, "model") == 0 || strcmp(k->section, "train") == 0) continue;
-        char val[128];
-        switch (k->type) {
-        case FH_KEY_CHOICE: {
-            size_t len = strcspn(k->choices, "|");
-            snprintf(val, sizeof val, "%.*s", (int)len, k->choices);
-            break;
-        }
-        case FH_KEY_REAL:
-            snprintf(val, sizeof val, "%.17g %s", k->min <= k->max ? k->min : 0.0,
-                     fh_unit_au_name(k->unit));
-            break;
-        case FH_KEY_INT: snprintf(val, sizeof val, "%ld", (long)(k->min <= k->max ? k->min : 0)); break;
-        case FH_KEY_BOOL: snprintf(val, sizeof val, "false"); break;
-        default: snprintf(val, sizeof val, "unused"); break;
-        }
-        size_t len = strlen(k->section) + strlen(k->key) + strlen(val) + 3;
-        out[n] = malloc(len);
-        if (!out[n]) break;
-        snprintf(out[n], len, "%s.%s=%s", k->section, k->key, val);
-        n++;
-    }
-    return n;
-}
-
 /* "64,64,64" -> widths. */
 static int parse_widths(const char *s, fh_model_hyper *h, fh_err *err)
 {
@@ -83,15 +51,14 @@ static void log_line(void *ctx, const char *line)
 static int train(const fh_deck_args *a)
 {
     fh_err err = {0};
-    char *sets[64];
-    int nph = placeholders(sets, 32);
-    for (int i = 0; i < a->nsets && nph < 64; i++) sets[nph++] = a->sets[i];
     fh_deck *d = NULL;
-    int nown = nph - a->nsets;
-    int rc = fh_deck_load(a->deck, sets, nph, &d, &err);
-    for (int i = 0; i < nown; i++) free(sets[i]);
+    int rc = fh_deck_load(a->deck, a->sets, a->nsets, &d, &err);
+    if (rc == FH_OK && !fh_deck_is_training(d))
+        rc = fh_err_set(&err, FH_EINPUT, "%s: error: not a training deck (no [train] section)",
+                        a->deck);
     if (rc != FH_OK) {
         fh_log("%s\n", err.msg);
+        fh_deck_free(d);
         return rc == FH_EINPUT ? FH_EXIT_USAGE : FH_EXIT_FAIL;
     }
     fh_model_hyper h = fh_model_hyper_default();

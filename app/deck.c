@@ -32,6 +32,7 @@ struct fh_deck {
     int nkeys;
     const fh_deck_key *schema;
     value *values; /* [nkeys], parallel to the schema */
+    int training;  /* the deck has a [train] section: only [model] and [train] keys are required */
 };
 
 /* Diagnostics collected while parsing: every error, in order. */
@@ -417,6 +418,7 @@ static void parse_text(fh_deck *d, const char *text, diag *dg)
             lower(sec);
             have_sec = 1;
             sec_known = *sec && section_known(d->schema, sec);
+            if (sec_known && strcmp(sec, "train") == 0) d->training = 1;
             if (!*sec) {
                 diag_add(dg, d->name, line, col, "empty section name");
             } else if (!sec_known) {
@@ -515,12 +517,14 @@ static void apply_defaults(fh_deck *d, diag *dg)
         const fh_deck_key *k = &d->schema[i];
         value *v = &d->values[i];
         if (v->given || v->seen) continue;
-        if (!k->def) {
+        int needed = !d->training || strcmp(k->section, "model") == 0 ||
+                     strcmp(k->section, "train") == 0;
+        if (!k->def && needed) {
             diag_add(dg, d->name, 0, 0, "missing required key '%s' in [%s] (%s)", k->key,
                      k->section, k->help);
             continue;
         }
-        if (!*k->def) continue; /* optional, no default */
+        if (!k->def || !*k->def) continue; /* optional (or not needed here), no default */
         if (convert(d, k, k->def, v, dg, "schema default", 0, 0) == 0) v->has = 1;
     }
 }
@@ -666,6 +670,8 @@ int fh_deck_given(const fh_deck *d, const char *s, const char *k)
     assert(i >= 0);
     return d->values[i].given;
 }
+
+int fh_deck_is_training(const fh_deck *d) { return d->training; }
 
 int fh_deck_has(const fh_deck *d, const char *s, const char *k)
 {

@@ -2,7 +2,9 @@
  * values with optional units. Every key is declared in one schema table (app/schema.c) with its
  * type, unit kind, range or choices, default and help; the parser is strict and reports every
  * error in GNU format (`deck.inp:12:5: error: ...`) before giving up. Values are stored resolved:
- * reals in atomic units, paths absolute (relative to the deck's directory). */
+ * reals in atomic units, paths absolute (relative to the deck's directory).
+ * Two kinds of deck share the schema: a training deck (it has a [train] section) needs only the
+ * required keys of [model] and [train]; any other deck needs every required key. */
 #ifndef FH_DECK_H
 #define FH_DECK_H
 
@@ -57,6 +59,8 @@ int fh_deck_bool(const fh_deck *d, const char *section, const char *key);
 const char *fh_deck_string(const fh_deck *d, const char *section, const char *key);
 /* True when the key was given in the deck or by --set (not only defaulted). */
 int fh_deck_given(const fh_deck *d, const char *section, const char *key);
+/* True for a training deck (one with a [train] section). */
+int fh_deck_is_training(const fh_deck *d);
 /* True when the key has a value (given or defaulted). */
 int fh_deck_has(const fh_deck *d, const char *section, const char *key);
 

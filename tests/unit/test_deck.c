@@ -192,3 +192,17 @@ Test(deck, every_shipped_deck_is_valid)
         fh_deck_free(d);
     }
 }
+
+Test(deck, training_deck_needs_only_model_and_train_keys)
+{
+    fh_deck *d;
+    fh_err err = {0};
+    cr_assert_eq(fh_deck_parse("t.inp", "[train]\nepochs = 3\n", NULL, 0, &d, &err), FH_OK, "%s",
+                 err.msg);
+    cr_expect(fh_deck_is_training(d));
+    cr_expect_not(fh_deck_has(d, "dynamics", "tmax"));
+    fh_deck_free(d);
+    /* without [train], the run keys stay required */
+    cr_expect_eq(fh_deck_parse("r.inp", "[model]\nlayers = 2\n", NULL, 0, &d, &err), FH_EINPUT);
+    cr_expect(strstr(err.msg, "missing required key 'tmax'") != NULL, "%s", err.msg);
+}
