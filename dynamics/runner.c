@@ -26,6 +26,7 @@ typedef struct {
     long nsteps;
     double final_time;
     long computed; /* steps integrated by this invocation */
+    int io_error;  /* the trajectory's output could not be written */
     char reason[FH_H5MD_REASON_MAX];
 } result_msg;
 
@@ -151,6 +152,15 @@ static void finish_record(fh_ens_record *rec, fh_dyn_traj *tr, fh_traj_status st
     rec->final_time = tr ? fh_dyn_traj_time(tr) : 0.0;
 }
 
+/* Whether a trajectory file belongs to this run: the same resolved deck, seed and index. A file
+ * of another run (e.g. one restarted with --force and interrupted before it reached this
+ * trajectory) must not be taken as finished nor resumed from its checkpoint. */
+static int same_run(const fh_h5md_reader *r, const fh_run_config *c, long index)
+{
+    return strcmp(fh_h5md_reader_deck(r), c->deck_text ? c->deck_text : "") == 0 &&
+           fh_h5md_reader_seed(r) == c->seed && fh_h5md_reader_traj_index(r) == index;
+}
+
 /* Run or resume trajectory `index`; the outcome goes into rec. Returns FH_OK unless the output
  * could not be written (then rec says failed too). */
 static int run_one(traj_ctx *t, long index, fh_ens_record *rec, long *computed)
@@ -176,7 +186,11 @@ static int run_one(traj_ctx *t, long index, fh_ens_record *rec, long *computed)
     struct stat st;
     if (!c->force && stat(path, &st) == 0) {
         fh_h5md_reader *r = NULL;
-        if (fh_h5md_reader_open(path, &r, &err) == FH_OK) {
+        if (fh_h5md_reader_open(path, &r, &err) == FH_OK && !same_run(r, c, index)) {
+            fh_h5md_reader_close(r); /* left by another run: this trajectory starts afresh */
+            r = NULL;
+        }
+        if (r) {
             long nf = 0, nh = 0;
             void *blob = NULL;
             size_t nb = 0;
@@ -346,6 +360,7 @@ static void record_result(manager *m, const result_msg *r)
         m->io_errors++;
     }
     if (e && fh_ens_close(e, &err) != FH_OK) m->io_errors++;
+    if (r->io_error) m->io_errors++;
     if (rec.status == FH_TRAJ_DONE)
         m->sum->done++;
     else
@@ -480,9 +495,9 @@ int fh_run_ensemble(fh_surface *s, const fh_run_config *cfg, MPI_Comm comm, fh_r
         for (long i; (i = take(&m)) >= 0;) {
             fh_ens_record rec;
             long computed;
-            if (run_one(&t, i, &rec, &computed) != FH_OK) m.io_errors++;
+            int io = run_one(&t, i, &rec, &computed) != FH_OK;
             result_msg r = {.index = i, .status = rec.status, .nsteps = rec.nsteps,
-                            .final_time = rec.final_time, .computed = computed};
+                            .final_time = rec.final_time, .computed = computed, .io_error = io};
             snprintf(r.reason, sizeof r.reason, "%s", rec.reason);
             record_result(&m, &r);
             serve(&m);
@@ -507,8 +522,9 @@ int fh_run_ensemble(fh_surface *s, const fh_run_config *cfg, MPI_Comm comm, fh_r
             if (next < 0) break;
             fh_ens_record rec;
             long computed;
-            run_one(&t, next, &rec, &computed);
+            int io = run_one(&t, next, &rec, &computed) != FH_OK;
             memset(&r, 0, sizeof r);
+            r.io_error = io;
             r.index = next;
             r.status = rec.status;
             r.nsteps = rec.nsteps;

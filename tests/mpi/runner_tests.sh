@@ -37,6 +37,11 @@ same_runs() { # dirA dirB ntraj
     i=0
     while [ "$i" -lt "$3" ]; do
         f=$(printf 'traj/traj_%06d.h5' "$i")
+        # h5diff exits 0 on datasets of different shapes ("not comparable"): compare shapes too
+        if [ "$(h5ls -r "$1/$f")" != "$(h5ls -r "$2/$f")" ]; then
+            echo "FAIL: $1/$f and $2/$f differ in shape" >&2
+            exit 1
+        fi
         for obj in /particles /observables /tsh/hops; do
             if ! h5diff -q "$1/$f" "$2/$f" "$obj" "$obj"; then
                 echo "FAIL: $1/$f and $2/$f differ in $obj" >&2
