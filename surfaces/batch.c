@@ -114,14 +114,22 @@ int fh_surf_batch_run(fh_surface *s, const char *path, const char *level,
     unsigned char *has_grad = calloc((size_t)ns, 1);
     if (!energy || !grad || !nac || !pos || !has_grad) rc = fh_err_set(err, FH_EFAIL, "out of memory");
 
-    for (int k = 0; k < g->n; k++)
-        if (id_state(have, g->id[k]) == 1) p.done++, p.skipped++;
+    /* what is to be done, decided once: 1 = run it */
+    unsigned char *todo = calloc((size_t)(g->n ? g->n : 1), 1);
+    if (!todo && rc == FH_OK) rc = fh_err_set(err, FH_EFAIL, "out of memory");
+    size_t left = 0;
+    for (int k = 0; rc == FH_OK && k < g->n; k++) {
+        int st = id_state(have, g->id[k]);
+        if (st == 1) p.done++, p.skipped++;
+        todo[k] = !(st == 1 || (st == 2 && !o->retry_failed));
+        left += todo[k];
+    }
     double tsum = 0;
     for (int k = 0; rc == FH_OK && k < g->n; k++) {
         if (o->stop && *o->stop) break;
         if (o->max_new && p.run >= o->max_new) break;
-        int st = id_state(have, g->id[k]);
-        if (st == 1 || (st == 2 && !o->retry_failed)) continue;
+        if (!todo[k]) continue;
+        left--;
 
         const double *x = g->x + (size_t)k * ndof;
         if (is_molcas) {
@@ -177,11 +185,6 @@ int fh_surf_batch_run(fh_surface *s, const char *path, const char *level,
         tsum += wall;
         p.last_s = wall;
         p.mean_s = tsum / (double)p.run;
-        size_t left = 0;
-        for (int q = k + 1; q < g->n; q++) {
-            int sq = id_state(have, g->id[q]);
-            left += !(sq == 1 || (sq == 2 && !o->retry_failed));
-        }
         p.eta_s = p.mean_s * (double)left;
         p.last_id = g->id[k];
         p.last_status = r;
@@ -194,6 +197,7 @@ int fh_surf_batch_run(fh_surface *s, const char *path, const char *level,
         final->last_msg = "";
     }
     cache_free(&cache);
+    free(todo);
     fh_dataset_free(have);
     free(energy);
     free(grad);
