@@ -111,6 +111,21 @@ finished() {
         awk '{print $1 + $2, $3}'
 }
 
+# partial DIR NTRAJ: trajectory files still running that hold a checkpoint
+partial() {
+    n=0
+    i=0
+    while [ "$i" -lt "$2" ]; do
+        f=$1/$(traj "$i")
+        i=$((i + 1))
+        [ -f "$f" ] || continue
+        h5dump -a /tsh/status "$f" 2>/dev/null | grep -q '"running"' || continue
+        slot=$(h5dump -a /tsh/checkpoint/record "$f" 2>/dev/null | sed -n 's/.*(0): \(-\{0,1\}[0-9]*\),.*/\1/p')
+        if [ -n "$slot" ] && [ "$slot" -ge 0 ]; then n=$((n + 1)); fi
+    done
+    echo "$n"
+}
+
 nhops() { h5ls "$1/$(traj "$2")/tsh/hops/step" | sed 's/.*{\([0-9]*\)\/.*/\1/'; }
 
 case "$MODE" in
@@ -153,9 +168,11 @@ kill)
     "$FH" run deck.inp -o ref 2>ref.log
     mpirun -n 2 "$FH" run deck.inp -o killed 2>killed.log &
     pid=$!
-    # kill the ranks (a node failure) as soon as the first trajectory is done
+    # kill the ranks (a node failure) once a trajectory has finished and another one has
+    # checkpointed
     for _ in $(seq 1 600); do
-        if [ -f killed/ensemble.h5 ] && [ "$(status_of killed pending)" -le 7 ]; then break; fi
+        if [ -f killed/ensemble.h5 ] && [ "$(status_of killed pending)" -le 7 ] &&
+            [ "$(partial killed 8)" -ge 1 ]; then break; fi
         sleep 0.02
     done
     for p in $(ps -o pid= --ppid "$pid"); do kill -9 "$p" 2>/dev/null || true; done
@@ -165,14 +182,7 @@ kill)
     [ "$done_before" -ge 1 ] && [ "$done_before" -lt 8 ] ||
         fail "the kill did not land mid-run ($done_before of 8 finished)"
     # at least one trajectory was cut short after a checkpoint: its resume is exercised
-    partial=0
-    for i in 0 1 2 3 4 5 6 7; do
-        f=killed/$(traj "$i")
-        [ -f "$f" ] || continue
-        h5dump -a /tsh/status "$f" 2>/dev/null | grep -q '"running"' || continue
-        slot=$(h5dump -a /tsh/checkpoint/record "$f" 2>/dev/null | sed -n 's/.*(0): \(-\{0,1\}[0-9]*\),.*/\1/p')
-        [ -n "$slot" ] && [ "$slot" -ge 0 ] && partial=$((partial + 1))
-    done
+    partial=$(partial killed 8)
     [ "$partial" -ge 1 ] || fail "no trajectory was killed after a checkpoint"
     echo "$partial trajectories to resume from a checkpoint" >&2
     mpirun -n 3 "$FH" run deck.inp -o killed 2>resume.log
