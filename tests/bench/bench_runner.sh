@@ -14,7 +14,8 @@
 # energy and spread monitors are off so that every trajectory runs to tmax. Everything else is
 # the cis deck's: 0.5 fs steps, NACs (rescaling along them), EDC, a frame every 2 steps, a
 # checkpoint every 200 (so the figures include the output). The load average (other jobs on the
-# machine) is printed with every figure.
+# machine) is printed with every figure, and the CPU time per step of all processes, which other
+# jobs do not inflate: wall-clock efficiency below the CPU efficiency is the machine's load.
 set -eu
 B=$(cd "$1" && pwd)
 REPEATS=${2:-3}
@@ -63,26 +64,33 @@ steps=$(awk -v n="$NTRAJ" -v t="$TMAX" 'BEGIN {printf "%d", n * t / 0.5}')
 echo "bench_runner: trans-stilbene (26 atoms), 2 states, committee of 3 (untrained), $NTRAJ trajectories x $TMAX fs ($steps steps) per run, $REPEATS repeats"
 for R in 1 2; do
     : > rates_$R
+    : > cpu_$R
     i=0
     while [ "$i" -lt "$REPEATS" ]; do
         l0=$(load)
         if [ "$R" = 1 ]; then
-            "$FH" run deck.inp -o out --force 2> run.log
+            /usr/bin/time -f "%U %S" -o cpu.txt "$FH" run deck.inp -o out --force 2> run.log
         else
-            mpirun -n "$R" "$FH" run deck.inp -o out --force 2> run.log
+            /usr/bin/time -f "%U %S" -o cpu.txt mpirun -n "$R" "$FH" run deck.inp -o out --force 2> run.log
         fi
         r=$(rate run.log)
         grep -q "$NTRAJ done, 0 failed" run.log || { cat run.log >&2; exit 1; }
-        echo "  $R rank(s), run $((i + 1)): $r trajectory-steps/s (load average before: $l0, after: $(load))"
+        # CPU time of all processes (startup included) per step: what the ranks cost, whatever
+        # else runs on the machine
+        c=$(awk -v n="$steps" '{printf "%.2f", 1000 * ($1 + $2) / n}' cpu.txt)
+        echo "  $R rank(s), run $((i + 1)): $r trajectory-steps/s, $c CPU-ms/step (load average before: $l0, after: $(load))"
         echo "$r" >> rates_$R
+        echo "$c" >> cpu_$R
         i=$((i + 1))
     done
 done
 r1=$(median < rates_1)
 r2=$(median < rates_2)
-awk -v r1="$r1" -v r2="$r2" -v c="$(nproc)" 'BEGIN {
+awk -v r1="$r1" -v r2="$r2" -v c="$(nproc)" -v c1="$(median < cpu_1)" -v c2="$(median < cpu_2)" 'BEGIN {
     printf "median: 1 rank %.1f, 2 ranks %.1f trajectory-steps/s; speed-up %.2f, parallel efficiency %.0f%%\n",
            r1, r2, r2 / r1, 100 * r2 / (2 * r1)
+    printf "median CPU time per step: 1 rank %.2f ms, 2 ranks %.2f ms (CPU efficiency %.0f%%)\n",
+           c1, c2, 100 * c1 / c2
     printf "per step (1 rank): %.2f ms\n", 1000 / r1
     printf "full cis deck (100 x 1 ps at 0.5 fs = 200000 steps): %.0f min on 1 rank, %.0f min on 2 ranks (%d cores here)\n",
            200000 / r1 / 60, 200000 / r2 / 60, c
