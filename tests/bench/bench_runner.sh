@@ -3,32 +3,35 @@
 # (medians of repeated runs), the parallel efficiency, and the projected wall time of the full cis
 # deck (100 trajectories x 1 ps at 0.5 fs = 200000 steps) on this machine.
 #
-#   tests/bench/bench_runner.sh BUILD_DIR [REPEATS (3)] [NTRAJ (4)] [TMAX_FS (50)] [WORKDIR]
+#   tests/bench/bench_runner.sh BUILD_DIR [REPEATS (3)] [NTRAJ (8)] [TMAX_FS (200)] [ISOMER (cis)]
+#                               [WORKDIR]
 #
 # The model has the shipped model's size: the small candidate of inputs/train/stilbene.inp
 # (16x0e+16x1o, l_max 2, correlation 3, radial MLP [32,32], readout 16, 5 Angstrom, 2 states) with a
 # committee of 3, but UNTRAINED weights (tests/tools/runner_model random): the cost of a step does
 # not depend on the weights. Because an untrained landscape has no minimum to sample, every
-# trajectory starts at rest at the trans-stilbene S0 geometry (sampling = fixed) with a gentle
-# landscape (0.001 eV scale), so the molecule keeps its shape and neighbour count over the run; the
-# energy and spread monitors are off so that every trajectory runs to tmax. Everything else is
-# the cis deck's: 0.5 fs steps, NACs (rescaling along them), EDC, a frame every 2 steps, a
+# trajectory starts at rest at the cis- (or trans-) stilbene S0 geometry (sampling = fixed) with a
+# gentle landscape (0.001 eV scale), so the molecule keeps its shape and neighbour count over the
+# run; the energy and spread monitors are off so that every trajectory runs to tmax. Everything
+# else is the cis deck's: 0.5 fs steps, NACs (rescaling along them), EDC, a frame every 2 steps, a
 # checkpoint every 200 (so the figures include the output). The load average (other jobs on the
-# machine) is printed with every figure, and the CPU time per step of all processes, which other
-# jobs do not inflate: wall-clock efficiency below the CPU efficiency is the machine's load.
+# machine) is printed with every figure, and the CPU time per step of all processes (startup
+# included): other jobs inflate it far less than wall-clock time, so wall-clock efficiency well
+# below the CPU efficiency means the ranks were waiting for cores taken by other jobs.
 set -eu
 B=$(cd "$1" && pwd)
 REPEATS=${2:-3}
-NTRAJ=${3:-4}
-TMAX=${4:-50}
-WORK=${5:-$B/bench_runner}
+NTRAJ=${3:-8}
+TMAX=${4:-200}
+ISOMER=${5:-cis}
+WORK=${6:-$B/bench_runner}
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 FH=$B/fusionhop
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 rm -rf "$WORK"
 mkdir -p "$WORK"
 cd "$WORK"
-cp "$SRC/inputs/geometries/trans-stilbene.xyz" geom.xyz
+cp "$SRC/inputs/geometries/$ISOMER-stilbene.xyz" geom.xyz
 "$B/tests/runner_model" random model.h5 geom.xyz --arch stilbene --states 2 --members 3 \
     --seed 1 --gap 4 --scale 0.001 --nac-scale 0.05
 cat > deck.inp <<DECK
@@ -61,7 +64,7 @@ rate() { sed -n 's/.*(\([0-9.]*\) trajectory-steps\/s).*/\1/p' "$1"; }
 median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 
 steps=$(awk -v n="$NTRAJ" -v t="$TMAX" 'BEGIN {printf "%d", n * t / 0.5}')
-echo "bench_runner: trans-stilbene (26 atoms), 2 states, committee of 3 (untrained), $NTRAJ trajectories x $TMAX fs ($steps steps) per run, $REPEATS repeats"
+echo "bench_runner: $ISOMER-stilbene (26 atoms), 2 states, committee of 3 (untrained), $NTRAJ trajectories x $TMAX fs ($steps steps) per run, $REPEATS repeats"
 for R in 1 2; do
     : > rates_$R
     : > cpu_$R
