@@ -191,6 +191,13 @@ int fh_cmd_run(int argc, char **argv)
     int rc = take_range(&argc, argv, &first, &last);
     fh_deck_args a;
     if (rc == FH_EXIT_OK) rc = fh_deck_args_parse(argc, argv, &a);
+    if (rc == FH_EXIT_OK && a.force && last > 0) {
+        /* --force recreates the whole index, which would reset the other tasks' records */
+        fprintf(stderr, "fusionhop run: --force cannot be combined with --range; start over "
+                        "without --range (or remove the output directory) first\n");
+        fh_deck_args_free(&a);
+        rc = FH_EXIT_USAGE;
+    }
     if (rc != FH_EXIT_OK) return rc;
     int init = 0;
     MPI_Initialized(&init);

@@ -17,7 +17,7 @@
 #define TAG_REQUEST 101
 #define TAG_REPLY 102
 #define IC_COUNTER_BASE (1ull << 63) /* initial-condition stream; hop tests use 1, 2, ... */
-#define WINDOW_ATTEMPTS 1000
+#define WINDOW_ATTEMPTS 100 /* Wigner draws per trajectory before a window counts as unreachable */
 
 /* What a worker reports about a finished trajectory (plain bytes: all ranks share one build). */
 typedef struct {
@@ -476,7 +476,7 @@ int fh_run_ensemble(fh_surface *s, const fh_run_config *cfg, MPI_Comm comm, fh_r
         t.masses[a] = s->mass[s->natoms > 0 ? 3 * a : 0];
     }
 
-    manager m = {.comm = comm, .size = size, .sum = sum, .t0 = t0, .progress = cfg->progress,
+    manager m = {.comm = comm, .size = size, .sum = sum, .t0 = t0, .last_print = t0, .progress = cfg->progress,
                  .outdir = c.outdir};
     if (rank == 0 && rc == FH_OK) rc = setup_outputs(&c, &m, err);
     MPI_Bcast(&rc, 1, MPI_INT, 0, comm);

@@ -193,10 +193,12 @@ kill)
     same_runs ref killed 8
     ;;
 stale)
-    # a finished run of the deck, then another deck restarted with --force that stops after
-    # its first trajectory (a job limit): resuming that deck must rerun trajectories 1..6
+    # a finished run of the deck, then another deck started over in the same directory that
+    # stops after its first trajectory (index recreated, old trajectory files still there):
+    # resuming that deck must rerun trajectories 1..6
     "$FH" run deck.inp -o dir 2>a.log
-    "$FH" run deck.inp -o dir --force --range 0:1 --set dynamics.tmax=60fs 2>b.log
+    rm dir/ensemble.h5
+    "$FH" run deck.inp -o dir --range 0:1 --set dynamics.tmax=60fs 2>b.log
     mpirun -n 2 "$FH" run deck.inp -o dir --set dynamics.tmax=60fs 2>c.log
     [ "$(finished c.log)" = "6 1" ] || fail "resume must rerun 6 trajectories: $(tail -1 c.log)"
     "$FH" run deck.inp -o fresh --set dynamics.tmax=60fs 2>d.log

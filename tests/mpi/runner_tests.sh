@@ -109,6 +109,14 @@ failing)
     n=$(status_of fail failed)
     [ "$n" -eq 7 ] || { echo "FAIL: $n of 7 recorded as failed" >&2; cat fail.log >&2; exit 1; }
     h5dump -d /trajectories/stop_reason fail/ensemble.h5 | grep -q econs_step
+    # --force with --range would reset other job-array tasks' records: refused with exit code 2
+    set +e
+    "$FH" run deck.inp -o fail --force --range 0:2 2>force.log
+    rc=$?
+    set -e
+    [ "$rc" -eq 2 ] || { echo "FAIL: --force --range exit code $rc" >&2; exit 1; }
+    grep -q "cannot be combined with --range" force.log
+    [ "$(status_of fail failed)" -eq 7 ] || { echo "FAIL: records changed" >&2; exit 1; }
     ;;
 *)
     echo "unknown mode $MODE" >&2

@@ -272,7 +272,7 @@ static void check_unreachable_window(void)
     char *log = slurp("none.log");
     cr_assert(strstr(log, "0 done, 3 failed") != NULL, "%s", log);
     free(log);
-    const char *want = "no Wigner sample in 1000 attempts had an excitation energy inside the "
+    const char *want = "no Wigner sample in 100 attempts had an excitation energy inside the "
                        "window [9.900, 10.000] eV";
     char rdir[1200];
     snprintf(rdir, sizeof rdir, "%s/none", dir);
