@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fh_dataset.h"
 #include "fh_openmolcas.h"
@@ -56,18 +57,23 @@ static int cache_nearest(const orb_cache *c, const double *x)
     return best;
 }
 
+static int cache_grow(orb_cache *c)
+{
+    if (c->n < c->cap) return 0;
+    int cap = c->cap ? 2 * c->cap : 64;
+    double *nx = realloc(c->x, (size_t)cap * c->natoms * 3 * sizeof *nx);
+    if (!nx) return -1;
+    c->x = nx;
+    char **nf = realloc(c->file, (size_t)cap * sizeof *nf);
+    if (!nf) return -1;
+    c->file = nf;
+    c->cap = cap;
+    return 0;
+}
+
 static void cache_add(orb_cache *c, fh_surface *s, const double *x, const char *id)
 {
-    if (c->n == c->cap) {
-        int cap = c->cap ? 2 * c->cap : 64;
-        double *nx = realloc(c->x, (size_t)cap * c->natoms * 3 * sizeof *nx);
-        if (!nx) return;
-        c->x = nx;
-        char **nf = realloc(c->file, (size_t)cap * sizeof *nf);
-        if (!nf) return;
-        c->file = nf;
-        c->cap = cap;
-    }
+    if (cache_grow(c)) return;
     char path[2048];
     snprintf(path, sizeof path, "%s/%s.RasOrb", c->dir, id);
     if (fh_surf_molcas_save_orbitals(s, path) != FH_OK) return;
@@ -75,6 +81,23 @@ static void cache_add(orb_cache *c, fh_surface *s, const double *x, const char *
     if (!c->file[c->n]) return;
     memcpy(c->x + (size_t)c->n * c->natoms * 3, x, (size_t)c->natoms * 3 * sizeof *x);
     c->n++;
+}
+
+/* Orbitals saved by an earlier run of the batch: <id>.RasOrb next to a successful row. */
+static void cache_load(orb_cache *c, const fh_dataset *d)
+{
+    char path[2048];
+    size_t nd = (size_t)c->natoms * 3;
+    for (size_t r = 0; r < d->n; r++) {
+        if (d->status[r] != FH_DATASET_OK) continue;
+        snprintf(path, sizeof path, "%s/%s.RasOrb", c->dir, d->id[r]);
+        if (access(path, R_OK) != 0) continue;
+        if (cache_grow(c)) return;
+        c->file[c->n] = strdup(path);
+        if (!c->file[c->n]) return;
+        for (size_t i = 0; i < nd; i++) c->x[c->n * nd + i] = d->pos[r * nd + i] * FH_ANGSTROM_BOHR;
+        c->n++;
+    }
 }
 
 static void cache_free(orb_cache *c)
@@ -106,6 +129,7 @@ int fh_surf_batch_run(fh_surface *s, const char *path, const char *level,
     int is_molcas = fh_surf_molcas_details(s, &det, NULL) == FH_OK;
     orb_cache cache = {.dir = o->orbital_cache, .natoms = na};
     if (is_molcas && cache.dir && mkdir(cache.dir, 0755) && errno != EEXIST) cache.dir = NULL;
+    if (is_molcas && cache.dir) cache_load(&cache, have);
 
     double *energy = calloc((size_t)ns, sizeof *energy);
     double *grad = calloc((size_t)ns * ndof, sizeof *grad);

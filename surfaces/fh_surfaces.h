@@ -38,6 +38,8 @@ typedef struct {
     const char *pymolcas;    /* command, default "/usr/bin/python3 /usr/bin/pymolcas" */
     int reuse_orbitals;      /* start from the previous converged orbitals */
     double timeout_s;        /* kill a calculation after this long; 0: no limit */
+    int tight;               /* RASSCF thresholds 1e-10/1e-6/1e-6 instead of the defaults (for
+                                finite-difference checks; costs ~10 more iterations) */
 } fh_molcas_config;
 
 /* What is needed to build a provider; each provider reads the fields it needs. */

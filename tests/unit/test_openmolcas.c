@@ -52,7 +52,8 @@ static fh_surface_config eth_config(void)
     fh_surface_config c = {.type = "openmolcas", .nstates = 2, .natoms = 6, .z = eth_z};
     c.molcas = (fh_molcas_config){.basis = "STO-3G", .nactel = 2, .nactorb = 2, .ninactive = 7,
                                   .spin = 1, .memory_mb = 500, .threads = 1,
-                                  .reuse_orbitals = 1, .timeout_s = 600};
+                                  .reuse_orbitals = 1, .timeout_s = 600,
+                                  .tight = 1};
     return c;
 }
 

@@ -3,7 +3,8 @@
  * fails for one marked geometry. Checks: rows land in the dataset with the parsed values in our
  * conventions (NAC sign flipped from ALASKA's, CI/CSF parts kept), a failure becomes a failed row
  * without stopping the batch, a stopped batch resumes without redoing anything, failures are
- * retried only when asked, and the progress callback counts correctly. Costs well under a second. */
+ * retried only when asked, orbitals are reused across runs through the cache, and the progress
+ * callback counts correctly. Costs well under a second. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -39,11 +40,13 @@ TestSuite(batch, .init = make_dir, .fini = remove_dir);
 static const char *script =
     "X=$(awk '/^  C1 /{print $2}' fh.input)\n"
     "case \"$X\" in 9.0*) echo crashed >&2; exit 3;; esac\n"
-    "awk -v X=\"$X\" 'BEGIN{\n"
+    "echo orbitals > fh.RasOrb\n"
+    "IT=12; grep -q FileOrb fh.input && IT=5\n"
+    "awk -v X=\"$X\" -v IT=$IT 'BEGIN{\n"
     "  e0=-1-X; e1=-0.5-X;\n"
     "  printf \"::    RASSCF root number  1 Total energy:  %.10f\\n\", e0;\n"
     "  printf \"::    RASSCF root number  2 Total energy:  %.10f\\n\", e1;\n"
-    "  printf \"      Convergence after 12 iterations\\n\";\n"
+    "  printf \"      Convergence after %d iterations\\n\", IT;\n"
     "  split(\"C1 C4 H2 H3 H5 H6\", L, \" \");\n"
     "  for (s=1; s<=2; s++) {\n"
     "    printf \" *              Molecular gradients               *\\n ----\\n\";\n"
@@ -114,8 +117,10 @@ Test(batch, appends_parsed_results_resumes_and_keeps_failures, .timeout = 60)
     snprintf(path, sizeof path, "%s/data.h5", dir);
     fh_batch_geoms g = {.n = NG, .natoms = 6, .x = xs, .id = ids, .origin = origins};
     counter cnt = {0};
+    char cache[400];
+    snprintf(cache, sizeof cache, "%s/orbitals", dir);
     fh_batch_opts o = {.grad_mask = 3u, .want_nac = 1, .max_new = 2, .progress = on_progress,
-                       .ctx = &cnt};
+                       .ctx = &cnt, .orbital_cache = cache};
     fh_batch_progress fin;
     fh_err err = {0};
 
@@ -127,7 +132,10 @@ Test(batch, appends_parsed_results_resumes_and_keeps_failures, .timeout = 60)
     cr_assert_eq(cnt.calls, 2);
     cr_assert_eq(cnt.last.total, NG);
 
-    /* second run: skips the two, fails on g2 without stopping, does g3 and g4 */
+    /* second run, as a new process would (a fresh provider): skips the two, fails on g2 without
+     * stopping, does g3 and g4 starting from the orbitals the first run left in the cache */
+    fh_surface_free(s);
+    s = fake_provider();
     o.max_new = 0;
     cnt.calls = 0;
     cr_assert_eq(fh_surf_batch_run(s, path, "fake level", &g, &o, &fin, &err), FH_OK, "%s",
@@ -176,7 +184,10 @@ Test(batch, appends_parsed_results_resumes_and_keeps_failures, .timeout = 60)
                            (d->nac_ci[18 * r + 3 * a] / gap + d->nac_csf[18 * r + 3 * a])) <
                       1e-12, "d = h/(E1-E0) + d_csf");
         }
-        cr_assert(strstr(d->info[r], "rasscf_iterations=12"), "%s", d->info[r]);
+        /* only the very first geometry started without earlier orbitals */
+        cr_assert(strstr(d->info[r], r == 0 ? "rasscf_iterations=12 reused_orbitals=0"
+                                            : "rasscf_iterations=5 reused_orbitals=1"),
+                  "row %d: %s", r, d->info[r]);
     }
     fh_dataset_free(d);
 
