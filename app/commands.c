@@ -12,6 +12,7 @@ static const fh_command commands[] = {
     {"scatter", "surface hopping on Tully's models: transmission/reflection branching ratios", fh_cmd_scatter},
     {"analyze", "analyse an ensemble: populations, lifetime, yields, hops, quality, plots", fh_cmd_analyze},
     {"train", "train the multi-state model on a reference dataset (resumable, MPI data-parallel)", fh_cmd_train},
+    {"sample", "generate geometries and append reference calculations to a dataset (resumable, MPI)", fh_cmd_sample},
     {"predict", "evaluate a model file on the frames of an XYZ file (energies, gradients, NACs, spread)", fh_cmd_predict},
     {"version", "print the program version", fh_cmd_version},
     {"help", "show help for a command, or `help deck` for every deck key", fh_cmd_help},

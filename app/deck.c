@@ -33,6 +33,7 @@ struct fh_deck {
     const fh_deck_key *schema;
     value *values; /* [nkeys], parallel to the schema */
     int training;  /* the deck has a [train] section: only [model] and [train] keys are required */
+    int sampling;  /* the deck has a [sample] section: [dynamics] keys are not required */
 };
 
 /* Diagnostics collected while parsing: every error, in order. */
@@ -419,6 +420,7 @@ static void parse_text(fh_deck *d, const char *text, diag *dg)
             have_sec = 1;
             sec_known = *sec && section_known(d->schema, sec);
             if (sec_known && strcmp(sec, "train") == 0) d->training = 1;
+            if (sec_known && strcmp(sec, "sample") == 0) d->sampling = 1;
             if (!*sec) {
                 diag_add(dg, d->name, line, col, "empty section name");
             } else if (!sec_known) {
@@ -519,6 +521,7 @@ static void apply_defaults(fh_deck *d, diag *dg)
         if (v->given || v->seen) continue;
         int needed = !d->training || strcmp(k->section, "model") == 0 ||
                      strcmp(k->section, "train") == 0;
+        if (d->sampling && !d->training && strcmp(k->section, "dynamics") == 0) needed = 0;
         if (!k->def && needed) {
             diag_add(dg, d->name, 0, 0, "missing required key '%s' in [%s] (%s)", k->key,
                      k->section, k->help);
@@ -672,6 +675,7 @@ int fh_deck_given(const fh_deck *d, const char *s, const char *k)
 }
 
 int fh_deck_is_training(const fh_deck *d) { return d->training; }
+int fh_deck_is_sampling(const fh_deck *d) { return d->sampling; }
 
 int fh_deck_has(const fh_deck *d, const char *s, const char *k)
 {

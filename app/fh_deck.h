@@ -61,6 +61,8 @@ const char *fh_deck_string(const fh_deck *d, const char *section, const char *ke
 int fh_deck_given(const fh_deck *d, const char *section, const char *key);
 /* True for a training deck (one with a [train] section). */
 int fh_deck_is_training(const fh_deck *d);
+/* True for a sampling deck (one with a [sample] section): it needs no [dynamics] keys. */
+int fh_deck_is_sampling(const fh_deck *d);
 /* True when the key has a value (given or defaulted). */
 int fh_deck_has(const fh_deck *d, const char *section, const char *key);
 

@@ -222,6 +222,40 @@ static const fh_deck_key schema[] = {
     {"train", "max_geometries", FH_KEY_INT, FH_UNIT_NONE, NULL, "0", 0, 1e9, NULL,
      "use only the first this many usable geometries (0: all)"},
 
+    /* [sample]: `fusionhop sample` (reference data; keys a generator does not use are ignored) */
+    {"sample", "dataset", FH_KEY_PATH, FH_UNIT_NONE, NULL, "", UNBOUNDED, NULL,
+     "reference dataset (HDF5) the results are appended to (-o wins)"},
+    {"sample", "generator", FH_KEY_CHOICE, FH_UNIT_NONE, NULL, "", UNBOUNDED,
+     "torsion|torsion_random|twisted|noise|wigner|trajectories",
+     "geometries: scan of the dihedral, uniform random torsion + noise, random torsion + "
+     "pyramidalization of the dihedral's third atom + noise, Cartesian noise, Wigner samples of "
+     "the normal modes at [surface] geometry, or frames of a run whose committee spread is large"},
+    {"sample", "count", FH_KEY_INT, FH_UNIT_NONE, NULL, "10", 1, 1e7, NULL,
+     "geometries (trajectories: at most this many frames)"},
+    {"sample", "seed", FH_KEY_INT, FH_UNIT_NONE, NULL, "1", 0, 4294967295.0, NULL,
+     "geometry k depends only on (seed, k)"},
+    {"sample", "dihedral", FH_KEY_STRING, FH_UNIT_NONE, NULL, "", UNBOUNDED, NULL,
+     "four atom numbers 'a b c d' (1-based) of the torsion; the fragment on c's side of the bond "
+     "b-c is rotated (stilbene: 4 1 2 16)"},
+    {"sample", "from", FH_KEY_REAL, FH_UNIT_NONE, NULL, "0", -360.0, 360.0, NULL,
+     "torsion range start, degrees"},
+    {"sample", "to", FH_KEY_REAL, FH_UNIT_NONE, NULL, "180", -360.0, 360.0, NULL,
+     "torsion range end, degrees"},
+    {"sample", "noise", FH_KEY_REAL, FH_UNIT_LENGTH, "Angstrom", "0.05 Angstrom", 0.0, 10.0, NULL,
+     "Gaussian sigma per Cartesian coordinate (not used by the torsion scan)"},
+    {"sample", "pyramid", FH_KEY_REAL, FH_UNIT_LENGTH, "Angstrom", "0.4 Angstrom", 0.0, 10.0, NULL,
+     "twisted: largest displacement of the pyramidalized atom out of its neighbours' plane"},
+    {"sample", "temperature", FH_KEY_REAL, FH_UNIT_TEMPERATURE, "K", "0 K", 0.0, 1e4, NULL,
+     "wigner: temperature of the distribution (Hessian cached in <dataset>.hessian.txt)"},
+    {"sample", "optimize", FH_KEY_BOOL, FH_UNIT_NONE, NULL, "false", UNBOUNDED, NULL,
+     "wigner: optimise the S0 minimum on the provider first"},
+    {"sample", "source", FH_KEY_PATH, FH_UNIT_NONE, NULL, "", UNBOUNDED, NULL,
+     "trajectories: output directory of a `fusionhop run` with an ML committee"},
+    {"sample", "spread_min", FH_KEY_REAL, FH_UNIT_ENERGY, "eV", "0.05 eV", 0.0, 100.0, NULL,
+     "trajectories: take frames where a state's committee energy spread exceeds this"},
+    {"sample", "stride", FH_KEY_INT, FH_UNIT_NONE, NULL, "1", 1, 1e9, NULL,
+     "trajectories: every stride-th qualifying frame"},
+
     {NULL, NULL, 0, 0, NULL, NULL, 0, 0, NULL, NULL},
 };
 

@@ -11,7 +11,8 @@ int fh_setup_surface(const fh_deck *d, const char *deck_name, fh_surface **s, fh
     *s = NULL;
     *geom = NULL;
     fh_surface_config cfg = {0};
-    if (!fh_deck_has(d, "surface", "type") || !fh_deck_has(d, "dynamics", "tmax"))
+    if (!fh_deck_has(d, "surface", "type") ||
+        (!fh_deck_has(d, "dynamics", "tmax") && !fh_deck_is_sampling(d)))
         return fh_err_set(err, FH_EINPUT,
                           "%s: error: this is a training deck (it has a [train] section); a run "
                           "needs [surface] type and [dynamics] tmax", deck_name);

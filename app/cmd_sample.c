@@ -1,0 +1,275 @@
+/* `fusionhop sample DECK`: generate geometries ([sample] generator) and run the reference
+ * calculations of the deck's provider on them, appending each result to the dataset as it
+ * finishes. Under `mpirun -n R` rank r computes geometries r, r+R, ... with its own provider
+ * (the dataset writer locks appends). Geometry k depends only on (seed, k) and ids already in the
+ * dataset are skipped, so a killed run started again continues where it stopped. */
+#include "fh_app.h"
+#include "fh_batch.h"
+#include "fh_deck.h"
+#include "fh_sampling.h"
+#include "fh_setup.h"
+#include "fh_units.h"
+
+#define FH_DEG (3.14159265358979323846 / 180.0) /* radians per degree */
+
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(void)
+{
+    printf("usage: fusionhop sample DECK [-o DATASET] [--set section.key=value]... [--retry-failed]\n\n"
+           "Generate the geometries of DECK's [sample] generator and append the reference\n"
+           "energies, gradients of all states and NACs of all pairs computed by its [surface]\n"
+           "provider (openmolcas for real data) to DATASET (default: [sample] dataset).\n"
+           "Generators: torsion (scan of [sample] dihedral from..to in count steps),\n"
+           "torsion_random, twisted (random torsion + pyramidalization + noise), noise, wigner\n"
+           "(normal modes of [surface] geometry; Hessian cached in DATASET.hessian.txt) and\n"
+           "trajectories (frames of the run in [sample] source whose committee energy spread\n"
+           "exceeds spread_min). Under `mpirun -n R` rank r computes geometries r, r+R, ...\n"
+           "Running again resumes: geometries already in DATASET are skipped (failed ones too,\n"
+           "unless --retry-failed). Exit status: 0 when every geometry of the list is done,\n"
+           "1 when some failed (see the dataset's info column and the kept logs), 2 for input\n"
+           "errors.\n\n"
+           "  -o DATASET          dataset file (HDF5), created if missing\n"
+           "  --set s.k=v         override a deck key (repeatable), e.g. --set sample.count=20\n"
+           "  --retry-failed      recompute geometries that only have failed rows\n");
+}
+
+static int take_flag(int *argc, char **argv, const char *flag)
+{
+    for (int i = 1; i < *argc; i++)
+        if (strcmp(argv[i], flag) == 0) {
+            memmove(argv + i, argv + i + 1, (size_t)(*argc - i - 1) * sizeof *argv);
+            (*argc)--;
+            return 1;
+        }
+    return 0;
+}
+
+typedef struct {
+    int rank, size;
+} progress_ctx;
+
+static void progress(const fh_batch_progress *p, void *ctx)
+{
+    const progress_ctx *c = ctx;
+    char who[32] = "";
+    if (c->size > 1) snprintf(who, sizeof who, " rank %d/%d:", c->rank, c->size);
+    fprintf(stderr, "fusionhop sample:%s %zu/%zu done, %zu failed, %.3g s/geometry, ETA %.0f s%s%s%s\n",
+            who, p->done, p->total, p->failed, p->mean_s, p->eta_s,
+            p->last_status != FH_OK ? " (failed " : "", p->last_status != FH_OK ? p->last_id : "",
+            p->last_status != FH_OK ? ")" : "");
+}
+
+/* [sample] -> generator configuration; errors name the deck. */
+static int read_config(const fh_deck *d, const char *deck_name, int natoms, fh_samp_config *c,
+                       fh_err *err)
+{
+    memset(c, 0, sizeof *c);
+    const char *gen = fh_deck_string(d, "sample", "generator");
+    if (!*gen || fh_samp_kind_parse(gen, &c->kind) != 0)
+        return fh_err_set(err, FH_EINPUT, "%s: error: [sample] needs 'generator' (torsion, "
+                          "torsion_random, twisted, noise, wigner or trajectories)", deck_name);
+    c->count = fh_deck_int(d, "sample", "count");
+    c->seed = (uint64_t)fh_deck_int(d, "sample", "seed");
+    c->from = fh_deck_real(d, "sample", "from") * FH_DEG;
+    c->to = fh_deck_real(d, "sample", "to") * FH_DEG;
+    c->noise = fh_deck_real(d, "sample", "noise");
+    c->pyramid = fh_deck_real(d, "sample", "pyramid");
+    c->temperature = fh_deck_real(d, "sample", "temperature");
+    c->optimize = fh_deck_bool(d, "sample", "optimize");
+    c->source = fh_deck_string(d, "sample", "source");
+    c->spread_min = fh_deck_real(d, "sample", "spread_min");
+    c->stride = (int)fh_deck_int(d, "sample", "stride");
+    if (c->kind == FH_SAMP_TORSION || c->kind == FH_SAMP_TORSION_RANDOM || c->kind == FH_SAMP_TWISTED) {
+        const char *s = fh_deck_string(d, "sample", "dihedral");
+        char extra;
+        if (sscanf(s, "%d %d %d %d %c", &c->dihedral[0], &c->dihedral[1], &c->dihedral[2],
+                   &c->dihedral[3], &extra) != 4)
+            return fh_err_set(err, FH_EINPUT, "%s: error: [sample] generator = %s needs dihedral "
+                              "= 'a b c d' (four atom numbers, 1-based), not '%s'", deck_name, gen, s);
+        for (int i = 0; i < 4; i++) c->dihedral[i]--;
+    }
+    int rc = fh_samp_config_check(c, natoms, err);
+    if (rc != FH_OK) fh_err_prefix(err, "%s: error: [sample]: ", deck_name);
+    return rc;
+}
+
+static void level_of_theory(const fh_deck *d, const fh_surface *s, char *buf, size_t n)
+{
+    const char *type = fh_deck_string(d, "surface", "type");
+    if (strcmp(type, "openmolcas") == 0)
+        snprintf(buf, n, "SA%d-CASSCF(%ld,%ld)/%s", s->nstates, fh_deck_int(d, "openmolcas", "nactel"),
+                 fh_deck_int(d, "openmolcas", "nactorb"), fh_deck_string(d, "openmolcas", "basis"));
+    else if (strcmp(type, "ml") == 0) {
+        const char *m = fh_deck_string(d, "surface", "model"), *b = strrchr(m, '/');
+        snprintf(buf, n, "ml:%s", b ? b + 1 : m);
+    } else
+        snprintf(buf, n, "%s", type);
+}
+
+static int sample(const fh_deck_args *a, int retry_failed)
+{
+    fh_err err = {0};
+    fh_deck *d = NULL;
+    fh_surface *s = NULL;
+    fh_xyz *geom = NULL;
+    fh_samp_set *set = NULL;
+    char *cache = NULL, *orbitals = NULL;
+    const char **ids = NULL, **orig = NULL;
+    double *xs = NULL;
+    int rank, size;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    int rc = fh_deck_args_load(a, &d);
+    if (rc != FH_EXIT_OK) return rc;
+    const char *deck_name = a->deck;
+    fh_samp_config c;
+    const char *dataset = a->outdir ? a->outdir : fh_deck_string(d, "sample", "dataset");
+    if (!fh_deck_is_sampling(d)) {
+        rc = fh_err_set(&err, FH_EINPUT, "%s: error: a sampling deck needs a [sample] section",
+                        deck_name);
+        goto out;
+    }
+    if (!*dataset) {
+        rc = fh_err_set(&err, FH_EINPUT, "%s: error: no dataset: set [sample] dataset or give -o",
+                        deck_name);
+        goto out;
+    }
+    if ((rc = fh_setup_surface(d, deck_name, &s, &geom, &err)) != FH_OK) goto out;
+    if (!geom || s->natoms < 1) {
+        rc = fh_err_set(&err, FH_EINPUT, "%s: error: [surface] type = %s is not a molecule; "
+                        "sampling needs a molecular provider and [surface] geometry", deck_name,
+                        s->name);
+        goto out;
+    }
+    if ((rc = read_config(d, deck_name, s->natoms, &c, &err)) != FH_OK) goto out;
+
+    size_t len = strlen(dataset) + 32;
+    cache = malloc(len);
+    orbitals = malloc(len);
+    if (!cache || !orbitals) {
+        rc = fh_err_set(&err, FH_EFAIL, "out of memory");
+        goto out;
+    }
+    snprintf(cache, len, "%s.hessian.txt", dataset);
+    snprintf(orbitals, len, "%s.orbitals", dataset);
+
+    /* rank 0 first: it alone computes (and caches) a Hessian; the others then read the cache */
+    for (int turn = 0; turn < 2; turn++) {
+        if ((turn == 0) == (rank == 0)) {
+            if (c.kind == FH_SAMP_WIGNER && rank == 0)
+                fh_log("fusionhop sample: normal modes (Hessian from %d gradients unless cached in "
+                       "%s)\n", 2 * s->ndof, cache);
+            rc = fh_samp_generate(&c, s, s->natoms, s->z, geom->x, cache, &set, &err);
+        }
+        int r0 = rc;
+        MPI_Bcast(&r0, 1, MPI_INT, 0, MPI_COMM_WORLD);
+        if (r0 != FH_OK) {
+            if (rank != 0) rc = fh_err_set(&err, r0, "rank 0 failed to generate the geometries");
+            goto out;
+        }
+    }
+    int bad = rc != FH_OK, anybad = 0;
+    MPI_Allreduce(&bad, &anybad, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    if (anybad) {
+        if (rc == FH_OK) rc = fh_err_set(&err, FH_EFAIL, "another rank failed to generate the geometries");
+        goto out;
+    }
+
+    /* this rank's share: geometries rank, rank+size, ... */
+    int n3 = 3 * s->natoms, mine = 0;
+    ids = calloc((size_t)set->n + 1, sizeof *ids);
+    orig = calloc((size_t)set->n + 1, sizeof *orig);
+    xs = malloc(((size_t)set->n + 1) * (size_t)n3 * sizeof *xs);
+    if (!ids || !orig || !xs) {
+        rc = fh_err_set(&err, FH_EFAIL, "out of memory");
+        goto out;
+    }
+    for (int k = rank; k < set->n; k += size) {
+        ids[mine] = set->id[k];
+        orig[mine] = set->origin[k];
+        memcpy(xs + (size_t)mine * n3, set->x + (size_t)k * n3, (size_t)n3 * sizeof *xs);
+        mine++;
+    }
+    char level[300];
+    level_of_theory(d, s, level, sizeof level);
+    /* create the dataset once, before the ranks append concurrently */
+    int r0 = rank == 0 ? fh_dataset_open_or_create(dataset, s->natoms, s->nstates, s->z, level, &err)
+                       : FH_OK;
+    MPI_Bcast(&r0, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (r0 != FH_OK) {
+        rc = rank == 0 ? r0 : fh_err_set(&err, r0, "rank 0 could not open the dataset");
+        goto out;
+    }
+    fh_log("fusionhop sample: %d geometries (%s) of %s on %d rank%s into %s\n", set->n,
+           fh_samp_kind_name(c.kind), level, size, size > 1 ? "s" : "", dataset);
+
+    fh_batch_geoms g = {.n = mine, .natoms = s->natoms, .x = xs, .id = ids, .origin = orig};
+    progress_ctx pc = {rank, size};
+    fh_batch_opts o = {.want_nac = (s->caps & FH_CAP_NAC) && s->nstates > 1,
+                       .retry_failed = retry_failed,
+                       .orbital_cache = strcmp(s->name, "openmolcas") == 0 ? orbitals : NULL,
+                       .progress = progress,
+                       .ctx = &pc};
+    if (s->caps & FH_CAP_GRADIENT)
+        for (int st = 0; st < s->nstates; st++) o.grad_mask |= 1u << st;
+    fh_batch_progress fin = {0};
+    if (mine > 0) rc = fh_surf_batch_run(s, dataset, level, &g, &o, &fin, &err);
+    else fin.total = 0;
+
+    /* totals over the ranks */
+    unsigned long loc[5] = {fin.total, fin.done, fin.skipped, fin.failed, (unsigned long)(rc != FH_OK)},
+                  tot[5];
+    MPI_Allreduce(loc, tot, 5, MPI_UNSIGNED_LONG, MPI_SUM, MPI_COMM_WORLD);
+    if (rc != FH_OK) goto out;
+    if (tot[4]) {
+        rc = fh_err_set(&err, FH_EFAIL, "another rank failed (see its messages)");
+        goto out;
+    }
+    fh_log("fusionhop sample: %lu/%lu done (%lu already there), %lu failed in this run\n",
+           tot[1], tot[0], tot[2], tot[3]);
+    if (tot[1] < tot[0]) rc = fh_err_set(&err, FH_EFAIL, "%lu geometries are not done",
+                                              tot[0] - tot[1]);
+out:
+    if (rc != FH_OK && err.msg[0]) {
+        if (rank == 0 || rc != FH_EINPUT) fprintf(stderr, "fusionhop sample: %s\n", err.msg);
+    }
+    free(ids);
+    free(orig);
+    free(xs);
+    free(cache);
+    free(orbitals);
+    fh_samp_set_free(set);
+    fh_xyz_free(geom);
+    fh_surface_free(s);
+    fh_deck_free(d);
+    return rc == FH_OK ? FH_EXIT_OK : rc == FH_EINPUT ? FH_EXIT_USAGE : FH_EXIT_FAIL;
+}
+
+int fh_cmd_sample(int argc, char **argv)
+{
+    if (fh_wants_help(argc, argv)) {
+        usage();
+        return FH_EXIT_OK;
+    }
+    int retry = take_flag(&argc, argv, "--retry-failed");
+    fh_deck_args a;
+    int rc = fh_deck_args_parse(argc, argv, &a);
+    if (rc != FH_EXIT_OK) return rc;
+    if (!a.deck || a.force) {
+        fprintf(stderr, "fusionhop sample: %s\n", !a.deck ? "needs a DECK (see fusionhop sample "
+                "--help)" : "--force is not an option of sample (the dataset is only appended to)");
+        fh_deck_args_free(&a);
+        return FH_EXIT_USAGE;
+    }
+    int init = 0;
+    MPI_Initialized(&init);
+    if (!init) MPI_Init(NULL, NULL);
+    rc = sample(&a, retry);
+    fh_deck_args_free(&a);
+    if (!init) MPI_Finalize();
+    return rc;
+}

@@ -1,0 +1,114 @@
+/* Geometry generators for reference data (`fusionhop sample`): scans and random displacements of a
+ * torsion, the twisted and pyramidalized region where S1 meets S0, Cartesian noise, Wigner samples
+ * of the harmonic normal modes, and frames of earlier trajectories where the model committee
+ * disagrees (active learning).
+ *
+ * Why per (seed, k): geometry k of a generator depends only on the seed and k (its random numbers
+ * are the Philox stream of (seed, k), fh_dyn_uniform), never on how many geometries came before or
+ * on which MPI rank computes it, so a resumed or re-partitioned run regenerates exactly the same
+ * list and the dataset's ids stay meaningful. Each geometry gets the id
+ * "<generator>-<tag>-s<seed>-<k>", where tag is a hash of the generator's parameters and the
+ * reference geometry: two decks that differ in any of them never share ids (a resumed run would
+ * otherwise skip geometries it never computed).
+ *
+ * Atomic units throughout (bohr, radians, hartree, kelvin); conversion happens in the app. */
+#ifndef FH_SAMPLING_H
+#define FH_SAMPLING_H
+
+#include <stdint.h>
+
+#include "fh_dataset.h"
+#include "fh_error.h"
+#include "fh_initial.h"
+#include "fh_surfaces.h"
+
+typedef enum {
+    FH_SAMP_TORSION = 0,    /* scan of the dihedral a-b-c-d from `from` to `to` in `count` steps */
+    FH_SAMP_TORSION_RANDOM, /* uniform torsion in [from, to] + Gaussian noise */
+    FH_SAMP_TWISTED,        /* uniform torsion + pyramidalization of atom c + noise */
+    FH_SAMP_NOISE,          /* Gaussian Cartesian noise around the reference */
+    FH_SAMP_WIGNER,         /* Wigner samples of the normal modes at the reference geometry */
+    FH_SAMP_TRAJECTORIES,   /* frames of a fusionhop run whose committee spread is large */
+    FH_SAMP_NKINDS
+} fh_samp_kind;
+
+/* Deck names: "torsion", "torsion_random", "twisted", "noise", "wigner", "trajectories". */
+const char *fh_samp_kind_name(fh_samp_kind k);
+int fh_samp_kind_parse(const char *name, fh_samp_kind *k); /* 0, or -1 if unknown */
+/* Origin tags stored in the dataset: "torsion-scan", "torsion-random", "twisted-pyr", "noise",
+ * "wigner", "active-learning". */
+const char *fh_samp_origin(fh_samp_kind k);
+
+typedef struct {
+    fh_samp_kind kind;
+    long count;          /* geometries (trajectories: at most this many frames) */
+    uint64_t seed;
+    int dihedral[4];     /* 0-based atoms a b c d (torsion kinds); c's side of b-c is rotated */
+    double from, to;     /* torsion range, radians */
+    double noise;        /* Gaussian sigma per Cartesian coordinate, bohr (0: none) */
+    double pyramid;      /* twisted: largest displacement of atom c out of its neighbours' plane */
+    double temperature;  /* wigner: kelvin */
+    int optimize;        /* wigner: minimise S0 from the reference first */
+    const char *source;  /* trajectories: run directory (ensemble.h5 + traj/) */
+    double spread_min;   /* trajectories: hartree; a frame qualifies if a state's spread exceeds it */
+    int stride;          /* trajectories: every stride-th qualifying frame */
+} fh_samp_config;
+
+/* A generated list; x is [n*natoms*3] bohr. */
+typedef struct {
+    int n, natoms;
+    double *x;
+    char (*id)[FH_DATASET_ID_LEN];
+    char (*origin)[FH_DATASET_ORIGIN_LEN];
+} fh_samp_set;
+
+/* ------------------------------------------------------------------------------------------------
+ * Geometry operations (x is [natoms*3] bohr; atoms 0-based) */
+
+/* Dihedral angle a-b-c-d in radians, (-pi, pi]. */
+double fh_samp_dihedral(const double *x, int a, int b, int c, int d);
+/* side[i] = 1 for the atoms bonded (directly or not) to c without crossing the bond b-c, c
+ * included; bonds by covalent radii (distance < 1.25 (r_i + r_j)). FH_EINPUT if b and c are not
+ * bonded or b-c lies in a ring (b reachable from c). */
+int fh_samp_fragment(int natoms, const int *z, const double *x, int b, int c, int *side,
+                     fh_err *err);
+/* Rotate the atoms with side[i] = 1 about the axis b->c by `angle` radians; the dihedral a-b-c-d
+ * of any a, d with side[a] = 0, side[d] = 1 grows by `angle`. Distances within each side are kept. */
+void fh_samp_rotate(int natoms, double *x, const int *side, int b, int c, double angle);
+/* Set the dihedral a-b-c-d to `phi` radians by rotating c's fragment. */
+void fh_samp_set_dihedral(int natoms, double *x, const int *side, const int dih[4], double phi);
+/* Move atom c by `delta` bohr along the normal of the plane of its three nearest bonded
+ * neighbours (pyramidalization); FH_EINPUT unless c has at least three bonded neighbours. */
+int fh_samp_pyramidalize(int natoms, const int *z, double *x, int c, double delta, fh_err *err);
+
+/* Standard normal deviate j of the stream of (seed, k) for generator kind: Box-Muller of
+ * fh_dyn_uniform words at counters owned by the sampler. */
+double fh_samp_normal(fh_samp_kind kind, uint64_t seed, uint64_t k, uint64_t j);
+/* Uniform number j in [0, 1) of the same stream (its own counters). */
+double fh_samp_uniform(fh_samp_kind kind, uint64_t seed, uint64_t k, uint64_t j);
+
+/* Check a configuration against a molecule of natoms atoms (FH_EINPUT with a clear message). */
+int fh_samp_config_check(const fh_samp_config *c, int natoms, fh_err *err);
+
+/* Geometry k of a geometric generator (torsion, torsion_random, twisted, noise) from the
+ * reference x0 into x. */
+int fh_samp_geometry(const fh_samp_config *c, int natoms, const int *z, const double *x0, long k,
+                     double *x, fh_err *err);
+
+/* Normal modes for Wigner sampling at x0 (or at the S0 minimum found from x0 when `optimize`):
+ * the Hessian of S0 by central differences of s's gradients (step 5e-3 bohr, 6N gradients), read
+ * from the text file `cache` instead when it was made for this same x0 and optimize flag, and
+ * written there after computing it (cache NULL: no caching). A resumed run thus repeats neither
+ * the optimisation nor the Hessian. FH_EINPUT when the geometry is not a minimum. */
+int fh_samp_modes_alloc(fh_surface *s, const double *x0, int optimize, const char *cache,
+                        fh_dyn_modes **out, fh_err *err);
+
+/* The whole list of a generator. `s` is needed by wigner only (it may be NULL otherwise); `cache`
+ * is the Hessian cache file for wigner (NULL: none). Trajectories: frames of c->source whose
+ * largest committee energy spread over the states exceeds spread_min, in order of trajectory
+ * index and frame, every stride-th, at most count; they need the same atoms as the reference. */
+int fh_samp_generate(const fh_samp_config *c, fh_surface *s, int natoms, const int *z,
+                     const double *x0, const char *cache, fh_samp_set **out, fh_err *err);
+void fh_samp_set_free(fh_samp_set *set);
+
+#endif

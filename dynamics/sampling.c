@@ -1,0 +1,521 @@
+/* Geometry generators for reference data (see fh_sampling.h). Geometric generators rotate one
+ * fragment of the molecule rigidly about a bond (found by a graph search over covalent bonds), push
+ * one atom out of the plane of its neighbours and add Gaussian noise; the random numbers of
+ * geometry k come from the Philox stream of (seed, k) only. */
+#include "fh_sampling.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fh_dynamics.h"
+#include "fh_h5md.h"
+#include "fh_units.h"
+
+#define PI 3.14159265358979323846
+
+static const char *const kind_names[FH_SAMP_NKINDS] = {
+    "torsion", "torsion_random", "twisted", "noise", "wigner", "trajectories"};
+static const char *const origins[FH_SAMP_NKINDS] = {
+    "torsion-scan", "torsion-random", "twisted-pyr", "noise", "wigner", "active-learning"};
+
+const char *fh_samp_kind_name(fh_samp_kind k)
+{
+    return (int)k >= 0 && (int)k < FH_SAMP_NKINDS ? kind_names[k] : "unknown";
+}
+
+const char *fh_samp_origin(fh_samp_kind k)
+{
+    return (int)k >= 0 && (int)k < FH_SAMP_NKINDS ? origins[k] : "unknown";
+}
+
+int fh_samp_kind_parse(const char *name, fh_samp_kind *k)
+{
+    for (int i = 0; i < FH_SAMP_NKINDS; i++)
+        if (strcmp(name, kind_names[i]) == 0) {
+            *k = (fh_samp_kind)i;
+            return 0;
+        }
+    return -1;
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Random numbers: counters 2^62 + kind * 2^40 + j keep every generator's stream apart from the
+ * others and from the dynamics' own counters (hops count up from 1, initial conditions from 2^63). */
+
+static uint64_t counter(fh_samp_kind kind, uint64_t j)
+{
+    return (1ull << 62) + ((uint64_t)kind << 40) + j;
+}
+
+double fh_samp_uniform(fh_samp_kind kind, uint64_t seed, uint64_t k, uint64_t j)
+{
+    return fh_dyn_uniform(seed, k, counter(kind, j), 2);
+}
+
+double fh_samp_normal(fh_samp_kind kind, uint64_t seed, uint64_t k, uint64_t j)
+{
+    double u = fh_dyn_uniform(seed, k, counter(kind, j), 0);
+    double v = fh_dyn_uniform(seed, k, counter(kind, j), 1);
+    return sqrt(-2.0 * log(1.0 - u)) * cos(2.0 * PI * v); /* 1 - u lies in (0, 1] */
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Geometry */
+
+static void sub(const double *a, const double *b, double *out)
+{
+    for (int k = 0; k < 3; k++) out[k] = a[k] - b[k];
+}
+static double dot(const double *a, const double *b) { return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]; }
+static void cross(const double *a, const double *b, double *out)
+{
+    out[0] = a[1] * b[2] - a[2] * b[1];
+    out[1] = a[2] * b[0] - a[0] * b[2];
+    out[2] = a[0] * b[1] - a[1] * b[0];
+}
+
+double fh_samp_dihedral(const double *x, int a, int b, int c, int d)
+{
+    double b0[3], b1[3], b2[3], n1[3], n2[3], m[3];
+    sub(x + 3 * a, x + 3 * b, b0);
+    sub(x + 3 * c, x + 3 * b, b1);
+    sub(x + 3 * d, x + 3 * c, b2);
+    double l = sqrt(dot(b1, b1));
+    for (int k = 0; k < 3; k++) b1[k] /= l;
+    /* the components of b0 and b2 perpendicular to the axis, and the angle between them */
+    double d0 = dot(b0, b1), d2 = dot(b2, b1);
+    for (int k = 0; k < 3; k++) {
+        n1[k] = b0[k] - d0 * b1[k];
+        n2[k] = b2[k] - d2 * b1[k];
+    }
+    cross(b1, n1, m);
+    return atan2(dot(m, n2), dot(n1, n2));
+}
+
+/* Covalent radii (Angstrom) of H..Kr; a generous 1.5 for anything not listed. */
+static double cov_radius(int z)
+{
+    static const double r[] = {0,    0.31, 0.28, 1.28, 0.96, 0.84, 0.76, 0.71, 0.66, 0.57,
+                               0.58, 1.66, 1.41, 1.21, 1.11, 1.07, 1.05, 1.02, 1.06};
+    return z > 0 && z < (int)(sizeof r / sizeof r[0]) ? r[z] : 1.5;
+}
+
+static int bonded(const int *z, const double *x, int i, int j)
+{
+    double v[3];
+    sub(x + 3 * i, x + 3 * j, v);
+    double lim = 1.25 * (cov_radius(z[i]) + cov_radius(z[j])) * FH_ANGSTROM_BOHR;
+    return dot(v, v) < lim * lim;
+}
+
+int fh_samp_fragment(int natoms, const int *z, const double *x, int b, int c, int *side,
+                     fh_err *err)
+{
+    if (!bonded(z, x, b, c))
+        return fh_err_set(err, FH_EINPUT, "atoms %d and %d are not bonded: no torsion about them",
+                          b + 1, c + 1);
+    int *stack = malloc((size_t)natoms * sizeof *stack), top = 0;
+    if (!stack) return fh_err_set(err, FH_EFAIL, "out of memory");
+    for (int i = 0; i < natoms; i++) side[i] = 0;
+    side[c] = 1;
+    stack[top++] = c;
+    int ring = 0;
+    while (top) {
+        int i = stack[--top];
+        for (int j = 0; j < natoms; j++) {
+            if (side[j] || j == i || !bonded(z, x, i, j)) continue;
+            if (j == b) { /* only the bond c-b itself may lead back to b */
+                if (i != c) ring = 1;
+                continue;
+            }
+            side[j] = 1;
+            stack[top++] = j;
+        }
+    }
+    free(stack);
+    if (ring)
+        return fh_err_set(err, FH_EINPUT, "the bond %d-%d lies in a ring: its torsion cannot be "
+                          "changed by rotating one fragment", b + 1, c + 1);
+    return FH_OK;
+}
+
+void fh_samp_rotate(int natoms, double *x, const int *side, int b, int c, double angle)
+{
+    double ax[3], o[3];
+    for (int k = 0; k < 3; k++) o[k] = x[3 * c + k];
+    sub(x + 3 * c, x + 3 * b, ax);
+    double l = sqrt(dot(ax, ax));
+    for (int k = 0; k < 3; k++) ax[k] /= l;
+    double co = cos(angle), si = sin(angle);
+    for (int i = 0; i < natoms; i++) {
+        if (!side[i] || i == c) continue;
+        double v[3], cr[3]; /* Rodrigues' formula about the axis through c */
+        sub(x + 3 * i, o, v);
+        cross(ax, v, cr);
+        double d = dot(ax, v);
+        for (int k = 0; k < 3; k++)
+            x[3 * i + k] = o[k] + v[k] * co + cr[k] * si + ax[k] * d * (1.0 - co);
+    }
+}
+
+static double wrap(double a) /* to (-pi, pi] */
+{
+    a = fmod(a, 2.0 * PI);
+    if (a > PI) a -= 2.0 * PI;
+    if (a <= -PI) a += 2.0 * PI;
+    return a;
+}
+
+void fh_samp_set_dihedral(int natoms, double *x, const int *side, const int dih[4], double phi)
+{
+    double now = fh_samp_dihedral(x, dih[0], dih[1], dih[2], dih[3]);
+    fh_samp_rotate(natoms, x, side, dih[1], dih[2], wrap(phi - now));
+}
+
+int fh_samp_pyramidalize(int natoms, const int *z, double *x, int c, double delta, fh_err *err)
+{
+    int nb[3] = {-1, -1, -1};
+    double dn[3] = {INFINITY, INFINITY, INFINITY};
+    for (int j = 0; j < natoms; j++) { /* the three nearest bonded neighbours */
+        if (j == c || !bonded(z, x, c, j)) continue;
+        double v[3];
+        sub(x + 3 * j, x + 3 * c, v);
+        double r = dot(v, v);
+        for (int m = 0; m < 3; m++)
+            if (r < dn[m]) {
+                for (int q = 2; q > m; q--) {
+                    dn[q] = dn[q - 1];
+                    nb[q] = nb[q - 1];
+                }
+                dn[m] = r;
+                nb[m] = j;
+                break;
+            }
+    }
+    if (nb[2] < 0)
+        return fh_err_set(err, FH_EINPUT, "atom %d has fewer than three bonded neighbours: it "
+                          "cannot be pyramidalized", c + 1);
+    double u[3], v[3], n[3];
+    sub(x + 3 * nb[1], x + 3 * nb[0], u);
+    sub(x + 3 * nb[2], x + 3 * nb[0], v);
+    cross(u, v, n);
+    double l = sqrt(dot(n, n));
+    for (int k = 0; k < 3; k++) x[3 * c + k] += delta * n[k] / l;
+    return FH_OK;
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Generators */
+
+static int needs_dihedral(fh_samp_kind k)
+{
+    return k == FH_SAMP_TORSION || k == FH_SAMP_TORSION_RANDOM || k == FH_SAMP_TWISTED;
+}
+
+int fh_samp_config_check(const fh_samp_config *c, int natoms, fh_err *err)
+{
+    if ((int)c->kind < 0 || (int)c->kind >= FH_SAMP_NKINDS)
+        return fh_err_set(err, FH_EINPUT, "unknown generator");
+    if (c->count < 1) return fh_err_set(err, FH_EINPUT, "count must be at least 1");
+    if (natoms < 1) return fh_err_set(err, FH_EINPUT, "the generators need a molecule");
+    if (needs_dihedral(c->kind)) {
+        for (int i = 0; i < 4; i++) {
+            if (c->dihedral[i] < 0 || c->dihedral[i] >= natoms)
+                return fh_err_set(err, FH_EINPUT, "dihedral atom %d is not in 1..%d",
+                                  c->dihedral[i] + 1, natoms);
+            for (int j = 0; j < i; j++)
+                if (c->dihedral[i] == c->dihedral[j])
+                    return fh_err_set(err, FH_EINPUT, "dihedral names atom %d twice",
+                                      c->dihedral[i] + 1);
+        }
+        if (!isfinite(c->from) || !isfinite(c->to))
+            return fh_err_set(err, FH_EINPUT, "the torsion range needs 'from' and 'to'");
+    }
+    if (c->noise < 0 || c->pyramid < 0)
+        return fh_err_set(err, FH_EINPUT, "noise and pyramid must not be negative");
+    if (c->kind == FH_SAMP_TRAJECTORIES) {
+        if (!c->source || !*c->source)
+            return fh_err_set(err, FH_EINPUT, "generator trajectories needs 'source' (a run "
+                              "directory)");
+        if (c->stride < 1) return fh_err_set(err, FH_EINPUT, "stride must be at least 1");
+    }
+    return FH_OK;
+}
+
+static void add_noise(const fh_samp_config *c, long k, int n3, uint64_t j0, double *x)
+{
+    if (c->noise <= 0) return;
+    for (int i = 0; i < n3; i++)
+        x[i] += c->noise * fh_samp_normal(c->kind, c->seed, (uint64_t)k, j0 + (uint64_t)i);
+}
+
+int fh_samp_geometry(const fh_samp_config *c, int natoms, const int *z, const double *x0, long k,
+                     double *x, fh_err *err)
+{
+    int rc = fh_samp_config_check(c, natoms, err), n3 = 3 * natoms;
+    if (rc != FH_OK) return rc;
+    memcpy(x, x0, (size_t)n3 * sizeof *x);
+    if (c->kind == FH_SAMP_NOISE) {
+        add_noise(c, k, n3, 0, x);
+        return FH_OK;
+    }
+    if (!needs_dihedral(c->kind))
+        return fh_err_set(err, FH_EINPUT, "generator %s needs more than the geometry",
+                          fh_samp_kind_name(c->kind));
+    int *side = malloc((size_t)natoms * sizeof *side);
+    if (!side) return fh_err_set(err, FH_EFAIL, "out of memory");
+    rc = fh_samp_fragment(natoms, z, x0, c->dihedral[1], c->dihedral[2], side, err);
+    if (rc == FH_OK) {
+        double phi;
+        if (c->kind == FH_SAMP_TORSION)
+            phi = c->count > 1 ? c->from + (c->to - c->from) * (double)k / (double)(c->count - 1)
+                               : c->from;
+        else
+            phi = c->from + (c->to - c->from) * fh_samp_uniform(c->kind, c->seed, (uint64_t)k, 0);
+        fh_samp_set_dihedral(natoms, x, side, c->dihedral, phi);
+        if (c->kind == FH_SAMP_TWISTED && c->pyramid > 0) {
+            double u = fh_samp_uniform(c->kind, c->seed, (uint64_t)k, 1);
+            rc = fh_samp_pyramidalize(natoms, z, x, c->dihedral[2], c->pyramid * (2.0 * u - 1.0),
+                                      err);
+        }
+        /* the scan is exact (no noise); the random kinds get noise on top */
+        if (rc == FH_OK && c->kind != FH_SAMP_TORSION) add_noise(c, k, n3, 0, x);
+    }
+    free(side);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Wigner: Hessian cache */
+
+/* The cache holds the reference geometry it was made for (input, bohr), the geometry the Hessian
+ * belongs to (the optimised minimum when optimising, else the same), then H (hartree/bohr^2). */
+static int cache_read(const char *path, int n, const double *x0, int optimize, double *xm, double *H)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    int nn = 0, opt = -1, ok = fscanf(f, "fusionhop-hessian %d %d", &nn, &opt) == 2 && nn == n &&
+                                opt == optimize;
+    for (int i = 0; ok && i < n; i++) {
+        double v;
+        ok = fscanf(f, "%lf", &v) == 1 && fabs(v - x0[i]) <= 1e-10 * fmax(1.0, fabs(x0[i]));
+    }
+    for (int i = 0; ok && i < n; i++) ok = fscanf(f, "%lf", &xm[i]) == 1 && isfinite(xm[i]);
+    for (long i = 0; ok && i < (long)n * n; i++) ok = fscanf(f, "%lf", &H[i]) == 1 && isfinite(H[i]);
+    fclose(f);
+    return ok ? 0 : -1;
+}
+
+static void write_vec(FILE *f, int n, const double *v, int per_line)
+{
+    for (int i = 0; i < n; i++) fprintf(f, "%.17g%c", v[i], (i + 1) % per_line == 0 || i == n - 1 ? '\n' : ' ');
+}
+
+static int cache_write(const char *path, int n, const double *x0, int optimize, const double *xm,
+                       const double *H, fh_err *err)
+{
+    char tmp[4200];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return fh_err_set(err, FH_EINPUT, "Hessian cache path too long");
+    FILE *f = fopen(tmp, "w");
+    if (!f) return fh_err_set(err, FH_EFAIL, "cannot write %s: %s", tmp, strerror(errno));
+    fprintf(f, "fusionhop-hessian %d %d\n", n, optimize);
+    write_vec(f, n, x0, 3);
+    write_vec(f, n, xm, 3);
+    for (int i = 0; i < n; i++) write_vec(f, n, H + (long)i * n, n);
+    int bad = ferror(f);
+    if (fclose(f) || bad || rename(tmp, path)) {
+        remove(tmp);
+        return fh_err_set(err, FH_EFAIL, "cannot write %s", path);
+    }
+    return FH_OK;
+}
+
+int fh_samp_modes_alloc(fh_surface *s, const double *x0, int optimize, const char *cache,
+                        fh_dyn_modes **out, fh_err *err)
+{
+    *out = NULL;
+    int n = s->ndof, rc = FH_OK;
+    if (s->natoms < 2 || !(s->caps & FH_CAP_GRADIENT))
+        return fh_err_set(err, FH_EINPUT, "Wigner sampling needs a molecular provider with "
+                          "gradients");
+    double *H = malloc((size_t)n * (size_t)n * sizeof *H), *xm = malloc((size_t)n * sizeof *xm);
+    if (!H || !xm) rc = fh_err_set(err, FH_EFAIL, "out of memory");
+    if (rc == FH_OK && (!cache || cache_read(cache, n, x0, optimize, xm, H) != 0)) {
+        memcpy(xm, x0, (size_t)n * sizeof *xm);
+        if (optimize) rc = fh_dyn_optimize(s, 0, xm, 1e-5, 2000, err);
+        if (rc == FH_OK) rc = fh_dyn_hessian_fd(s, 0, xm, 5e-3, H, err);
+        if (rc == FH_OK && cache) rc = cache_write(cache, n, x0, optimize, xm, H, err);
+    }
+    if (rc == FH_OK) {
+        rc = fh_dyn_modes_alloc(s->natoms, xm, s->mass, H, 50.0 / FH_HARTREE_CM1, out, err);
+        if (rc == FH_EINPUT) fh_err_prefix(err, "the reference geometry (optimize = true?): ");
+    }
+    free(H);
+    free(xm);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Lists */
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
+
+/* Hash of everything geometry k depends on besides (seed, k). */
+static uint32_t param_tag(const fh_samp_config *c, int n3, const double *x0)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    h = fnv(h, &c->kind, sizeof c->kind);
+    h = fnv(h, x0, (size_t)n3 * sizeof *x0);
+    if (needs_dihedral(c->kind)) {
+        h = fnv(h, c->dihedral, sizeof c->dihedral);
+        h = fnv(h, &c->from, sizeof c->from);
+        h = fnv(h, &c->to, sizeof c->to);
+    }
+    if (c->kind == FH_SAMP_TORSION) h = fnv(h, &c->count, sizeof c->count);
+    if (c->kind != FH_SAMP_TORSION && c->kind != FH_SAMP_WIGNER) h = fnv(h, &c->noise, sizeof c->noise);
+    if (c->kind == FH_SAMP_TWISTED) h = fnv(h, &c->pyramid, sizeof c->pyramid);
+    if (c->kind == FH_SAMP_WIGNER) {
+        h = fnv(h, &c->temperature, sizeof c->temperature);
+        h = fnv(h, &c->optimize, sizeof c->optimize);
+    }
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+static int set_alloc(int n, int natoms, fh_samp_set **out, fh_err *err)
+{
+    fh_samp_set *s = calloc(1, sizeof *s);
+    if (s) {
+        s->natoms = natoms;
+        s->x = calloc((size_t)(n > 0 ? n : 1) * (size_t)natoms * 3, sizeof *s->x);
+        s->id = calloc((size_t)(n > 0 ? n : 1), sizeof *s->id);
+        s->origin = calloc((size_t)(n > 0 ? n : 1), sizeof *s->origin);
+    }
+    if (!s || !s->x || !s->id || !s->origin) {
+        fh_samp_set_free(s);
+        return fh_err_set(err, FH_EFAIL, "out of memory");
+    }
+    *out = s;
+    return FH_OK;
+}
+
+void fh_samp_set_free(fh_samp_set *set)
+{
+    if (!set) return;
+    free(set->x);
+    free(set->id);
+    free(set->origin);
+    free(set);
+}
+
+static int from_trajectories(const fh_samp_config *c, int natoms, fh_samp_set *set, fh_err *err)
+{
+    fh_ens *e = NULL;
+    int rc = fh_ens_open(c->source, 0, &e, err);
+    if (rc != FH_OK) return rc;
+    long ntraj = fh_ens_ntraj(e), qualifying = 0;
+    uint64_t runseed = fh_ens_seed(e);
+    fh_ens_close(e, NULL);
+    int n3 = 3 * natoms;
+    for (long t = 0; t < ntraj && rc == FH_OK && set->n < c->count; t++) {
+        char path[4200];
+        if (fh_ens_traj_path(c->source, t, path, sizeof path) != 0)
+            return fh_err_set(err, FH_EINPUT, "%s: path too long", c->source);
+        FILE *probe = fopen(path, "rb");
+        if (!probe) continue; /* not started */
+        fclose(probe);
+        fh_h5md_reader *r = NULL;
+        if ((rc = fh_h5md_reader_open(path, &r, err)) != FH_OK) break;
+        long nf = fh_h5md_reader_nframes(r);
+        int ns = fh_h5md_reader_nstates(r);
+        if (!fh_h5md_reader_has_spread(r))
+            rc = fh_err_set(err, FH_EINPUT, "%s has no committee energy spread (the run's model is "
+                            "not a committee)", path);
+        else if (fh_h5md_reader_natoms(r) != natoms)
+            rc = fh_err_set(err, FH_EINPUT, "%s has %d atoms, the reference geometry %d", path,
+                            fh_h5md_reader_natoms(r), natoms);
+        double *sp = NULL, *x = NULL;
+        if (rc == FH_OK && nf > 0) {
+            sp = malloc((size_t)nf * (size_t)ns * sizeof *sp);
+            x = malloc((size_t)n3 * sizeof *x);
+            if (!sp || !x) rc = fh_err_set(err, FH_EFAIL, "out of memory");
+            if (rc == FH_OK) rc = fh_h5md_read_spread(r, 0, nf, sp, err);
+        }
+        for (long f = 0; rc == FH_OK && f < nf && set->n < c->count; f++) {
+            double m = 0;
+            for (int s = 0; s < ns; s++) m = fmax(m, sp[f * ns + s]);
+            if (!(m > c->spread_min)) continue;
+            if (qualifying++ % c->stride != 0) continue;
+            if ((rc = fh_h5md_read_positions(r, f, 1, x, err)) != FH_OK) break;
+            memcpy(set->x + (size_t)set->n * n3, x, (size_t)n3 * sizeof *x);
+            snprintf(set->id[set->n], FH_DATASET_ID_LEN, "traj-s%llu-t%ld-f%ld",
+                     (unsigned long long)runseed, t, f);
+            snprintf(set->origin[set->n], FH_DATASET_ORIGIN_LEN, "%s", fh_samp_origin(c->kind));
+            set->n++;
+        }
+        free(sp);
+        free(x);
+        fh_h5md_reader_close(r);
+    }
+    return rc;
+}
+
+int fh_samp_generate(const fh_samp_config *c, fh_surface *s, int natoms, const int *z,
+                     const double *x0, const char *cache, fh_samp_set **out, fh_err *err)
+{
+    *out = NULL;
+    int rc = fh_samp_config_check(c, natoms, err);
+    if (rc != FH_OK) return rc;
+    if (c->count > 10000000) return fh_err_set(err, FH_EINPUT, "count is too large");
+    fh_samp_set *set = NULL;
+    if ((rc = set_alloc((int)c->count, natoms, &set, err)) != FH_OK) return rc;
+    int n3 = 3 * natoms;
+    if (c->kind == FH_SAMP_TRAJECTORIES) {
+        rc = from_trajectories(c, natoms, set, err);
+    } else {
+        fh_dyn_modes *modes = NULL;
+        double *xi = NULL, *v = NULL;
+        if (c->kind == FH_SAMP_WIGNER) {
+            if (!s || s->natoms != natoms)
+                rc = fh_err_set(err, FH_EINPUT, "Wigner sampling needs the provider of the molecule");
+            if (rc == FH_OK) rc = fh_samp_modes_alloc(s, x0, c->optimize, cache, &modes, err);
+            if (rc == FH_OK) {
+                xi = malloc((size_t)fh_dyn_wigner_ndev(modes) * sizeof *xi);
+                v = malloc((size_t)n3 * sizeof *v);
+                if (!xi || !v) rc = fh_err_set(err, FH_EFAIL, "out of memory");
+            }
+        }
+        uint32_t tag = param_tag(c, n3, x0);
+        for (long k = 0; k < c->count && rc == FH_OK; k++) {
+            double *x = set->x + (size_t)k * n3;
+            if (c->kind == FH_SAMP_WIGNER) {
+                int nd = fh_dyn_wigner_ndev(modes);
+                for (int j = 0; j < nd; j++) xi[j] = fh_samp_normal(c->kind, c->seed, (uint64_t)k, (uint64_t)j);
+                fh_dyn_wigner_sample(modes, c->temperature, xi, x, v);
+            } else {
+                rc = fh_samp_geometry(c, natoms, z, x0, k, x, err);
+            }
+            snprintf(set->id[k], FH_DATASET_ID_LEN, "%s-%08x-s%llu-%ld", fh_samp_kind_name(c->kind),
+                     (unsigned)tag, (unsigned long long)c->seed, k);
+            snprintf(set->origin[k], FH_DATASET_ORIGIN_LEN, "%s", fh_samp_origin(c->kind));
+            set->n++;
+        }
+        free(xi);
+        free(v);
+        fh_dyn_modes_free(modes);
+    }
+    if (rc != FH_OK) {
+        fh_samp_set_free(set);
+        return rc;
+    }
+    *out = set;
+    return FH_OK;
+}
