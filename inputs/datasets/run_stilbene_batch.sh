@@ -14,6 +14,13 @@ LIST=${1:-inputs/datasets/stilbene_batch1.xyz}
 [ $# -gt 0 ] && shift
 DATA=inputs/datasets/stilbene_sa2cas22_631g.h5
 LOG=inputs/datasets/stilbene_sa2cas22_631g.log
+if [ -f "$BUILD/molcas_batch.pid" ] && kill -0 "$(cat "$BUILD/molcas_batch.pid")" 2>/dev/null; then
+    echo "run_stilbene_batch.sh: a batch is running already (pid $(cat "$BUILD/molcas_batch.pid"))" >&2
+    exit 1
+fi
+# Work directories of calculations killed with their batch (each holds ~0.5 GB of integrals on
+# the RAM disk); a live one is never older than the 1 h timeout.
+find /dev/shm -maxdepth 1 -name 'fhmolcas.*' -mmin +120 -exec rm -rf {} + 2>/dev/null || true
 mkdir -p "$BUILD/batch-bin" "$BUILD/stilbene-logs"
 cp "$BUILD/tests/molcas_batch" "$BUILD/batch-bin/molcas_batch"
 
