@@ -97,6 +97,12 @@ static int run(const fh_deck_args *a, long first, long last)
     if (rc != FH_EXIT_OK) return rc;
 
     fh_run_config c = {0};
+    if (!fh_deck_has(d, "surface", "type") || !fh_deck_has(d, "dynamics", "tmax")) {
+        rc = fh_err_set(&err, FH_EINPUT, "%s: error: a run needs [surface] type and [dynamics] "
+                        "tmax (this is a %s deck)", deck_name,
+                        fh_deck_is_training(d) ? "training" : "sampling");
+        goto out;
+    }
     if ((rc = fh_setup_surface(d, deck_name, &s, &geom, &err)) != FH_OK) goto out;
     if ((rc = fh_setup_dyn_params(d, &c.dyn, &err)) != FH_OK) {
         fh_err_prefix(&err, "%s: [dynamics]: ", deck_name);

@@ -11,11 +11,10 @@ int fh_setup_surface(const fh_deck *d, const char *deck_name, fh_surface **s, fh
     *s = NULL;
     *geom = NULL;
     fh_surface_config cfg = {0};
-    if (!fh_deck_has(d, "surface", "type") ||
-        (!fh_deck_has(d, "dynamics", "tmax") && !fh_deck_is_sampling(d)))
+    if (!fh_deck_has(d, "surface", "type"))
         return fh_err_set(err, FH_EINPUT,
-                          "%s: error: this is a training deck (it has a [train] section); a run "
-                          "needs [surface] type and [dynamics] tmax", deck_name);
+                          "%s: error: no provider: [surface] type is not set (a training deck?)",
+                          deck_name);
     cfg.type = fh_deck_string(d, "surface", "type");
     cfg.nstates = (int)fh_deck_int(d, "surface", "nstates");
     cfg.model_file = fh_deck_string(d, "surface", "model");
