@@ -2,6 +2,7 @@
  * layout). Every row quantity is its own HDF5 dataset with the row as the first, unlimited and
  * chunked, dimension; appends go to a copy of the file that replaces the original atomically. */
 #include "fh_dataset.h"
+#include "fh_file.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -347,29 +348,6 @@ static int fsync_path(const char *path)
     return rc;
 }
 
-static int copy_file(const char *from, const char *to)
-{
-    FILE *in = fopen(from, "rb");
-    if (!in) return -1;
-    FILE *out = fopen(to, "wb");
-    if (!out) {
-        fclose(in);
-        return -1;
-    }
-    char buf[1 << 16];
-    size_t n;
-    int rc = 0;
-    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
-        if (fwrite(buf, 1, n, out) != n) {
-            rc = -1;
-            break;
-        }
-    if (ferror(in)) rc = -1;
-    fclose(in);
-    if (fclose(out) != 0) rc = -1;
-    return rc;
-}
-
 /* Exclusive advisory lock on PATH.lock so that several processes may append to one file. */
 static int lock_take(const char *path, fh_err *err)
 {
@@ -630,7 +608,7 @@ int fh_dataset_append(const char *path, const fh_dataset_record *rec, size_t nre
     if (access(path, F_OK) != 0)
         rc = fh_err_set(err, FH_EINPUT, "%s: %s (create the dataset first)", path,
                         strerror(errno));
-    else if (copy_file(path, tmp))
+    else if (fh_file_copy(path, tmp))
         rc = fh_err_set(err, FH_EFAIL, "%s: cannot copy to %s: %s", path, tmp, strerror(errno));
     if (rc) {
         lock_release(lock);

@@ -7,6 +7,7 @@
  * keeps the same active orbitals along a path; a run that fails from them is retried once from
  * SCF orbitals. Failures never crash the caller: they return FH_EFAIL with the log kept. */
 #include "fh_openmolcas.h"
+#include "fh_file.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -61,25 +62,6 @@ static int remove_tree(const char *path)
         return rmdir(path);
     }
     return unlink(path);
-}
-
-static int copy_file(const char *from, const char *to)
-{
-    FILE *in = fopen(from, "rb");
-    if (!in) return -1;
-    FILE *out = fopen(to, "wb");
-    if (!out) {
-        fclose(in);
-        return -1;
-    }
-    char buf[1 << 16];
-    size_t n;
-    int rc = 0;
-    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
-        if (fwrite(buf, 1, n, out) != n) rc = -1;
-    fclose(in);
-    if (fclose(out)) rc = -1;
-    return rc;
 }
 
 static int mkdir_p(const char *path)
@@ -415,7 +397,7 @@ static void keep_logs(molcas_impl *m, const char *dir, const char *name, int fai
         for (int k = 0; k < 3; k++) {
             snprintf(from, sizeof from, "%s/" PROJECT ".%s", dir, ext[k]);
             snprintf(to, sizeof to, "%s/%s.%s", m->cfg.keep_dir, name, ext[k]);
-            copy_file(from, to);
+            fh_file_copy(from, to);
         }
         snprintf(m->det.log_path, sizeof m->det.log_path, "%.700s/%.200s.log", m->cfg.keep_dir, name);
         remove_tree(dir);
@@ -486,7 +468,7 @@ static int run_once(molcas_impl *m, const double *x, unsigned grad_mask, int wan
         char from[2048], to[2048];
         snprintf(from, sizeof from, "%s/" PROJECT ".RasOrb", dir);
         snprintf(to, sizeof to, "%s/prev.RasOrb", m->orbdir);
-        m->have_orb = copy_file(from, to) == 0;
+        m->have_orb = fh_file_copy(from, to) == 0;
     }
     keep_logs(m, dir, name, rc != FH_OK);
     if (rc != FH_OK && m->det.log_path[0])
@@ -709,7 +691,7 @@ int fh_surf_molcas_set_guess(fh_surface *s, const char *orbfile)
     char to[2048];
     snprintf(to, sizeof to, "%s/prev.RasOrb", m->orbdir);
     if (!strcmp(orbfile, to)) return FH_OK;
-    m->have_orb = copy_file(orbfile, to) == 0;
+    m->have_orb = fh_file_copy(orbfile, to) == 0;
     return m->have_orb ? FH_OK : FH_EFAIL;
 }
 
@@ -719,5 +701,5 @@ int fh_surf_molcas_save_orbitals(const fh_surface *s, const char *path)
     if (!m || !m->have_orb) return FH_EINPUT;
     char from[2048];
     snprintf(from, sizeof from, "%s/prev.RasOrb", m->orbdir);
-    return copy_file(from, path) == 0 ? FH_OK : FH_EFAIL;
+    return fh_file_copy(from, path) == 0 ? FH_OK : FH_EFAIL;
 }

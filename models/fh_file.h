@@ -1,0 +1,9 @@
+/* Small file-system helpers shared by several libraries (the dataset writer, the OpenMolcas
+ * provider); they live in models/ because it is the lowest library. */
+#ifndef FH_FILE_H
+#define FH_FILE_H
+
+/* Copy a regular file byte for byte; 0 on success, -1 on any read, write or close error. */
+int fh_file_copy(const char *from, const char *to);
+
+#endif
