@@ -13,6 +13,7 @@
  *  - frame 0 has zero total momentum and angular momentum (translation and rotation removed);
  *  - bad window settings are usage errors naming the keys. */
 #include <criterion/criterion.h>
+#include "test_subprocess_env.h"
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -35,13 +36,7 @@ static void setup_dir(void)
 {
     snprintf(dir, sizeof dir, "%s/test_runner_ml_%d", FH_TEST_BINARY_DIR, (int)getpid());
     mkdir(dir, 0755);
-    setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
-    setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
-    /* LeakSanitizer cannot trace a process that started Open MPI's threads (see test_train_cli) */
-    const char *old = getenv("ASAN_OPTIONS");
-    char opts[1024];
-    snprintf(opts, sizeof opts, "%s%sdetect_leaks=0", old ? old : "", old && *old ? ":" : "");
-    setenv("ASAN_OPTIONS", opts, 1);
+    fh_test_subprocess_env();
 }
 
 static void cleanup_dir(void)

@@ -7,6 +7,7 @@
  * equal to the library's geometries, rerun with nothing to do, a grown list computing only the new
  * geometries, two MPI ranks, and bad deck values (exit 2). */
 #include <criterion/criterion.h>
+#include "test_subprocess_env.h"
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -243,6 +244,7 @@ static void setup_dir(void)
 {
     snprintf(dir, sizeof dir, "%s/test_sampling_%d", FH_TEST_BINARY_DIR, (int)getpid());
     mkdir(dir, 0755);
+    fh_test_subprocess_env();
 }
 static void cleanup_dir(void)
 {

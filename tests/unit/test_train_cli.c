@@ -3,6 +3,7 @@
  * predict` in JSON and TSV (values identical to the library's), usage and input errors (exit
  * code 2), and `fusionhop run` driving surface hopping on the trained model (the ML provider). */
 #include <criterion/criterion.h>
+#include "test_subprocess_env.h"
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -44,16 +45,7 @@ static void setup_dir(void)
         fh_xyz_write_frame(f, 3, tt_z, x, "frame");
     }
     fclose(f);
-    setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
-    setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
-    setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 1);
-    /* LeakSanitizer cannot trace a process that has started Open MPI's threads (it crashes at
-     * exit), so the commands run here skip leak detection in sanitizer builds; the library code
-     * they run is leak-checked in-process by test_train and test_model*. */
-    const char *old = getenv("ASAN_OPTIONS");
-    char opts[1024];
-    snprintf(opts, sizeof opts, "%s%sdetect_leaks=0", old ? old : "", old && *old ? ":" : "");
-    setenv("ASAN_OPTIONS", opts, 1);
+    fh_test_subprocess_env();
 }
 
 static void cleanup_dir(void)
