@@ -596,9 +596,13 @@ static int check_records(hid_t f, const char *path, const fh_dataset_info *info,
     return rc;
 }
 
-int fh_dataset_append(const char *path, const fh_dataset_record *rec, size_t nrec, fh_err *err)
+/* Runs `edit` on a copy of the file and replaces the original with it, under the lock: the
+ * one way the file is ever changed (see the kill-safety note in fh_dataset.h). */
+typedef int (*edit_fn)(hid_t f, const char *path, const fh_dataset_info *info, void *ctx,
+                       fh_err *err);
+
+static int transact(const char *path, edit_fn edit, void *ctx, fh_err *err)
 {
-    if (nrec == 0) return FH_OK;
     int lock = lock_take(path, err);
     if (lock < 0) return err ? err->code : FH_EFAIL;
     char tmp[4096];
@@ -614,7 +618,6 @@ int fh_dataset_append(const char *path, const fh_dataset_record *rec, size_t nre
         lock_release(lock);
         return rc;
     }
-
     quiet q;
     quiet_begin(&q);
     hid_t f;
@@ -622,22 +625,7 @@ int fh_dataset_append(const char *path, const fh_dataset_record *rec, size_t nre
     rc = open_file(tmp, H5F_ACC_RDWR, &f, err);
     if (rc == FH_OK) {
         rc = read_header(f, path, &info, err);
-        if (rc == FH_OK) rc = check_records(f, path, &info, rec, nrec, err);
-        size_t maxe = row_elems(SHAPE_PAIRS_ATOMS3, info.natoms, info.nstates);
-        size_t m2 = row_elems(SHAPE_STATES_ATOMS3, info.natoms, info.nstates);
-        if (m2 > maxe) maxe = m2;
-        if (maxe < FH_DATASET_INFO_LEN) maxe = FH_DATASET_INFO_LEN;
-        void *buf = rc == FH_OK ? malloc(nrec * maxe * sizeof(double)) : NULL;
-        if (rc == FH_OK && !buf) rc = fh_err_set(err, FH_EFAIL, "out of memory");
-        /* "id" last: a reader counts rows by it. */
-        for (int c = C_COUNT - 1; rc == FH_OK && c >= 0; c--) {
-            if (!column_exists(c, info.nstates)) continue;
-            fill_column(c, rec, nrec, info.natoms, info.nstates, buf);
-            if (append_column(f, c, buf, nrec, info.natoms, info.nstates))
-                rc = fh_err_set(err, FH_EFAIL, "%s: cannot append to '%s'", tmp,
-                                columns[c].name);
-        }
-        free(buf);
+        if (rc == FH_OK) rc = edit(f, path, &info, ctx, err);
         if (H5Fclose(f) < 0 && rc == FH_OK) rc = fh_err_set(err, FH_EFAIL, "%s: close failed", tmp);
     }
     quiet_end(&q);
@@ -645,6 +633,110 @@ int fh_dataset_append(const char *path, const fh_dataset_record *rec, size_t nre
         rc = fh_err_set(err, FH_EFAIL, "%s: cannot replace %s: %s", tmp, path, strerror(errno));
     if (rc != FH_OK) unlink(tmp);
     lock_release(lock);
+    return rc;
+}
+
+typedef struct {
+    const fh_dataset_record *rec;
+    size_t nrec;
+} append_ctx;
+
+static int append_edit(hid_t f, const char *path, const fh_dataset_info *info, void *ctx,
+                       fh_err *err)
+{
+    const append_ctx *a = ctx;
+    int rc = check_records(f, path, info, a->rec, a->nrec, err);
+    if (rc) return rc;
+    size_t maxe = row_elems(SHAPE_PAIRS_ATOMS3, info->natoms, info->nstates);
+    size_t m2 = row_elems(SHAPE_STATES_ATOMS3, info->natoms, info->nstates);
+    if (m2 > maxe) maxe = m2;
+    if (maxe < FH_DATASET_INFO_LEN) maxe = FH_DATASET_INFO_LEN;
+    void *buf = malloc(a->nrec * maxe * sizeof(double));
+    if (!buf) return fh_err_set(err, FH_EFAIL, "out of memory");
+    /* "id" last: a reader counts rows by it. */
+    for (int c = C_COUNT - 1; rc == FH_OK && c >= 0; c--) {
+        if (!column_exists(c, info->nstates)) continue;
+        fill_column(c, a->rec, a->nrec, info->natoms, info->nstates, buf);
+        if (append_column(f, c, buf, a->nrec, info->natoms, info->nstates))
+            rc = fh_err_set(err, FH_EFAIL, "%s: cannot append to '%s'", path, columns[c].name);
+    }
+    free(buf);
+    return rc;
+}
+
+int fh_dataset_append(const char *path, const fh_dataset_record *rec, size_t nrec, fh_err *err)
+{
+    if (nrec == 0) return FH_OK;
+    append_ctx a = {rec, nrec};
+    return transact(path, append_edit, &a, err);
+}
+
+/* Overwrites row `row` of column c with buf (one row's worth). */
+static int write_row(hid_t f, int c, size_t row, const void *buf)
+{
+    hid_t d = H5Dopen2(f, columns[c].name, H5P_DEFAULT);
+    if (d < 0) return -1;
+    hid_t sp = H5Dget_space(d);
+    hsize_t dims[4], start[4] = {0}, count[4];
+    int r = H5Sget_simple_extent_ndims(sp);
+    H5Sget_simple_extent_dims(sp, dims, NULL);
+    start[0] = row;
+    count[0] = 1;
+    for (int k = 1; k < r; k++) count[k] = dims[k];
+    H5Sselect_hyperslab(sp, H5S_SELECT_SET, start, NULL, count, NULL);
+    hid_t ms = H5Screate_simple(r, count, NULL);
+    hid_t mt = mem_type(c);
+    int rc = H5Dwrite(d, mt, ms, sp, H5P_DEFAULT, buf) < 0 ? -1 : 0;
+    H5Tclose(mt);
+    H5Sclose(ms);
+    H5Sclose(sp);
+    H5Dclose(d);
+    return rc;
+}
+
+typedef struct {
+    const char *id, *note;
+    size_t marked;
+} mark_ctx;
+
+static int mark_edit(hid_t f, const char *path, const fh_dataset_info *info, void *ctx,
+                     fh_err *err)
+{
+    mark_ctx *m = ctx;
+    size_t n = info->n;
+    if (n == 0) return FH_OK;
+    char (*ids)[FH_DATASET_ID_LEN] = malloc(n * FH_DATASET_ID_LEN);
+    int *st = malloc(n * sizeof *st);
+    int rc = FH_OK;
+    if (!ids || !st) rc = fh_err_set(err, FH_EFAIL, "out of memory");
+    else if (read_column(f, C_ID, ids, 0, n) || read_column(f, C_STATUS, st, 0, n))
+        rc = fh_err_set(err, FH_EINPUT, "%s: cannot read ids (corrupt file?)", path);
+    unsigned char zeros[FH_DATASET_MAX_STATES * FH_DATASET_MAX_STATES] = {0};
+    char note[FH_DATASET_INFO_LEN] = {0};
+    snprintf(note, sizeof note, "%s", m->note ? m->note : "");
+    int failed = FH_DATASET_FAILED;
+    for (size_t r = 0; rc == FH_OK && r < n; r++) {
+        if (st[r] != FH_DATASET_OK || strcmp(ids[r], m->id)) continue;
+        int bad = write_row(f, C_STATUS, r, &failed) || write_row(f, C_INFO, r, note) ||
+                  write_row(f, C_HAS_ENERGY, r, zeros) || write_row(f, C_HAS_GRAD, r, zeros);
+        if (!bad && column_exists(C_HAS_NAC, info->nstates))
+            bad = write_row(f, C_HAS_NAC, r, zeros) || write_row(f, C_HAS_NAC_PARTS, r, zeros);
+        if (bad) rc = fh_err_set(err, FH_EFAIL, "%s: cannot rewrite row %zu", path, r);
+        m->marked++;
+    }
+    free(ids);
+    free(st);
+    return rc;
+}
+
+int fh_dataset_mark_failed(const char *path, const char *id, const char *note, size_t *marked,
+                           fh_err *err)
+{
+    if (marked) *marked = 0;
+    if (!id || !id[0]) return fh_err_set(err, FH_EINPUT, "%s: no id given", path);
+    mark_ctx m = {id, note, 0};
+    int rc = transact(path, mark_edit, &m, err);
+    if (rc == FH_OK && marked) *marked = m.marked;
     return rc;
 }
 

@@ -93,6 +93,13 @@ int fh_dataset_open_or_create(const char *path, int natoms, int nstates, const i
 /* Append rows atomically (all or none), see the kill-safety note above. */
 int fh_dataset_append(const char *path, const fh_dataset_record *rec, size_t nrec, fh_err *err);
 
+/* Turn the successful rows of `id` into failed ones (status FH_DATASET_FAILED, every mask
+ * cleared, info = note), e.g. when a calculation turns out to have converged to the wrong
+ * solution; the numbers stay in the file for the record, a batch may compute the id again
+ * (retry_failed). Atomic like an append; *marked (may be NULL) counts the rows changed. */
+int fh_dataset_mark_failed(const char *path, const char *id, const char *note, size_t *marked,
+                           fh_err *err);
+
 /* Header and row count. A missing, truncated or foreign file is FH_EINPUT with a message naming
  * the file and the problem. */
 int fh_dataset_read_info(const char *path, fh_dataset_info *info, fh_err *err);

@@ -159,7 +159,8 @@ int fh_surf_batch_run(fh_surface *s, const char *path, const char *level,
         if (is_molcas) {
             fh_surf_molcas_set_label(s, g->id[k]);
             int near = cache_nearest(&cache, x);
-            if (near >= 0) fh_surf_molcas_set_guess(s, cache.file[near]);
+            if (near >= 0)
+                fh_surf_molcas_set_guess(s, cache.file[near], cache.x + (size_t)near * ndof);
         }
         fh_surface_eval req = {.x = x, .grad_mask = o->grad_mask, .want_nac = o->want_nac && np,
                                .energy = energy, .grad = grad, .nac = nac};

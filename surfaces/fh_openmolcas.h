@@ -37,9 +37,17 @@ int fh_surf_molcas_details(const fh_surface *s, fh_molcas_details *out, fh_err *
 int fh_surf_molcas_set_label(fh_surface *s, const char *label);
 /* Forget the previous orbitals: the next calculation starts from SCF orbitals. */
 void fh_surf_molcas_forget_orbitals(fh_surface *s);
-/* With reuse_orbitals: start the next calculation from the orbitals in this RasOrb file instead
- * of the previous geometry's (e.g. those of the nearest geometry computed so far). */
-int fh_surf_molcas_set_guess(fh_surface *s, const char *orbfile);
+/* Orbitals are reused only from a geometry where no atom was more than this far away (bohr):
+ * consecutive dynamics steps and finite-difference displacements, not independent samples.
+ * Measured on stilbene: from samples 0.4-0.8 A away the reused orbitals started 0.07-0.23
+ * hartree above SCF orbitals, took as many or more RASSCF iterations and once converged to
+ * another (higher) SA-CASSCF solution; SCF orbitals are the reproducible start for independent
+ * geometries. */
+#define FH_MOLCAS_REUSE_MAX_BOHR 0.2
+/* With reuse_orbitals: start the next calculation from the orbitals in this RasOrb file, which
+ * belong to geometry x (bohr), instead of the previous geometry's (e.g. those of the nearest
+ * geometry computed so far); used only if x is close enough (FH_MOLCAS_REUSE_MAX_BOHR). */
+int fh_surf_molcas_set_guess(fh_surface *s, const char *orbfile, const double *x);
 /* Copy the orbitals of the last successful calculation (needs reuse_orbitals) to path. */
 int fh_surf_molcas_save_orbitals(const fh_surface *s, const char *path);
 

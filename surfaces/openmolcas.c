@@ -3,9 +3,11 @@
  * work directory under the scratch directory (OpenMolcas is I/O-bound with conventional integrals:
  * the RAM disk /dev/shm is many times faster than a disk), the output is parsed into atomic units
  * and our conventions (fh_openmolcas.h), and the directory is removed. The converged orbitals of
- * the previous geometry are kept as the next starting guess, which saves RASSCF iterations and
- * keeps the same active orbitals along a path; a run that fails from them is retried once from
- * SCF orbitals. Failures never crash the caller: they return FH_EFAIL with the log kept. */
+ * the previous geometry are the next starting guess when the new geometry is close to it (a
+ * dynamics step, a finite-difference displacement): that skips the SCF step, saves RASSCF
+ * iterations and keeps the same active orbitals along a path; a run that fails from them is
+ * retried once from SCF orbitals. Independent geometries start from SCF orbitals (see
+ * FH_MOLCAS_REUSE_MAX_BOHR). Failures never crash the caller: FH_EFAIL with the log kept. */
 #include "fh_openmolcas.h"
 #include "fh_file.h"
 
@@ -36,6 +38,7 @@ typedef struct {
     int *z;
     char orbdir[1024];    /* holds prev.RasOrb, the last converged orbitals */
     int have_orb;
+    double *prev_x;       /* [ndof] the geometry those orbitals belong to, bohr */
     unsigned long counter;
     char label[128];
     fh_molcas_details det;
@@ -469,11 +472,24 @@ static int run_once(molcas_impl *m, const double *x, unsigned grad_mask, int wan
         snprintf(from, sizeof from, "%s/" PROJECT ".RasOrb", dir);
         snprintf(to, sizeof to, "%s/prev.RasOrb", m->orbdir);
         m->have_orb = fh_file_copy(from, to) == 0;
+        memcpy(m->prev_x, x, (size_t)3 * m->natoms * sizeof *x);
     }
     keep_logs(m, dir, name, rc != FH_OK);
     if (rc != FH_OK && m->det.log_path[0])
         fh_err_prefix(err, "[log kept: %s] ", m->det.log_path);
     return rc;
+}
+
+/* Largest displacement of any atom between two geometries, bohr. */
+static double max_displacement(const double *x, const double *y, int natoms)
+{
+    double m = 0;
+    for (int a = 0; a < natoms; a++) {
+        double d2 = 0;
+        for (int k = 0; k < 3; k++) d2 += (x[3 * a + k] - y[3 * a + k]) * (x[3 * a + k] - y[3 * a + k]);
+        if (d2 > m) m = d2;
+    }
+    return sqrt(m);
 }
 
 static int molcas_eval(fh_surface *self, fh_surface_eval *req, fh_err *err)
@@ -500,7 +516,8 @@ static int molcas_eval(fh_surface *self, fh_surface_eval *req, fh_err *err)
 
     char orb[2048];
     snprintf(orb, sizeof orb, "%s/prev.RasOrb", m->orbdir);
-    int reuse = m->cfg.reuse_orbitals && m->have_orb;
+    int reuse = m->cfg.reuse_orbitals && m->have_orb &&
+                max_displacement(req->x, m->prev_x, m->natoms) <= FH_MOLCAS_REUSE_MAX_BOHR;
     m->det.reused_orbitals = reuse;
     m->det.have_nac_parts = 0;
     int rc = run_once(m, req->x, req->grad_mask, o.want_nac, reuse ? orb : NULL, name, &o, err);
@@ -541,6 +558,7 @@ static void molcas_destroy(fh_surface *self)
     free(m->keep_dir);
     free(m->pymolcas);
     free(m->z);
+    free(m->prev_x);
     free(m->nac_ci);
     free(m->nac_csf);
     free(m);
@@ -594,6 +612,7 @@ int fh_surf_molcas_create(const fh_surface_config *cfg, fh_surface *s, fh_err *e
     m->keep_dir = dup_or(c->keep_dir, NULL);
     m->pymolcas = dup_or(c->pymolcas, "/usr/bin/python3 /usr/bin/pymolcas");
     m->z = malloc((size_t)na * sizeof *m->z);
+    m->prev_x = calloc((size_t)3 * na, sizeof *m->prev_x);
     size_t nsz = (size_t)(fh_npairs(nstates) ? fh_npairs(nstates) : 1) * 3 * na;
     m->nac_ci = calloc(nsz, sizeof *m->nac_ci);
     m->nac_csf = calloc(nsz, sizeof *m->nac_csf);
@@ -601,7 +620,7 @@ int fh_surf_molcas_create(const fh_surface_config *cfg, fh_surface *s, fh_err *e
     s->z = malloc((size_t)na * sizeof *s->z);
     s->impl = m;
     s->destroy = molcas_destroy;
-    if (!m->basis || !m->scratch || !m->pymolcas || !m->z || !m->nac_ci || !m->nac_csf ||
+    if (!m->basis || !m->scratch || !m->pymolcas || !m->z || !m->prev_x || !m->nac_ci || !m->nac_csf ||
         !s->mass || !s->z) {
         molcas_destroy(s);
         return fh_err_set(err, FH_EFAIL, "out of memory");
@@ -684,10 +703,11 @@ void fh_surf_molcas_forget_orbitals(fh_surface *s)
     if (m) m->have_orb = 0;
 }
 
-int fh_surf_molcas_set_guess(fh_surface *s, const char *orbfile)
+int fh_surf_molcas_set_guess(fh_surface *s, const char *orbfile, const double *x)
 {
     molcas_impl *m = impl_of(s);
-    if (!m || !orbfile) return FH_EINPUT;
+    if (!m || !orbfile || !x) return FH_EINPUT;
+    memcpy(m->prev_x, x, (size_t)3 * m->natoms * sizeof *x);
     char to[2048];
     snprintf(to, sizeof to, "%s/prev.RasOrb", m->orbdir);
     if (!strcmp(orbfile, to)) return FH_OK;

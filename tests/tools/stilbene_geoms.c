@@ -3,12 +3,16 @@
  * (Angstrom) whose comment lines carry "id=... origin=... torsion=...":
  *   torsion-scan    rigid rotation of one half about the central C=C bond, from the cis minimum
  *                   to 180 deg and from the trans minimum down to 40 deg, in 5 deg steps;
- *   torsion-random  random torsion angle (0..180 deg, either sense) + Gaussian noise;
+ *   torsion-random  random torsion angle (0..180 deg, either sense) + noise (sigma 0.02 A);
  *   twisted-pyr     torsion 60..120 deg with one central carbon pushed out of the plane of its
- *                   three neighbours by up to 0.4 Angstrom (pyramidalization) + noise: the region
- *                   where S1 meets S0;
- *   cis-noise, trans-noise  Gaussian Cartesian noise (sigma 0.03..0.07 Angstrom) around the
- *                   minima, a stand-in for Wigner samples.
+ *                   three neighbours by up to 0.4 Angstrom (pyramidalization) + noise (0.02 A):
+ *                   the region where S1 meets S0;
+ *   cis-noise, trans-noise  Gaussian Cartesian noise around the minima (sigma 0.020..0.035 A,
+ *                   twice that on hydrogens), a stand-in for Wigner samples: 1-3 eV above the
+ *                   minimum, like a 0 K Wigner ensemble (ids cis-noise2-/trans-noise2-; the
+ *                   first version used sigma 0.03..0.07 A on all atoms, 3-10 eV above the
+ *                   minimum, far too hot).
+ * Noise on hydrogens is twice the stated sigma.
  * The torsion scans come first, then the random families interleaved so that a batch stopped
  * early has a bit of everything. Same seed -> same file.
  *
@@ -148,10 +152,13 @@ static void set_torsion(geom *g, const int *side, double target)
     }
 }
 
+/* Gaussian noise, sigma for heavy atoms and twice that for hydrogens (light atoms move more). */
 static void noise(geom *g, double sigma)
 {
-    for (int a = 0; a < g->n; a++)
-        for (int k = 0; k < 3; k++) g->x[a][k] += sigma * gauss();
+    for (int a = 0; a < g->n; a++) {
+        double sa = g->z[a] == 1 ? 2 * sigma : sigma;
+        for (int k = 0; k < 3; k++) g->x[a][k] += sa * gauss();
+    }
 }
 
 /* Push central carbon c out of the plane of its three neighbours by delta Angstrom. */
@@ -261,8 +268,8 @@ int main(int argc, char **argv)
     for (int k = 0; k < nmax; k++) {
         if (k < nnoise) {
             geom g = cis;
-            noise(&g, 0.03 + 0.04 * uniform());
-            snprintf(id, sizeof id, "cis-noise-%04d", k);
+            noise(&g, 0.02 + 0.015 * uniform());
+            snprintf(id, sizeof id, "cis-noise2-%04d", k);
             emit(&g, id, "cis-noise");
         }
         if (k < npyr) {
@@ -271,14 +278,14 @@ int main(int argc, char **argv)
             double sgn = uniform() < 0.5 ? -1 : 1;
             set_torsion(&g, side, sgn * phi);
             pyramidalize(&g, uniform() < 0.5 ? 0 : 1, 0.4 * (2 * uniform() - 1));
-            noise(&g, 0.03);
+            noise(&g, 0.02);
             snprintf(id, sizeof id, "twisted-pyr-%04d", k);
             emit(&g, id, "twisted-pyr");
         }
         if (k < nnoise) {
             geom g = trans;
-            noise(&g, 0.03 + 0.04 * uniform());
-            snprintf(id, sizeof id, "trans-noise-%04d", k);
+            noise(&g, 0.02 + 0.015 * uniform());
+            snprintf(id, sizeof id, "trans-noise2-%04d", k);
             emit(&g, id, "trans-noise");
         }
         if (k < nrandom) {
@@ -286,7 +293,7 @@ int main(int argc, char **argv)
             geom g = phi < 40 || uniform() < 0.5 ? cis : trans;
             double sgn = uniform() < 0.5 ? -1 : 1;
             set_torsion(&g, side, sgn * phi);
-            noise(&g, 0.05);
+            noise(&g, 0.02);
             snprintf(id, sizeof id, "torsion-random-%04d", k);
             emit(&g, id, "torsion-random");
         }

@@ -191,6 +191,50 @@ Test(dataset, missing_quantities_and_failures)
     fh_dataset_free(d);
 }
 
+Test(dataset, mark_failed_withdraws_a_row)
+{
+    char path[512];
+    path_of(path, sizeof path, "w.h5");
+    fh_err e = {0};
+    cr_assert_eq(fh_dataset_create(path, NA, NS, zs, "L", 0, &e), FH_OK, "%s", e.msg);
+    row w[3];
+    for (int k = 0; k < 3; k++) {
+        make_row(&w[k], k, 0);
+        cr_assert_eq(fh_dataset_append(path, &w[k].r, 1, &e), FH_OK, "%s", e.msg);
+    }
+    size_t marked = 99;
+    cr_assert_eq(fh_dataset_mark_failed(path, "geom-00001", "superseded: wrong solution",
+                                        &marked, &e), FH_OK, "%s", e.msg);
+    cr_assert_eq(marked, 1);
+    cr_assert_eq(fh_dataset_mark_failed(path, "geom-00001", "again", &marked, &e), FH_OK);
+    cr_assert_eq(marked, 0, "a failed row is not marked twice");
+    cr_assert_eq(fh_dataset_mark_failed(path, "no-such-id", "x", &marked, &e), FH_OK);
+    cr_assert_eq(marked, 0);
+    cr_assert_eq(fh_dataset_mark_failed(path, "", "x", &marked, &e), FH_EINPUT);
+
+    fh_dataset *d = NULL;
+    cr_assert_eq(fh_dataset_read(path, &d, &e), FH_OK, "%s", e.msg);
+    cr_assert_eq(d->n, 3);
+    cr_assert_eq(fh_dataset_count_ok(d), 2);
+    cr_assert_eq(d->status[1], FH_DATASET_FAILED);
+    cr_assert_str_eq(d->info[1], "superseded: wrong solution");
+    for (int st = 0; st < NS; st++) {
+        cr_assert_eq(d->has_energy[NS + st], 0);
+        cr_assert_eq(d->has_grad[NS + st], 0);
+    }
+    for (int p = 0; p < NP; p++) cr_assert_eq(d->has_nac[NP + p] | d->has_nac_parts[NP + p], 0);
+    check_row(d, 0, 0); /* the neighbours are untouched */
+    check_row(d, 2, 2);
+    fh_dataset_free(d);
+
+    /* the id can be computed again */
+    cr_assert_eq(fh_dataset_append(path, &w[1].r, 1, &e), FH_OK, "%s", e.msg);
+    cr_assert_eq(fh_dataset_read(path, &d, &e), FH_OK, "%s", e.msg);
+    cr_assert_eq(fh_dataset_find(d, "geom-00001", FH_DATASET_OK), 3);
+    check_row(d, 3, 1);
+    fh_dataset_free(d);
+}
+
 Test(dataset, bad_records_and_mismatches_leave_the_file_unchanged)
 {
     char path[512];
