@@ -191,6 +191,31 @@ Test(dataset, missing_quantities_and_failures)
     fh_dataset_free(d);
 }
 
+/* Appends rewrite the last chunk of every dataset; the file must not keep the old copies. */
+Test(dataset, many_appends_do_not_bloat_the_file)
+{
+    char path[512];
+    path_of(path, sizeof path, "grow.h5");
+    fh_err e = {0};
+    cr_assert_eq(fh_dataset_create(path, NA, NS, zs, "L", 0, &e), FH_OK, "%s", e.msg);
+    row w;
+    size_t raw = 0;
+    for (int k = 0; k < 150; k++) {
+        make_row(&w, k, 0);
+        for (int i = 0; i < NS * NA * 3; i++) w.g[i] = sin(1.0 + k * 7.0 + i); /* incompressible */
+        cr_assert_eq(fh_dataset_append(path, &w.r, 1, &e), FH_OK, "%s", e.msg);
+        raw += sizeof w.pos + sizeof w.e + sizeof w.g + sizeof w.nac + sizeof w.ci + sizeof w.csf +
+               FH_DATASET_ID_LEN + FH_DATASET_ORIGIN_LEN + FH_DATASET_INFO_LEN + 16;
+    }
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f);
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fclose(f);
+    cr_assert_lt(size, (long)(2 * raw) + 100000, "file %ld bytes for %zu bytes of rows", size,
+                 raw);
+}
+
 Test(dataset, mark_failed_withdraws_a_row)
 {
     char path[512];
