@@ -37,7 +37,8 @@ nohup sh -c "
     alive=1; kill -0 $BATCH 2>/dev/null || alive=0
     [ \$alive = 1 ] && sleep 2700
     for try in 1 2 3 4 5 6; do
-      git add '$DATA' '$LOG' && git commit -q -m 'Stilbene reference dataset: progress' -- '$DATA' '$LOG' && break
+      files='$DATA $LOG'; [ -f inputs/datasets/verified_ids.txt ] && files=\"\$files inputs/datasets/verified_ids.txt\"
+      git add \$files && git commit -q -m 'Stilbene reference dataset: progress' -- \$files && break
       sleep 20
     done
     [ \$alive = 0 ] && break
