@@ -71,16 +71,19 @@ ranks)
         { echo "FAIL: ensemble.h5 lacks external links" >&2; h5ls -r r3/ensemble.h5 >&2; exit 1; }
     ;;
 kill)
-    sed -i 's/tmax = 150 fs/tmax = 1500 fs/' deck.inp
+    # long enough (30000 steps per trajectory) that the kill lands mid-run on an idle machine
+    sed -i 's/tmax = 150 fs/tmax = 15000 fs/; s/checkpoint_every = 20/checkpoint_every = 200/' deck.inp
     "$FH" run deck.inp -o ref 2>ref.log
     mpirun -n 2 "$FH" run deck.inp -o killed 2>killed.log &
     pid=$!
-    # kill once a trajectory has checkpointed but before the run ends
-    for _ in $(seq 1 400); do
-        if [ -f killed/traj/traj_000001.h5 ]; then break; fi
+    # kill once a trajectory has finished (so some resume from the index, others from checkpoints)
+    for _ in $(seq 1 600); do
+        if [ -f killed/ensemble.h5 ] &&
+            [ "$(HDF5_USE_FILE_LOCKING=FALSE status_of killed done 2>/dev/null || echo 0)" -ge 1 ]; then
+            break
+        fi
         sleep 0.05
     done
-    sleep 0.3
     kill -9 $pid 2>/dev/null || true
     pkill -9 -f "fusionhop run deck.inp -o killed" 2>/dev/null || true
     wait $pid 2>/dev/null || true
