@@ -17,23 +17,29 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: fusionhop scatter --model {1,2,3} --momentum K --ntraj M [--seed S]\n"
-            "                         [--decoherence none|edc]\n"
+            "                         [--decoherence none|edc] [--coupling nac|ktdc]\n"
+            "                         [--rescale nac|velocity|none]\n"
+            "                         [--frustrated keep|reverse|reverse_jt]\n"
             "\n"
             "Fewest-switches surface hopping on Tully's models (1 simple avoided crossing, 2 dual\n"
             "avoided crossing, 3 extended coupling with reflection; mass 2000 a.u.). M trajectories\n"
             "start at x = -10 bohr (model 3: -15 bohr) on the lower adiabatic state with momentum\n"
             "K a.u. and run until they leave the interaction region (x < x0 or x > -x0).\n"
             "Trajectory i draws its random numbers from (S, i) only. Settings: time step\n"
-            "min(10, 40/K) a.u., max(10, ceil(4 dt)) electronic substeps, NAC couplings, velocity\n"
-            "rescaling along the NAC, frustrated hops keep the velocity; --decoherence edc adds\n"
-            "Granucci-Persico decoherence (C = 0.1 hartree).\n"
+            "min(10, 40/K) a.u., max(10, ceil(4 dt)) electronic substeps; by default NAC couplings,\n"
+            "velocity rescaling along the NAC, frustrated hops keep the velocity, no decoherence.\n"
             "\n"
             "options:\n"
             "  --model N          Tully model 1, 2 or 3 (required)\n"
             "  --momentum K       initial momentum in atomic units, > 0 (required)\n"
             "  --ntraj M          number of trajectories, >= 1 (required)\n"
             "  --seed S           ensemble seed, 0..2^64-1 (default 1)\n"
-            "  --decoherence D    none (default) or edc\n"
+            "  --decoherence D    none (default) or edc (Granucci-Persico, C = 0.1 hartree)\n"
+            "  --coupling C       nac (default): T = v.d; ktdc: curvature-driven coupling from\n"
+            "                     the energy gap alone (NACs withheld; rescaling along v)\n"
+            "  --rescale R        after a hop: nac (default), velocity or none\n"
+            "  --frustrated F     frustrated hop: keep (default), reverse the velocity along the\n"
+            "                     NAC, or reverse_jt (only under the Jasper-Truhlar criterion)\n"
             "  -h, --help         show this help\n"
             "\n"
             "output (stdout, tab-separated): a header line and one line\n"
@@ -96,6 +102,9 @@ int fh_cmd_scatter(int argc, char **argv)
     double momentum = 0;
     uint64_t seed = 1;
     fh_dyn_decoherence dec = FH_DYN_DECOHERENCE_NONE;
+    fh_dyn_coupling coupling = FH_DYN_COUPLING_NAC;
+    fh_dyn_rescale rescale = FH_DYN_RESCALE_NAC;
+    fh_dyn_frustrated frustrated = FH_DYN_FRUSTRATED_KEEP;
     int have_model = 0, have_momentum = 0, have_ntraj = 0;
     for (int i = 1; i < argc; i++) {
         const char *opt = argv[i], *val = NULL;
@@ -113,7 +122,9 @@ int fh_cmd_scatter(int argc, char **argv)
             if (strlen(opt) >= sizeof name) return bad("unknown option '%s'", opt);
             if (i + 1 >= argc) {
                 if (strcmp(name, "--model") && strcmp(name, "--momentum") && strcmp(name, "--ntraj") &&
-                    strcmp(name, "--seed") && strcmp(name, "--decoherence"))
+                    strcmp(name, "--seed") && strcmp(name, "--decoherence") &&
+                    strcmp(name, "--coupling") && strcmp(name, "--rescale") &&
+                    strcmp(name, "--frustrated"))
                     return bad("unknown option '%s'", opt);
                 return bad("option '%s' needs a value", opt);
             }
@@ -136,6 +147,15 @@ int fh_cmd_scatter(int argc, char **argv)
         } else if (strcmp(name, "--decoherence") == 0) {
             if (fh_dyn_decoherence_parse(val, &dec))
                 return bad("--decoherence must be none or edc, got '%s'", val);
+        } else if (strcmp(name, "--coupling") == 0) {
+            if (fh_dyn_coupling_parse(val, &coupling) || coupling == FH_DYN_COUPLING_AUTO)
+                return bad("--coupling must be nac or ktdc, got '%s'", val);
+        } else if (strcmp(name, "--rescale") == 0) {
+            if (fh_dyn_rescale_parse(val, &rescale))
+                return bad("--rescale must be nac, velocity or none, got '%s'", val);
+        } else if (strcmp(name, "--frustrated") == 0) {
+            if (fh_dyn_frustrated_parse(val, &frustrated))
+                return bad("--frustrated must be keep, reverse or reverse_jt, got '%s'", val);
         } else {
             return bad("unknown option '%s'", name);
         }
@@ -146,6 +166,9 @@ int fh_cmd_scatter(int argc, char **argv)
 
     fh_scatter_config cfg = fh_scatter_default((int)model, momentum, ntraj, seed);
     cfg.dyn.decoherence = dec;
+    cfg.dyn.coupling = coupling;
+    cfg.dyn.rescale = rescale;
+    cfg.dyn.frustrated = frustrated;
     fh_scatter_result res;
     fh_err err;
     fh_err_clear(&err);

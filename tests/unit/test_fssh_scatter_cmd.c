@@ -63,6 +63,33 @@ Test(fssh_scatter_cmd, same_seed_same_numbers_and_decoherence_option)
     cr_assert_str_neq(a, c, "EDC made no difference at all");
 }
 
+/* --coupling ktdc withholds the NACs: on model 1 the curvature-driven coupling sees only the convex
+ * part of the gap (|x| < 0.27 bohr) and transfers far less than v.d at k = 25 (an independent
+ * two-state propagation along the classical path gives 0.17 vs 0.64; docs/scattering.md). */
+Test(fssh_scatter_cmd, coupling_rescale_and_frustrated_options)
+{
+    char nac[4096], ktdc[4096], vel[4096], rev[4096], err[4096];
+    cr_assert_eq(run("--model 1 --momentum 25 --ntraj 400 --seed 3", nac, err, sizeof nac), 0, "%s", err);
+    cr_assert_eq(run("--model 1 --momentum 25 --ntraj 400 --seed 3 --coupling ktdc", ktdc, err, sizeof ktdc), 0, "%s", err);
+    cr_assert_eq(run("--model 1 --momentum 25 --ntraj 400 --seed 3 --rescale velocity --frustrated reverse_jt", vel, err, sizeof vel), 0, "%s", err);
+    double fn[4], fk[4], fv[4];
+    const char *fmt = "%*s\t%*s\t%*s\t%*s\t%*s\t%*s\t%*s\t%*s\n%*d\t%*g\t%*d\t%lf\t%lf\t%lf\t%lf";
+    cr_assert_eq(sscanf(nac, fmt, &fn[0], &fn[1], &fn[2], &fn[3]), 4, "%s", nac);
+    cr_assert_eq(sscanf(ktdc, fmt, &fk[0], &fk[1], &fk[2], &fk[3]), 4, "%s", ktdc);
+    cr_assert_eq(sscanf(vel, fmt, &fv[0], &fv[1], &fv[2], &fv[3]), 4, "%s", vel);
+    cr_assert(fn[1] > 0.55 && fn[1] < 0.72, "NAC T_upper %g (exact 0.62)", fn[1]);
+    cr_assert(fk[1] > 0.10 && fk[1] < 0.25, "kTDC T_upper %g (two-state estimate 0.17)", fk[1]);
+    /* in 1D the NAC is along v: rescaling along v is the same physics, and nothing is frustrated
+     * at k = 25, so the numbers are the same trajectories' */
+    for (int i = 0; i < 4; i++) cr_assert_float_eq(fv[i], fn[i], 1e-12);
+    /* model 3 at k = 6: hops up are frustrated; reversing changes the reflected fractions */
+    cr_assert_eq(run("--model 3 --momentum 6 --ntraj 200 --seed 3", nac, err, sizeof nac), 0, "%s", err);
+    cr_assert_eq(run("--model 3 --momentum 6 --ntraj 200 --seed 3 --frustrated reverse", rev, err, sizeof rev), 0, "%s", err);
+    *strrchr(nac, '\t') = '\0';
+    *strrchr(rev, '\t') = '\0';
+    cr_assert_str_neq(nac, rev, "--frustrated reverse changed nothing on model 3 at k = 6");
+}
+
 Test(fssh_scatter_cmd, help)
 {
     char out[8192], err[4096];
@@ -88,6 +115,10 @@ Test(fssh_scatter_cmd, usage_errors_exit_2_with_a_message)
         {"--model 1 --momentum 20 --ntraj 10 --seed -1", "--seed must be an integer"},
         {"--model 1 --momentum 20 --ntraj 10 --decoherence afssh", "--decoherence must be none or edc"},
         {"--model 1 --momentum 20 --ntraj 10 --dt 3", "unknown option '--dt'"},
+        {"--model 1 --momentum 20 --ntraj 10 --coupling auto", "--coupling must be nac or ktdc"},
+        {"--model 1 --momentum 20 --ntraj 10 --rescale along", "--rescale must be nac, velocity or none"},
+        {"--model 1 --momentum 20 --ntraj 10 --frustrated bounce", "--frustrated must be keep, reverse"},
+        {"--model 1 --momentum 20 --ntraj 10 --frustrated", "option '--frustrated' needs a value"},
         {"--model 1 --momentum 20 --ntraj", "option '--ntraj' needs a value"},
         {"--model 1 --momentum 20 --ntraj 10 extra", "unexpected argument 'extra'"},
     };
