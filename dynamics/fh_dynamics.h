@@ -165,6 +165,7 @@ const double *fh_dyn_traj_tdc(const fh_dyn_traj *tr);
 double fh_dyn_traj_kinetic(const fh_dyn_traj *tr);          /* hartree */
 double fh_dyn_traj_total_energy(const fh_dyn_traj *tr);     /* kinetic + active state energy */
 double fh_dyn_traj_energy_spread(const fh_dyn_traj *tr);    /* max committee std; 0 without one */
+double fh_dyn_traj_energy_std(const fh_dyn_traj *tr, int state); /* committee std of a state */
 long fh_dyn_traj_nhops(const fh_dyn_traj *tr);
 long fh_dyn_traj_nfrustrated(const fh_dyn_traj *tr);
 int fh_dyn_traj_uses_nac(const fh_dyn_traj *tr);            /* resolved coupling: 1 NAC, 0 kTDC */

@@ -78,7 +78,7 @@ static int write_frame(traj_ctx *t, fh_h5md_writer *w, fh_dyn_traj *tr, fh_err *
     to_file_coords(t, fh_dyn_traj_x(tr), t->pos);
     to_file_coords(t, fh_dyn_traj_v(tr), t->vel);
     double spread[32];
-    for (int i = 0; i < ns; i++) spread[i] = fh_dyn_traj_energy_spread(tr);
+    for (int i = 0; i < ns; i++) spread[i] = fh_dyn_traj_energy_std(tr, i);
     fh_h5md_frame f = {
         .step = fh_dyn_traj_nsteps(tr),
         .time = fh_dyn_traj_time(tr),
@@ -505,7 +505,15 @@ int fh_run_ensemble(fh_surface *s, const fh_run_config *cfg, MPI_Comm comm, fh_r
         while (m.workers_left > 0) { /* answer the remaining requests with "stop" */
             result_msg r;
             MPI_Status st;
-            MPI_Recv(&r, (int)sizeof r, MPI_BYTE, MPI_ANY_SOURCE, TAG_REQUEST, comm, &st);
+            /* poll instead of a blocking receive: Open MPI's blocking receive spins, which would
+             * take a core from the workers still integrating their last trajectories */
+            for (int flag = 0;;) {
+                MPI_Iprobe(MPI_ANY_SOURCE, TAG_REQUEST, comm, &flag, &st);
+                if (flag) break;
+                struct timespec ts = {0, 2000000L};
+                nanosleep(&ts, NULL);
+            }
+            MPI_Recv(&r, (int)sizeof r, MPI_BYTE, st.MPI_SOURCE, TAG_REQUEST, comm, &st);
             record_result(&m, &r);
             long stop = -1;
             MPI_Send(&stop, 1, MPI_LONG, st.MPI_SOURCE, TAG_REPLY, comm);

@@ -416,6 +416,10 @@ double fh_dyn_traj_total_energy(const fh_dyn_traj *tr)
     return fh_dyn_traj_kinetic(tr) + tr->e[tr->active];
 }
 double fh_dyn_traj_energy_spread(const fh_dyn_traj *tr) { return tr->spread; }
+double fh_dyn_traj_energy_std(const fh_dyn_traj *tr, int state)
+{
+    return tr->has_spread && state >= 0 && state < tr->n ? tr->std[state] : 0.0;
+}
 long fh_dyn_traj_nhops(const fh_dyn_traj *tr) { return tr->nhops; }
 long fh_dyn_traj_nfrustrated(const fh_dyn_traj *tr) { return tr->nfrustrated; }
 int fh_dyn_traj_uses_nac(const fh_dyn_traj *tr) { return tr->use_nac; }
@@ -432,7 +436,7 @@ uint64_t fh_dyn_traj_index(const fh_dyn_traj *tr) { return tr->index; }
 size_t fh_dyn_traj_state_size(const fh_dyn_traj *tr)
 {
     size_t n = (size_t)tr->n, nd = (size_t)tr->ndof, np = (size_t)tr->np;
-    return CKPT_HEAD + 3 * nd + 2 * n + 2 * n + np + (tr->use_nac ? 2 * np * nd : 0);
+    return CKPT_HEAD + 3 * nd + 2 * n + 3 * n + np + (tr->use_nac ? 2 * np * nd : 0);
 }
 
 /* Walk the layout once for both directions, so save and restore cannot disagree. */
@@ -455,6 +459,7 @@ static void io_arrays(fh_dyn_traj *tr, double *buf, int save)
     io_block(buf, &k, tr->e, n, save);
     io_block(buf, &k, tr->e_prev, n, save);
     io_block(buf, &k, tr->tdc, np, save);
+    io_block(buf, &k, tr->std, n, save);
     if (tr->use_nac) {
         io_block(buf, &k, tr->nac, np * nd, save);
         io_block(buf, &k, tr->nac_prev, np * nd, save);

@@ -10,6 +10,7 @@
  *    window), one that does not is redrawn; the window is placed from the data so that all three
  *    cases occur;
  *  - a window no sample reaches fails every trajectory with a clear reason and the run completes;
+ *  - the stored committee spread is each state's own (the model re-evaluated at the geometry);
  *  - frame 0 has zero total momentum and angular momentum (translation and rotation removed);
  *  - bad window settings are usage errors naming the keys. */
 #include <criterion/criterion.h>
@@ -95,7 +96,7 @@ typedef struct {
     int status, active;
     char reason[FH_H5MD_REASON_MAX];
     long nframes;
-    double x[9], v[9], e[3], mass[3];
+    double x[9], v[9], e[3], mass[3], spread[3];
 } frame0;
 
 static void read_frame0(const char *out, long i, frame0 *f)
@@ -118,6 +119,8 @@ static void read_frame0(const char *out, long i, frame0 *f)
         cr_assert_eq(fh_h5md_read_velocities(r, 0, 1, f->v, &err), FH_OK, "%s", err.msg);
         cr_assert_eq(fh_h5md_read_epot(r, 0, 1, f->e, &err), FH_OK, "%s", err.msg);
         cr_assert_eq(fh_h5md_read_active(r, 0, 1, &f->active, &err), FH_OK, "%s", err.msg);
+        cr_assert(fh_h5md_reader_has_spread(r), "a committee run stores the energy spread");
+        cr_assert_eq(fh_h5md_read_spread(r, 0, 1, f->spread, &err), FH_OK, "%s", err.msg);
     }
     fh_h5md_reader_close(r);
 }
@@ -208,12 +211,17 @@ static void check_window(void)
         read_frame0("win", i, &w[i]);
         cr_assert_eq(w[i].status, FH_TRAJ_DONE, "trajectory %d: %s", i, w[i].reason);
         /* the model at the stored geometry (an independent evaluation) */
-        double e[3];
-        fh_model_request rq = {.energy = e};
+        double e[3], sd[3];
+        fh_model_request rq = {.energy = e, .energy_std = sd};
         cr_assert_eq(fh_model_predict(m, 3, z, w[i].x, &rq, &err), FH_OK, "%s", err.msg);
-        for (int s = 0; s < 3; s++)
+        for (int s = 0; s < 3; s++) {
             cr_assert(fabs(e[s] - w[i].e[s]) < 1e-9, "trajectory %d: stored energies are not the "
                       "model's at the stored geometry", i);
+            /* each state's own committee spread (the reader gives hartree), not the largest */
+            cr_assert(fabs(sd[s] - w[i].spread[s]) < 1e-12, "trajectory %d state %d: stored "
+                      "spread %.6e Eh, model %.6e Eh", i, s, w[i].spread[s], sd[s]);
+        }
+        cr_assert(sd[0] != sd[1] || sd[1] != sd[2], "trajectory %d: equal spreads cannot tell", i);
         int expect = -1;
         for (int s = 1; s < 3 && expect < 0; s++) {
             double g = (e[s] - e[0]) * FH_HARTREE_EV;
