@@ -2,7 +2,8 @@
  * calculations of the deck's provider on them, appending each result to the dataset as it
  * finishes. Under `mpirun -n R` rank r computes geometries r, r+R, ... with its own provider
  * (the dataset writer locks appends). Geometry k depends only on (seed, k) and ids already in the
- * dataset are skipped, so a killed run started again continues where it stopped. */
+ * dataset are skipped, so a killed run started again continues where it stopped. Lists made
+ * elsewhere come in through generator = xyz (the frames' comments carry ids and origins). */
 #include "fh_app.h"
 #include "fh_batch.h"
 #include "fh_deck.h"
@@ -25,9 +26,13 @@ static void usage(void)
            "provider (openmolcas for real data) to DATASET (default: [sample] dataset).\n"
            "Generators: torsion (scan of [sample] dihedral from..to in count steps),\n"
            "torsion_random, twisted (random torsion + pyramidalization + noise), noise, wigner\n"
-           "(normal modes of [surface] geometry; Hessian cached in DATASET.hessian.txt) and\n"
-           "trajectories (frames of the run in [sample] source whose committee energy spread\n"
-           "exceeds spread_min). Under `mpirun -n R` rank r computes geometries r, r+R, ...\n"
+           "(normal modes of [surface] geometry, Hessian from the provider or from the ML model\n"
+           "[sample] hessian_model; cached in DATASET.hessian*.txt), trajectories (frames of the\n"
+           "run in [sample] source whose committee energy spread exceeds spread_min) and xyz\n"
+           "(the frames of the XYZ file [sample] source; comment tokens id=NAME origin=TAG).\n"
+           "count (default 10) caps trajectories and xyz (default: all frames). [sample] origin\n"
+           "overrides the origin tag stored in the dataset.\n"
+           "Under `mpirun -n R` rank r computes geometries r, r+R, ...\n"
            "Running again resumes: geometries already in DATASET are skipped (failed ones too,\n"
            "unless --retry-failed). Exit status: 0 when every geometry of the list is done,\n"
            "1 when some failed (see the dataset's info column and the kept logs), 2 for input\n"
@@ -71,8 +76,10 @@ static int read_config(const fh_deck *d, const char *deck_name, int natoms, fh_s
     const char *gen = fh_deck_string(d, "sample", "generator");
     if (!*gen || fh_samp_kind_parse(gen, &c->kind) != 0)
         return fh_err_set(err, FH_EINPUT, "%s: error: [sample] needs 'generator' (torsion, "
-                          "torsion_random, twisted, noise, wigner or trajectories)", deck_name);
-    c->count = fh_deck_int(d, "sample", "count");
+                          "torsion_random, twisted, noise, wigner, trajectories or xyz)", deck_name);
+    /* unset count: 10 geometries, or every frame of a list (trajectories, xyz) */
+    int frames = c->kind == FH_SAMP_TRAJECTORIES || c->kind == FH_SAMP_XYZ;
+    c->count = fh_deck_has(d, "sample", "count") ? fh_deck_int(d, "sample", "count") : frames ? 0 : 10;
     c->seed = (uint64_t)fh_deck_int(d, "sample", "seed");
     c->from = fh_deck_real(d, "sample", "from") * FH_DEG;
     c->to = fh_deck_real(d, "sample", "to") * FH_DEG;
@@ -80,6 +87,8 @@ static int read_config(const fh_deck *d, const char *deck_name, int natoms, fh_s
     c->pyramid = fh_deck_real(d, "sample", "pyramid");
     c->temperature = fh_deck_real(d, "sample", "temperature");
     c->optimize = fh_deck_bool(d, "sample", "optimize");
+    c->hessian_model = fh_deck_string(d, "sample", "hessian_model");
+    c->origin = fh_deck_string(d, "sample", "origin");
     c->source = fh_deck_string(d, "sample", "source");
     c->spread_min = fh_deck_real(d, "sample", "spread_min");
     c->stride = (int)fh_deck_int(d, "sample", "stride");
@@ -148,21 +157,24 @@ static int sample(const fh_deck_args *a, int retry_failed)
     if ((rc = read_config(d, deck_name, s->natoms, &c, &err)) != FH_OK) goto out;
 
     size_t len = strlen(dataset) + 32;
-    cache = malloc(len);
     orbitals = malloc(len);
-    if (!cache || !orbitals) {
+    if (!orbitals) {
         rc = fh_err_set(&err, FH_EFAIL, "out of memory");
         goto out;
     }
-    snprintf(cache, len, "%s.hessian.txt", dataset);
     snprintf(orbitals, len, "%s.orbitals", dataset);
+    if ((rc = fh_samp_hessian_cache_path(&c, dataset, &cache, &err)) != FH_OK) {
+        fh_err_prefix(&err, "%s: error: [sample] ", deck_name);
+        goto out;
+    }
 
     /* rank 0 first: it alone computes (and caches) a Hessian; the others then read the cache */
     for (int turn = 0; turn < 2; turn++) {
         if ((turn == 0) == (rank == 0)) {
             if (c.kind == FH_SAMP_WIGNER && rank == 0)
-                fh_log("fusionhop sample: normal modes (Hessian from %d gradients unless cached in "
-                       "%s)\n", 2 * s->ndof, cache);
+                fh_log("fusionhop sample: normal modes (Hessian from %d gradients of %s unless "
+                       "cached in %s)\n", 2 * s->ndof, *c.hessian_model ? c.hessian_model :
+                       "the provider", cache);
             rc = fh_samp_generate(&c, s, s->natoms, s->z, geom->x, cache, &set, &err);
         }
         int r0 = rc;

@@ -226,12 +226,14 @@ static const fh_deck_key schema[] = {
     {"sample", "dataset", FH_KEY_PATH, FH_UNIT_NONE, NULL, "", UNBOUNDED, NULL,
      "reference dataset (HDF5) the results are appended to (-o wins)"},
     {"sample", "generator", FH_KEY_CHOICE, FH_UNIT_NONE, NULL, "", UNBOUNDED,
-     "torsion|torsion_random|twisted|noise|wigner|trajectories",
+     "torsion|torsion_random|twisted|noise|wigner|trajectories|xyz",
      "geometries: scan of the dihedral, uniform random torsion + noise, random torsion + "
      "pyramidalization of the dihedral's third atom + noise, Cartesian noise, Wigner samples of "
-     "the normal modes at [surface] geometry, or frames of a run whose committee spread is large"},
-    {"sample", "count", FH_KEY_INT, FH_UNIT_NONE, NULL, "10", 1, 1e7, NULL,
-     "geometries (trajectories: at most this many frames)"},
+     "the normal modes at [surface] geometry, frames of a run whose committee spread is large, or "
+     "the frames of the XYZ file 'source'"},
+    {"sample", "count", FH_KEY_INT, FH_UNIT_NONE, NULL, "", 1, 1e7, NULL,
+     "geometries (default 10); trajectories and xyz: at most this many frames, the first ones "
+     "(default: all)"},
     {"sample", "seed", FH_KEY_INT, FH_UNIT_NONE, NULL, "1", 0, 4294967295.0, NULL,
      "geometry k depends only on (seed, k)"},
     {"sample", "dihedral", FH_KEY_STRING, FH_UNIT_NONE, NULL, "", UNBOUNDED, NULL,
@@ -246,15 +248,25 @@ static const fh_deck_key schema[] = {
     {"sample", "pyramid", FH_KEY_REAL, FH_UNIT_LENGTH, "Angstrom", "0.4 Angstrom", 0.0, 10.0, NULL,
      "twisted: largest displacement of the pyramidalized atom out of its neighbours' plane"},
     {"sample", "temperature", FH_KEY_REAL, FH_UNIT_TEMPERATURE, "K", "0 K", 0.0, 1e4, NULL,
-     "wigner: temperature of the distribution (Hessian cached in <dataset>.hessian.txt)"},
+     "wigner: temperature of the distribution (Hessian cached in <dataset>.hessian.txt, or "
+     "<dataset>.hessian-<model file>-<hash>.txt with hessian_model)"},
     {"sample", "optimize", FH_KEY_BOOL, FH_UNIT_NONE, NULL, "false", UNBOUNDED, NULL,
-     "wigner: optimise the S0 minimum on the provider first"},
+     "wigner: optimise the S0 minimum first (on the hessian_model if set, else on the provider)"},
+    {"sample", "hessian_model", FH_KEY_PATH, FH_UNIT_NONE, NULL, "", UNBOUNDED, NULL,
+     "wigner: ML model file whose S0 Hessian gives the normal modes, instead of finite "
+     "differences of the provider's gradients (6N of them: hours with OpenMolcas); the provider "
+     "still computes the reference data (optional)"},
     {"sample", "source", FH_KEY_PATH, FH_UNIT_NONE, NULL, "", UNBOUNDED, NULL,
-     "trajectories: output directory of a `fusionhop run` with an ML committee"},
+     "trajectories: output directory of a `fusionhop run` with an ML committee; xyz: multi-frame "
+     "XYZ file (Angstrom; the [surface] geometry's atoms in the same order; a frame's comment "
+     "tokens id=NAME and origin=TAG set its id and origin)"},
     {"sample", "spread_min", FH_KEY_REAL, FH_UNIT_ENERGY, "eV", "0.05 eV", 0.0, 100.0, NULL,
      "trajectories: take frames where a state's committee energy spread exceeds this"},
     {"sample", "stride", FH_KEY_INT, FH_UNIT_NONE, NULL, "1", 1, 1e9, NULL,
      "trajectories: every stride-th qualifying frame"},
+    {"sample", "origin", FH_KEY_STRING, FH_UNIT_NONE, NULL, "", UNBOUNDED, NULL,
+     "origin tag stored with every geometry instead of the generator's (e.g. wigner-cis; one "
+     "word, at most 31 characters; xyz: instead of the frames' origin=TAG) (optional)"},
 
     {NULL, NULL, 0, 0, NULL, NULL, 0, 0, NULL, NULL},
 };

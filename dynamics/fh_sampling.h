@@ -1,15 +1,17 @@
 /* Geometry generators for reference data (`fusionhop sample`): scans and random displacements of a
  * torsion, the twisted and pyramidalized region where S1 meets S0, Cartesian noise, Wigner samples
- * of the harmonic normal modes, and frames of earlier trajectories where the model committee
- * disagrees (active learning).
+ * of the harmonic normal modes (Hessian from the reference provider or from an ML model), frames
+ * of earlier trajectories where the model committee disagrees (active learning), and the frames
+ * of a multi-frame XYZ file (a list made elsewhere, e.g. around a conical intersection).
  *
  * Why per (seed, k): geometry k of a generator depends only on the seed and k (its random numbers
  * are the Philox stream of (seed, k), fh_dyn_uniform), never on how many geometries came before or
  * on which MPI rank computes it, so a resumed or re-partitioned run regenerates exactly the same
  * list and the dataset's ids stay meaningful. Each geometry gets the id
  * "<generator>-<tag>-s<seed>-<k>", where tag is a hash of the generator's parameters and the
- * reference geometry: two decks that differ in any of them never share ids (a resumed run would
- * otherwise skip geometries it never computed).
+ * reference geometry (and of the Hessian's model file, if any): two decks that differ in any of
+ * them never share ids (a resumed run would otherwise skip geometries it never computed). Frames
+ * of trajectories and XYZ files have ids of their own (see fh_samp_generate).
  *
  * Atomic units throughout (bohr, radians, hartree, kelvin); conversion happens in the app. */
 #ifndef FH_SAMPLING_H
@@ -29,19 +31,20 @@ typedef enum {
     FH_SAMP_NOISE,          /* Gaussian Cartesian noise around the reference */
     FH_SAMP_WIGNER,         /* Wigner samples of the normal modes at the reference geometry */
     FH_SAMP_TRAJECTORIES,   /* frames of a fusionhop run whose committee spread is large */
+    FH_SAMP_XYZ,            /* frames of a multi-frame XYZ file */
     FH_SAMP_NKINDS
 } fh_samp_kind;
 
-/* Deck names: "torsion", "torsion_random", "twisted", "noise", "wigner", "trajectories". */
+/* Deck names: "torsion", "torsion_random", "twisted", "noise", "wigner", "trajectories", "xyz". */
 const char *fh_samp_kind_name(fh_samp_kind k);
 int fh_samp_kind_parse(const char *name, fh_samp_kind *k); /* 0, or -1 if unknown */
-/* Origin tags stored in the dataset: "torsion-scan", "torsion-random", "twisted-pyr", "noise",
- * "wigner", "active-learning". */
+/* Default origin tags stored in the dataset: "torsion-scan", "torsion-random", "twisted-pyr",
+ * "noise", "wigner", "active-learning", "xyz" (see fh_samp_config.origin for an override). */
 const char *fh_samp_origin(fh_samp_kind k);
 
 typedef struct {
     fh_samp_kind kind;
-    long count;          /* geometries (trajectories: at most this many frames) */
+    long count;          /* geometries; trajectories and xyz: at most this many frames, 0 for all */
     uint64_t seed;
     int dihedral[4];     /* 0-based atoms a b c d (torsion kinds); c's side of b-c is rotated */
     double from, to;     /* torsion range, radians */
@@ -49,9 +52,14 @@ typedef struct {
     double pyramid;      /* twisted: largest displacement of atom c out of its neighbours' plane */
     double temperature;  /* wigner: kelvin */
     int optimize;        /* wigner: minimise S0 from the reference first */
-    const char *source;  /* trajectories: run directory (ensemble.h5 + traj/) */
+    const char *hessian_model; /* wigner: ML model file whose S0 Hessian (and minimum, with
+                                  optimize) gives the normal modes; NULL or "": the provider's */
+    const char *source;  /* trajectories: run directory (ensemble.h5 + traj/); xyz: XYZ file */
     double spread_min;   /* trajectories: hartree; a frame qualifies if a state's spread exceeds it */
     int stride;          /* trajectories: every stride-th qualifying frame */
+    const char *origin;  /* origin tag of every geometry instead of the generator's (xyz: instead
+                            of the frames' origin=TAG); NULL or "": none. < FH_DATASET_ORIGIN_LEN
+                            bytes, no white space. Ids do not depend on it. */
 } fh_samp_config;
 
 /* A generated list; x is [n*natoms*3] bohr. */
@@ -103,10 +111,26 @@ int fh_samp_geometry(const fh_samp_config *c, int natoms, const int *z, const do
 int fh_samp_modes_alloc(fh_surface *s, const double *x0, int optimize, const char *cache,
                         fh_dyn_modes **out, fh_err *err);
 
+/* The Hessian cache file of a Wigner configuration for a dataset, malloc'ed into *out:
+ * "<dataset>.hessian.txt" for the provider's Hessian, "<dataset>.hessian-<model file name>-<tag>.txt"
+ * with c->hessian_model (tag: a hash of the model file's bytes, so a retrained model never reads
+ * the Hessian of its predecessor, nor a model's Hessian the provider's). FH_EINPUT when the
+ * model file cannot be read. */
+int fh_samp_hessian_cache_path(const fh_samp_config *c, const char *dataset, char **out,
+                               fh_err *err);
+
 /* The whole list of a generator. `s` is needed by wigner only (it may be NULL otherwise); `cache`
- * is the Hessian cache file for wigner (NULL: none). Trajectories: frames of c->source whose
- * largest committee energy spread over the states exceeds spread_min, in order of trajectory
- * index and frame, every stride-th, at most count; they need the same atoms as the reference. */
+ * is the Hessian cache file for wigner (NULL: none). Wigner with c->hessian_model takes the modes
+ * from an "ml" provider of that model for the same atoms (s is then not evaluated) and its ids
+ * carry a hash of the model file. Trajectories: frames of c->source whose largest committee
+ * energy spread over the states exceeds spread_min, in order of trajectory index and frame, every
+ * stride-th, at most count (0: all); they need the same atoms as the reference.
+ * Xyz: the frames of the XYZ file c->source (Angstrom), the first count of them (0: all), with the
+ * reference's atoms in the same order (FH_EINPUT naming the file and frame otherwise). A frame
+ * whose comment line holds `id=NAME` keeps that id (ids must be unique in the file), else it is
+ * "xyz-<tag>-<k>" with tag a hash of the atoms and that frame's coordinates (ids stay put when
+ * frames are appended; different geometries never share one); `origin=TAG` in the comment sets
+ * its origin (default "xyz"). */
 int fh_samp_generate(const fh_samp_config *c, fh_surface *s, int natoms, const int *z,
                      const double *x0, const char *cache, fh_samp_set **out, fh_err *err);
 void fh_samp_set_free(fh_samp_set *set);

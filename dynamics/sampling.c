@@ -1,9 +1,12 @@
 /* Geometry generators for reference data (see fh_sampling.h). Geometric generators rotate one
  * fragment of the molecule rigidly about a bond (found by a graph search over covalent bonds), push
  * one atom out of the plane of its neighbours and add Gaussian noise; the random numbers of
- * geometry k come from the Philox stream of (seed, k) only. */
+ * geometry k come from the Philox stream of (seed, k) only. Wigner samples take their normal modes
+ * from the provider's Hessian or from an ML model's (for OpenMolcas the finite-difference Hessian
+ * costs 6N CASSCF gradients; a model's costs seconds). Lists made elsewhere come in as XYZ frames. */
 #include "fh_sampling.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -13,13 +16,14 @@
 #include "fh_dynamics.h"
 #include "fh_h5md.h"
 #include "fh_units.h"
+#include "fh_xyz.h"
 
 #define PI 3.14159265358979323846
 
 static const char *const kind_names[FH_SAMP_NKINDS] = {
-    "torsion", "torsion_random", "twisted", "noise", "wigner", "trajectories"};
+    "torsion", "torsion_random", "twisted", "noise", "wigner", "trajectories", "xyz"};
 static const char *const origins[FH_SAMP_NKINDS] = {
-    "torsion-scan", "torsion-random", "twisted-pyr", "noise", "wigner", "active-learning"};
+    "torsion-scan", "torsion-random", "twisted-pyr", "noise", "wigner", "active-learning", "xyz"};
 
 const char *fh_samp_kind_name(fh_samp_kind k)
 {
@@ -215,11 +219,27 @@ static int needs_dihedral(fh_samp_kind k)
     return k == FH_SAMP_TORSION || k == FH_SAMP_TORSION_RANDOM || k == FH_SAMP_TWISTED;
 }
 
+static int takes_frames(fh_samp_kind k)
+{
+    return k == FH_SAMP_TRAJECTORIES || k == FH_SAMP_XYZ;
+}
+
+/* An origin tag fits the dataset's field and is one word of printable characters. */
+static int origin_ok(const char *o)
+{
+    size_t n = strlen(o);
+    if (n < 1 || n >= FH_DATASET_ORIGIN_LEN) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isgraph((unsigned char)o[i])) return 0;
+    return 1;
+}
+
 int fh_samp_config_check(const fh_samp_config *c, int natoms, fh_err *err)
 {
     if ((int)c->kind < 0 || (int)c->kind >= FH_SAMP_NKINDS)
         return fh_err_set(err, FH_EINPUT, "unknown generator");
-    if (c->count < 1) return fh_err_set(err, FH_EINPUT, "count must be at least 1");
+    if (c->count < 0 || (c->count == 0 && !takes_frames(c->kind)))
+        return fh_err_set(err, FH_EINPUT, "count must be at least 1");
     if (natoms < 1) return fh_err_set(err, FH_EINPUT, "the generators need a molecule");
     if (needs_dihedral(c->kind)) {
         for (int i = 0; i < 4; i++) {
@@ -242,6 +262,11 @@ int fh_samp_config_check(const fh_samp_config *c, int natoms, fh_err *err)
                               "directory)");
         if (c->stride < 1) return fh_err_set(err, FH_EINPUT, "stride must be at least 1");
     }
+    if (c->kind == FH_SAMP_XYZ && (!c->source || !*c->source))
+        return fh_err_set(err, FH_EINPUT, "generator xyz needs 'source' (a multi-frame XYZ file)");
+    if (c->origin && *c->origin && !origin_ok(c->origin))
+        return fh_err_set(err, FH_EINPUT, "origin '%s' must be one word of at most %d printable "
+                          "characters", c->origin, FH_DATASET_ORIGIN_LEN - 1);
     return FH_OK;
 }
 
@@ -369,10 +394,60 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n)
     return h;
 }
 
-/* Hash of everything geometry k depends on besides (seed, k). */
-static uint32_t param_tag(const fh_samp_config *c, int n3, const double *x0)
+#define FNV_START 0xcbf29ce484222325ull
+
+static uint32_t fold(uint64_t h) { return (uint32_t)(h ^ (h >> 32)); }
+
+/* FNV-1a hash of a file's bytes (the Hessian's model file: it names the model's exact weights). */
+static int file_hash(const char *path, uint64_t *out, fh_err *err)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
+    FILE *f = fopen(path, "rb");
+    if (!f) return fh_err_set(err, FH_EINPUT, "cannot open %s: %s", path, strerror(errno));
+    uint64_t h = FNV_START;
+    unsigned char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) h = fnv(h, buf, n);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) return fh_err_set(err, FH_EINPUT, "cannot read %s", path);
+    *out = h;
+    return FH_OK;
+}
+
+static int has_hessian_model(const fh_samp_config *c)
+{
+    return c->kind == FH_SAMP_WIGNER && c->hessian_model && *c->hessian_model;
+}
+
+int fh_samp_hessian_cache_path(const fh_samp_config *c, const char *dataset, char **out,
+                               fh_err *err)
+{
+    *out = NULL;
+    const char *base = "";
+    uint64_t h = 0;
+    if (has_hessian_model(c)) {
+        int rc = file_hash(c->hessian_model, &h, err);
+        if (rc != FH_OK) return fh_err_prefix(err, "hessian_model: ");
+        base = strrchr(c->hessian_model, '/');
+        base = base ? base + 1 : c->hessian_model;
+    }
+    size_t len = strlen(dataset) + strlen(base) + 40;
+    char *p = malloc(len);
+    if (!p) return fh_err_set(err, FH_EFAIL, "out of memory");
+    if (has_hessian_model(c))
+        snprintf(p, len, "%s.hessian-%s-%08x.txt", dataset, base, (unsigned)fold(h));
+    else
+        snprintf(p, len, "%s.hessian.txt", dataset);
+    *out = p;
+    return FH_OK;
+}
+
+/* Hash of everything geometry k depends on besides (seed, k); model_hash: of the Hessian's
+ * model file (wigner with hessian_model only; the provider's Hessian adds nothing, which keeps
+ * the ids of datasets made before models could supply it). */
+static uint32_t param_tag(const fh_samp_config *c, int n3, const double *x0, uint64_t model_hash)
+{
+    uint64_t h = FNV_START;
     h = fnv(h, &c->kind, sizeof c->kind);
     h = fnv(h, x0, (size_t)n3 * sizeof *x0);
     if (needs_dihedral(c->kind)) {
@@ -386,22 +461,36 @@ static uint32_t param_tag(const fh_samp_config *c, int n3, const double *x0)
     if (c->kind == FH_SAMP_WIGNER) {
         h = fnv(h, &c->temperature, sizeof c->temperature);
         h = fnv(h, &c->optimize, sizeof c->optimize);
+        if (has_hessian_model(c)) {
+            static const char mark[] = "hessian_model";
+            h = fnv(h, mark, sizeof mark);
+            h = fnv(h, &model_hash, sizeof model_hash);
+        }
     }
-    return (uint32_t)(h ^ (h >> 32));
+    return fold(h);
+}
+
+/* Room for n geometries (n >= 1); the set keeps its contents. */
+static int set_reserve(fh_samp_set *s, int n, fh_err *err)
+{
+    double *x = realloc(s->x, (size_t)n * (size_t)s->natoms * 3 * sizeof *x);
+    if (x) s->x = x;
+    char(*id)[FH_DATASET_ID_LEN] = x ? realloc(s->id, (size_t)n * sizeof *id) : NULL;
+    if (id) s->id = id;
+    char(*origin)[FH_DATASET_ORIGIN_LEN] = id ? realloc(s->origin, (size_t)n * sizeof *origin) : NULL;
+    if (origin) s->origin = origin;
+    return origin ? FH_OK : fh_err_set(err, FH_EFAIL, "out of memory");
 }
 
 static int set_alloc(int n, int natoms, fh_samp_set **out, fh_err *err)
 {
     fh_samp_set *s = calloc(1, sizeof *s);
-    if (s) {
-        s->natoms = natoms;
-        s->x = calloc((size_t)(n > 0 ? n : 1) * (size_t)natoms * 3, sizeof *s->x);
-        s->id = calloc((size_t)(n > 0 ? n : 1), sizeof *s->id);
-        s->origin = calloc((size_t)(n > 0 ? n : 1), sizeof *s->origin);
-    }
-    if (!s || !s->x || !s->id || !s->origin) {
+    if (!s) return fh_err_set(err, FH_EFAIL, "out of memory");
+    s->natoms = natoms;
+    int rc = set_reserve(s, n > 0 ? n : 1, err);
+    if (rc != FH_OK) {
         fh_samp_set_free(s);
-        return fh_err_set(err, FH_EFAIL, "out of memory");
+        return rc;
     }
     *out = s;
     return FH_OK;
@@ -416,6 +505,11 @@ void fh_samp_set_free(fh_samp_set *set)
     free(set);
 }
 
+static const char *origin_of(const fh_samp_config *c)
+{
+    return c->origin && *c->origin ? c->origin : fh_samp_origin(c->kind);
+}
+
 static int from_trajectories(const fh_samp_config *c, int natoms, fh_samp_set *set, fh_err *err)
 {
     fh_ens *e = NULL;
@@ -424,8 +518,9 @@ static int from_trajectories(const fh_samp_config *c, int natoms, fh_samp_set *s
     long ntraj = fh_ens_ntraj(e), qualifying = 0;
     uint64_t runseed = fh_ens_seed(e);
     fh_ens_close(e, NULL);
-    int n3 = 3 * natoms;
-    for (long t = 0; t < ntraj && rc == FH_OK && set->n < c->count; t++) {
+    int n3 = 3 * natoms, cap = c->count > 0 ? (int)c->count : 1; /* set_alloc's room */
+    long limit = c->count > 0 ? c->count : 10000000;
+    for (long t = 0; t < ntraj && rc == FH_OK && set->n < limit; t++) {
         char path[4200];
         if (fh_ens_traj_path(c->source, t, path, sizeof path) != 0)
             return fh_err_set(err, FH_EINPUT, "%s: path too long", c->source);
@@ -442,29 +537,150 @@ static int from_trajectories(const fh_samp_config *c, int natoms, fh_samp_set *s
         else if (fh_h5md_reader_natoms(r) != natoms)
             rc = fh_err_set(err, FH_EINPUT, "%s has %d atoms, the reference geometry %d", path,
                             fh_h5md_reader_natoms(r), natoms);
-        double *sp = NULL, *x = NULL;
+        double *sp = NULL;
         if (rc == FH_OK && nf > 0) {
             sp = malloc((size_t)nf * (size_t)ns * sizeof *sp);
-            x = malloc((size_t)n3 * sizeof *x);
-            if (!sp || !x) rc = fh_err_set(err, FH_EFAIL, "out of memory");
+            if (!sp) rc = fh_err_set(err, FH_EFAIL, "out of memory");
             if (rc == FH_OK) rc = fh_h5md_read_spread(r, 0, nf, sp, err);
         }
-        for (long f = 0; rc == FH_OK && f < nf && set->n < c->count; f++) {
+        for (long f = 0; rc == FH_OK && f < nf && set->n < limit; f++) {
             double m = 0;
             for (int s = 0; s < ns; s++) m = fmax(m, sp[f * ns + s]);
             if (!(m > c->spread_min)) continue;
             if (qualifying++ % c->stride != 0) continue;
-            if ((rc = fh_h5md_read_positions(r, f, 1, x, err)) != FH_OK) break;
-            memcpy(set->x + (size_t)set->n * n3, x, (size_t)n3 * sizeof *x);
+            if (set->n == cap) {
+                cap *= 2;
+                if ((rc = set_reserve(set, cap, err)) != FH_OK) break;
+            }
+            if ((rc = fh_h5md_read_positions(r, f, 1, set->x + (size_t)set->n * n3, err)) != FH_OK)
+                break;
             snprintf(set->id[set->n], FH_DATASET_ID_LEN, "traj-s%llu-t%ld-f%ld",
                      (unsigned long long)runseed, t, f);
-            snprintf(set->origin[set->n], FH_DATASET_ORIGIN_LEN, "%s", fh_samp_origin(c->kind));
+            snprintf(set->origin[set->n], FH_DATASET_ORIGIN_LEN, "%s", origin_of(c));
             set->n++;
         }
         free(sp);
-        free(x);
         fh_h5md_reader_close(r);
     }
+    return rc;
+}
+
+/* The value of the token key=VALUE of an XYZ comment line (a token starts the line or follows
+ * white space), copied into buf; its length, or -1 when absent. */
+static long comment_value(const char *comment, const char *key, char *buf, size_t size)
+{
+    size_t kl = strlen(key);
+    for (const char *p = comment; *p; p++) {
+        if (p != comment && !isspace((unsigned char)p[-1])) continue;
+        if (strncmp(p, key, kl) != 0 || p[kl] != '=') continue;
+        p += kl + 1;
+        size_t n = 0;
+        while (p[n] && !isspace((unsigned char)p[n])) n++;
+        size_t m = n < size ? n : size - 1;
+        memcpy(buf, p, m);
+        buf[m] = '\0';
+        return (long)n;
+    }
+    return -1;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int from_xyz(const fh_samp_config *c, int natoms, const int *z, fh_samp_set **out,
+                    fh_err *err)
+{
+    const char *path = c->source;
+    fh_xyz *g = NULL;
+    int rc = fh_xyz_read(path, &g, err);
+    if (rc != FH_OK) return rc;
+    if (g->natoms != natoms)
+        rc = fh_err_set(err, FH_EINPUT, "%s: error: frame 1 has %d atoms, the reference geometry "
+                        "%d (the frames need the reference's atoms in the same order)", path,
+                        g->natoms, natoms);
+    for (int a = 0; rc == FH_OK && a < natoms; a++)
+        if (g->z[a] != z[a])
+            rc = fh_err_set(err, FH_EINPUT, "%s: error: frame 1: atom %d is %s, in the reference "
+                            "geometry %s (the frames need the reference's atoms in the same order)",
+                            path, a + 1, fh_element_symbol(g->z[a]), fh_element_symbol(z[a]));
+    int n = c->count > 0 && c->count < g->nframes ? (int)c->count : g->nframes, n3 = 3 * natoms;
+    fh_samp_set *set = NULL;
+    if (rc == FH_OK) rc = set_alloc(n, natoms, &set, err);
+    for (int k = 0; rc == FH_OK && k < n; k++) {
+        const double *x = g->x + (size_t)k * n3;
+        memcpy(set->x + (size_t)k * n3, x, (size_t)n3 * sizeof *x);
+        char buf[FH_DATASET_ID_LEN];
+        long len = comment_value(g->comments[k], "id", buf, sizeof buf);
+        if (len == 0 || len >= FH_DATASET_ID_LEN) {
+            rc = fh_err_set(err, FH_EINPUT, "%s: error: frame %d: id= needs 1 to %d characters",
+                            path, k + 1, FH_DATASET_ID_LEN - 1);
+            break;
+        }
+        if (len > 0) {
+            memcpy(set->id[k], buf, (size_t)len + 1);
+        } else {
+            uint64_t h = FNV_START;
+            h = fnv(h, z, (size_t)natoms * sizeof *z);
+            h = fnv(h, x, (size_t)n3 * sizeof *x);
+            snprintf(set->id[k], FH_DATASET_ID_LEN, "xyz-%08x-%d", (unsigned)fold(h), k);
+        }
+        char obuf[FH_DATASET_ORIGIN_LEN];
+        len = comment_value(g->comments[k], "origin", obuf, sizeof obuf);
+        if (len == 0 || len >= FH_DATASET_ORIGIN_LEN) {
+            rc = fh_err_set(err, FH_EINPUT, "%s: error: frame %d: origin= needs 1 to %d "
+                            "characters", path, k + 1, FH_DATASET_ORIGIN_LEN - 1);
+            break;
+        }
+        const char *o = c->origin && *c->origin ? c->origin : len > 0 ? obuf : fh_samp_origin(c->kind);
+        snprintf(set->origin[k], FH_DATASET_ORIGIN_LEN, "%s", o);
+        set->n++;
+    }
+    /* two frames with one id: the second would be taken as done */
+    const char **sorted = rc == FH_OK ? malloc((size_t)(n > 0 ? n : 1) * sizeof *sorted) : NULL;
+    if (rc == FH_OK && !sorted) rc = fh_err_set(err, FH_EFAIL, "out of memory");
+    if (rc == FH_OK) {
+        for (int k = 0; k < n; k++) sorted[k] = set->id[k];
+        qsort(sorted, (size_t)n, sizeof *sorted, cmp_str);
+        for (int k = 1; k < n && rc == FH_OK; k++)
+            if (strcmp(sorted[k - 1], sorted[k]) == 0) {
+                int first = -1, second = -1;
+                for (int q = 0; q < n; q++)
+                    if (strcmp(set->id[q], sorted[k]) == 0) {
+                        if (first < 0) first = q;
+                        else if (second < 0) second = q;
+                    }
+                rc = fh_err_set(err, FH_EINPUT, "%s: error: frames %d and %d have the same id '%s'",
+                                path, first + 1, second + 1, sorted[k]);
+            }
+    }
+    free(sorted);
+    fh_xyz_free(g);
+    if (rc != FH_OK) {
+        fh_samp_set_free(set);
+        return rc;
+    }
+    *out = set;
+    return FH_OK;
+}
+
+/* The normal modes of a Wigner configuration: from an ML provider of c->hessian_model for these
+ * atoms, or from s. */
+static int wigner_modes(const fh_samp_config *c, fh_surface *s, int natoms, const int *z,
+                        const double *x0, const char *cache, fh_dyn_modes **modes, fh_err *err)
+{
+    if (!has_hessian_model(c)) {
+        if (!s || s->natoms != natoms)
+            return fh_err_set(err, FH_EINPUT, "Wigner sampling needs the provider of the molecule");
+        return fh_samp_modes_alloc(s, x0, c->optimize, cache, modes, err);
+    }
+    fh_surface_config sc = {.type = "ml", .natoms = natoms, .z = z, .model_file = c->hessian_model};
+    fh_surface *m = NULL;
+    int rc = fh_surface_alloc(&sc, &m, err);
+    if (rc == FH_OK) rc = fh_samp_modes_alloc(m, x0, c->optimize, cache, modes, err);
+    if (rc != FH_OK) fh_err_prefix(err, "hessian_model %s: ", c->hessian_model);
+    fh_surface_free(m);
     return rc;
 }
 
@@ -475,6 +691,7 @@ int fh_samp_generate(const fh_samp_config *c, fh_surface *s, int natoms, const i
     int rc = fh_samp_config_check(c, natoms, err);
     if (rc != FH_OK) return rc;
     if (c->count > 10000000) return fh_err_set(err, FH_EINPUT, "count is too large");
+    if (c->kind == FH_SAMP_XYZ) return from_xyz(c, natoms, z, out, err);
     fh_samp_set *set = NULL;
     if ((rc = set_alloc((int)c->count, natoms, &set, err)) != FH_OK) return rc;
     int n3 = 3 * natoms;
@@ -483,17 +700,18 @@ int fh_samp_generate(const fh_samp_config *c, fh_surface *s, int natoms, const i
     } else {
         fh_dyn_modes *modes = NULL;
         double *xi = NULL, *v = NULL;
+        uint64_t model_hash = 0;
         if (c->kind == FH_SAMP_WIGNER) {
-            if (!s || s->natoms != natoms)
-                rc = fh_err_set(err, FH_EINPUT, "Wigner sampling needs the provider of the molecule");
-            if (rc == FH_OK) rc = fh_samp_modes_alloc(s, x0, c->optimize, cache, &modes, err);
+            if (has_hessian_model(c) && (rc = file_hash(c->hessian_model, &model_hash, err)) != FH_OK)
+                fh_err_prefix(err, "hessian_model: ");
+            if (rc == FH_OK) rc = wigner_modes(c, s, natoms, z, x0, cache, &modes, err);
             if (rc == FH_OK) {
                 xi = malloc((size_t)fh_dyn_wigner_ndev(modes) * sizeof *xi);
                 v = malloc((size_t)n3 * sizeof *v);
                 if (!xi || !v) rc = fh_err_set(err, FH_EFAIL, "out of memory");
             }
         }
-        uint32_t tag = param_tag(c, n3, x0);
+        uint32_t tag = param_tag(c, n3, x0, model_hash);
         for (long k = 0; k < c->count && rc == FH_OK; k++) {
             double *x = set->x + (size_t)k * n3;
             if (c->kind == FH_SAMP_WIGNER) {
@@ -505,7 +723,7 @@ int fh_samp_generate(const fh_samp_config *c, fh_surface *s, int natoms, const i
             }
             snprintf(set->id[k], FH_DATASET_ID_LEN, "%s-%08x-s%llu-%ld", fh_samp_kind_name(c->kind),
                      (unsigned)tag, (unsigned long long)c->seed, k);
-            snprintf(set->origin[k], FH_DATASET_ORIGIN_LEN, "%s", fh_samp_origin(c->kind));
+            snprintf(set->origin[k], FH_DATASET_ORIGIN_LEN, "%s", origin_of(c));
             set->n++;
         }
         free(xi);

@@ -113,8 +113,8 @@ int fh_xyz_read(const char *path, fh_xyz **out, fh_err *err)
                 g->z[a] = z;
             else if (g->z[a] != z) {
                 rc = fh_err_set(err, FH_EINPUT,
-                                "%s:%d: error: atom %d is %s here but %s in the first frame", path,
-                                lineno, a + 1, sym, fh_element_symbol(g->z[a]));
+                                "%s:%d: error: frame %d: atom %d is %s here but %s in the first "
+                                "frame", path, lineno, fr + 1, a + 1, sym, fh_element_symbol(g->z[a]));
                 break;
             }
             for (int k = 0; k < 3; k++)

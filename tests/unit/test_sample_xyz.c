@@ -1,0 +1,486 @@
+/* The sampling features that replace hand-made batch drivers (dynamics/fh_sampling.h, `fusionhop
+ * sample`): generator = xyz (frames of a multi-frame XYZ file: ids and origins from the comment
+ * lines or content-hashed fallbacks, the reference's atoms enforced with errors naming file and
+ * frame, count as a cap, resume by id, MPI ranks), hessian_model (Wigner normal modes from an ML
+ * model's Hessian: bitwise the samples of a deck whose provider is that model, under another
+ * cache file name and other ids), origin overrides, and the shipped sampling decks parsing.
+ * Providers are ML models made by tests/tools/runner_model (no OpenMolcas). */
+#include <criterion/criterion.h>
+#include "test_subprocess_env.h"
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fh_dataset.h"
+#include "fh_deck.h"
+#include "fh_sampling.h"
+#include "fh_units.h"
+#include "fh_xyz.h"
+
+static char dir[1024];
+
+static void setup_dir(void)
+{
+    snprintf(dir, sizeof dir, "%s/test_sample_xyz_%d", FH_TEST_BINARY_DIR, (int)getpid());
+    mkdir(dir, 0755);
+    fh_test_subprocess_env();
+}
+
+static void cleanup_dir(void)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd)) {}
+}
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    char full[5200];
+    snprintf(full, sizeof full, "cd '%s' && %s", dir, cmd);
+    int rc = system(full);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static const char *in_dir(const char *name)
+{
+    static char path[4][1200];
+    static int next = 0;
+    next = (next + 1) % 4;
+    snprintf(path[next], sizeof path[next], "%s/%s", dir, name);
+    return path[next];
+}
+
+static void write_file(const char *name, const char *text)
+{
+    FILE *f = fopen(in_dir(name), "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static int grep(const char *file, const char *text)
+{
+    return sh("grep -q -- '%s' %s", text, file) == 0;
+}
+
+static fh_xyz *ethylene(void)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/inputs/geometries/ethylene.xyz", FH_TEST_SOURCE_DIR);
+    fh_xyz *g = NULL;
+    fh_err err = {0};
+    cr_assert_eq(fh_xyz_read(path, &g, &err), FH_OK, "%s", err.msg);
+    return g;
+}
+
+/* Ethylene frame k: the reference with atom (k mod 6) moved by 0.01 (k + 1) bohr along x. */
+static void frame(const fh_xyz *g, int k, double *x)
+{
+    memcpy(x, g->x, 18 * sizeof *x);
+    x[3 * (k % 6)] += 0.01 * (k + 1);
+}
+
+/* An XYZ file of ethylene frames first..first+n-1 with the given comment lines (NULL: empty). */
+static void write_frames(const char *name, const fh_xyz *g, int first, int n,
+                         const char *const *comments)
+{
+    FILE *f = fopen(in_dir(name), "w");
+    cr_assert_not_null(f);
+    double x[18];
+    for (int k = 0; k < n; k++) {
+        frame(g, first + k, x);
+        cr_assert_eq(fh_xyz_write_frame(f, 6, g->z, x, comments ? comments[k] : ""), FH_OK);
+    }
+    fclose(f);
+}
+
+static fh_samp_set *xyz_list(const char *file, long count, const char *origin, const fh_xyz *g,
+                             int expect, fh_err *err)
+{
+    fh_samp_config c = {.kind = FH_SAMP_XYZ, .count = count, .source = in_dir(file),
+                        .origin = origin};
+    fh_samp_set *set = NULL;
+    int rc = fh_samp_generate(&c, NULL, 6, g->z, g->x, NULL, &set, err);
+    cr_assert_eq(rc, expect, "%s: rc %d: %s", file, rc, err->msg);
+    return set;
+}
+
+Test(sample_xyz, ids_and_origins_from_comments_or_hashes, .init = setup_dir, .fini = cleanup_dir)
+{
+    fh_xyz *g = ethylene();
+    const char *com[] = {"id=scan-cis-010 origin=torsion-scan torsion=10.0", "origin=meci-noise",
+                         "", "E=-78.1 id=last-one", "fragment xid=nope"};
+    write_frames("a.xyz", g, 0, 5, com);
+    fh_err err = {0};
+    fh_samp_set *a = xyz_list("a.xyz", 0, NULL, g, FH_OK, &err);
+    cr_assert_eq(a->n, 5, "count 0: every frame");
+    cr_assert_str_eq(a->id[0], "scan-cis-010");
+    cr_assert_str_eq(a->origin[0], "torsion-scan");
+    cr_assert_str_eq(a->origin[1], "meci-noise");
+    cr_assert_str_eq(a->origin[2], "xyz");
+    cr_assert_str_eq(a->id[3], "last-one");
+    cr_assert_str_eq(a->origin[3], "xyz");
+    cr_assert_str_eq(a->origin[4], "xyz", "'xid=' is not an id= token");
+    /* fallback ids: xyz-<8 hex digits>-<k>, distinct */
+    int fallback[] = {1, 2, 4};
+    for (int i = 0; i < 3; i++) {
+        int k = fallback[i];
+        unsigned tag = 0;
+        int kk = -1, used = 0;
+        cr_assert_eq(sscanf(a->id[k], "xyz-%8x-%d%n", &tag, &kk, &used), 2, "%s", a->id[k]);
+        cr_assert_eq(kk, k);
+        cr_assert_eq((size_t)used, strlen(a->id[k]));
+        cr_assert_eq(strlen(a->id[k]), strlen("xyz-12345678-") + 1);
+    }
+    cr_assert_str_neq(a->id[1], a->id[2]);
+    /* positions: the file's, in bohr (written with 6 decimals in Angstrom) */
+    double x[18];
+    for (int k = 0; k < 5; k++) {
+        frame(g, k, x);
+        for (int i = 0; i < 18; i++)
+            cr_assert_lt(fabs(a->x[k * 18 + i] - x[i]), 1e-6 * FH_ANGSTROM_BOHR);
+    }
+
+    /* count caps: the first frames, same ids */
+    fh_samp_set *b = xyz_list("a.xyz", 2, NULL, g, FH_OK, &err);
+    cr_assert_eq(b->n, 2);
+    for (int k = 0; k < 2; k++) cr_assert_str_eq(b->id[k], a->id[k]);
+    fh_samp_set_free(b);
+
+    /* frames appended to the file keep their ids; another file with other geometries at the same
+     * indices gets other fallback ids */
+    write_frames("longer.xyz", g, 0, 5, com);
+    FILE *f = fopen(in_dir("longer.xyz"), "a");
+    frame(g, 9, x);
+    fh_xyz_write_frame(f, 6, g->z, x, "");
+    fclose(f);
+    b = xyz_list("longer.xyz", 0, NULL, g, FH_OK, &err);
+    cr_assert_eq(b->n, 6);
+    for (int k = 0; k < 5; k++) cr_assert_str_eq(b->id[k], a->id[k]);
+    fh_samp_set_free(b);
+    write_frames("other.xyz", g, 20, 5, NULL);
+    b = xyz_list("other.xyz", 0, NULL, g, FH_OK, &err);
+    for (int k = 0; k < 5; k++) {
+        cr_assert_str_eq(b->origin[k], "xyz");
+        for (int l = 0; l < 5; l++) cr_assert_str_neq(b->id[k], a->id[l]);
+    }
+    fh_samp_set_free(b);
+
+    /* an origin override replaces every frame's origin, ids unchanged */
+    b = xyz_list("a.xyz", 0, "al-round1", g, FH_OK, &err);
+    for (int k = 0; k < 5; k++) {
+        cr_assert_str_eq(b->origin[k], "al-round1");
+        cr_assert_str_eq(b->id[k], a->id[k]);
+    }
+    fh_samp_set_free(b);
+    fh_samp_set_free(a);
+    fh_xyz_free(g);
+}
+
+Test(sample_xyz, bad_frames_name_file_and_frame, .init = setup_dir, .fini = cleanup_dir)
+{
+    fh_xyz *g = ethylene();
+    fh_err err = {0};
+    /* frame 1 has the atoms in another order than the reference */
+    write_file("swapped.xyz", "6\nfirst\nC 0 0 0.6695\nH 0 0.93 1.23\nC 0 0 -0.6695\n"
+                              "H 0 -0.93 1.23\nH 0 0.93 -1.23\nH 0 -0.93 -1.23\n");
+    xyz_list("swapped.xyz", 0, NULL, g, FH_EINPUT, &err);
+    cr_assert(strstr(err.msg, in_dir("swapped.xyz")) && strstr(err.msg, "frame 1") &&
+              strstr(err.msg, "atom 2"), "%s", err.msg);
+    /* frame 2 differs from frame 1 (and so from the reference) */
+    write_frames("second.xyz", g, 0, 2, NULL);
+    FILE *f = fopen(in_dir("second.xyz"), "a");
+    fputs("6\nthird\nC 0 0 0.6695\nC 0 0 -0.6695\nH 0 0.93 1.23\nO 0 -0.93 1.23\n"
+          "H 0 0.93 -1.23\nH 0 -0.93 -1.23\n", f);
+    fclose(f);
+    xyz_list("second.xyz", 0, NULL, g, FH_EINPUT, &err);
+    cr_assert(strstr(err.msg, in_dir("second.xyz")) && strstr(err.msg, "frame 3"), "%s", err.msg);
+    /* too few atoms */
+    write_file("short.xyz", "2\n\nC 0 0 0.6695\nC 0 0 -0.6695\n");
+    xyz_list("short.xyz", 0, NULL, g, FH_EINPUT, &err);
+    cr_assert(strstr(err.msg, in_dir("short.xyz")) && strstr(err.msg, "frame 1 has 2 atoms"),
+              "%s", err.msg);
+    /* one id twice */
+    const char *dup[] = {"id=p", "id=q", "id=p"};
+    write_frames("dup.xyz", g, 0, 3, dup);
+    xyz_list("dup.xyz", 0, NULL, g, FH_EINPUT, &err);
+    cr_assert(strstr(err.msg, "frames 1 and 3") && strstr(err.msg, "'p'"), "%s", err.msg);
+    /* ... but not when the cap leaves the second one out */
+    fh_samp_set_free(xyz_list("dup.xyz", 2, NULL, g, FH_OK, &err));
+    /* an id or origin that does not fit the dataset */
+    char longid[120] = "id=";
+    memset(longid + 3, 'x', 70);
+    const char *lid[] = {"id=ok", longid};
+    write_frames("longid.xyz", g, 0, 2, lid);
+    xyz_list("longid.xyz", 0, NULL, g, FH_EINPUT, &err);
+    cr_assert(strstr(err.msg, "frame 2") && strstr(err.msg, "id="), "%s", err.msg);
+    const char *lor[] = {"origin=abcdefghijklmnopqrstuvwxyz0123456789"};
+    write_frames("longorigin.xyz", g, 0, 1, lor);
+    xyz_list("longorigin.xyz", 0, NULL, g, FH_EINPUT, &err);
+    cr_assert(strstr(err.msg, "frame 1") && strstr(err.msg, "origin="), "%s", err.msg);
+    /* a missing source and a bad override */
+    fh_samp_config c = {.kind = FH_SAMP_XYZ};
+    cr_assert_eq(fh_samp_config_check(&c, 6, &err), FH_EINPUT);
+    cr_assert(strstr(err.msg, "source"), "%s", err.msg);
+    c.source = "x.xyz";
+    c.origin = "two words";
+    cr_assert_eq(fh_samp_config_check(&c, 6, &err), FH_EINPUT);
+    cr_assert(strstr(err.msg, "origin"), "%s", err.msg);
+    c.origin = "abcdefghijklmnopqrstuvwxyz0123456"; /* 32 characters */
+    cr_assert_eq(fh_samp_config_check(&c, 6, &err), FH_EINPUT);
+    c.origin = "abcdefghijklmnopqrstuvwxyz01234"; /* 31 */
+    cr_assert_eq(fh_samp_config_check(&c, 6, &err), FH_OK, "%s", err.msg);
+    /* count 0 means "all" only for lists of frames */
+    fh_samp_config w = {.kind = FH_SAMP_NOISE, .count = 0};
+    cr_assert_eq(fh_samp_config_check(&w, 6, &err), FH_EINPUT);
+    fh_xyz_free(g);
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * The command */
+
+static fh_dataset *read_dataset(const char *name)
+{
+    fh_dataset *d = NULL;
+    fh_err err = {0};
+    cr_assert_eq(fh_dataset_read(in_dir(name), &d, &err), FH_OK, "%s", err.msg);
+    return d;
+}
+
+Test(sample_xyz_cmd, frames_resume_mpi_origin_and_errors, .init = setup_dir, .fini = cleanup_dir)
+{
+    fh_xyz *g = ethylene();
+    cr_assert_eq(sh("cp %s/inputs/geometries/ethylene.xyz . && %s/tests/runner_model random "
+                    "eth.h5 ethylene.xyz --arch tiny --states 2 --members 2 > model.log 2>&1",
+                    FH_TEST_SOURCE_DIR, FH_TEST_BINARY_DIR), 0);
+    const char *com[] = {"id=f-0 origin=torsion-scan", "id=f-1", "", "id=f-3 origin=meci",
+                         "origin=cis-noise"};
+    write_frames("list.xyz", g, 0, 5, com);
+    write_file("x.inp", "[surface]\ntype = ml\nmodel = eth.h5\ngeometry = ethylene.xyz\n"
+                        "[sample]\ndataset = x.h5\ngenerator = xyz\nsource = list.xyz\n");
+    /* a cap first, then the whole list (no count: every frame) computes only the rest */
+    cr_assert_eq(sh("%s sample x.inp --set sample.count=3 2> a.log", FH_TEST_FUSIONHOP), 0);
+    cr_assert(grep("a.log", "3/3 done, 0 failed"));
+    cr_assert_eq(sh("%s sample x.inp 2> b.log", FH_TEST_FUSIONHOP), 0);
+    cr_assert(grep("b.log", "5/5 done (3 already there), 0 failed"));
+    fh_err err = {0};
+    fh_samp_set *set = xyz_list("list.xyz", 0, NULL, g, FH_OK, &err);
+    fh_dataset *d = read_dataset("x.h5");
+    cr_assert_eq(d->n, 5);
+    const char *want_origin[] = {"torsion-scan", "xyz", "xyz", "meci", "cis-noise"};
+    for (int k = 0; k < 5; k++) {
+        long r = fh_dataset_find(d, set->id[k], FH_DATASET_OK);
+        cr_assert_geq(r, 0, "id %s missing", set->id[k]);
+        cr_assert_str_eq(d->origin[r], want_origin[k]);
+        for (int i = 0; i < 18; i++)
+            cr_assert_lt(fabs(d->pos[r * 18 + i] - set->x[k * 18 + i] * FH_BOHR_ANGSTROM), 1e-12);
+        cr_assert(d->has_grad[r * 2] && d->has_grad[r * 2 + 1] && d->has_nac[r]);
+    }
+    cr_assert_geq(fh_dataset_find(d, "f-3", FH_DATASET_OK), 0);
+    fh_dataset_free(d);
+
+    /* two MPI ranks from scratch, with an origin override: the same rows, the new origin */
+    cr_assert_eq(sh("mpirun --oversubscribe -n 2 %s sample x.inp -o mpi.h5 --set "
+                    "sample.origin=al-round1 2> m.log", FH_TEST_FUSIONHOP), 0);
+    cr_assert(grep("m.log", "rank 1/2"));
+    fh_dataset *a = read_dataset("x.h5"), *b = read_dataset("mpi.h5");
+    cr_assert_eq(b->n, 5);
+    for (size_t r = 0; r < 5; r++) {
+        long q = fh_dataset_find(a, b->id[r], FH_DATASET_OK);
+        cr_assert_geq(q, 0);
+        cr_assert_str_eq(b->origin[r], "al-round1");
+        cr_assert_eq(memcmp(a->pos + q * 18, b->pos + r * 18, 18 * sizeof(double)), 0);
+        cr_assert_eq(memcmp(a->energy + q * 2, b->energy + r * 2, 2 * sizeof(double)), 0);
+    }
+    fh_dataset_free(a);
+    fh_dataset_free(b);
+
+    /* bad input: exit 2, the file and frame named */
+    FILE *f = fopen(in_dir("list.xyz"), "a");
+    fputs("6\nid=bad\nC 0 0 0.6695\nC 0 0 -0.6695\nH 0 0.93 1.23\nH 0 -0.93 1.23\n"
+          "H 0 0.93 -1.23\nN 0 -0.93 -1.23\n", f);
+    fclose(f);
+    cr_assert_eq(sh("%s sample x.inp 2> e1.log", FH_TEST_FUSIONHOP), 2);
+    cr_assert(grep("e1.log", "list.xyz") && grep("e1.log", "frame 6"));
+    write_file("swapped.xyz", "6\nfirst\nH 0 0.93 1.23\nC 0 0 0.6695\nC 0 0 -0.6695\n"
+                              "H 0 -0.93 1.23\nH 0 0.93 -1.23\nH 0 -0.93 -1.23\n");
+    cr_assert_eq(sh("%s sample x.inp --set sample.source=swapped.xyz 2> e2.log", FH_TEST_FUSIONHOP), 2);
+    cr_assert(grep("e2.log", "swapped.xyz: error: frame 1: atom 1 is H"));
+    cr_assert_eq(sh("%s sample x.inp --set sample.source=none.xyz 2> e3.log", FH_TEST_FUSIONHOP), 2);
+    cr_assert(grep("e3.log", "none.xyz"));
+    cr_assert_eq(sh("%s sample x.inp --set sample.source= 2> e4.log", FH_TEST_FUSIONHOP), 2);
+    cr_assert(grep("e4.log", "source"));
+    cr_assert_eq(sh("%s sample x.inp --set 'sample.origin=a b' 2> e5.log", FH_TEST_FUSIONHOP), 2);
+    cr_assert(grep("e5.log", "origin"));
+    /* nothing was added by the failed runs (the whole file is read: a bad frame fails the run
+     * even beyond count) */
+    cr_assert_eq(sh("%s sample x.inp --set sample.count=5 2> e6.log", FH_TEST_FUSIONHOP), 2);
+    cr_assert(grep("e6.log", "frame 6"));
+    write_frames("list.xyz", g, 0, 5, com);
+    cr_assert_eq(sh("%s sample x.inp 2> c.log", FH_TEST_FUSIONHOP), 0);
+    cr_assert(grep("c.log", "5/5 done (5 already there), 0 failed"));
+    fh_samp_set_free(set);
+    fh_xyz_free(g);
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = calloc((size_t)n + 1, 1);
+    cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    return buf;
+}
+
+/* k of a Wigner id "wigner-<tag>-s<seed>-<k>" */
+static long id_index(const char *id)
+{
+    const char *dash = strrchr(id, '-');
+    cr_assert_not_null(dash);
+    return strtol(dash + 1, NULL, 10);
+}
+
+Test(sample_cmd, wigner_modes_from_hessian_model, .init = setup_dir, .fini = cleanup_dir)
+{
+    /* hco_model.h5: a model fitted to an analytic H-C-O surface with a true minimum; other.h5:
+     * an untrained model of the same atoms, the reference provider of deck B */
+    cr_assert_eq(sh("%s/tests/runner_model fit . --epochs 30 --members 2 > fit.log 2>&1 && "
+                    "%s/tests/runner_model random other.h5 hco.xyz --arch tiny --states 2 "
+                    "--members 2 --seed 3 > other.log 2>&1", FH_TEST_BINARY_DIR,
+                    FH_TEST_BINARY_DIR), 0);
+    const char *common = "[sample]\ngenerator = wigner\ncount = 6\nseed = 9\ntemperature = 0 K\n"
+                         "optimize = true\n";
+    char text[1024];
+    snprintf(text, sizeof text, "[surface]\ntype = ml\nmodel = hco_model.h5\ngeometry = hco.xyz\n"
+                                "%sdataset = a.h5\n", common);
+    write_file("a.inp", text);
+    snprintf(text, sizeof text, "[surface]\ntype = ml\nmodel = other.h5\ngeometry = hco.xyz\n"
+                                "%sdataset = b.h5\nhessian_model = hco_model.h5\n"
+                                "origin = wigner-cis\n", common);
+    write_file("b.inp", text);
+    cr_assert_eq(sh("%s sample a.inp 2> a.log", FH_TEST_FUSIONHOP), 0);
+    cr_assert(grep("a.log", "6/6 done, 0 failed"));
+    cr_assert_eq(sh("%s sample b.inp 2> b.log", FH_TEST_FUSIONHOP), 0);
+    cr_assert(grep("b.log", "6/6 done, 0 failed"));
+    cr_assert(grep("b.log", "gradients of .*hco_model.h5"));
+
+    /* the caches: b's is named after the model, holds the same Hessian as a's (the provider's
+     * there), and b has no provider cache */
+    fh_samp_config c = {.kind = FH_SAMP_WIGNER, .hessian_model = in_dir("hco_model.h5")};
+    char *bcache = NULL, *acache = NULL;
+    fh_err err = {0};
+    cr_assert_eq(fh_samp_hessian_cache_path(&c, in_dir("b.h5"), &bcache, &err), FH_OK, "%s", err.msg);
+    c.hessian_model = NULL;
+    cr_assert_eq(fh_samp_hessian_cache_path(&c, in_dir("a.h5"), &acache, &err), FH_OK);
+    cr_assert_str_eq(acache, in_dir("a.h5.hessian.txt"));
+    cr_assert(strstr(bcache, "b.h5.hessian-hco_model.h5-"), "%s", bcache);
+    struct stat st;
+    cr_assert_eq(stat(bcache, &st), 0, "no model Hessian cache %s", bcache);
+    cr_assert_neq(stat(in_dir("b.h5.hessian.txt"), &st), 0, "a provider cache was written");
+    char *ha = slurp(acache), *hb = slurp(bcache);
+    cr_assert_str_eq(ha, hb, "the model's Hessian differs from the provider's (same model)");
+    free(ha);
+    free(hb);
+
+    /* the samples: bitwise those of deck a, under other ids, with the deck's origin; the labels
+     * are other.h5's (not a's) */
+    fh_dataset *a = read_dataset("a.h5"), *b = read_dataset("b.h5");
+    cr_assert_eq(a->n, 6);
+    cr_assert_eq(b->n, 6);
+    for (size_t r = 0; r < 6; r++) {
+        size_t q = 0;
+        while (q < 6 && id_index(a->id[q]) != id_index(b->id[r])) q++;
+        cr_assert_lt(q, 6, "no sample %ld in a.h5", id_index(b->id[r]));
+        cr_assert_eq(memcmp(a->pos + q * 9, b->pos + r * 9, 9 * sizeof(double)), 0,
+                     "sample %ld differs", id_index(b->id[r]));
+        cr_assert_str_neq(a->id[q], b->id[r]);
+        cr_assert_str_eq(a->origin[q], "wigner");
+        cr_assert_str_eq(b->origin[r], "wigner-cis");
+        cr_assert_neq(a->energy[q * a->nstates], b->energy[r * b->nstates]);
+    }
+    /* the samples are not all the same geometry */
+    cr_assert_neq(memcmp(b->pos, b->pos + 9, 9 * sizeof(double)), 0);
+    fh_dataset_free(a);
+    fh_dataset_free(b);
+
+    /* a rerun reads the model cache and has nothing to do */
+    struct stat st0;
+    cr_assert_eq(stat(bcache, &st0), 0);
+    cr_assert_eq(sh("%s sample b.inp 2> c.log", FH_TEST_FUSIONHOP), 0);
+    cr_assert(grep("c.log", "6/6 done (6 already there)"));
+    cr_assert_eq(stat(bcache, &st), 0);
+    cr_assert_eq(st0.st_ino, st.st_ino, "the cache was rewritten");
+
+    /* another model file (other bytes): another cache name; a missing one: exit 2 */
+    cr_assert_eq(sh("cp hco_model.h5 m2.h5 && printf x >> m2.h5"), 0);
+    char *ccache = NULL;
+    c.hessian_model = in_dir("m2.h5");
+    cr_assert_eq(fh_samp_hessian_cache_path(&c, in_dir("b.h5"), &ccache, &err), FH_OK);
+    cr_assert(strstr(ccache, "b.h5.hessian-m2.h5-"), "%s", ccache);
+    cr_assert_eq(sh("mkdir -p sub && cp m2.h5 sub/hco_model.h5"), 0);
+    c.hessian_model = in_dir("sub/hco_model.h5");
+    free(ccache);
+    cr_assert_eq(fh_samp_hessian_cache_path(&c, in_dir("b.h5"), &ccache, &err), FH_OK);
+    cr_assert_str_neq(ccache, bcache, "same name, other bytes: the cache must differ");
+    cr_assert_eq(sh("%s sample b.inp --set sample.hessian_model=none.h5 2> e.log",
+                    FH_TEST_FUSIONHOP), 2);
+    cr_assert(grep("e.log", "none.h5"));
+    free(ccache);
+    free(acache);
+    free(bcache);
+}
+
+Test(sample_decks, shipped_sampling_decks_parse)
+{
+    struct {
+        const char *file, *generator, *origin, *geometry;
+        long count, seed;
+    } decks[] = {
+        {"sample_torsion.inp", "twisted", "", "trans-stilbene.xyz", 100, 11},
+        {"sample_wigner_cis.inp", "wigner", "wigner-cis", "cis-stilbene.xyz", 150, 21},
+        {"sample_wigner_trans.inp", "wigner", "wigner-trans", "trans-stilbene.xyz", 150, 22},
+        {"sample_xyz.inp", "xyz", "", "trans-stilbene.xyz", -1, -1},
+    };
+    for (size_t i = 0; i < sizeof decks / sizeof decks[0]; i++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/inputs/stilbene/%s", FH_TEST_SOURCE_DIR, decks[i].file);
+        fh_deck *d = NULL;
+        fh_err err = {0};
+        cr_assert_eq(fh_deck_load(path, NULL, 0, &d, &err), FH_OK, "%s: %s", decks[i].file, err.msg);
+        cr_assert(fh_deck_is_sampling(d));
+        cr_assert_str_eq(fh_deck_string(d, "surface", "type"), "openmolcas");
+        cr_assert_str_eq(fh_deck_string(d, "sample", "generator"), decks[i].generator);
+        cr_assert_str_eq(fh_deck_string(d, "sample", "origin"), decks[i].origin);
+        const char *geom = fh_deck_string(d, "surface", "geometry");
+        cr_assert(strstr(geom, decks[i].geometry), "%s", geom);
+        cr_assert(strstr(fh_deck_string(d, "sample", "dataset"),
+                         "/datasets/stilbene_sa2cas22_631g.h5"), "%s", decks[i].file);
+        if (decks[i].count > 0) cr_assert_eq(fh_deck_int(d, "sample", "count"), decks[i].count);
+        else cr_assert_not(fh_deck_has(d, "sample", "count"), "xyz: every frame");
+        if (decks[i].seed > 0) cr_assert_eq(fh_deck_int(d, "sample", "seed"), decks[i].seed);
+        if (strcmp(decks[i].generator, "wigner") == 0) {
+            cr_assert(strstr(fh_deck_string(d, "sample", "hessian_model"),
+                             "/models/stilbene.h5"));
+            cr_assert_eq(fh_deck_real(d, "sample", "temperature"), 0.0);
+        }
+        if (strcmp(decks[i].generator, "xyz") == 0)
+            cr_assert(strstr(fh_deck_string(d, "sample", "source"),
+                             "/datasets/stilbene_batch1.xyz"));
+        fh_deck_free(d);
+    }
+}
