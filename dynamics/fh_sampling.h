@@ -124,7 +124,10 @@ int fh_samp_hessian_cache_path(const fh_samp_config *c, const char *dataset, cha
  * from an "ml" provider of that model for the same atoms (s is then not evaluated) and its ids
  * carry a hash of the model file. Trajectories: frames of c->source whose largest committee
  * energy spread over the states exceeds spread_min, in order of trajectory index and frame, every
- * stride-th, at most count (0: all); they need the same atoms as the reference.
+ * stride-th; with count (0: all) below their number, entry floor(k n / count) of that list for
+ * k = 0..count-1 (evenly spread over the run). Ids "traj-<hash of the coordinates>-t<T>-f<F>":
+ * the next active-learning round (same deck, new model) never reuses an id. They need the same
+ * atoms as the reference.
  * Xyz: the frames of the XYZ file c->source (Angstrom), the first count of them (0: all), with the
  * reference's atoms in the same order (FH_EINPUT naming the file and frame otherwise). A frame
  * whose comment line holds `id=NAME` keeps that id (ids must be unique in the file), else it is

@@ -510,20 +510,33 @@ static const char *origin_of(const fh_samp_config *c)
     return c->origin && *c->origin ? c->origin : fh_samp_origin(c->kind);
 }
 
-static int from_trajectories(const fh_samp_config *c, int natoms, fh_samp_set *set, fh_err *err)
+/* Frames of a run whose committee spread is large. Two passes: the qualifying frames (every
+ * stride-th of them, in order of trajectory and frame) are listed first, then `count` of them are
+ * taken evenly spread over the list, so that a cap does not spend itself on the first
+ * trajectories. Ids carry a hash of the frame's coordinates: the next active-learning round reruns
+ * the same deck (same seed, trajectory and frame numbers) on a new model, and its frames must not
+ * be mistaken for the ones already computed. */
+typedef struct {
+    long traj, frame;
+} frame_ref;
+
+static int spread_frames(const fh_samp_config *c, int natoms, frame_ref **out, long *nout,
+                         fh_err *err)
 {
+    *out = NULL;
+    *nout = 0;
     fh_ens *e = NULL;
     int rc = fh_ens_open(c->source, 0, &e, err);
     if (rc != FH_OK) return rc;
-    long ntraj = fh_ens_ntraj(e), qualifying = 0;
-    uint64_t runseed = fh_ens_seed(e);
+    long ntraj = fh_ens_ntraj(e), qualifying = 0, n = 0, cap = 0;
     fh_ens_close(e, NULL);
-    int n3 = 3 * natoms, cap = c->count > 0 ? (int)c->count : 1; /* set_alloc's room */
-    long limit = c->count > 0 ? c->count : 10000000;
-    for (long t = 0; t < ntraj && rc == FH_OK && set->n < limit; t++) {
+    frame_ref *list = NULL;
+    for (long t = 0; t < ntraj && rc == FH_OK; t++) {
         char path[4200];
-        if (fh_ens_traj_path(c->source, t, path, sizeof path) != 0)
-            return fh_err_set(err, FH_EINPUT, "%s: path too long", c->source);
+        if (fh_ens_traj_path(c->source, t, path, sizeof path) != 0) {
+            rc = fh_err_set(err, FH_EINPUT, "%s: path too long", c->source);
+            break;
+        }
         FILE *probe = fopen(path, "rb");
         if (!probe) continue; /* not started */
         fclose(probe);
@@ -543,25 +556,68 @@ static int from_trajectories(const fh_samp_config *c, int natoms, fh_samp_set *s
             if (!sp) rc = fh_err_set(err, FH_EFAIL, "out of memory");
             if (rc == FH_OK) rc = fh_h5md_read_spread(r, 0, nf, sp, err);
         }
-        for (long f = 0; rc == FH_OK && f < nf && set->n < limit; f++) {
+        for (long f = 0; rc == FH_OK && f < nf; f++) {
             double m = 0;
-            for (int s = 0; s < ns; s++) m = fmax(m, sp[f * ns + s]);
+            for (int st = 0; st < ns; st++) m = fmax(m, sp[f * ns + st]);
             if (!(m > c->spread_min)) continue;
             if (qualifying++ % c->stride != 0) continue;
-            if (set->n == cap) {
-                cap *= 2;
-                if ((rc = set_reserve(set, cap, err)) != FH_OK) break;
+            if (n == cap) {
+                cap = cap ? 2 * cap : 64;
+                frame_ref *grown = realloc(list, (size_t)cap * sizeof *list);
+                if (!grown) {
+                    rc = fh_err_set(err, FH_EFAIL, "out of memory");
+                    break;
+                }
+                list = grown;
             }
-            if ((rc = fh_h5md_read_positions(r, f, 1, set->x + (size_t)set->n * n3, err)) != FH_OK)
-                break;
-            snprintf(set->id[set->n], FH_DATASET_ID_LEN, "traj-s%llu-t%ld-f%ld",
-                     (unsigned long long)runseed, t, f);
-            snprintf(set->origin[set->n], FH_DATASET_ORIGIN_LEN, "%s", origin_of(c));
-            set->n++;
+            list[n].traj = t;
+            list[n].frame = f;
+            n++;
         }
         free(sp);
         fh_h5md_reader_close(r);
     }
+    if (rc != FH_OK) {
+        free(list);
+        return rc;
+    }
+    *out = list;
+    *nout = n;
+    return FH_OK;
+}
+
+static int from_trajectories(const fh_samp_config *c, int natoms, fh_samp_set *set, fh_err *err)
+{
+    frame_ref *list = NULL;
+    long n = 0;
+    int rc = spread_frames(c, natoms, &list, &n, err);
+    if (rc != FH_OK) return rc;
+    long take = c->count > 0 && c->count < n ? c->count : n;
+    int n3 = 3 * natoms;
+    if (take > 0) rc = set_reserve(set, (int)take, err);
+    fh_h5md_reader *r = NULL;
+    long open_traj = -1;
+    for (long k = 0; rc == FH_OK && k < take; k++) {
+        /* evenly spread: the k-th of `take` picks list entry floor(k n / take) */
+        const frame_ref *q = &list[(long)((double)k * (double)n / (double)take)];
+        if (q->traj != open_traj) {
+            if (r) fh_h5md_reader_close(r);
+            r = NULL;
+            char path[4200];
+            fh_ens_traj_path(c->source, q->traj, path, sizeof path);
+            if ((rc = fh_h5md_reader_open(path, &r, err)) != FH_OK) break;
+            open_traj = q->traj;
+        }
+        double *x = set->x + (size_t)set->n * n3;
+        if ((rc = fh_h5md_read_positions(r, q->frame, 1, x, err)) != FH_OK) break;
+        uint64_t h = fnv(FNV_START, x, (size_t)n3 * sizeof *x);
+        snprintf(set->id[set->n], FH_DATASET_ID_LEN, "traj-%08x-t%ld-f%ld", (unsigned)fold(h),
+                 q->traj, q->frame);
+        snprintf(set->origin[set->n], FH_DATASET_ORIGIN_LEN, "%s", origin_of(c));
+        set->n++;
+    }
+    if (r) fh_h5md_reader_close(r);
+    free(list);
     return rc;
 }
 

@@ -1,0 +1,185 @@
+/* Active-learning frames (`[sample] generator = trajectories`, dynamics/fh_sampling.h): from a real
+ * `fusionhop run` with a two-member ML committee (tests/tools/runner_model), the generator must take
+ * exactly the frames whose largest per-state committee spread exceeds spread_min, every stride-th
+ * of them in order of trajectory and frame, and with a count below their number an evenly spread
+ * choice (entry floor(k n / count) of that list), not the first trajectories' frames. Ids carry a
+ * hash of the coordinates, so the same deck run again on another model (the next round: same seed,
+ * same trajectory and frame numbers) gives new ids instead of being skipped as done. The expected
+ * list is rebuilt here from the trajectory files with the H5MD reader. */
+#include <criterion/criterion.h>
+#include "test_subprocess_env.h"
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fh_h5md.h"
+#include "fh_sampling.h"
+#include "fh_xyz.h"
+
+static char dir[1024];
+
+static void setup_dir(void)
+{
+    snprintf(dir, sizeof dir, "%s/test_sample_active_%d", FH_TEST_BINARY_DIR, (int)getpid());
+    mkdir(dir, 0755);
+    fh_test_subprocess_env();
+}
+
+static void cleanup_dir(void)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd)) {}
+}
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    char full[5200];
+    snprintf(full, sizeof full, "cd '%s' && %s", dir, cmd);
+    int rc = system(full);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+#define NTRAJ 4
+#define MAXF 64
+
+/* Per run: every frame's positions and largest spread. */
+typedef struct {
+    long nframes[NTRAJ];
+    double x[NTRAJ][MAXF][9], spread[NTRAJ][MAXF];
+} run_frames;
+
+static void read_run(const char *out, run_frames *rf)
+{
+    char rdir[1200], path[1400];
+    snprintf(rdir, sizeof rdir, "%s/%s", dir, out);
+    fh_err err = {0};
+    for (long t = 0; t < NTRAJ; t++) {
+        fh_ens_traj_path(rdir, t, path, sizeof path);
+        fh_h5md_reader *r = NULL;
+        cr_assert_eq(fh_h5md_reader_open(path, &r, &err), FH_OK, "%s", err.msg);
+        long nf = fh_h5md_reader_nframes(r);
+        int ns = fh_h5md_reader_nstates(r);
+        cr_assert(nf > 10 && nf <= MAXF && ns == 3, "trajectory %ld: %ld frames, %d states", t, nf, ns);
+        double sp[MAXF * 3];
+        cr_assert_eq(fh_h5md_read_spread(r, 0, nf, sp, &err), FH_OK, "%s", err.msg);
+        cr_assert_eq(fh_h5md_read_positions(r, 0, nf, &rf->x[t][0][0], &err), FH_OK, "%s", err.msg);
+        rf->nframes[t] = nf;
+        for (long f = 0; f < nf; f++)
+            rf->spread[t][f] = fmax(sp[3 * f], fmax(sp[3 * f + 1], sp[3 * f + 2]));
+        fh_h5md_reader_close(r);
+    }
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static fh_samp_set *generate(const char *out, double spread_min, int stride, long count)
+{
+    char src[1200];
+    snprintf(src, sizeof src, "%s/%s", dir, out);
+    fh_samp_config c = {.kind = FH_SAMP_TRAJECTORIES, .count = count, .source = src,
+                        .spread_min = spread_min, .stride = stride};
+    const int z[3] = {6, 1, 8};
+    double x0[9] = {0};
+    fh_samp_set *set = NULL;
+    fh_err err = {0};
+    cr_assert_eq(fh_samp_generate(&c, NULL, 3, z, x0, NULL, &set, &err), FH_OK, "%s", err.msg);
+    return set;
+}
+
+Test(sample_active, frames_above_the_spread_evenly_chosen_with_content_ids, .init = setup_dir,
+     .fini = cleanup_dir, .timeout = 300)
+{
+    /* a fitted 3-state committee, and an untrained one of the same atoms for "the next round" */
+    cr_assert_eq(sh("%s/tests/runner_model fit . --epochs 30 --members 2 > fit.log 2>&1 && "
+                    "%s/tests/runner_model random other.h5 hco.xyz --arch tiny --states 3 "
+                    "--members 2 --seed 9 > other.log 2>&1", FH_TEST_BINARY_DIR, FH_TEST_BINARY_DIR),
+                 0, "runner_model failed");
+    char deck[1400];
+    snprintf(deck, sizeof deck, "%s/run.inp", dir);
+    FILE *f = fopen(deck, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "[surface]\ntype = ml\nmodel = hco_model.h5\ngeometry = hco.xyz\n"
+               "[dynamics]\nntraj = %d\ndt = 0.5 fs\ntmax = 20 fs\nspread_max = 0 eV\n"
+               "econs_step = 0 eV\necons_drift = 0 eV\n"
+               "[initial]\nseed = 5\nsampling = wigner\ntemperature = 300 K\noptimize = true\n"
+               "state = 1\n[output]\nframe_every = 1\n", NTRAJ);
+    fclose(f);
+    cr_assert_eq(sh("%s run run.inp -o a 2> a.log", FH_TEST_FUSIONHOP), 0, "run a failed");
+    cr_assert_eq(sh("%s run run.inp -o b --set surface.model=other.h5 2> b.log", FH_TEST_FUSIONHOP),
+                 0, "run b failed");
+
+    static run_frames ra, rb;
+    read_run("a", &ra);
+    read_run("b", &rb);
+
+    /* spread_min at the median spread of run a: about half the frames qualify */
+    static double all[NTRAJ * MAXF];
+    int nall = 0;
+    for (int t = 0; t < NTRAJ; t++)
+        for (long fr = 0; fr < ra.nframes[t]; fr++) all[nall++] = ra.spread[t][fr];
+    qsort(all, (size_t)nall, sizeof *all, cmp_double);
+    double smin = 0.5 * (all[nall / 2] + all[nall / 2 + 1]);
+    cr_assert(all[nall / 2 + 1] > all[nall / 2], "spreads tie at the median");
+
+    /* the expected list: every 3rd qualifying frame, in order of trajectory and frame */
+    int stride = 3, nq = 0, ne = 0;
+    static int et[NTRAJ * MAXF], ef[NTRAJ * MAXF];
+    for (int t = 0; t < NTRAJ; t++)
+        for (int fr = 0; fr < ra.nframes[t]; fr++)
+            if (ra.spread[t][fr] > smin && nq++ % stride == 0) et[ne] = t, ef[ne] = fr, ne++;
+    cr_assert(ne >= 10, "only %d frames qualify", ne);
+    int tmin = NTRAJ, tmax = -1;
+    for (int k = 0; k < ne; k++) tmin = et[k] < tmin ? et[k] : tmin, tmax = et[k] > tmax ? et[k] : tmax;
+    cr_assert(tmax > tmin, "all qualifying frames in one trajectory: the test cannot tell");
+
+    /* count 0: all of them, in order */
+    fh_samp_set *s = generate("a", smin, stride, 0);
+    cr_assert_eq(s->n, ne);
+    for (int k = 0; k < ne; k++) {
+        cr_assert(memcmp(s->x + 9 * k, ra.x[et[k]][ef[k]], sizeof ra.x[0][0]) == 0,
+                  "geometry %d is not frame %d of trajectory %d", k, ef[k], et[k]);
+        char tail[64];
+        snprintf(tail, sizeof tail, "-t%d-f%d", et[k], ef[k]);
+        cr_assert(strncmp(s->id[k], "traj-", 5) == 0 && strstr(s->id[k], tail) &&
+                  strlen(strstr(s->id[k], tail)) == strlen(tail), "id %s", s->id[k]);
+        cr_assert_str_eq(s->origin[k], "active-learning");
+        for (int q = 0; q < k; q++) cr_assert_str_neq(s->id[q], s->id[k]);
+    }
+
+    /* a cap: evenly spread over the list, the first and the later trajectories alike */
+    long take = ne / 3;
+    fh_samp_set *c = generate("a", smin, stride, take);
+    cr_assert_eq(c->n, take);
+    for (long k = 0; k < take; k++) {
+        long j = (long)((double)k * ne / (double)take);
+        cr_assert(memcmp(c->x + 9 * k, s->x + 9 * j, sizeof ra.x[0][0]) == 0 &&
+                  strcmp(c->id[k], s->id[j]) == 0, "capped geometry %ld is not list entry %ld", k, j);
+    }
+    cr_assert(strcmp(c->id[take - 1], s->id[take - 1]) != 0, "the cap took the first frames");
+
+    /* the next round: same deck, same trajectory and frame numbers, another model: new ids */
+    fh_samp_set *n = generate("b", 0.0, 1, 0);
+    cr_assert(n->n > 0);
+    for (int k = 0; k < n->n; k++)
+        for (int q = 0; q < s->n; q++) cr_assert_str_neq(n->id[k], s->id[q]);
+
+    fh_samp_set_free(s);
+    fh_samp_set_free(c);
+    fh_samp_set_free(n);
+}
