@@ -6,8 +6,9 @@
  * accepted hop conserves the total energy to rounding, the total energy changes by less than
  * 2 meV per step and drifts by less than 30 meV over 200 fs; and over the ensemble hops occur in
  * both directions between S2 and S1 (an upward hop drains kinetic energy along the NAC) while the
- * amplitude of S0, 4 eV below, takes part in the propagation (population above 1e-7; 2.7e-6 measured), so that the
- * checks cover more than two coupled states. (Hops to S0 do not happen in 200 fs on this model.) */
+ * amplitude of S0, 4 eV below, takes part in the propagation (population above 1e-7; 2.7e-6
+ * measured), so that the checks cover more than two coupled states. (Hops to S0 do not happen
+ * in 200 fs on this model.) */
 #include <criterion/criterion.h>
 #include "test_subprocess_env.h"
 #include <math.h>
