@@ -1,12 +1,12 @@
 #!/bin/sh
-# Runs (or restarts from the last geometry) the OpenMolcas MECI optimisation in the background:
-# one thread, work directory on the RAM disk, log next to this script.
+# Runs an OpenMolcas MECI optimisation in the background: one thread, work directory on the RAM
+# disk, log next to this script. MECI=meci (default, meci.input) or MECI=meci_twisted.
 set -eu
 cd "$(dirname "$0")"
-if [ -f last.xyz ]; then cp last.xyz start.xyz; fi
-W=/dev/shm/fh-meci
+NAME=${MECI:-meci}
+W=/dev/shm/fh-$NAME
 rm -rf "$W"; mkdir -p "$W"
-export MOLCAS_WORKDIR=$W MOLCAS_MEM=2000 OMP_NUM_THREADS=1 MOLCAS_NPROCS=1 MOLCAS_PROJECT=meci
-export CurrDir=$(pwd)
-nohup /usr/bin/python3 /usr/bin/pymolcas meci.input > meci.log 2> meci.err &
-echo $! > /tmp/fh-meci.pid
+export MOLCAS_WORKDIR=$W MOLCAS_MEM=2000 OMP_NUM_THREADS=1 MOLCAS_NPROCS=1 MOLCAS_PROJECT=$NAME
+nohup /usr/bin/python3 /usr/bin/pymolcas "$NAME.input" > "$NAME.log" 2> "$NAME.err" &
+echo $! > "/tmp/fh-$NAME.pid"
+echo "pid $! (log $(pwd)/$NAME.log)"
