@@ -507,33 +507,40 @@ static void fill_column(int c, const fh_dataset_record *rec, size_t nrec, int na
     }
 }
 
-static int append_column(hid_t f, int c, const void *buf, size_t nrec, int natoms, int nstates)
+/* Reads (write = 0) or writes rows [first, first + n) of column c, open as d, from or into buf;
+ * the one place that selects rows of a column. */
+static int transfer_rows(hid_t d, int c, size_t first, size_t n, void *buf, int write)
 {
-    hid_t d = H5Dopen2(f, columns[c].name, H5P_DEFAULT);
-    if (d < 0) return -1;
     hid_t sp = H5Dget_space(d);
     hsize_t dims[4], start[4] = {0}, count[4];
     int r = H5Sget_simple_extent_ndims(sp);
     H5Sget_simple_extent_dims(sp, dims, NULL);
+    start[0] = first;
+    count[0] = n;
+    for (int k = 1; k < r; k++) count[k] = dims[k];
+    H5Sselect_hyperslab(sp, H5S_SELECT_SET, start, NULL, count, NULL);
+    hid_t ms = H5Screate_simple(r, count, NULL);
+    hid_t mt = mem_type(c);
+    herr_t e = write ? H5Dwrite(d, mt, ms, sp, H5P_DEFAULT, buf)
+                     : H5Dread(d, mt, ms, sp, H5P_DEFAULT, buf);
+    H5Tclose(mt);
+    H5Sclose(ms);
     H5Sclose(sp);
-    (void)natoms;
-    (void)nstates;
+    return e < 0 ? -1 : 0;
+}
+
+static int append_column(hid_t f, int c, const void *buf, size_t nrec)
+{
+    hid_t d = H5Dopen2(f, columns[c].name, H5P_DEFAULT);
+    if (d < 0) return -1;
+    hid_t sp = H5Dget_space(d);
+    hsize_t dims[4];
+    H5Sget_simple_extent_dims(sp, dims, NULL);
+    H5Sclose(sp);
     hsize_t n0 = dims[0];
     dims[0] = n0 + nrec;
     int rc = H5Dset_extent(d, dims) < 0 ? -1 : 0;
-    if (rc == 0) {
-        sp = H5Dget_space(d);
-        start[0] = n0;
-        count[0] = nrec;
-        for (int k = 1; k < r; k++) count[k] = dims[k];
-        H5Sselect_hyperslab(sp, H5S_SELECT_SET, start, NULL, count, NULL);
-        hid_t ms = H5Screate_simple(r, count, NULL);
-        hid_t mt = mem_type(c);
-        rc = H5Dwrite(d, mt, ms, sp, H5P_DEFAULT, buf) < 0 ? -1 : 0;
-        H5Tclose(mt);
-        H5Sclose(ms);
-        H5Sclose(sp);
-    }
+    if (rc == 0) rc = transfer_rows(d, c, (size_t)n0, nrec, (void *)buf, 1);
     H5Dclose(d);
     return rc;
 }
@@ -543,20 +550,7 @@ static int read_column(hid_t f, int c, void *buf, size_t first, size_t count_row
     if (count_rows == 0) return 0;
     hid_t d = H5Dopen2(f, columns[c].name, H5P_DEFAULT);
     if (d < 0) return -1;
-    hid_t sp = H5Dget_space(d);
-    hsize_t dims[4], start[4] = {0}, count[4];
-    int r = H5Sget_simple_extent_ndims(sp);
-    H5Sget_simple_extent_dims(sp, dims, NULL);
-    start[0] = first;
-    count[0] = count_rows;
-    for (int k = 1; k < r; k++) count[k] = dims[k];
-    H5Sselect_hyperslab(sp, H5S_SELECT_SET, start, NULL, count, NULL);
-    hid_t ms = H5Screate_simple(r, count, NULL);
-    hid_t mt = mem_type(c);
-    int rc = H5Dread(d, mt, ms, sp, H5P_DEFAULT, buf) < 0 ? -1 : 0;
-    H5Tclose(mt);
-    H5Sclose(ms);
-    H5Sclose(sp);
+    int rc = transfer_rows(d, c, first, count_rows, buf, 0);
     H5Dclose(d);
     return rc;
 }
@@ -662,7 +656,7 @@ static int append_edit(hid_t f, const char *path, const fh_dataset_info *info, v
     for (int c = C_COUNT - 1; rc == FH_OK && c >= 0; c--) {
         if (!column_exists(c, info->nstates)) continue;
         fill_column(c, a->rec, a->nrec, info->natoms, info->nstates, buf);
-        if (append_column(f, c, buf, a->nrec, info->natoms, info->nstates))
+        if (append_column(f, c, buf, a->nrec))
             rc = fh_err_set(err, FH_EFAIL, "%s: cannot append to '%s'", path, columns[c].name);
     }
     free(buf);
@@ -681,20 +675,7 @@ static int write_row(hid_t f, int c, size_t row, const void *buf)
 {
     hid_t d = H5Dopen2(f, columns[c].name, H5P_DEFAULT);
     if (d < 0) return -1;
-    hid_t sp = H5Dget_space(d);
-    hsize_t dims[4], start[4] = {0}, count[4];
-    int r = H5Sget_simple_extent_ndims(sp);
-    H5Sget_simple_extent_dims(sp, dims, NULL);
-    start[0] = row;
-    count[0] = 1;
-    for (int k = 1; k < r; k++) count[k] = dims[k];
-    H5Sselect_hyperslab(sp, H5S_SELECT_SET, start, NULL, count, NULL);
-    hid_t ms = H5Screate_simple(r, count, NULL);
-    hid_t mt = mem_type(c);
-    int rc = H5Dwrite(d, mt, ms, sp, H5P_DEFAULT, buf) < 0 ? -1 : 0;
-    H5Tclose(mt);
-    H5Sclose(ms);
-    H5Sclose(sp);
+    int rc = transfer_rows(d, c, row, 1, (void *)buf, 1);
     H5Dclose(d);
     return rc;
 }
