@@ -14,7 +14,7 @@
  *  - frame 0 has zero total momentum and angular momentum (translation and rotation removed);
  *  - bad window settings are usage errors naming the keys. */
 #include <criterion/criterion.h>
-#include "test_subprocess_env.h"
+#include "test_workdir.h"
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -31,33 +31,14 @@
 
 #define NTRAJ 32
 
-static char dir[1024];
-
 static void setup_dir(void)
 {
-    snprintf(dir, sizeof dir, "%s/test_runner_ml_%d", FH_TEST_BINARY_DIR, (int)getpid());
-    mkdir(dir, 0755);
-    fh_test_subprocess_env();
+    workdir_make("test_runner_ml");
 }
 
 static void cleanup_dir(void)
 {
-    char cmd[1200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
-}
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char cmd[4096];
-    int n = snprintf(cmd, sizeof cmd, "cd '%s' && ", dir);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd + n, sizeof cmd - (size_t)n, fmt, ap);
-    va_end(ap);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    cr_assert_eq(workdir_remove(), 0);
 }
 
 static char *slurp(const char *name)

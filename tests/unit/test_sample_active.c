@@ -7,7 +7,7 @@
  * same trajectory and frame numbers) gives new ids instead of being skipped as done. The expected
  * list is rebuilt here from the trajectory files with the H5MD reader. */
 #include <criterion/criterion.h>
-#include "test_subprocess_env.h"
+#include "test_workdir.h"
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,34 +21,14 @@
 #include "fh_sampling.h"
 #include "fh_xyz.h"
 
-static char dir[1024];
-
 static void setup_dir(void)
 {
-    snprintf(dir, sizeof dir, "%s/test_sample_active_%d", FH_TEST_BINARY_DIR, (int)getpid());
-    mkdir(dir, 0755);
-    fh_test_subprocess_env();
+    workdir_make("test_sample_active");
 }
 
 static void cleanup_dir(void)
 {
-    char cmd[1200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd)) {}
-}
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    char full[5200];
-    snprintf(full, sizeof full, "cd '%s' && %s", dir, cmd);
-    int rc = system(full);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+    if (workdir_remove()) {}
 }
 
 #define NTRAJ 4

@@ -7,7 +7,7 @@
  * equal to the library's geometries, rerun with nothing to do, a grown list computing only the new
  * geometries, two MPI ranks, and bad deck values (exit 2). */
 #include <criterion/criterion.h>
-#include "test_subprocess_env.h"
+#include "test_workdir.h"
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -224,33 +224,13 @@ Test(sampling, bad_config)
 /* ------------------------------------------------------------------------------------------------
  * The command */
 
-static char dir[1024];
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    char full[5200];
-    snprintf(full, sizeof full, "cd '%s' && %s", dir, cmd);
-    int rc = system(full);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
 static void setup_dir(void)
 {
-    snprintf(dir, sizeof dir, "%s/test_sampling_%d", FH_TEST_BINARY_DIR, (int)getpid());
-    mkdir(dir, 0755);
-    fh_test_subprocess_env();
+    workdir_make("test_sampling");
 }
 static void cleanup_dir(void)
 {
-    char cmd[1200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd)) {}
+    if (workdir_remove()) {}
 }
 
 static void write_file(const char *name, const char *text)

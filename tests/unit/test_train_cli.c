@@ -3,7 +3,7 @@
  * predict` in JSON and TSV (values identical to the library's), usage and input errors (exit
  * code 2), and `fusionhop run` driving surface hopping on the trained model (the ML provider). */
 #include <criterion/criterion.h>
-#include "test_subprocess_env.h"
+#include "test_workdir.h"
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,13 +17,11 @@
 #include "fh_xyz.h"
 #include "test_train_util.h"
 
-static char dir[1024];
 static void cleanup_dir(void);
 
 static void setup_dir(void)
 {
-    snprintf(dir, sizeof dir, "%s/test_train_cli_%d", FH_TEST_BINARY_DIR, (int)getpid());
-    mkdir(dir, 0755);
+    workdir_make("test_train_cli");
     fh_err err = {0};
     char path[1200];
     snprintf(path, sizeof path, "%s/data.h5", dir);
@@ -45,28 +43,11 @@ static void setup_dir(void)
         fh_xyz_write_frame(f, 3, tt_z, x, "frame");
     }
     fclose(f);
-    fh_test_subprocess_env();
 }
 
 static void cleanup_dir(void)
 {
-    char cmd[1200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
-}
-
-/* Run a shell command in dir; returns the exit status. */
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char cmd[4096];
-    int n = snprintf(cmd, sizeof cmd, "cd '%s' && ", dir);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd + n, sizeof cmd - n, fmt, ap);
-    va_end(ap);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    cr_assert_eq(workdir_remove(), 0);
 }
 
 static char *slurp(const char *name)
