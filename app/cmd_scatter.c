@@ -92,6 +92,16 @@ static int parse_positive(const char *s, double *out)
     return 0;
 }
 
+/* Every option takes a value; this table tells a missing value from an unknown option. */
+static int known_option(const char *name)
+{
+    static const char *const names[] = {"--model", "--momentum", "--ntraj", "--seed",
+                                        "--decoherence", "--coupling", "--rescale", "--frustrated"};
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
+        if (strcmp(name, names[k]) == 0) return 1;
+    return 0;
+}
+
 int fh_cmd_scatter(int argc, char **argv)
 {
     if (fh_wants_help(argc, argv)) {
@@ -120,14 +130,9 @@ int fh_cmd_scatter(int argc, char **argv)
         } else {
             snprintf(name, sizeof name, "%s", opt);
             if (strlen(opt) >= sizeof name) return bad("unknown option '%s'", opt);
-            if (i + 1 >= argc) {
-                if (strcmp(name, "--model") && strcmp(name, "--momentum") && strcmp(name, "--ntraj") &&
-                    strcmp(name, "--seed") && strcmp(name, "--decoherence") &&
-                    strcmp(name, "--coupling") && strcmp(name, "--rescale") &&
-                    strcmp(name, "--frustrated"))
-                    return bad("unknown option '%s'", opt);
-                return bad("option '%s' needs a value", opt);
-            }
+            if (i + 1 >= argc)
+                return known_option(name) ? bad("option '%s' needs a value", opt)
+                                          : bad("unknown option '%s'", opt);
             val = argv[++i];
         }
         if (strcmp(name, "--model") == 0) {
