@@ -1,5 +1,5 @@
 /* Reference calculations for a list of geometries, appended to a dataset file as each finishes:
- * the reusable core of `fusionhop sample` and of the temporary tests/tools/molcas_batch driver.
+ * the reusable core of `fusionhop sample`.
  * Resumable: geometries whose id already has a successful row in the dataset are skipped, so a
  * killed batch restarted with the same list continues where it stopped and loses nothing. A
  * failed calculation becomes a row with status FH_DATASET_FAILED (and the log path in its info);
