@@ -1,6 +1,7 @@
 /* Deck parser: the malformed decks in tests/decks (each with the exact expected messages), unit
  * conversion, defaults, overrides, path resolution, and the resolved deck round trip. */
 #include <criterion/criterion.h>
+#include "test_read_text.h"
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>
@@ -9,18 +10,6 @@
 
 #include "fh_deck.h"
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = calloc((size_t)n + 1, 1);
-    cr_assert_eq(fread(b, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    return b;
-}
 
 static const char *valid =
     "# a complete small deck\n"
@@ -52,7 +41,7 @@ Test(deck, malformed_decks_report_exact_messages)
         char path[1024], exp_path[1024];
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         snprintf(exp_path, sizeof exp_path, "%s/%.*s.expected", dir, (int)(l - 4), e->d_name);
-        char *text = slurp(path), *expected = slurp(exp_path);
+        char *text = read_text(path), *expected = read_text(exp_path);
         fh_deck *d = (fh_deck *)0x1;
         fh_err err = {0};
         int rc = fh_deck_parse(e->d_name, text, NULL, 0, &d, &err);

@@ -314,18 +314,6 @@ Test(sample_xyz_cmd, frames_resume_mpi_origin_and_errors, .init = setup_dir, .fi
     fh_xyz_free(g);
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = calloc((size_t)n + 1, 1);
-    cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    return buf;
-}
 
 /* k of a Wigner id "wigner-<tag>-s<seed>-<k>" */
 static long id_index(const char *id)
@@ -372,7 +360,7 @@ Test(sample_cmd, wigner_modes_from_hessian_model, .init = setup_dir, .fini = cle
     struct stat st;
     cr_assert_eq(stat(bcache, &st), 0, "no model Hessian cache %s", bcache);
     cr_assert_neq(stat(in_dir("b.h5.hessian.txt"), &st), 0, "a provider cache was written");
-    char *ha = slurp(acache), *hb = slurp(bcache);
+    char *ha = read_text(acache), *hb = read_text(bcache);
     cr_assert_str_eq(ha, hb, "the model's Hessian differs from the provider's (same model)");
     free(ha);
     free(hb);

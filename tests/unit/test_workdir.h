@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "test_read_text.h"
 #include "test_subprocess_env.h"
 
 static char dir[1024];
