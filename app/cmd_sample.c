@@ -76,9 +76,9 @@ static int read_config(const fh_deck *d, const char *deck_name, int natoms, fh_s
     const char *gen = fh_deck_string(d, "sample", "generator");
     if (!*gen || fh_samp_kind_parse(gen, &c->kind) != 0)
         return fh_err_set(err, FH_EINPUT, "%s: error: [sample] needs 'generator' (torsion, "
-                          "torsion_random, twisted, noise, wigner, trajectories or xyz)", deck_name);
-    /* unset count: 10 geometries, or every frame of a list (trajectories, xyz) */
-    int frames = c->kind == FH_SAMP_TRAJECTORIES || c->kind == FH_SAMP_XYZ;
+                          "torsion_random, twisted, noise, wigner, trajectories, xyz or dataset)", deck_name);
+    /* unset count: 10 geometries, or every frame of a list (trajectories, xyz, dataset) */
+    int frames = fh_samp_kind_takes_list(c->kind);
     c->count = fh_deck_has(d, "sample", "count") ? fh_deck_int(d, "sample", "count") : frames ? 0 : 10;
     c->seed = (uint64_t)fh_deck_int(d, "sample", "seed");
     c->from = fh_deck_real(d, "sample", "from") * FH_DEG;

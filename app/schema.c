@@ -226,14 +226,15 @@ static const fh_deck_key schema[] = {
     {"sample", "dataset", FH_KEY_PATH, FH_UNIT_NONE, NULL, "", UNBOUNDED, NULL,
      "reference dataset (HDF5) the results are appended to (-o wins)"},
     {"sample", "generator", FH_KEY_CHOICE, FH_UNIT_NONE, NULL, "", UNBOUNDED,
-     "torsion|torsion_random|twisted|noise|wigner|trajectories|xyz",
+     "torsion|torsion_random|twisted|noise|wigner|trajectories|xyz|dataset",
      "geometries: scan of the dihedral, uniform random torsion + noise, random torsion + "
      "pyramidalization of the dihedral's third atom + noise, Cartesian noise, Wigner samples of "
      "the normal modes at [surface] geometry, frames of a run whose committee spread is large, or "
-     "the frames of the XYZ file 'source'"},
+     "the frames of the XYZ file 'source', or the completed geometries of the dataset 'source' "
+     "(their ids and origins: the same list at another level of theory)"},
     {"sample", "count", FH_KEY_INT, FH_UNIT_NONE, NULL, "", 1, 1e7, NULL,
-     "geometries (default 10); trajectories and xyz: at most this many frames, the first ones "
-     "(default: all)"},
+     "geometries (default 10); trajectories, xyz and dataset: at most this many, the first "
+     "ones (default: all)"},
     {"sample", "seed", FH_KEY_INT, FH_UNIT_NONE, NULL, "1", 0, 4294967295.0, NULL,
      "geometry k depends only on (seed, k)"},
     {"sample", "dihedral", FH_KEY_STRING, FH_UNIT_NONE, NULL, "", UNBOUNDED, NULL,
@@ -259,7 +260,7 @@ static const fh_deck_key schema[] = {
     {"sample", "source", FH_KEY_PATH, FH_UNIT_NONE, NULL, "", UNBOUNDED, NULL,
      "trajectories: output directory of a `fusionhop run` with an ML committee; xyz: multi-frame "
      "XYZ file (Angstrom; the [surface] geometry's atoms in the same order; a frame's comment "
-     "tokens id=NAME and origin=TAG set its id and origin)"},
+     "tokens id=NAME and origin=TAG set its id and origin); dataset: dataset file (same atoms)"},
     {"sample", "spread_min", FH_KEY_REAL, FH_UNIT_ENERGY, "eV", "0.05 eV", 0.0, 100.0, NULL,
      "trajectories: take frames where a state's committee energy spread exceeds this"},
     {"sample", "stride", FH_KEY_INT, FH_UNIT_NONE, NULL, "1", 1, 1e9, NULL,

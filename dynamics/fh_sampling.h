@@ -2,7 +2,8 @@
  * torsion, the twisted and pyramidalized region where S1 meets S0, Cartesian noise, Wigner samples
  * of the harmonic normal modes (Hessian from the reference provider or from an ML model), frames
  * of earlier trajectories where the model committee disagrees (active learning), and the frames
- * of a multi-frame XYZ file (a list made elsewhere, e.g. around a conical intersection).
+ * of a multi-frame XYZ file (a list made elsewhere, e.g. around a conical intersection), and the
+ * geometries of another dataset (the same list at another level of theory).
  *
  * Why per (seed, k): geometry k of a generator depends only on the seed and k (its random numbers
  * are the Philox stream of (seed, k), fh_dyn_uniform), never on how many geometries came before or
@@ -32,19 +33,25 @@ typedef enum {
     FH_SAMP_WIGNER,         /* Wigner samples of the normal modes at the reference geometry */
     FH_SAMP_TRAJECTORIES,   /* frames of a fusionhop run whose committee spread is large */
     FH_SAMP_XYZ,            /* frames of a multi-frame XYZ file */
+    FH_SAMP_DATASET,        /* the completed geometries of another dataset (its ids, origins) */
     FH_SAMP_NKINDS
 } fh_samp_kind;
 
-/* Deck names: "torsion", "torsion_random", "twisted", "noise", "wigner", "trajectories", "xyz". */
+/* Deck names: "torsion", "torsion_random", "twisted", "noise", "wigner", "trajectories", "xyz",
+ * "dataset". */
 const char *fh_samp_kind_name(fh_samp_kind k);
 int fh_samp_kind_parse(const char *name, fh_samp_kind *k); /* 0, or -1 if unknown */
+/* 1 for the generators that take an existing list (trajectories, xyz, dataset): count is a cap
+ * there, 0 meaning all. */
+int fh_samp_kind_takes_list(fh_samp_kind k);
 /* Default origin tags stored in the dataset: "torsion-scan", "torsion-random", "twisted-pyr",
- * "noise", "wigner", "active-learning", "xyz" (see fh_samp_config.origin for an override). */
+ * "noise", "wigner", "active-learning", "xyz", "dataset" (see fh_samp_config.origin for an
+ * override; dataset keeps the source rows' origins). */
 const char *fh_samp_origin(fh_samp_kind k);
 
 typedef struct {
     fh_samp_kind kind;
-    long count;          /* geometries; trajectories and xyz: at most this many frames, 0 for all */
+    long count;          /* geometries; trajectories, xyz, dataset: at most this many, 0 for all */
     uint64_t seed;
     int dihedral[4];     /* 0-based atoms a b c d (torsion kinds); c's side of b-c is rotated */
     double from, to;     /* torsion range, radians */
@@ -54,7 +61,8 @@ typedef struct {
     int optimize;        /* wigner: minimise S0 from the reference first */
     const char *hessian_model; /* wigner: ML model file whose S0 Hessian (and minimum, with
                                   optimize) gives the normal modes; NULL or "": the provider's */
-    const char *source;  /* trajectories: run directory (ensemble.h5 + traj/); xyz: XYZ file */
+    const char *source;  /* trajectories: run directory (ensemble.h5 + traj/); xyz: XYZ file;
+                            dataset: dataset file */
     double spread_min;   /* trajectories: hartree; a frame qualifies if a state's spread exceeds it */
     int stride;          /* trajectories: every stride-th qualifying frame */
     const char *origin;  /* origin tag of every geometry instead of the generator's (xyz: instead

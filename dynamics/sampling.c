@@ -3,7 +3,9 @@
  * one atom out of the plane of its neighbours and add Gaussian noise; the random numbers of
  * geometry k come from the Philox stream of (seed, k) only. Wigner samples take their normal modes
  * from the provider's Hessian or from an ML model's (for OpenMolcas the finite-difference Hessian
- * costs 6N CASSCF gradients; a model's costs seconds). Lists made elsewhere come in as XYZ frames. */
+ * costs 6N CASSCF gradients; a model's costs seconds). Lists made elsewhere come in as XYZ frames;
+ * the geometries of another dataset (e.g. the same list at a cheaper level of theory for
+ * pretraining) keep that dataset's ids and origins. */
 #include "fh_sampling.h"
 
 #include <ctype.h>
@@ -21,9 +23,10 @@
 #define PI 3.14159265358979323846
 
 static const char *const kind_names[FH_SAMP_NKINDS] = {
-    "torsion", "torsion_random", "twisted", "noise", "wigner", "trajectories", "xyz"};
+    "torsion", "torsion_random", "twisted", "noise", "wigner", "trajectories", "xyz", "dataset"};
 static const char *const origins[FH_SAMP_NKINDS] = {
-    "torsion-scan", "torsion-random", "twisted-pyr", "noise", "wigner", "active-learning", "xyz"};
+    "torsion-scan", "torsion-random", "twisted-pyr", "noise", "wigner", "active-learning", "xyz",
+    "dataset"};
 
 const char *fh_samp_kind_name(fh_samp_kind k)
 {
@@ -219,9 +222,9 @@ static int needs_dihedral(fh_samp_kind k)
     return k == FH_SAMP_TORSION || k == FH_SAMP_TORSION_RANDOM || k == FH_SAMP_TWISTED;
 }
 
-static int takes_frames(fh_samp_kind k)
+int fh_samp_kind_takes_list(fh_samp_kind k)
 {
-    return k == FH_SAMP_TRAJECTORIES || k == FH_SAMP_XYZ;
+    return k == FH_SAMP_TRAJECTORIES || k == FH_SAMP_XYZ || k == FH_SAMP_DATASET;
 }
 
 /* An origin tag fits the dataset's field and is one word of printable characters. */
@@ -238,7 +241,7 @@ int fh_samp_config_check(const fh_samp_config *c, int natoms, fh_err *err)
 {
     if ((int)c->kind < 0 || (int)c->kind >= FH_SAMP_NKINDS)
         return fh_err_set(err, FH_EINPUT, "unknown generator");
-    if (c->count < 0 || (c->count == 0 && !takes_frames(c->kind)))
+    if (c->count < 0 || (c->count == 0 && !fh_samp_kind_takes_list(c->kind)))
         return fh_err_set(err, FH_EINPUT, "count must be at least 1");
     if (natoms < 1) return fh_err_set(err, FH_EINPUT, "the generators need a molecule");
     if (needs_dihedral(c->kind)) {
@@ -264,6 +267,8 @@ int fh_samp_config_check(const fh_samp_config *c, int natoms, fh_err *err)
     }
     if (c->kind == FH_SAMP_XYZ && (!c->source || !*c->source))
         return fh_err_set(err, FH_EINPUT, "generator xyz needs 'source' (a multi-frame XYZ file)");
+    if (c->kind == FH_SAMP_DATASET && (!c->source || !*c->source))
+        return fh_err_set(err, FH_EINPUT, "generator dataset needs 'source' (a dataset file)");
     if (c->origin && *c->origin && !origin_ok(c->origin))
         return fh_err_set(err, FH_EINPUT, "origin '%s' must be one word of at most %d printable "
                           "characters", c->origin, FH_DATASET_ORIGIN_LEN - 1);
@@ -721,6 +726,50 @@ static int from_xyz(const fh_samp_config *c, int natoms, const int *z, fh_samp_s
     return FH_OK;
 }
 
+/* The completed geometries of another dataset, in its row order, with its ids and origins (an id
+ * completed twice, e.g. recomputed after a check, counts once, at its first row). */
+static int from_dataset(const fh_samp_config *c, int natoms, const int *z, fh_samp_set **out,
+                        fh_err *err)
+{
+    const char *path = c->source;
+    fh_dataset *d = NULL;
+    int rc = fh_dataset_read(path, &d, err);
+    if (rc != FH_OK) return rc;
+    if (d->natoms != natoms)
+        rc = fh_err_set(err, FH_EINPUT, "%s: error: the dataset has %d atoms, the reference "
+                        "geometry %d", path, d->natoms, natoms);
+    for (int a = 0; rc == FH_OK && a < natoms; a++)
+        if (d->z[a] != z[a])
+            rc = fh_err_set(err, FH_EINPUT, "%s: error: atom %d is %s, in the reference geometry "
+                            "%s (the dataset needs the reference's atoms in the same order)", path,
+                            a + 1, fh_element_symbol(d->z[a]), fh_element_symbol(z[a]));
+    size_t nok = 0;
+    for (size_t r = 0; rc == FH_OK && r < d->n; r++)
+        if (d->status[r] == FH_DATASET_OK && fh_dataset_find(d, d->id[r], FH_DATASET_OK) == (long)r)
+            nok++;
+    int n = c->count > 0 && (size_t)c->count < nok ? (int)c->count : (int)nok, n3 = 3 * natoms;
+    fh_samp_set *set = NULL;
+    if (rc == FH_OK) rc = set_alloc(n, natoms, &set, err);
+    for (size_t r = 0; rc == FH_OK && r < d->n && set->n < n; r++) {
+        if (d->status[r] != FH_DATASET_OK || fh_dataset_find(d, d->id[r], FH_DATASET_OK) != (long)r)
+            continue;
+        int k = set->n;
+        for (int i = 0; i < n3; i++)
+            set->x[(size_t)k * n3 + i] = d->pos[r * (size_t)n3 + i] * FH_ANGSTROM_BOHR;
+        snprintf(set->id[k], FH_DATASET_ID_LEN, "%s", d->id[r]);
+        snprintf(set->origin[k], FH_DATASET_ORIGIN_LEN, "%s",
+                 c->origin && *c->origin ? c->origin : d->origin[r]);
+        set->n++;
+    }
+    fh_dataset_free(d);
+    if (rc != FH_OK) {
+        fh_samp_set_free(set);
+        return rc;
+    }
+    *out = set;
+    return FH_OK;
+}
+
 /* The normal modes of a Wigner configuration: from an ML provider of c->hessian_model for these
  * atoms, or from s. */
 static int wigner_modes(const fh_samp_config *c, fh_surface *s, int natoms, const int *z,
@@ -748,6 +797,7 @@ int fh_samp_generate(const fh_samp_config *c, fh_surface *s, int natoms, const i
     if (rc != FH_OK) return rc;
     if (c->count > 10000000) return fh_err_set(err, FH_EINPUT, "count is too large");
     if (c->kind == FH_SAMP_XYZ) return from_xyz(c, natoms, z, out, err);
+    if (c->kind == FH_SAMP_DATASET) return from_dataset(c, natoms, z, out, err);
     fh_samp_set *set = NULL;
     if ((rc = set_alloc((int)c->count, natoms, &set, err)) != FH_OK) return rc;
     int n3 = 3 * natoms;

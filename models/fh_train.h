@@ -23,6 +23,7 @@
 #include <mpi.h>
 #include <stdint.h>
 
+#include "fh_dataset.h"
 #include "fh_model.h"
 
 /* One geometry with its labels (borrowed pointers; atomic units). */
@@ -76,6 +77,7 @@ typedef struct {
     double *x, *energy, *grad, *hcoup; /* [n][natoms][3] bohr, [n][N], [n][N][natoms][3],
                                           [n][P][natoms][3] */
     unsigned char *has_energy, *has_grad, *has_hcoup;
+    char (*id)[FH_DATASET_ID_LEN];     /* [n] the rows' ids (they decide the split) */
     char checksum[40];                 /* hex FNV-1a of the rows used */
     char path[1024];
 } fh_train_data;
@@ -87,9 +89,16 @@ int fh_train_data_set_types(fh_train_data *d, const fh_model *m, fh_err *err);
 void fh_train_data_free(fh_train_data *d);
 /* The sample view of row i. */
 void fh_train_data_sample(const fh_train_data *d, size_t i, fh_train_sample *s);
-/* Split rows into train/valid/test (seeded shuffle); index arrays are malloc'ed. */
-int fh_train_split(size_t n, double f_train, double f_valid, uint64_t seed, size_t **idx,
-                   size_t *n_train, size_t *n_valid, size_t *n_test, fh_err *err);
+/* Split the first d->n rows into train/valid/test. Why by id: a row's part depends only on (seed, its id), through
+ * a hash u in [0, 1) (train if u < f_train, valid if u < f_train + f_valid, test otherwise), so a
+ * geometry stays in its part while the dataset grows (active learning appends rows: a test
+ * geometry never turns into a training one), and datasets that share ids (the same geometries
+ * at two levels of theory, `fusionhop sample` generator = dataset) split alike, so pretraining on
+ * one never sees the other's test geometries. The parts' sizes follow the fractions only on
+ * average; at least one row trains. idx (malloc'ed) lists train, valid, test rows, each part in
+ * row order. */
+int fh_train_split(const fh_train_data *d, double f_train, double f_valid, uint64_t seed,
+                   size_t **idx, size_t *n_train, size_t *n_valid, size_t *n_test, fh_err *err);
 /* Elements of the dataset, ascending (for the model's hyperparameters). */
 int fh_train_data_elements(const fh_train_data *d, int *elements);
 /* Normalisation from the rows idx[0..n): per-element reference energies (ridge least squares),

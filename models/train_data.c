@@ -15,7 +15,7 @@ void fh_train_data_free(fh_train_data *d)
 {
     if (!d) return;
     free(d->z), free(d->type), free(d->x), free(d->energy), free(d->grad), free(d->hcoup);
-    free(d->has_energy), free(d->has_grad), free(d->has_hcoup);
+    free(d->has_energy), free(d->has_grad), free(d->has_hcoup), free(d->id);
     free(d);
 }
 
@@ -59,7 +59,8 @@ int fh_train_data_load(const char *path, fh_train_data **out, fh_err *err)
     d->has_energy = calloc(nok * N, 1);
     d->has_grad = calloc(nok * N, 1);
     d->has_hcoup = calloc(nok * (P ? P : 1), 1);
-    if (!d->z || !d->type || !d->x || !d->energy || !d->grad || !d->hcoup || !d->has_energy ||
+    d->id = calloc(nok, sizeof *d->id);
+    if (!d->z || !d->id || !d->type || !d->x || !d->energy || !d->grad || !d->hcoup || !d->has_energy ||
         !d->has_grad || !d->has_hcoup) {
         fh_train_data_free(d);
         fh_dataset_free(ds);
@@ -69,6 +70,7 @@ int fh_train_data_load(const char *path, fh_train_data **out, fh_err *err)
     size_t r = 0;
     for (size_t i = 0; i < ds->n && rc == FH_OK; i++) {
         if (ds->status[i] != FH_DATASET_OK) continue;
+        memcpy(d->id[r], ds->id[i], sizeof d->id[r]);
         for (int k = 0; k < n3; k++) d->x[r * n3 + k] = ds->pos[i * n3 + k] * FH_ANGSTROM_BOHR;
         if (!finite_all(d->x + r * n3, n3))
             rc = fh_err_set(err, FH_EINPUT, "%s: row %zu ('%s'): non-finite position", path, i, ds->id[i]);
@@ -145,27 +147,47 @@ int fh_train_data_elements(const fh_train_data *d, int *elements)
     return n;
 }
 
-int fh_train_split(size_t n, double f_train, double f_valid, uint64_t seed, size_t **idx,
-                   size_t *n_train, size_t *n_valid, size_t *n_test, fh_err *err)
+/* A row's place in [0, 1): the seed and the id through FNV-1a and a splitmix64 finalizer. */
+static double split_position(uint64_t seed, const char *id)
 {
+    uint64_t h = fh_model_fnv1a(&seed, sizeof seed, FH_MODEL_FNV_INIT);
+    h = fh_model_fnv1a(id, strlen(id), h);
+    h ^= h >> 30, h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 27, h *= 0x94d049bb133111ebULL;
+    h ^= h >> 31;
+    return (double)(h >> 11) * 0x1.0p-53;
+}
+
+int fh_train_split(const fh_train_data *d, double f_train, double f_valid, uint64_t seed,
+                   size_t **idx, size_t *n_train, size_t *n_valid, size_t *n_test, fh_err *err)
+{
+    const size_t n = d->n;
     if (!(f_train > 0 && f_valid >= 0 && f_train + f_valid <= 1.0 + 1e-12))
         return fh_err_set(err, FH_EINPUT, "split fractions train %g, valid %g must be positive and "
                           "sum to at most 1", f_train, f_valid);
-    size_t *v = malloc(sizeof(size_t) * (n ? n : 1));
-    if (!v) return fh_err_set(err, FH_EFAIL, "out of memory");
-    for (size_t i = 0; i < n; i++) v[i] = i;
-    model_rng rng;
-    model_rng_seed(&rng, seed, 0x5e17ULL);
-    for (size_t i = n; i > 1; i--) {
-        size_t j = (size_t)(model_rng_next(&rng) % i);
-        size_t t = v[i - 1];
-        v[i - 1] = v[j], v[j] = t;
+    if (n == 0) return fh_err_set(err, FH_EINPUT, "no rows to split");
+    size_t *v = malloc(sizeof(size_t) * n);
+    unsigned char *part = malloc(n);
+    if (!v || !part) {
+        free(v), free(part);
+        return fh_err_set(err, FH_EFAIL, "out of memory");
     }
-    size_t nt = (size_t)llround(f_train * n), nv = (size_t)llround(f_valid * n);
-    if (nt < 1) nt = 1;
-    if (nt > n) nt = n;
-    if (nv > n - nt) nv = n - nt;
-    *idx = v, *n_train = nt, *n_valid = nv, *n_test = n - nt - nv;
+    size_t count[3] = {0, 0, 0}, first = 0;
+    double u_min = 2.0;
+    for (size_t i = 0; i < n; i++) {
+        double u = split_position(seed, d->id[i]);
+        part[i] = u < f_train ? 0 : u < f_train + f_valid ? 1 : 2;
+        count[part[i]]++;
+        if (u < u_min) u_min = u, first = i;
+    }
+    if (count[0] == 0) { /* a tiny dataset: the row nearest to the training part trains */
+        count[part[first]]--, count[0]++;
+        part[first] = 0;
+    }
+    size_t at[3] = {0, count[0], count[0] + count[1]};
+    for (size_t i = 0; i < n; i++) v[at[part[i]]++] = i;
+    free(part);
+    *idx = v, *n_train = count[0], *n_valid = count[1], *n_test = count[2];
     return FH_OK;
 }
 

@@ -249,7 +249,7 @@ static void setup_key(const trainer *T, char *key, size_t n)
     char text[4096];
     snprintf(text, sizeof text,
              "%s|%.17g|%.17g|%llu|%.17g|%.17g|%.17g|%d|%.17g|%d|%.17g|%.17g|%.17g|%.17g|%.17g|%d|"
-             "%.17g|%d|%.17g|%d|%d|%d|%d|%s|%d|%zu",
+             "%.17g|%d|%.17g|%d|%d|%d|%d|%s|%d|%zu|split-by-id",
              T->d->checksum, c->train_fraction, c->valid_fraction, (unsigned long long)c->seed,
              c->loss.w_energy, c->loss.w_force, c->loss.w_nac, c->loss.force_hvp, c->loss.hvp_step,
              c->amsgrad, c->lr, c->beta1, c->beta2, c->adam_eps, c->lr_factor, c->lr_patience,
@@ -331,7 +331,9 @@ static void test_report(const trainer *T, const fh_train_terms *t)
 {
     const int N = fh_model_nstates(T->m), P = N * (N - 1) / 2;
     if (T->n_test == 0) {
-        say(T, "test: no test geometries (train_fraction + valid_fraction = 1)");
+        say(T, "test: no test geometries (train_fraction + valid_fraction = %g; the split by id "
+            "put none of the %zu rows in the test part)", T->cfg->train_fraction +
+            T->cfg->valid_fraction, T->d->n);
         return;
     }
     char line[1024];
@@ -450,7 +452,7 @@ int fh_train_run(const fh_model_hyper *h, const fh_train_config *cfg, MPI_Comm c
     memset(&st, 0, sizeof st);
     int rc = fh_train_data_load(cfg->dataset, &T.d, err);
     if (!rc && cfg->max_samples > 0 && T.d->n > (size_t)cfg->max_samples) T.d->n = (size_t)cfg->max_samples;
-    if (!rc) rc = fh_train_split(T.d->n, cfg->train_fraction, cfg->valid_fraction, cfg->seed, &T.idx,
+    if (!rc) rc = fh_train_split(T.d, cfg->train_fraction, cfg->valid_fraction, cfg->seed, &T.idx,
                                  &T.n_train, &T.n_valid, &T.n_test, err);
     if (!rc) rc = build_model(&T, h, err);
     if (!rc) {

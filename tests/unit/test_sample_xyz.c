@@ -413,6 +413,69 @@ Test(sample_cmd, wigner_modes_from_hessian_model, .init = setup_dir, .fini = cle
     free(bcache);
 }
 
+/* generator = dataset: the completed rows of another dataset (the same list at another level of
+ * theory), with their ids and origins; failed rows are skipped, a row recomputed after a failure
+ * is taken; count caps; atoms must match. */
+Test(sample_dataset, completed_rows_with_ids_and_origins, .init = setup_dir, .fini = cleanup_dir)
+{
+    fh_xyz *g = ethylene();
+    fh_err err = {0};
+    const char *path = in_dir("src.h5");
+    cr_assert_eq(fh_dataset_create(path, 6, 2, g->z, "test level", 0, &err), FH_OK, "%s", err.msg);
+    double pos[4][18], e[2] = {-78.0, -77.7};
+    const char *ids[4] = {"r-ok1", "r-bad", "r-ok2", "r-bad"};
+    const char *orig[4] = {"torsion-scan", "meci", "meci", "meci-redo"};
+    int status[4] = {FH_DATASET_OK, FH_DATASET_FAILED, FH_DATASET_OK, FH_DATASET_OK};
+    for (int k = 0; k < 4; k++) {
+        double x[18];
+        frame(g, k, x);
+        for (int i = 0; i < 18; i++) pos[k][i] = x[i] * FH_BOHR_ANGSTROM;
+        fh_dataset_record r = {.id = ids[k], .origin = orig[k], .status = status[k],
+                               .pos = pos[k], .energy = status[k] == FH_DATASET_OK ? e : NULL};
+        cr_assert_eq(fh_dataset_append(path, &r, 1, &err), FH_OK, "row %d: %s", k, err.msg);
+    }
+    fh_samp_config c = {.kind = FH_SAMP_DATASET, .source = path};
+    fh_samp_set *set = NULL;
+    cr_assert_eq(fh_samp_generate(&c, NULL, 6, g->z, g->x, NULL, &set, &err), FH_OK, "%s", err.msg);
+    cr_assert_eq(set->n, 3);
+    const int row[3] = {0, 2, 3};
+    for (int k = 0; k < 3; k++) {
+        cr_assert_str_eq(set->id[k], ids[row[k]]);
+        cr_assert_str_eq(set->origin[k], orig[row[k]]);
+        double x[18];
+        frame(g, row[k], x);
+        for (int i = 0; i < 18; i++) cr_assert_lt(fabs(set->x[k * 18 + i] - x[i]), 1e-12);
+    }
+    fh_samp_set_free(set);
+
+    /* count caps, the origin override replaces the rows' origins */
+    c.count = 2;
+    c.origin = "sto3g-pre";
+    cr_assert_eq(fh_samp_generate(&c, NULL, 6, g->z, g->x, NULL, &set, &err), FH_OK, "%s", err.msg);
+    cr_assert_eq(set->n, 2);
+    cr_assert_str_eq(set->id[1], "r-ok2");
+    cr_assert_str_eq(set->origin[0], "sto3g-pre");
+    fh_samp_set_free(set);
+
+    /* another molecule: an error naming the file and the atom */
+    int z2[6];
+    memcpy(z2, g->z, sizeof z2);
+    z2[5] = 9;
+    c.count = 0;
+    set = NULL;
+    cr_assert_eq(fh_samp_generate(&c, NULL, 6, z2, g->x, NULL, &set, &err), FH_EINPUT);
+    cr_assert_null(set);
+    cr_assert(strstr(err.msg, "src.h5") && strstr(err.msg, "atom 6"), "%s", err.msg);
+    /* no source, a missing file */
+    c.source = "";
+    cr_assert_eq(fh_samp_generate(&c, NULL, 6, g->z, g->x, NULL, &set, &err), FH_EINPUT);
+    cr_assert(strstr(err.msg, "source"), "%s", err.msg);
+    c.source = in_dir("none.h5");
+    cr_assert_neq(fh_samp_generate(&c, NULL, 6, g->z, g->x, NULL, &set, &err), FH_OK);
+    cr_assert(strstr(err.msg, "none.h5"), "%s", err.msg);
+    fh_xyz_free(g);
+}
+
 Test(sample_decks, shipped_sampling_decks_parse)
 {
     struct {
@@ -423,6 +486,7 @@ Test(sample_decks, shipped_sampling_decks_parse)
         {"sample_wigner_cis.inp", "wigner", "wigner-cis", "cis-stilbene.xyz", 150, 21},
         {"sample_wigner_trans.inp", "wigner", "wigner-trans", "trans-stilbene.xyz", 150, 22},
         {"sample_xyz.inp", "xyz", "", "trans-stilbene.xyz", -1, -1},
+        {"sample_sto3g.inp", "xyz", "", "trans-stilbene.xyz", -1, -1},
     };
     for (size_t i = 0; i < sizeof decks / sizeof decks[0]; i++) {
         char path[1024];
@@ -436,8 +500,12 @@ Test(sample_decks, shipped_sampling_decks_parse)
         cr_assert_str_eq(fh_deck_string(d, "sample", "origin"), decks[i].origin);
         const char *geom = fh_deck_string(d, "surface", "geometry");
         cr_assert(strstr(geom, decks[i].geometry), "%s", geom);
+        /* the default level of theory, or STO-3G (pretraining) into a dataset of its own */
+        int sto = strstr(decks[i].file, "sto3g") != NULL;
+        cr_assert_str_eq(fh_deck_string(d, "openmolcas", "basis"), sto ? "STO-3G" : "6-31G");
         cr_assert(strstr(fh_deck_string(d, "sample", "dataset"),
-                         "/datasets/stilbene_sa2cas22_631g.h5"), "%s", decks[i].file);
+                         sto ? "/datasets/stilbene_sa2cas22_sto3g.h5"
+                             : "/datasets/stilbene_sa2cas22_631g.h5"), "%s", decks[i].file);
         if (decks[i].count > 0) cr_assert_eq(fh_deck_int(d, "sample", "count"), decks[i].count);
         else cr_assert_not(fh_deck_has(d, "sample", "count"), "xyz: every frame");
         if (decks[i].seed > 0) cr_assert_eq(fh_deck_int(d, "sample", "seed"), decks[i].seed);

@@ -56,26 +56,87 @@ static int run(const fh_train_config *c, fh_train_result *res, fh_err *err)
     return fh_train_run(&h, c, MPI_COMM_NULL, res, err);
 }
 
+/* The part (0 train, 1 valid, 2 test) of every row. */
+static int *split_parts(const fh_train_data *d, double ft, double fv, uint64_t seed, size_t *count)
+{
+    size_t *idx, n[3];
+    fh_err err = {0};
+    cr_assert_eq(fh_train_split(d, ft, fv, seed, &idx, &n[0], &n[1], &n[2], &err), FH_OK, "%s",
+                 err.msg);
+    cr_assert_eq(n[0] + n[1] + n[2], d->n);
+    int *part = malloc(sizeof(int) * d->n);
+    for (size_t i = 0; i < d->n; i++) part[i] = -1;
+    for (size_t k = 0, p = 0; p < 3; p++)
+        for (size_t j = 0; j < n[p]; j++, k++) {
+            cr_assert_eq(part[idx[k]], -1, "row %zu listed twice", idx[k]);
+            part[idx[k]] = (int)p;
+            if (j > 0) cr_assert_gt(idx[k], idx[k - 1], "each part in row order");
+        }
+    if (count) memcpy(count, n, sizeof n);
+    free(idx);
+    return part;
+}
+
+/* The split depends on (seed, id) only: rows keep their part when the dataset grows, a dataset
+ * sharing ids splits alike, fractions hold on average, the seed reshuffles, one row trains. */
+Test(train, split_by_id_is_stable_as_the_dataset_grows)
+{
+    char small[1024], big[1024];
+    tmp_path(small, sizeof small, "split_small.h5");
+    tmp_path(big, sizeof big, "split_big.h5");
+    fh_err err = {0};
+    cr_assert_eq(tt_write_dataset(small, 200, 3, &err), FH_OK, "%s", err.msg);
+    cr_assert_eq(tt_write_dataset(big, 2000, 9, &err), FH_OK, "%s", err.msg);
+    fh_train_data *a = NULL, *b = NULL;
+    cr_assert_eq(fh_train_data_load(small, &a, &err), FH_OK, "%s", err.msg);
+    cr_assert_eq(fh_train_data_load(big, &b, &err), FH_OK, "%s", err.msg);
+    size_t nb[3];
+    int *pa = split_parts(a, 0.8, 0.1, 5, NULL), *pb = split_parts(b, 0.8, 0.1, 5, nb);
+    /* same ids (geom0000..), other geometries and more rows: the same parts */
+    for (size_t i = 0; i < a->n; i++) cr_assert_eq(pa[i], pb[i], "row %zu", i);
+    /* fractions on average (binomial sd for 2000 rows: 0.009 and 0.007) */
+    cr_assert(fabs(nb[0] / 2000.0 - 0.8) < 0.04 && fabs(nb[1] / 2000.0 - 0.1) < 0.03,
+              "%zu / %zu / %zu", nb[0], nb[1], nb[2]);
+    /* another seed: another split */
+    int *pc = split_parts(b, 0.8, 0.1, 6, NULL), moved = 0;
+    for (size_t i = 0; i < b->n; i++) moved += pc[i] != pb[i];
+    cr_assert_gt(moved, 300, "seed 6 moved only %d rows", moved);
+    /* one row: it trains, whatever its hash */
+    size_t keep = a->n, n1[3];
+    a->n = 1;
+    free(split_parts(a, 0.05, 0.05, 5, n1));
+    cr_assert(n1[0] == 1 && n1[1] == 0 && n1[2] == 0);
+    a->n = keep;
+    free(pa), free(pb), free(pc);
+    fh_train_data_free(a), fh_train_data_free(b);
+    unlink_dataset(small), unlink_dataset(big);
+}
+
 Test(train, fits_the_analytic_two_state_problem)
 {
     char ds[1024];
     tmp_path(ds, sizeof ds, "fit.h5");
     fh_err err = {0};
     cr_assert_eq(tt_write_dataset(ds, 64, 7, &err), FH_OK, "%s", err.msg);
-    fh_train_config c = config(ds, "fit_model.h5", 60);
+    fh_train_config c = config(ds, "fit_model.h5", 120);
     fh_train_result res;
     cr_assert_eq(run(&c, &res, &err), FH_OK, "%s", err.msg);
-    cr_assert(res.finished && res.n_train == 48 && res.n_valid == 8 && res.n_test == 8);
-    /* Stated accuracy on the 8 test geometries (the data: energies spread 0.37 eV (std), forces
-     * 0.04 hartree/bohr RMS): energy and gap MAE below 25 meV, force MAE below 3e-3 hartree/bohr
-     * (7% of the RMS force), NACs where the gap < 1 eV with a phase-free cosine similarity above
-     * 0.95 and a relative norm error below 0.25. (Seeds 1..5 give 3..8 meV, 0.7..2.5e-3
-     * hartree/bohr, cosines 0.976..0.997 after these 60 epochs.) */
+    /* the split by id: about 48 / 8 / 8 (seed 1: 44 / 11 / 9) */
+    cr_assert(res.finished && res.n_train + res.n_valid + res.n_test == 64);
+    cr_assert(res.n_train >= 40 && res.n_valid >= 4 && res.n_test >= 4, "%zu / %zu / %zu",
+              res.n_train, res.n_valid, res.n_test);
+    /* Stated accuracy on the test geometries (the data: energies spread 0.37 eV (std), forces
+     * 0.04 hartree/bohr RMS): energy and gap MAE below 25 meV, force MAE below 4e-3 hartree/bohr
+     * (10% of the RMS force), NACs where the gap < 1 eV with a phase-free cosine similarity above
+     * 0.95 and a relative norm error below 0.25. Seed 1 after these 120 epochs: 11.6 / 11.4 meV,
+     * gap 4.6 meV, 2.8e-3 hartree/bohr, cosine 0.983, relative norm error 0.09 (7 NACs). Seeds
+     * 3, 4, 6, 7, 8 give 1.3..24 meV, gap 1.9..28 meV, 0.8..3.6e-3 hartree/bohr, cosines
+     * 0.972..0.994: the test sets are 6..11 geometries. */
     const fh_train_terms *t = &res.test;
     double eE0 = t->e_abs[0] / t->e_n[0] * FH_HARTREE_EV * 1e3, eE1 = t->e_abs[1] / t->e_n[1] * FH_HARTREE_EV * 1e3;
     double eg = t->gap_abs / t->gap_n * FH_HARTREE_EV * 1e3, eF = t->f_abs / t->f_n;
     cr_assert(eE0 < 25 && eE1 < 25 && eg < 25, "energy MAE %.2f %.2f meV, gap %.2f meV", eE0, eE1, eg);
-    cr_assert(eF < 3e-3, "force MAE %.3e hartree/bohr", eF);
+    cr_assert(eF < 4e-3, "force MAE %.3e hartree/bohr", eF);
     cr_assert(t->nac_n >= 2, "too few test NACs below 1 eV (%.0f)", t->nac_n);
     cr_assert(t->nac_cos / t->nac_n > 0.95 && t->nac_rel / t->nac_n < 0.25,
               "NAC cosine %.4f, relative norm error %.4f", t->nac_cos / t->nac_n, t->nac_rel / t->nac_n);
@@ -84,7 +145,7 @@ Test(train, fits_the_analytic_two_state_problem)
     fh_model *m = NULL;
     cr_assert_eq(fh_model_load(c.output, &m, &err), FH_OK, "%s", err.msg);
     const fh_model_provenance *pv = fh_model_get_provenance(m);
-    cr_assert(pv->epochs == 60 && pv->n_train == 48 && strstr(pv->dataset, "fit.h5"));
+    cr_assert(pv->epochs == 120 && (size_t)pv->n_train == res.n_train && strstr(pv->dataset, "fit.h5"));
     cr_assert(pv->valid_force_mae > 0 && pv->valid_force_mae < 5e-3);
 
     /* the trained model at a fresh geometry: gradients vs finite differences of its energies,
@@ -295,7 +356,7 @@ Test(train, plateau_decay_early_stopping_and_best_weights)
     cr_assert_eq(fh_train_data_load(ds, &d, &err), FH_OK);
     cr_assert_eq(fh_train_data_set_types(d, m, &err), FH_OK);
     size_t *idx, nt, nv, ne;
-    cr_assert_eq(fh_train_split(d->n, c.train_fraction, c.valid_fraction, c.seed, &idx, &nt, &nv, &ne, &err), FH_OK);
+    cr_assert_eq(fh_train_split(d, c.train_fraction, c.valid_fraction, c.seed, &idx, &nt, &nv, &ne, &err), FH_OK);
     fh_model_ws *ws = fh_model_ws_alloc(m, &err);
     fh_train_terms t = {0};
     for (size_t i = 0; i < nv; i++) {
