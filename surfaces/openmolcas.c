@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -321,6 +322,14 @@ static int read_h5_energies(const char *path, int nstates, double *e)
 
 /* ---- running pymolcas ------------------------------------------------------------------- */
 
+/* SIGTERM in the leader of an OpenMolcas process group: kill the group, the leader included. */
+static void take_group_down(int sig)
+{
+    (void)sig;
+    kill(0, SIGKILL);
+    _exit(128 + SIGTERM);
+}
+
 /* Runs the pymolcas command on PROJECT.input in dir; returns 0 when it exited (any status),
  * 1 on timeout, -1 when it could not be started. */
 static int run_pymolcas(const molcas_impl *m, const char *dir, int *status)
@@ -338,30 +347,45 @@ static int run_pymolcas(const molcas_impl *m, const char *dir, int *status)
     snprintf(mem, sizeof mem, "%d", m->cfg.memory_mb);
     snprintf(thr, sizeof thr, "%d", m->cfg.threads);
     fflush(NULL);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         free(cmd);
         return -1;
     }
     if (pid == 0) {
-        /* child: own process group so that a timeout stops everything pymolcas started */
+        /* The child leads a process group of its own, so that a timeout stops everything pymolcas
+         * started (kill(-pid)), and stays between us and pymolcas: if we die (killed, crashed),
+         * the kernel sends it SIGTERM (PR_SET_PDEATHSIG) and it takes the whole group down, so no
+         * orphaned OpenMolcas run goes on computing for nobody. */
         setpgid(0, 0);
+        signal(SIGTERM, take_group_down);
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent) take_group_down(SIGTERM); /* we died before prctl */
         if (chdir(dir) != 0) _exit(127);
-        int fo = open(PROJECT ".log", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int fe = open(PROJECT ".err", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int fi = open("/dev/null", O_RDONLY);
-        if (fo < 0 || fe < 0 || fi < 0) _exit(127);
-        dup2(fi, 0);
-        dup2(fo, 1);
-        dup2(fe, 2);
-        setenv("MOLCAS_WORKDIR", dir, 1);
-        setenv("MOLCAS_MEM", mem, 1);
-        setenv("OMP_NUM_THREADS", thr, 1);
-        setenv("MOLCAS_NPROCS", "1", 1);
-        setenv("MOLCAS_PROJECT", PROJECT, 1);
-        unsetenv("MOLCAS_OUTPUT");
-        execvp(argv[0], argv);
-        _exit(127);
+        pid_t inner = fork();
+        if (inner < 0) _exit(127);
+        if (inner == 0) {
+            signal(SIGTERM, SIG_DFL);
+            int fo = open(PROJECT ".log", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            int fe = open(PROJECT ".err", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            int fi = open("/dev/null", O_RDONLY);
+            if (fo < 0 || fe < 0 || fi < 0) _exit(127);
+            dup2(fi, 0);
+            dup2(fo, 1);
+            dup2(fe, 2);
+            setenv("MOLCAS_WORKDIR", dir, 1);
+            setenv("MOLCAS_MEM", mem, 1);
+            setenv("OMP_NUM_THREADS", thr, 1);
+            setenv("MOLCAS_NPROCS", "1", 1);
+            setenv("MOLCAS_PROJECT", PROJECT, 1);
+            unsetenv("MOLCAS_OUTPUT");
+            execvp(argv[0], argv);
+            _exit(127);
+        }
+        int st = 0;
+        while (waitpid(inner, &st, 0) < 0 && errno == EINTR) {}
+        _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0));
     }
     free(cmd);
     setpgid(pid, pid);

@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -198,6 +200,74 @@ Test(openmolcas, failures_are_reported_with_the_log_kept, .timeout = 60)
     double t0 = (double)time(NULL);
     expect_failure("hang", "sleep 60", 1.0, "timed out");
     cr_assert((double)time(NULL) - t0 < 20, "the timeout must stop the run promptly");
+}
+
+static void pause_25ms(void)
+{
+    struct timespec ts = {0, 25000000};
+    nanosleep(&ts, NULL);
+}
+
+/* Whether process pid is gone (a zombie nobody reaps counts as gone). */
+static int process_gone(long pid)
+{
+    char path[64], state = '?';
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 1;
+    int n = fscanf(f, "%*d (%*[^)]) %c", &state);
+    fclose(f);
+    return n == 1 && (state == 'Z' || state == 'X');
+}
+
+static long read_pid(const char *name)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "r");
+    long pid = 0;
+    if (f) {
+        if (fscanf(f, "%ld", &pid) != 1) pid = 0;
+        fclose(f);
+    }
+    return pid;
+}
+
+/* A caller killed with SIGKILL in the middle of a calculation takes the OpenMolcas run (and what
+ * it started) with it: nothing keeps computing for nobody. */
+Test(openmolcas, killing_the_caller_stops_the_run, .timeout = 60)
+{
+    char body[2000];
+    snprintf(body, sizeof body, "echo $$ > %s/fake.pid.tmp; mv %s/fake.pid.tmp %s/fake.pid\n"
+             "sleep 300 &\necho $! > %s/sleep.pid.tmp; mv %s/sleep.pid.tmp %s/sleep.pid\nwait",
+             dir, dir, dir, dir, dir, dir);
+    pid_t caller = fork();
+    cr_assert_geq(caller, 0);
+    if (caller == 0) {
+        fh_err err = {0};
+        fh_surface *s = fake("slow", body, 0, &err);
+        double x[18], e[2], g[36], d[18];
+        ethylene(x);
+        eval(s, x, 3u, 1, e, g, d, &err);
+        _exit(0);
+    }
+    long fake_pid = 0, sleep_pid = 0;
+    for (int i = 0; i < 400 && !(fake_pid && sleep_pid); i++) {
+        pause_25ms();
+        fake_pid = read_pid("fake.pid"), sleep_pid = read_pid("sleep.pid");
+    }
+    cr_assert(fake_pid > 0 && sleep_pid > 0, "the fake program did not start");
+    cr_assert_not(process_gone(fake_pid));
+    kill(caller, SIGKILL);
+    waitpid(caller, NULL, 0);
+    int gone = 0;
+    for (int i = 0; i < 200 && !gone; i++) {
+        pause_25ms();
+        gone = process_gone(fake_pid) && process_gone(sleep_pid);
+    }
+    if (!gone) kill((pid_t)sleep_pid, SIGKILL), kill((pid_t)fake_pid, SIGKILL);
+    cr_assert(gone, "OpenMolcas (pid %ld, child %ld) outlived its killed caller", fake_pid,
+              sleep_pid);
 }
 
 Test(openmolcas, bad_configuration_is_an_input_error)
