@@ -8,8 +8,8 @@
 #   e.g. inputs/datasets/run_sampling.sh inputs/stilbene/sample_xyz.inp \
 #          -- inputs/stilbene/sample_wigner_cis.inp -- inputs/stilbene/sample_wigner_trans.inp
 #
-# Stop: kill -TERM -- -$(cat build/sampling.pid) (the whole process group; the geometries in
-# progress are lost, nothing else). NOCOMMIT=1: no commit loop.
+# Stop: kill -TERM -- -$(cat build/sampling.pid) (the whole process group; the OpenMolcas runs in
+# progress end with it and their geometries are lost, nothing else). NOCOMMIT=1: no commit loop.
 # The fusionhop binary is copied first so that rebuilding does not disturb the running jobs.
 set -eu
 cd "$(dirname "$0")/../.."
