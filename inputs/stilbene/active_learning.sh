@@ -5,9 +5,13 @@
 # next round starts when those are in the dataset.
 #
 #   inputs/stilbene/active_learning.sh ROUND [NTRAJ (16)] [TMAX (500 fs)]
+#   environment: SPREAD_MAX (e.g. "1 eV": let the trajectories go further than the decks' 0.3 eV
+#   limit, into the torsion), COUNT (frames per side, default the deck's 60), SKIP_TRAIN=1 (the
+#   model was trained already), EPOCHS (default the training deck's)
 #
 # Writes inputs/models/stilbene.h5 (and its training log inputs/models/stilbene.train.log),
-# runs/al/ROUND/{cis,trans} and dataset rows with origin al<ROUND>-cis / al<ROUND>-trans.
+# runs/al/ROUND/{cis,trans} and dataset rows with origin al<ROUND>-cis / al<ROUND>-trans. If a
+# sampling run is going on already, the last step prints the command to queue instead.
 set -eu
 cd "$(dirname "$0")/../.."
 ROUND=${1:?usage: active_learning.sh ROUND [NTRAJ] [TMAX]}
@@ -16,21 +20,30 @@ TMAX=${3:-500 fs}
 FH=./build/fusionhop
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 
-echo "== round $ROUND: training the committee" >&2
-$FH train inputs/train/stilbene.inp 2>&1 | tee inputs/models/stilbene.train.log | grep -E "^fusionhop|^test" >&2
+if [ "${SKIP_TRAIN:-0}" != 1 ]; then
+    echo "== round $ROUND: training the committee" >&2
+    $FH train inputs/train/stilbene.inp ${EPOCHS:+--set train.epochs=$EPOCHS} 2>&1 |
+        tee inputs/models/stilbene.train.log | grep -E "^fusionhop|^test" >&2
+fi
 
 mkdir -p "runs/al/$ROUND"
 for side in cis trans; do
     out=runs/al/$ROUND/$side
     echo "== round $ROUND: $NTRAJ S1 trajectories from $side-stilbene, $TMAX -> $out" >&2
     mpirun -n 2 $FH run inputs/stilbene/$side.inp -o "$out" --set dynamics.ntraj="$NTRAJ" \
-        --set "dynamics.tmax=$TMAX" 2> "$out.log" || true
+        --set "dynamics.tmax=$TMAX" ${SPREAD_MAX:+--set "dynamics.spread_max=$SPREAD_MAX"} \
+        2> "$out.log" || true
     tail -1 "$out.log" >&2
 done
 
 echo "== round $ROUND: reference calculations at the frames with a large committee spread" >&2
-inputs/datasets/run_sampling.sh \
-    inputs/stilbene/sample_active.inp --set "sample.source=../../runs/al/$ROUND/cis" \
-        --set "sample.origin=al$ROUND-cis" \
+set -- inputs/stilbene/sample_active.inp --set "sample.source=../../runs/al/$ROUND/cis" \
+        --set "sample.origin=al$ROUND-cis" ${COUNT:+--set sample.count=$COUNT} \
     -- inputs/stilbene/sample_active.inp --set "sample.source=../../runs/al/$ROUND/trans" \
-        --set "sample.origin=al$ROUND-trans"
+        --set "sample.origin=al$ROUND-trans" ${COUNT:+--set sample.count=$COUNT}
+if [ -f build/sampling.pid ] && kill -0 "$(cat build/sampling.pid)" 2>/dev/null; then
+    echo "a sampling run is going on; queue these decks when it ends (or stop it and put them first):" >&2
+    echo "  inputs/datasets/run_sampling.sh $*" >&2
+else
+    inputs/datasets/run_sampling.sh "$@"
+fi
