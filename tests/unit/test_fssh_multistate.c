@@ -6,9 +6,12 @@
  * accepted hop conserves the total energy to rounding, the total energy changes by less than
  * 2 meV per step and drifts by less than 30 meV over 200 fs; and over the ensemble hops occur in
  * both directions between S2 and S1 (an upward hop drains kinetic energy along the NAC) while the
- * amplitude of S0, 4 eV below, takes part in the propagation (population above 1e-7; 2.7e-6
+ * amplitude of S0, 4 eV below, takes part in the propagation (population above 1e-7; 3.9e-6
  * measured), so that the checks cover more than two coupled states. (Hops to S0 do not happen
- * in 200 fs on this model.) */
+ * in 200 fs on this model.) Measured: 24 hops (13 S2->S1, 11 S1->S2), norm error 9e-12, largest
+ * step change 0.94 meV, drift 3.0 meV. The committee is trained for 60 epochs: after 30 or 40,
+ * one trajectory crossed a rough spot of the briefly trained model (+-20 meV per step for ten
+ * steps, no hop involved), a property of that model, not of the integrator. */
 #include <criterion/criterion.h>
 #include "test_subprocess_env.h"
 #include <math.h>
@@ -40,7 +43,7 @@ Test(fssh_multistate, three_states_unitary_and_energy_conserving_through_hops,
     snprintf(dir, sizeof dir, "%s/test_fssh_multistate_%d", FH_TEST_BINARY_DIR, (int)getpid());
     mkdir(dir, 0755);
     fh_test_subprocess_env();
-    snprintf(cmd, sizeof cmd, "cd '%s' && %s/tests/runner_model fit . --epochs 30 --members 2 "
+    snprintf(cmd, sizeof cmd, "cd '%s' && %s/tests/runner_model fit . --epochs 60 --members 2 "
              "> fit.log 2>&1", dir, FH_TEST_BINARY_DIR);
     cr_assert_eq(system(cmd), 0, "runner_model fit failed");
 
