@@ -180,7 +180,9 @@ static const fh_deck_key schema[] = {
     {"train", "checkpoint", FH_KEY_PATH, FH_UNIT_NONE, NULL, "", UNBOUNDED, NULL,
      "checkpoint written every epoch, resumed from by the next run (default: <output>.ckpt)"},
     {"train", "init_model", FH_KEY_PATH, FH_UNIT_NONE, NULL, "", UNBOUNDED, NULL,
-     "start from this model file (its architecture and normalisation; [model] is ignored)"},
+     "start from this model file (its architecture and normalisation, each state's energy zero "
+     "moved to this dataset's training split; [model] is ignored): fine-tuning, e.g. after "
+     "pretraining on a cheaper level of theory"},
     {"train", "train_fraction", FH_KEY_REAL, FH_UNIT_NONE, NULL, "0.8", 0.0, 1.0, NULL,
      "fraction of the geometries used for training"},
     {"train", "valid_fraction", FH_KEY_REAL, FH_UNIT_NONE, NULL, "0.1", 0.0, 1.0, NULL,

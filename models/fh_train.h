@@ -115,7 +115,8 @@ typedef struct {
     char output[1024];         /* model file to write */
     char checkpoint[1024];     /* checkpoint file ("" = output + ".ckpt") */
     char init_model[1024];     /* "" or a model file whose weights (and architecture and
-                                  normalisation) start the training */
+                                  normalisation) start the training; each state's shift moves
+                                  so that its first member has no mean training-split error */
     char command[256];         /* recorded in the provenance */
     double train_fraction, valid_fraction;
     uint64_t seed;

@@ -265,6 +265,39 @@ static void setup_key(const trainer *T, char *key, size_t n)
     snprintf(key, n, "%016llx", (unsigned long long)hs);
 }
 
+/* Fine-tuning from a model of another level of theory (e.g. STO-3G pretraining): its energies
+ * are off by a nearly constant amount per state (the basis set's energy zero). Move each state's
+ * shift so that the init model's first member has no mean error on the training split; the
+ * scales, and with them what the network has learned, stay. On data of the model's own level the
+ * move is just the model's mean error there. */
+static int rezero_offsets(trainer *T, fh_err *err)
+{
+    const int N = fh_model_nstates(T->m), na = T->d->natoms;
+    fh_model_ws *ws = fh_model_ws_alloc(T->m, err);
+    if (!ws) return err ? err->code : FH_EFAIL;
+    double sum[FH_MODEL_MAX_STATES] = {0}, cnt[FH_MODEL_MAX_STATES] = {0}, e[FH_MODEL_MAX_STATES];
+    int rc = FH_OK;
+    for (size_t q = 0; q < T->n_train && rc == FH_OK; q++) {
+        size_t i = T->idx[q];
+        rc = fh_model_forward(ws, T->m, fh_model_params(T->m, 0), na, T->d->type,
+                              T->d->x + i * 3 * (size_t)na, 0, e, NULL, err);
+        for (int s = 0; rc == FH_OK && s < N; s++)
+            if (T->d->has_energy[i * N + s]) sum[s] += T->d->energy[i * N + s] - e[s], cnt[s]++;
+    }
+    fh_model_ws_free(ws);
+    if (rc) return rc;
+    fh_model_norm *nm = fh_model_get_norm(T->m);
+    char text[256] = "";
+    for (int s = 0; s < N; s++) {
+        double d = cnt[s] > 0 ? sum[s] / cnt[s] : 0.0;
+        nm->shift[s] += d / na;
+        size_t len = strlen(text);
+        snprintf(text + len, sizeof text - len, "%s S%d %+.4f eV", s ? "," : "", s, d * FH_HARTREE_EV);
+    }
+    say(T, "init model %s: energy zero moved to the training data:%s", T->cfg->init_model, text);
+    return FH_OK;
+}
+
 /* Build the model: from the init file, or from h with elements, states and the neighbour count
  * filled from the data; normalisation fitted to the training split. */
 static int build_model(trainer *T, const fh_model_hyper *h0, fh_err *err)
@@ -274,8 +307,9 @@ static int build_model(trainer *T, const fh_model_hyper *h0, fh_err *err)
     if (c->init_model[0]) {
         /* members beyond the file's start from (seed, k); extra ones in the file are dropped */
         rc = fh_model_load(c->init_model, &T->m, err);
-        if (!rc) rc = fh_model_set_members(T->m, c->committee, c->seed, err);
         if (!rc) rc = fh_train_data_set_types(T->d, T->m, err);
+        if (!rc) rc = rezero_offsets(T, err);
+        if (!rc) rc = fh_model_set_members(T->m, c->committee, c->seed, err);
         return rc;
     }
     fh_model_hyper h = *h0;

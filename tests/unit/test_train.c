@@ -266,6 +266,75 @@ Test(train, resume_after_a_stop_is_bitwise_identical)
     unlink(a.output), unlink(b.output), unlink_dataset(ds);
 }
 
+/* Fine-tuning on data of another level of theory (STO-3G pretraining, 6-31G data): the init
+ * model's energy zero moves to the new data (each state's shift by the first member's mean
+ * training-split residual), everything the network learned stays. With a learning rate of 1e-12
+ * the fine-tuned model is the init model plus exactly that offset. */
+Test(train, init_model_from_another_level_moves_the_energy_zero)
+{
+    char ds[1024], shifted[1024];
+    tmp_path(ds, sizeof ds, "lvl_a.h5");
+    tmp_path(shifted, sizeof shifted, "lvl_b.h5");
+    fh_err err = {0};
+    cr_assert_eq(tt_write_dataset(ds, 24, 8, &err), FH_OK, "%s", err.msg);
+    /* the same geometries "at another level": both energies 1.5 hartree higher */
+    fh_dataset *d = NULL;
+    cr_assert_eq(fh_dataset_read(ds, &d, &err), FH_OK, "%s", err.msg);
+    cr_assert_eq(fh_dataset_create(shifted, d->natoms, d->nstates, d->z, "other level", 0, &err),
+                 FH_OK, "%s", err.msg);
+    const size_t n3 = 3 * (size_t)d->natoms, N = (size_t)d->nstates, P = (size_t)d->npairs;
+    for (size_t r = 0; r < d->n; r++) {
+        double e[8];
+        for (size_t st = 0; st < N; st++) e[st] = d->energy[r * N + st] + 1.5;
+        fh_dataset_record rec = {.id = d->id[r], .origin = d->origin[r], .status = d->status[r],
+                                 .pos = d->pos + r * n3, .energy = e,
+                                 .has_energy = d->has_energy + r * N,
+                                 .grad = d->grad + r * N * n3, .has_grad = d->has_grad + r * N,
+                                 .nac = d->nac + r * P * n3, .has_nac = d->has_nac + r * P};
+        cr_assert_eq(fh_dataset_append(shifted, &rec, 1, &err), FH_OK, "%s", err.msg);
+    }
+    fh_train_config a = config(ds, "lvl_a_model.h5", 6), f = config(shifted, "lvl_f_model.h5", 1);
+    fh_train_result ra, rf;
+    cr_assert_eq(run(&a, &ra, &err), FH_OK, "%s", err.msg);
+    snprintf(f.init_model, sizeof f.init_model, "%s", a.output);
+    f.lr = 1e-12;
+    cr_assert_eq(run(&f, &rf, &err), FH_OK, "%s", err.msg);
+
+    /* the expected offsets: the init model's mean residual on the shifted training split */
+    fh_model *ma = NULL, *mf = NULL;
+    cr_assert_eq(fh_model_load(a.output, &ma, &err), FH_OK, "%s", err.msg);
+    cr_assert_eq(fh_model_load(f.output, &mf, &err), FH_OK, "%s", err.msg);
+    fh_train_data *td = NULL;
+    cr_assert_eq(fh_train_data_load(shifted, &td, &err), FH_OK, "%s", err.msg);
+    size_t *idx, nt, nv, ne;
+    cr_assert_eq(fh_train_split(td, f.train_fraction, f.valid_fraction, f.seed, &idx, &nt, &nv,
+                                &ne, &err), FH_OK);
+    double off[2] = {0, 0}, ea[2], ef[2];
+    for (size_t q = 0; q < nt; q++) {
+        const double *x = td->x + idx[q] * n3;
+        fh_model_request req = {.energy = ea};
+        cr_assert_eq(fh_model_predict(ma, td->natoms, td->z, x, &req, &err), FH_OK, "%s", err.msg);
+        for (int st = 0; st < 2; st++) off[st] += (td->energy[idx[q] * 2 + st] - ea[st]) / nt;
+    }
+    for (int st = 0; st < 2; st++)
+        cr_assert(fabs(off[st] - 1.5) < 0.05, "S%d offset %.4f: the shift plus the model's mean "
+                  "error", st, off[st]);
+    for (size_t r = 0; r < td->n; r++) {
+        const double *x = td->x + r * n3;
+        fh_model_request qa = {.energy = ea}, qf = {.energy = ef};
+        cr_assert_eq(fh_model_predict(ma, td->natoms, td->z, x, &qa, &err), FH_OK, "%s", err.msg);
+        cr_assert_eq(fh_model_predict(mf, td->natoms, td->z, x, &qf, &err), FH_OK, "%s", err.msg);
+        for (int st = 0; st < 2; st++)
+            cr_assert(fabs(ef[st] - ea[st] - off[st]) < 1e-8, "row %zu S%d: moved by %.10f, "
+                      "expected %.10f", r, st, ef[st] - ea[st], off[st]);
+    }
+    free(idx);
+    fh_train_data_free(td);
+    fh_model_free(ma), fh_model_free(mf);
+    fh_dataset_free(d);
+    unlink(a.output), unlink(f.output), unlink_dataset(ds), unlink_dataset(shifted);
+}
+
 Test(train, resume_after_sigkill_is_bitwise_identical)
 {
     char ds[1024];
