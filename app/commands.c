@@ -13,6 +13,7 @@ static const fh_command commands[] = {
     {"analyze", "analyse an ensemble: populations, lifetime, yields, hops, quality, plots", fh_cmd_analyze},
     {"train", "train the multi-state model on a reference dataset (resumable, MPI data-parallel)", fh_cmd_train},
     {"sample", "generate geometries and append reference calculations to a dataset (resumable, MPI)", fh_cmd_sample},
+    {"dataset", "inspect a reference dataset, export its geometries, withdraw wrong rows", fh_cmd_dataset},
     {"predict", "evaluate a model file on the frames of an XYZ file (energies, gradients, NACs, spread)", fh_cmd_predict},
     {"version", "print the program version", fh_cmd_version},
     {"help", "show help for a command, or `help deck` for every deck key", fh_cmd_help},

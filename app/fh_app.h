@@ -51,5 +51,6 @@ int fh_cmd_help(int argc, char **argv);
 int fh_cmd_train(int argc, char **argv);
 int fh_cmd_predict(int argc, char **argv);
 int fh_cmd_sample(int argc, char **argv);
+int fh_cmd_dataset(int argc, char **argv);
 
 #endif

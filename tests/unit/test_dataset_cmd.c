@@ -1,0 +1,173 @@
+/* `fusionhop dataset` (app/cmd_dataset.c) on a small file made here: info counts rows per origin,
+ * their cost, gap ranges and small gaps (and the split by id with --seed, as `fusionhop train`
+ * makes it); export writes the completed geometries with id= and origin= comments that read back
+ * to the same positions; withdraw turns rows into failed ones; bad arguments and files exit 2
+ * with a message naming the problem. */
+#include <criterion/criterion.h>
+#include "test_workdir.h"
+#include <math.h>
+#include <string.h>
+
+#include "fh_dataset.h"
+#include "fh_train.h"
+#include "fh_units.h"
+#include "fh_xyz.h"
+
+static void setup(void) { workdir_make("test_dataset_cmd"); }
+static void teardown(void)
+{
+    if (workdir_remove()) {}
+}
+
+TestSuite(dataset_cmd, .init = setup, .fini = teardown);
+
+#define NROWS 5
+static const char *ids[NROWS] = {"a-0", "a-1", "b-0", "b-1", "b-2"};
+static const char *origins[NROWS] = {"scan", "scan", "meci", "meci", "meci"};
+static const int ok[NROWS] = {1, 1, 0, 1, 1};
+static const double gaps_ev[NROWS] = {4.0, 3.0, 0, 0.5, 0.8};
+static const double walls[NROWS] = {100, 200, 0, 300, 500};
+
+/* Water-like three atoms; row k moves the first atom by 0.01 k Angstrom. */
+static void position(int k, double *pos)
+{
+    const double p[9] = {0, 0, 0, 0.96, 0, 0, -0.24, 0.93, 0};
+    memcpy(pos, p, sizeof p);
+    pos[0] += 0.01 * k;
+}
+
+static void make_dataset(const char *name)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    const int z[3] = {8, 1, 1};
+    fh_err err = {0};
+    cr_assert_eq(fh_dataset_create(path, 3, 2, z, "test level", 0, &err), FH_OK, "%s", err.msg);
+    for (int k = 0; k < NROWS; k++) {
+        double pos[9], e[2] = {-76.0 - 0.001 * k, 0};
+        position(k, pos);
+        e[1] = e[0] + gaps_ev[k] / FH_HARTREE_EV;
+        fh_dataset_record r = {.id = ids[k], .origin = origins[k], .pos = pos,
+                               .status = ok[k] ? FH_DATASET_OK : FH_DATASET_FAILED,
+                               .energy = ok[k] ? e : NULL, .wall_s = walls[k],
+                               .info = ok[k] ? "" : "log=x.log crashed"};
+        cr_assert_eq(fh_dataset_append(path, &r, 1, &err), FH_OK, "%s", err.msg);
+    }
+}
+
+Test(dataset_cmd, info_counts_origins_cost_and_small_gaps)
+{
+    make_dataset("d.h5");
+    cr_assert_eq(sh("%s dataset info d.h5 > info.txt 2> info.err", FH_TEST_FUSIONHOP), 0);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/info.txt", dir);
+    char *t = read_text(path);
+    cr_assert(strstr(t, "5 rows, 4 completed; test level; 3 atoms, 2 states"), "%s", t);
+    int o, f, g;
+    double s;
+    char *line = strstr(t, "\nscan ");
+    cr_assert_not_null(line, "%s", t);
+    cr_assert_eq(sscanf(line, " scan %d %d %lf %*s %d", &o, &f, &s, &g), 4, "%s", line);
+    cr_assert(o == 2 && f == 0 && fabs(s - 150) < 0.6 && g == 0, "%s", line);
+    cr_assert(strstr(line, "3.00..4.00"), "%s", line);
+    line = strstr(t, "\nmeci ");
+    cr_assert_not_null(line, "%s", t);
+    cr_assert_eq(sscanf(line, " meci %d %d %lf %*s %d", &o, &f, &s, &g), 4, "%s", line);
+    cr_assert(o == 2 && f == 1 && fabs(s - 400) < 0.6 && g == 2, "%s", line);
+    cr_assert(strstr(line, "0.50..0.80"), "%s", line);
+    cr_assert(strstr(t, "cost: 0.3 hours"), "%s", t); /* 1100 s */
+    free(t);
+
+    /* --seed: the split `fusionhop train` makes (by id) */
+    cr_assert_eq(sh("%s dataset info d.h5 --seed 7 > split.txt", FH_TEST_FUSIONHOP), 0);
+    snprintf(path, sizeof path, "%s/split.txt", dir);
+    t = read_text(path);
+    line = strstr(t, "split by id, seed 7");
+    cr_assert_not_null(line, "%s", t);
+    size_t n[3];
+    int s0, s1, s2;
+    cr_assert_eq(sscanf(line, "split by id, seed 7, fractions 0.8 / 0.1: train %zu (gap<1eV %d), "
+                        "valid %zu (gap<1eV %d), test %zu (gap<1eV %d)", &n[0], &s0, &n[1], &s1,
+                        &n[2], &s2), 6, "%s", line);
+    cr_assert_eq(n[0] + n[1] + n[2], 4);
+    cr_assert_eq(s0 + s1 + s2, 2);
+    fh_train_data *td = NULL;
+    fh_err err = {0};
+    snprintf(path, sizeof path, "%s/d.h5", dir);
+    cr_assert_eq(fh_train_data_load(path, &td, &err), FH_OK, "%s", err.msg);
+    size_t *idx, m[3];
+    cr_assert_eq(fh_train_split(td, 0.8, 0.1, 7, &idx, &m[0], &m[1], &m[2], &err), FH_OK);
+    cr_assert(m[0] == n[0] && m[1] == n[1] && m[2] == n[2]);
+    free(idx);
+    fh_train_data_free(td);
+    free(t);
+}
+
+Test(dataset_cmd, export_writes_completed_geometries_that_read_back)
+{
+    make_dataset("d.h5");
+    cr_assert_eq(sh("%s dataset export d.h5 -o all.xyz 2> e.log", FH_TEST_FUSIONHOP), 0);
+    cr_assert_eq(sh("%s dataset export d.h5 -o meci.xyz --origin meci 2> e2.log",
+                    FH_TEST_FUSIONHOP), 0);
+    char path[1200];
+    fh_err err = {0};
+    fh_xyz *g = NULL;
+    snprintf(path, sizeof path, "%s/all.xyz", dir);
+    cr_assert_eq(fh_xyz_read(path, &g, &err), FH_OK, "%s", err.msg);
+    cr_assert_eq(g->nframes, 4, "the failed row is left out");
+    const int rows[4] = {0, 1, 3, 4};
+    for (int k = 0; k < 4; k++) {
+        char want[128];
+        snprintf(want, sizeof want, "id=%s origin=%s E=", ids[rows[k]], origins[rows[k]]);
+        cr_assert(strstr(g->comments[k], want), "frame %d: '%s'", k, g->comments[k]);
+        double pos[9];
+        position(rows[k], pos);
+        for (int i = 0; i < 9; i++)
+            cr_assert(fabs(g->x[k * 9 + i] * FH_BOHR_ANGSTROM - pos[i]) < 1e-6);
+    }
+    fh_xyz_free(g);
+    snprintf(path, sizeof path, "%s/meci.xyz", dir);
+    cr_assert_eq(fh_xyz_read(path, &g, &err), FH_OK, "%s", err.msg);
+    cr_assert_eq(g->nframes, 2);
+    cr_assert(strstr(g->comments[0], "id=b-1 ") && strstr(g->comments[1], "id=b-2 "));
+    fh_xyz_free(g);
+}
+
+Test(dataset_cmd, withdraw_and_bad_arguments)
+{
+    make_dataset("d.h5");
+    cr_assert_eq(sh("%s dataset withdraw d.h5 --note 'wrong solution' b-1 > w.txt",
+                    FH_TEST_FUSIONHOP), 0);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/d.h5", dir);
+    fh_dataset *d = NULL;
+    fh_err err = {0};
+    cr_assert_eq(fh_dataset_read(path, &d, &err), FH_OK, "%s", err.msg);
+    cr_assert_eq(fh_dataset_count_ok(d), 3);
+    cr_assert_eq(fh_dataset_find(d, "b-1", FH_DATASET_OK), -1);
+    long r = fh_dataset_find(d, "b-1", FH_DATASET_FAILED);
+    cr_assert(r >= 0 && strstr(d->info[r], "wrong solution"), "the note is kept");
+    fh_dataset_free(d);
+
+    /* usage and input errors: exit 2, a message naming the problem */
+    cr_assert_eq(sh("%s dataset withdraw d.h5 b-2 2> e1.txt", FH_TEST_FUSIONHOP), 2);
+    cr_assert_eq(sh("%s dataset export d.h5 2> e2.txt", FH_TEST_FUSIONHOP), 2);
+    cr_assert_eq(sh("%s dataset frobnicate d.h5 2> e3.txt", FH_TEST_FUSIONHOP), 2);
+    cr_assert_eq(sh("%s dataset info d.h5 --seed x 2> e4.txt", FH_TEST_FUSIONHOP), 2);
+    cr_assert_eq(sh("%s dataset info none.h5 2> e5.txt", FH_TEST_FUSIONHOP), 2);
+    snprintf(path, sizeof path, "%s/e3.txt", dir);
+    char *t = read_text(path);
+    cr_assert(strstr(t, "wrong arguments for 'frobnicate'"), "%s", t);
+    free(t);
+    snprintf(path, sizeof path, "%s/e4.txt", dir);
+    t = read_text(path);
+    cr_assert(strstr(t, "--seed 'x' is not a number"), "%s", t);
+    free(t);
+    snprintf(path, sizeof path, "%s/e5.txt", dir);
+    t = read_text(path);
+    cr_assert(strstr(t, "none.h5"), "%s", t);
+    free(t);
+    /* a non-dataset file */
+    cr_assert_eq(sh("echo hello > text.h5 && %s dataset info text.h5 2> e6.txt",
+                    FH_TEST_FUSIONHOP), 2);
+}
