@@ -33,7 +33,9 @@ static void usage(void)
            "dataset (the completed geometries of the dataset [sample] source, with their ids:\n"
            "the same list at another level of theory, e.g. for pretraining).\n"
            "count (default 10) caps trajectories, xyz and dataset (default: all). [sample] origin\n"
-           "overrides the origin tag stored in the dataset.\n"
+           "overrides the origin tag stored in the dataset. Query by committee: [sample]\n"
+           "select_model = ML committee file orders the list by its energy spread, largest first,\n"
+           "and select = N computes only the N of largest spread.\n"
            "Under `mpirun -n R` rank r computes geometries r, r+R, ...\n"
            "Running again resumes: geometries already in DATASET are skipped (failed ones too,\n"
            "unless --retry-failed). Exit status: 0 when every geometry of the list is done,\n"
@@ -193,6 +195,32 @@ static int sample(const fh_deck_args *a, int retry_failed)
         goto out;
     }
 
+    if (set->dropped > 0)
+        fh_log("fusionhop sample: %d generated geometries left out: atoms not bonded in [surface] "
+               "geometry closer than their covalent radii\n", set->dropped);
+    /* query by committee: every rank orders its (identical) list the same way */
+    const char *select_model = fh_deck_string(d, "sample", "select_model");
+    if (!*select_model && fh_deck_int(d, "sample", "select") > 0) {
+        rc = fh_err_set(&err, FH_EINPUT, "%s: error: [sample] select needs select_model (the "
+                        "committee whose spread selects)", deck_name);
+        goto out;
+    }
+    if (*select_model) {
+        int before = set->n;
+        double *spread = NULL;
+        rc = fh_samp_select_by_spread(set, s->z, select_model, fh_deck_int(d, "sample", "select"),
+                                      &spread, &err);
+        if (rc != FH_OK) {
+            fh_err_prefix(&err, "%s: error: [sample] ", deck_name);
+            free(spread);
+            goto out;
+        }
+        if (set->n > 0)
+            fh_log("fusionhop sample: %d of %d geometries selected by the committee spread of %s "
+                   "(%.3f..%.3f eV)\n", set->n, before, select_model,
+                   spread[set->n - 1] * FH_HARTREE_EV, spread[0] * FH_HARTREE_EV);
+        free(spread);
+    }
     /* this rank's share: geometries rank, rank+size, ... */
     int n3 = 3 * s->natoms, mine = 0;
     ids = calloc((size_t)set->n + 1, sizeof *ids);

@@ -270,6 +270,11 @@ static const fh_deck_key schema[] = {
     {"sample", "origin", FH_KEY_STRING, FH_UNIT_NONE, NULL, "", UNBOUNDED, NULL,
      "origin tag stored with every geometry instead of the generator's (e.g. wigner-cis; one "
      "word, at most 31 characters; xyz: instead of the frames' origin=TAG) (optional)"},
+    {"sample", "select_model", FH_KEY_PATH, FH_UNIT_NONE, NULL, "", UNBOUNDED, NULL,
+     "query by committee: ML model file (a committee) whose energy spread orders the generated "
+     "geometries, largest first, before the reference calculations (optional)"},
+    {"sample", "select", FH_KEY_INT, FH_UNIT_NONE, NULL, "0", 0, 1e7, NULL,
+     "with select_model: compute only this many, those of largest spread (0: all, in that order)"},
 
     {NULL, NULL, 0, 0, NULL, NULL, 0, 0, NULL, NULL},
 };

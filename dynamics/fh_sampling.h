@@ -76,7 +76,21 @@ typedef struct {
     double *x;
     char (*id)[FH_DATASET_ID_LEN];
     char (*origin)[FH_DATASET_ORIGIN_LEN];
+    int dropped;  /* generated geometries left out: two atoms not bonded in the reference came
+                     closer than the sum of their covalent radii (e.g. a rigid torsion that puts
+                     one ring through the other); their ids are not reused */
 } fh_samp_set;
+
+/* Query by committee: order the list by decreasing committee energy spread of the ML model in
+ * model_file (the largest standard deviation over the states; ties keep the list order) and keep
+ * the first `keep` (0: all). Why: with a pool of candidates (any generator, e.g. thousands of
+ * random torsions), the reference calculations go first to the geometries the current model
+ * knows least, the most valuable data per ab initio hour. Ids and origins travel with their
+ * geometries. spread (may be NULL) receives the kept geometries' spreads [set->n], hartree;
+ * pass NULL unless a caller wants them. FH_EINPUT for a model without a committee, or of other
+ * atoms. */
+int fh_samp_select_by_spread(fh_samp_set *set, const int *z, const char *model_file, long keep,
+                             double **spread, fh_err *err);
 
 /* ------------------------------------------------------------------------------------------------
  * Geometry operations (x is [natoms*3] bohr; atoms 0-based) */

@@ -770,6 +770,82 @@ static int from_dataset(const fh_samp_config *c, int natoms, const int *z, fh_sa
     return FH_OK;
 }
 
+/* ------------------------------------------------------------------------------------------------
+ * Query by committee */
+
+typedef struct {
+    double spread;
+    int k;
+} ranked;
+
+static int by_spread_desc(const void *a, const void *b)
+{
+    const ranked *p = a, *q = b;
+    if (p->spread != q->spread) return p->spread > q->spread ? -1 : 1;
+    return (p->k > q->k) - (p->k < q->k);
+}
+
+int fh_samp_select_by_spread(fh_samp_set *set, const int *z, const char *model_file, long keep,
+                             double **spread, fh_err *err)
+{
+    if (spread) *spread = NULL;
+    if (keep < 0) return fh_err_set(err, FH_EINPUT, "select must not be negative");
+    fh_surface_config sc = {.type = "ml", .natoms = set->natoms, .z = z, .model_file = model_file};
+    fh_surface *m = NULL;
+    int rc = fh_surface_alloc(&sc, &m, err);
+    if (rc != FH_OK) return fh_err_prefix(err, "select_model %s: ", model_file);
+    if (!(m->caps & FH_CAP_SPREAD)) {
+        fh_surface_free(m);
+        return fh_err_set(err, FH_EINPUT, "select_model %s: no committee spread to select by",
+                          model_file);
+    }
+    const int n = set->n, n3 = 3 * set->natoms, N = m->nstates;
+    ranked *r = malloc(sizeof *r * (size_t)(n > 0 ? n : 1));
+    double *e = malloc(sizeof *e * (size_t)N), *sd = malloc(sizeof *sd * (size_t)N);
+    if (!r || !e || !sd) rc = fh_err_set(err, FH_EFAIL, "out of memory");
+    for (int k = 0; rc == FH_OK && k < n; k++) {
+        fh_surface_eval q = {.x = set->x + (size_t)k * n3, .energy = e, .energy_std = sd};
+        rc = fh_surface_evaluate(m, &q, err);
+        r[k].k = k, r[k].spread = 0;
+        for (int st = 0; rc == FH_OK && st < N; st++) r[k].spread = fmax(r[k].spread, sd[st]);
+    }
+    fh_surface_free(m);
+    free(e), free(sd);
+    double largest = 0;
+    for (int k = 0; rc == FH_OK && k < n; k++) largest = fmax(largest, r[k].spread);
+    if (rc == FH_OK && n > 0 && largest == 0)
+        rc = fh_err_set(err, FH_EINPUT, "select_model %s: one member, no committee spread to "
+                        "select by", model_file);
+    int nkeep = keep > 0 && keep < n ? (int)keep : n;
+    double *x = NULL, *out = NULL;
+    char(*id)[FH_DATASET_ID_LEN] = NULL;
+    char(*origin)[FH_DATASET_ORIGIN_LEN] = NULL;
+    if (rc == FH_OK) {
+        qsort(r, (size_t)n, sizeof *r, by_spread_desc);
+        x = malloc(sizeof *x * (size_t)(nkeep > 0 ? nkeep : 1) * (size_t)n3);
+        id = malloc(sizeof *id * (size_t)(nkeep > 0 ? nkeep : 1));
+        origin = malloc(sizeof *origin * (size_t)(nkeep > 0 ? nkeep : 1));
+        out = spread ? malloc(sizeof *out * (size_t)(nkeep > 0 ? nkeep : 1)) : NULL;
+        if (!x || !id || !origin || (spread && !out)) rc = fh_err_set(err, FH_EFAIL, "out of memory");
+    }
+    if (rc == FH_OK) {
+        for (int j = 0; j < nkeep; j++) {
+            int k = r[j].k;
+            memcpy(x + (size_t)j * n3, set->x + (size_t)k * n3, sizeof *x * (size_t)n3);
+            memcpy(id[j], set->id[k], sizeof id[j]);
+            memcpy(origin[j], set->origin[k], sizeof origin[j]);
+            if (out) out[j] = r[j].spread;
+        }
+        free(set->x), free(set->id), free(set->origin);
+        set->x = x, set->id = id, set->origin = origin, set->n = nkeep;
+        if (spread) *spread = out;
+    } else {
+        free(x), free(id), free(origin), free(out);
+    }
+    free(r);
+    return rc;
+}
+
 /* The normal modes of a Wigner configuration: from an ML provider of c->hessian_model for these
  * atoms, or from s. */
 static int wigner_modes(const fh_samp_config *c, fh_surface *s, int natoms, const int *z,
@@ -787,6 +863,38 @@ static int wigner_modes(const fh_samp_config *c, fh_surface *s, int natoms, cons
     if (rc != FH_OK) fh_err_prefix(err, "hessian_model %s: ", c->hessian_model);
     fh_surface_free(m);
     return rc;
+}
+
+/* Why: a rigid torsion of one half of a molecule can push it through the other (cis-stilbene's
+ * rings from the trans geometry), and noise or soft modes can squeeze atoms together. Such a
+ * geometry is no use as data (and is exactly what a committee is most unsure about). Two atoms
+ * not bonded in the reference closer than the sum of their covalent radii is a clash. */
+static int clashes(const int *z, const double *x0, const double *x, int natoms)
+{
+    for (int i = 0; i < natoms; i++)
+        for (int j = i + 1; j < natoms; j++) {
+            if (bonded(z, x0, i, j)) continue;
+            double v[3], lim = (cov_radius(z[i]) + cov_radius(z[j])) * FH_ANGSTROM_BOHR;
+            sub(x + 3 * i, x + 3 * j, v);
+            if (dot(v, v) < lim * lim) return 1;
+        }
+    return 0;
+}
+
+static void drop_clashes(fh_samp_set *set, const int *z, const double *x0)
+{
+    int n3 = 3 * set->natoms, kept = 0;
+    for (int k = 0; k < set->n; k++) {
+        if (clashes(z, x0, set->x + (size_t)k * n3, set->natoms)) continue;
+        if (kept != k) {
+            memmove(set->x + (size_t)kept * n3, set->x + (size_t)k * n3, sizeof *set->x * (size_t)n3);
+            memcpy(set->id[kept], set->id[k], sizeof set->id[kept]);
+            memcpy(set->origin[kept], set->origin[k], sizeof set->origin[kept]);
+        }
+        kept++;
+    }
+    set->dropped = set->n - kept;
+    set->n = kept;
 }
 
 int fh_samp_generate(const fh_samp_config *c, fh_surface *s, int natoms, const int *z,
@@ -835,6 +943,7 @@ int fh_samp_generate(const fh_samp_config *c, fh_surface *s, int natoms, const i
         free(xi);
         free(v);
         fh_dyn_modes_free(modes);
+        if (rc == FH_OK) drop_clashes(set, z, x0);
     }
     if (rc != FH_OK) {
         fh_samp_set_free(set);

@@ -476,6 +476,119 @@ Test(sample_dataset, completed_rows_with_ids_and_origins, .init = setup_dir, .fi
     fh_xyz_free(g);
 }
 
+/* Query by committee (fh_samp_select_by_spread, [sample] select_model/select): the list is ordered
+ * by the committee's largest energy spread, largest first, ids and geometries travelling together,
+ * select keeps the first ones; a one-member model is refused; the command computes exactly the
+ * selected geometries. */
+Test(sample_select, orders_by_committee_spread_and_keeps_the_largest, .init = setup_dir,
+     .fini = cleanup_dir)
+{
+    fh_xyz *g = ethylene();
+    cr_assert_eq(sh("cp %s/inputs/geometries/ethylene.xyz . && %s/tests/runner_model random "
+                    "eth.h5 ethylene.xyz --arch tiny --states 2 --members 3 > m.log 2>&1 && "
+                    "%s/tests/runner_model random one.h5 ethylene.xyz --arch tiny --states 2 "
+                    "--members 1 > m1.log 2>&1", FH_TEST_SOURCE_DIR, FH_TEST_BINARY_DIR,
+                    FH_TEST_BINARY_DIR), 0);
+    const char *com[] = {"id=q0", "id=q1", "id=q2", "id=q3", "id=q4", "id=q5"};
+    write_frames("pool.xyz", g, 0, 6, com);
+    fh_err err = {0};
+    fh_samp_set *all = xyz_list("pool.xyz", 0, NULL, g, FH_OK, &err);
+    /* the spreads, independently */
+    fh_surface_config sc = {.type = "ml", .natoms = 6, .z = g->z, .model_file = in_dir("eth.h5")};
+    fh_surface *m = NULL;
+    cr_assert_eq(fh_surface_alloc(&sc, &m, &err), FH_OK, "%s", err.msg);
+    double sp[6], e[2], sd[2];
+    for (int k = 0; k < 6; k++) {
+        fh_surface_eval q = {.x = all->x + k * 18, .energy = e, .energy_std = sd};
+        cr_assert_eq(fh_surface_evaluate(m, &q, &err), FH_OK, "%s", err.msg);
+        sp[k] = fmax(sd[0], sd[1]);
+    }
+    fh_surface_free(m);
+
+    fh_samp_set *sel = xyz_list("pool.xyz", 0, NULL, g, FH_OK, &err);
+    double *got = NULL;
+    cr_assert_eq(fh_samp_select_by_spread(sel, g->z, in_dir("eth.h5"), 0, &got, &err), FH_OK,
+                 "%s", err.msg);
+    cr_assert_eq(sel->n, 6);
+    for (int j = 0; j < 6; j++) {
+        int k = sel->id[j][1] - '0';
+        cr_assert_eq(got[j], sp[k], "the spread of %s", sel->id[j]);
+        if (j > 0) cr_assert_geq(got[j - 1], got[j], "largest first");
+        cr_assert_eq(memcmp(sel->x + j * 18, all->x + k * 18, 18 * sizeof(double)), 0,
+                     "%s keeps its geometry", sel->id[j]);
+    }
+    cr_assert(got[0] > got[5], "spreads differ: %g %g", got[0], got[5]);
+    char top[3][FH_DATASET_ID_LEN];
+    for (int j = 0; j < 3; j++) memcpy(top[j], sel->id[j], FH_DATASET_ID_LEN);
+    free(got);
+    fh_samp_set_free(sel);
+    sel = xyz_list("pool.xyz", 0, NULL, g, FH_OK, &err);
+    cr_assert_eq(fh_samp_select_by_spread(sel, g->z, in_dir("eth.h5"), 3, NULL, &err), FH_OK);
+    cr_assert_eq(sel->n, 3);
+    for (int j = 0; j < 3; j++) cr_assert_str_eq(sel->id[j], top[j]);
+    fh_samp_set_free(sel);
+    sel = xyz_list("pool.xyz", 0, NULL, g, FH_OK, &err);
+    cr_assert_eq(fh_samp_select_by_spread(sel, g->z, in_dir("one.h5"), 3, NULL, &err), FH_EINPUT);
+    cr_assert(strstr(err.msg, "one member"), "%s", err.msg);
+    cr_assert_eq(sel->n, 6, "a refused selection leaves the list alone");
+    fh_samp_set_free(sel);
+    fh_samp_set_free(all);
+
+    /* the command: only the three of largest spread are computed (the provider is the model) */
+    write_file("s.inp", "[surface]\ntype = ml\nmodel = eth.h5\ngeometry = ethylene.xyz\n"
+                        "[sample]\ndataset = s.h5\ngenerator = xyz\nsource = pool.xyz\n"
+                        "select_model = eth.h5\nselect = 3\n");
+    cr_assert_eq(sh("%s sample s.inp 2> s.log", FH_TEST_FUSIONHOP), 0);
+    cr_assert(grep("s.log", "3 of 6 geometries selected by the committee spread"));
+    cr_assert(grep("s.log", "3/3 done, 0 failed"));
+    fh_dataset *d = read_dataset("s.h5");
+    cr_assert_eq(d->n, 3);
+    for (int j = 0; j < 3; j++) cr_assert_geq(fh_dataset_find(d, top[j], FH_DATASET_OK), 0);
+    fh_dataset_free(d);
+    /* select without select_model is an input error */
+    write_file("t.inp", "[surface]\ntype = ml\nmodel = eth.h5\ngeometry = ethylene.xyz\n"
+                        "[sample]\ndataset = t.h5\ngenerator = xyz\nsource = pool.xyz\n"
+                        "select = 3\n");
+    cr_assert_eq(sh("%s sample t.inp 2> t.log", FH_TEST_FUSIONHOP), 2);
+    cr_assert(grep("t.log", "select needs select_model"));
+    fh_xyz_free(g);
+}
+
+/* Generated geometries where two atoms not bonded in the reference come closer than their
+ * covalent radii are left out (counted in dropped); the rest keep their ids. */
+Test(sample_select, clashing_geometries_are_left_out)
+{
+    fh_xyz *g = ethylene();
+    fh_err err = {0};
+    fh_samp_config c = {.kind = FH_SAMP_NOISE, .count = 200, .seed = 3,
+                        .noise = 0.6 * FH_ANGSTROM_BOHR};
+    fh_samp_set *set = NULL;
+    cr_assert_eq(fh_samp_generate(&c, NULL, 6, g->z, g->x, NULL, &set, &err), FH_OK, "%s", err.msg);
+    cr_assert_gt(set->dropped, 10, "0.6 Angstrom noise must squeeze some atoms together");
+    cr_assert_eq(set->n + set->dropped, 200);
+    static const double rcov[7] = {0, 0.31, 0, 0, 0, 0, 0.76};
+    int seen_gap = 0;
+    for (int k = 0; k < set->n; k++) {
+        const double *x = set->x + k * 18;
+        for (int i = 0; i < 6; i++)
+            for (int j = i + 1; j < 6; j++) {
+                double r0 = 0, r = 0;
+                for (int q = 0; q < 3; q++) {
+                    r0 += pow(g->x[3 * i + q] - g->x[3 * j + q], 2);
+                    r += pow(x[3 * i + q] - x[3 * j + q], 2);
+                }
+                double sum = (rcov[g->z[i]] + rcov[g->z[j]]) * FH_ANGSTROM_BOHR;
+                if (sqrt(r0) >= 1.25 * sum) cr_assert_geq(sqrt(r), sum, "%s: atoms %d %d", set->id[k], i + 1, j + 1);
+            }
+        long idx = -1;
+        cr_assert_eq(sscanf(strrchr(set->id[k], '-') + 1, "%ld", &idx), 1);
+        if (idx != k) seen_gap = 1;
+    }
+    cr_assert(seen_gap, "kept geometries keep their own ids (indices with gaps)");
+    fh_samp_set_free(set);
+    fh_xyz_free(g);
+}
+
 Test(sample_decks, shipped_sampling_decks_parse)
 {
     struct {
@@ -487,6 +600,7 @@ Test(sample_decks, shipped_sampling_decks_parse)
         {"sample_wigner_trans.inp", "wigner", "wigner-trans", "trans-stilbene.xyz", 150, 22},
         {"sample_xyz.inp", "xyz", "", "trans-stilbene.xyz", -1, -1},
         {"sample_sto3g.inp", "xyz", "", "trans-stilbene.xyz", -1, -1},
+        {"sample_qbc.inp", "torsion_random", "qbc-torsion", "trans-stilbene.xyz", 3000, 41},
     };
     for (size_t i = 0; i < sizeof decks / sizeof decks[0]; i++) {
         char path[1024];
@@ -513,6 +627,10 @@ Test(sample_decks, shipped_sampling_decks_parse)
             cr_assert(strstr(fh_deck_string(d, "sample", "hessian_model"),
                              "/models/stilbene.h5"));
             cr_assert_eq(fh_deck_real(d, "sample", "temperature"), 0.0);
+        }
+        if (strstr(decks[i].file, "qbc")) {
+            cr_assert(strstr(fh_deck_string(d, "sample", "select_model"), "/models/stilbene.h5"));
+            cr_assert_eq(fh_deck_int(d, "sample", "select"), 40);
         }
         if (strcmp(decks[i].generator, "xyz") == 0)
             cr_assert(strstr(fh_deck_string(d, "sample", "source"),
