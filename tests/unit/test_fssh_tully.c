@@ -80,20 +80,22 @@ Test(fssh_tully, model3_with_edc_agrees_with_exact_for_k_10_to_20)
  * in model 3, below k = 28.3, exactly those reflect). tests/tools/edc_first_passage.c computes that
  * hop fraction along the lower-surface path, independently of dynamics/: FSSH's total reflection
  * must follow it, with EDC (0.361 / 0.373 / 0.379 at k = 20 / 25 / 28; exact 0.396 / 0.417 /
- * 0.425) and without (0.415 / 0.432 / 0.439). Tolerance 3 standard errors + 0.01. */
+ * 0.425) and without (0.415 / 0.432 / 0.439). Tolerance 3 standard errors + 0.01. Three
+ * ensembles keep the test short (it runs under the sanitizers too); docs/scattering.md has all. */
 Test(fssh_tully, model3_reflection_is_the_first_passage_hop_fraction_with_and_without_edc)
 {
-    const double ks[] = {20, 25, 28};
-    for (int i = 0; i < 3; i++)
-        for (int edc = 0; edc < 2; edc++) {
-            fh_scatter_result res;
-            fssh(3, ks[i], edc ? FH_DYN_DECOHERENCE_EDC : FH_DYN_DECOHERENCE_NONE, &res);
-            double refl = res.fraction[2] + res.fraction[3], upper_end;
-            double hops = first_passage(ks[i], edc, &upper_end), tol = 3 * sigma(refl) + 0.01;
-            cr_expect(fabs(refl - hops) <= tol, "k %g %s: FSSH reflection %.4f, first-passage hop "
-                      "fraction %.4f (tolerance %.4f)", ks[i], edc ? "EDC" : "plain", refl, hops,
-                      tol);
-        }
+    /* EDC at k = 20 and 25 (where the deficit appears), plain FSSH at 25 (the estimate itself) */
+    const double ks[] = {20, 25, 25};
+    const int with_edc[] = {1, 1, 0};
+    for (int i = 0; i < 3; i++) {
+        int edc = with_edc[i];
+        fh_scatter_result res;
+        fssh(3, ks[i], edc ? FH_DYN_DECOHERENCE_EDC : FH_DYN_DECOHERENCE_NONE, &res);
+        double refl = res.fraction[2] + res.fraction[3], upper_end;
+        double hops = first_passage(ks[i], edc, &upper_end), tol = 3 * sigma(refl) + 0.01;
+        cr_expect(fabs(refl - hops) <= tol, "k %g %s: FSSH reflection %.4f, first-passage hop "
+                  "fraction %.4f (tolerance %.4f)", ks[i], edc ? "EDC" : "plain", refl, hops, tol);
+    }
 }
 
 /* Plain FSSH: total reflection right, split wrong; EDC fixes the split. */
