@@ -4,45 +4,92 @@
 # dataset and the log every 45 minutes while they run and once at the end. Resumable: run it again
 # after a kill or a reboot and every deck skips the geometries the dataset already holds.
 #
-#   inputs/datasets/run_sampling.sh DECK [--set section.key=value]... [-- DECK ...]
+#   inputs/datasets/run_sampling.sh [--first] DECK [--set section.key=value]... [-- DECK ...]
 #   e.g. inputs/datasets/run_sampling.sh inputs/stilbene/sample_xyz.inp \
 #          -- inputs/stilbene/sample_wigner_cis.inp -- inputs/stilbene/sample_wigner_trans.inp
+#   inputs/datasets/run_sampling.sh --list
+#
+# The decks wait in a queue file ($BUILD/sampling.queue, one `fusionhop sample` argument list per
+# line); a deck leaves it when its run ends. Called while a run is going on, the script only adds
+# the decks to the queue (at its end, or after the running deck with --first), so nothing in
+# progress is lost. A stopped or killed run started again goes on with the deck it was running.
 #
 # Stop: kill -TERM -- -$(cat build/sampling.pid) (the whole process group; the OpenMolcas runs in
-# progress end with it and their geometries are lost, nothing else). NOCOMMIT=1: no commit loop.
-# The fusionhop binary is copied first so that rebuilding does not disturb the running jobs.
+# progress end with it and their geometries are lost, nothing else; the queue stays).
+# NOCOMMIT=1: no commit loop. The fusionhop binary is copied first so that rebuilding does not
+# disturb the running jobs.
 set -eu
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 NP=${NP:-2}
 DATA=${DATA:-inputs/datasets/stilbene_sa2cas22_631g.h5}
 LOG=${LOG:-inputs/datasets/stilbene_sa2cas22_631g.log}
-if [ -f "$BUILD/sampling.pid" ] && kill -0 "$(cat "$BUILD/sampling.pid")" 2>/dev/null; then
-    echo "run_sampling.sh: already running (pid $(cat "$BUILD/sampling.pid"))" >&2
-    exit 1
+QUEUE=$BUILD/sampling.queue
+mkdir -p "$BUILD"
+touch "$QUEUE"
+# alive PID: the process exists and is not a zombie (an orphan's parent may never reap it)
+alive() {
+    [ -r "/proc/$1/stat" ] && [ "$(sed 's/^.*) \(.\).*$/\1/' "/proc/$1/stat")" != Z ]
+}
+running=0
+if [ -f "$BUILD/sampling.pid" ] && alive "$(cat "$BUILD/sampling.pid")"; then
+    running=1
 fi
-[ $# -gt 0 ] || { echo "usage: run_sampling.sh DECK [--set k=v]... [-- DECK ...]" >&2; exit 2; }
+if [ "${1:-}" = "--list" ]; then
+    [ $running = 1 ] && echo "running (pid $(cat "$BUILD/sampling.pid")); queue:" || echo "not running; queue:"
+    cat "$QUEUE"
+    exit 0
+fi
+first=0
+if [ "${1:-}" = "--first" ]; then first=1; shift; fi
+[ $# -gt 0 ] || [ $running = 0 ] || { echo "usage: run_sampling.sh [--first] DECK [--set k=v]... [-- DECK ...] | --list (no DECK: resume the queue)" >&2; exit 2; }
+
+# The decks, separated by "--", each with its own --set options, one line each.
+JOBS=$(mktemp)
+job=""
+for a in "$@"; do
+    if [ "$a" = "--" ]; then
+        [ -n "$job" ] && echo "$job" >> "$JOBS"
+        job=""
+    else
+        job="$job '$a'"
+    fi
+done
+[ -n "$job" ] && echo "$job" >> "$JOBS"
+if [ $first = 1 ] && [ $running = 1 ] && [ -s "$QUEUE" ]; then
+    # after the line being run (the first), before the rest
+    { head -n 1 "$QUEUE"; cat "$JOBS"; tail -n +2 "$QUEUE"; } > "$QUEUE.new"
+elif [ $first = 1 ]; then
+    { cat "$JOBS"; cat "$QUEUE"; } > "$QUEUE.new"
+else
+    { cat "$QUEUE"; cat "$JOBS"; } > "$QUEUE.new"
+fi
+mv "$QUEUE.new" "$QUEUE"
+rm -f "$JOBS"
+if [ $running = 1 ]; then
+    echo "run_sampling.sh: queued behind the running deck ($QUEUE):" >&2
+    cat "$QUEUE" >&2
+    exit 0
+fi
+[ -s "$QUEUE" ] || { echo "run_sampling.sh: nothing queued" >&2; exit 2; }
+
 # work directories of calculations killed with an earlier run (~0.5 GB each on the RAM disk)
 find /dev/shm -maxdepth 1 -name 'fhmolcas.*' -mmin +120 -exec rm -rf {} + 2>/dev/null || true
 mkdir -p "$BUILD/sampling-bin"
 cp "$BUILD/fusionhop" "$BUILD/sampling-bin/fusionhop"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 
-# The decks, separated by "--", each with its own --set options.
-JOBS=""
-job=""
-for a in "$@"; do
-    if [ "$a" = "--" ]; then JOBS="$JOBS$job
-"; job=""; else job="$job '$a'"; fi
-done
-JOBS="$JOBS$job"
-
+# The loop takes the first line, runs it and removes it (unless the queue was edited meanwhile so
+# that another line is first).
 setsid nohup sh -c "
   echo \"\$(date '+%Y-%m-%d %H:%M:%S') run_sampling.sh: start\"
-  echo \"$JOBS\" | while read -r line; do
-    [ -n \"\$line\" ] || continue
+  while [ -s '$QUEUE' ]; do
+    line=\$(head -n 1 '$QUEUE')
     echo \"\$(date '+%Y-%m-%d %H:%M:%S') fusionhop sample \$line\"
     eval mpirun -n $NP $BUILD/sampling-bin/fusionhop sample \$line < /dev/null || true
+    if [ \"\$(head -n 1 '$QUEUE')\" = \"\$line\" ]; then
+      tail -n +2 '$QUEUE' > '$QUEUE.next' && mv '$QUEUE.next' '$QUEUE'
+    fi
   done
   echo \"\$(date '+%Y-%m-%d %H:%M:%S') run_sampling.sh: all decks finished\"
 " >> "$LOG" 2>&1 &
@@ -53,7 +100,7 @@ echo "$RUN" > "$BUILD/sampling.pid"
 # Commit loop: ends after the sampling ends (one last commit).
 nohup sh -c "
   while :; do
-    alive=1; kill -0 $RUN 2>/dev/null || alive=0
+    alive=1; [ -r /proc/$RUN/stat ] && [ \"\$(sed 's/^.*) \\(.\\).*\$/\\1/' /proc/$RUN/stat)\" != Z ] || alive=0
     [ \$alive = 1 ] && sleep 2700
     for try in 1 2 3 4 5 6; do
       git add $DATA $LOG && git commit -q -m 'Stilbene reference dataset: progress' -- $DATA $LOG && break

@@ -10,8 +10,8 @@
 #   model was trained already), EPOCHS (default the training deck's)
 #
 # Writes inputs/models/stilbene.h5 (and its training log inputs/models/stilbene.train.log),
-# runs/al/ROUND/{cis,trans} and dataset rows with origin al<ROUND>-cis / al<ROUND>-trans. If a
-# sampling run is going on already, the last step prints the command to queue instead.
+# runs/al/ROUND/{cis,trans} and dataset rows with origin al<ROUND>-cis / al<ROUND>-trans (the two
+# decks join the sampling queue if a sampling run is going on).
 set -eu
 cd "$(dirname "$0")/../.."
 ROUND=${1:?usage: active_learning.sh ROUND [NTRAJ] [TMAX]}
@@ -41,9 +41,4 @@ set -- inputs/stilbene/sample_active.inp --set "sample.source=../../runs/al/$ROU
         --set "sample.origin=al$ROUND-cis" ${COUNT:+--set sample.count=$COUNT} \
     -- inputs/stilbene/sample_active.inp --set "sample.source=../../runs/al/$ROUND/trans" \
         --set "sample.origin=al$ROUND-trans" ${COUNT:+--set sample.count=$COUNT}
-if [ -f build/sampling.pid ] && kill -0 "$(cat build/sampling.pid)" 2>/dev/null; then
-    echo "a sampling run is going on; queue these decks when it ends (or stop it and put them first):" >&2
-    echo "  inputs/datasets/run_sampling.sh $*" >&2
-else
-    inputs/datasets/run_sampling.sh "$@"
-fi
+inputs/datasets/run_sampling.sh "$@"   # starts the queue, or joins the running one
