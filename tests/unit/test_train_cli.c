@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fh_deck.h"
 #include "fh_surfaces.h"
 #include "fh_train.h"
 #include "fh_xyz.h"
@@ -228,4 +229,25 @@ Test(train_cli, surface_hopping_on_the_trained_model)
     cr_assert(strstr(log, "2 done") != NULL, "%s", log);
     free(log);
     cleanup_dir();
+}
+
+/* The shipped training decks parse: the stilbene model and its STO-3G pretraining, same
+ * architecture, datasets and outputs where the README and pretrain_compare.sh expect them. */
+Test(train_cli, shipped_training_decks_parse)
+{
+    const char *files[2] = {"stilbene.inp", "stilbene_sto3g.inp"};
+    const char *data[2] = {"/datasets/stilbene_sa2cas22_631g.h5", "/datasets/stilbene_sa2cas22_sto3g.h5"};
+    const char *out[2] = {"/models/stilbene.h5", "/models/stilbene_sto3g.h5"};
+    for (int i = 0; i < 2; i++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/inputs/train/%s", FH_TEST_SOURCE_DIR, files[i]);
+        fh_deck *d = NULL;
+        fh_err err = {0};
+        cr_assert_eq(fh_deck_load(path, NULL, 0, &d, &err), FH_OK, "%s: %s", files[i], err.msg);
+        cr_assert(strstr(fh_deck_string(d, "train", "dataset"), data[i]), "%s", files[i]);
+        cr_assert(strstr(fh_deck_string(d, "train", "output"), out[i]), "%s", files[i]);
+        cr_assert_eq(fh_deck_int(d, "model", "channels"), 16);
+        cr_assert_eq(fh_deck_int(d, "model", "lmax"), 2);
+        fh_deck_free(d);
+    }
 }
