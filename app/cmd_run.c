@@ -4,13 +4,17 @@
 #include "fh_app.h"
 #include "fh_deck.h"
 #include "fh_runner.h"
+#include "fh_sampling.h"
 #include "fh_setup.h"
 #include "fh_units.h"
 
+#include <errno.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static void usage(void)
 {
@@ -48,38 +52,75 @@ static int take_range(int *argc, char **argv, long *first, long *last)
     return FH_EXIT_OK;
 }
 
-/* Reference geometry -> (optional optimisation) -> Hessian -> normal modes; computed on rank 0
- * and broadcast, since on an ab initio provider it is the expensive part. */
-static int prepare_modes(fh_surface *s, const fh_deck *d, const fh_xyz *geom, fh_dyn_modes **modes,
-                         fh_err *err)
+/* mkdir -p */
+static int make_dirs(const char *dir)
 {
-    int rank, n = s->ndof, rc = FH_OK;
+    char p[4096];
+    if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p) return -1;
+    for (char *c = p + 1; *c; c++) {
+        if (*c != '/') continue;
+        *c = '\0';
+        if (mkdir(p, 0777) < 0 && errno != EEXIST) return -1;
+        *c = '/';
+    }
+    return mkdir(p, 0777) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* Reference geometry -> (optional optimisation) -> Hessian -> normal modes, from the provider or
+ * from the ML model [initial] hessian_model (an ab initio provider's finite-difference Hessian
+ * costs 2 x 3N gradients: hours for OpenMolcas). Why the cache: rank 0 computes it once and keeps
+ * it in OUTDIR/initial-hessian-<hash of the resolved deck>.txt, so that the other ranks, a resumed
+ * run and the tasks of a job array read it instead of computing it again; another deck, another
+ * file. */
+static int prepare_modes(fh_surface *s, const fh_deck *d, const fh_xyz *geom, const char *outdir,
+                         const char *deck_text, fh_dyn_modes **modes, fh_err *err)
+{
+    int rank, rc = FH_OK;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    double *x = malloc((size_t)n * sizeof *x), *H = malloc((size_t)n * (size_t)n * sizeof *H);
-    if (!x || !H) rc = fh_err_set(err, FH_EFAIL, "out of memory");
-    if (rc == FH_OK && rank == 0) {
-        memcpy(x, geom->x, (size_t)n * sizeof *x);
-        if (fh_deck_bool(d, "initial", "optimize")) {
-            fh_log("fusionhop run: optimising the S0 minimum\n");
-            rc = fh_dyn_optimize(s, 0, x, 1e-5, 2000, err);
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (const unsigned char *c = (const unsigned char *)deck_text; c && *c; c++)
+        h = (h ^ *c) * 0x100000001b3ull;
+    char cache[4200];
+    snprintf(cache, sizeof cache, "%s/initial-hessian-%016llx.txt", outdir, (unsigned long long)h);
+    const char *model = fh_deck_string(d, "initial", "hessian_model");
+    fh_surface *src = s, *ml = NULL;
+    if (*model) {
+        fh_surface_config sc = {.type = "ml", .natoms = s->natoms, .z = s->z, .model_file = model};
+        rc = fh_surface_alloc(&sc, &ml, err);
+        if (rc != FH_OK) {
+            fh_err_prefix(err, "[initial] hessian_model %s: ", model);
+            return rc;
         }
-        if (rc == FH_OK) {
-            fh_log("fusionhop run: Hessian by finite differences (%d gradients)\n", 2 * n);
-            rc = fh_dyn_hessian_fd(s, 0, x, 5e-3, H, err);
+        src = ml;
+    }
+    int optimize = fh_deck_bool(d, "initial", "optimize");
+    /* rank 0 first (it computes and writes the cache), then the others (they read it) */
+    for (int turn = 0; turn < 2; turn++) {
+        if ((turn == 0) == (rank == 0)) {
+            if (rank == 0) {
+                if (make_dirs(outdir) != 0)
+                    rc = fh_err_set(err, FH_EFAIL, "cannot create %s: %s", outdir, strerror(errno));
+                else if (access(cache, R_OK) == 0)
+                    fh_log("fusionhop run: normal modes from the Hessian in %s\n", cache);
+                else if (optimize)
+                    fh_log("fusionhop run: optimising the S0 minimum of %s, then its Hessian by "
+                           "finite differences (%d gradients), kept in %s\n",
+                           *model ? model : "the provider", 2 * s->ndof, cache);
+                else
+                    fh_log("fusionhop run: Hessian of %s by finite differences (%d gradients), "
+                           "kept in %s\n", *model ? model : "the provider", 2 * s->ndof, cache);
+            }
+            if (rc == FH_OK) rc = fh_samp_modes_alloc(src, geom->x, optimize, cache, modes, err);
+        }
+        int r0 = rc;
+        MPI_Bcast(&r0, 1, MPI_INT, 0, MPI_COMM_WORLD);
+        if (r0 != FH_OK) {
+            if (rank != 0) rc = fh_err_set(err, r0, "rank 0 failed to prepare the initial conditions");
+            break;
         }
     }
-    MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD);
-    if (rc == FH_OK) {
-        MPI_Bcast(x, n, MPI_DOUBLE, 0, MPI_COMM_WORLD);
-        MPI_Bcast(H, n * n, MPI_DOUBLE, 0, MPI_COMM_WORLD);
-        rc = fh_dyn_modes_alloc(s->natoms, x, s->mass, H, 50.0 / FH_HARTREE_CM1, modes, err);
-        if (rc == FH_EINPUT)
-            fh_err_prefix(err, "the reference geometry (set [initial] optimize = true?): ");
-    } else if (rank != 0) {
-        fh_err_set(err, rc, "rank 0 failed to prepare the initial conditions");
-    }
-    free(x);
-    free(H);
+    if (rc == FH_EINPUT && *model) fh_err_prefix(err, "[initial] hessian_model %s: ", model);
+    fh_surface_free(ml);
     return rc;
 }
 
@@ -150,11 +191,13 @@ static int run(const fh_deck_args *a, long first, long last)
                             "molecule; model surface '%s' needs sampling = fixed", deck_name, s->name);
             goto out;
         }
-        if ((rc = prepare_modes(s, d, geom, &modes, &err)) != FH_OK) goto out;
+        outdir = fh_setup_outdir(d, deck_name, a->outdir);
+        deck_text = fh_deck_resolved_text(d);
+        if ((rc = prepare_modes(s, d, geom, outdir, deck_text, &modes, &err)) != FH_OK) goto out;
         c.modes = modes;
     }
-    outdir = fh_setup_outdir(d, deck_name, a->outdir);
-    deck_text = fh_deck_resolved_text(d);
+    if (!outdir) outdir = fh_setup_outdir(d, deck_name, a->outdir);
+    if (!deck_text) deck_text = fh_deck_resolved_text(d);
     c.outdir = outdir;
     c.deck_text = deck_text;
     c.frame_every = (int)fh_deck_int(d, "output", "frame_every");

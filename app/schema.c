@@ -95,7 +95,11 @@ static const fh_deck_key schema[] = {
     {"initial", "temperature", FH_KEY_REAL, FH_UNIT_TEMPERATURE, "K", "0 K", 0.0, 1e4, NULL,
      "temperature of the Wigner distribution (0 K: ground vibrational state)"},
     {"initial", "optimize", FH_KEY_BOOL, FH_UNIT_NONE, NULL, "false", UNBOUNDED, NULL,
-     "optimise the S0 minimum on the provider before computing the Hessian"},
+     "optimise the S0 minimum on the provider (or the hessian_model) before computing the Hessian"},
+    {"initial", "hessian_model", FH_KEY_PATH, FH_UNIT_NONE, NULL, "", UNBOUNDED, NULL,
+     "ML model file whose S0 Hessian (and minimum, with optimize) gives the Wigner normal modes "
+     "instead of finite differences of the provider's gradients (hours for OpenMolcas on the "
+     "fly); the provider still runs the dynamics (optional)"},
     {"initial", "window_min", FH_KEY_REAL, FH_UNIT_ENERGY, "eV", "", 0.0, 10.0, NULL,
      "excitation-energy window, lower bound: start each trajectory in the lowest excited state "
      "whose vertical excitation energy lies in the window (optional)"},

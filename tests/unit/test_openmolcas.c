@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fh_h5md.h"
 #include "fh_openmolcas.h"
 #include "fh_surfaces.h"
 #include "fh_units.h"
@@ -268,6 +269,63 @@ Test(openmolcas, killing_the_caller_stops_the_run, .timeout = 60)
     if (!gone) kill((pid_t)sleep_pid, SIGKILL), kill((pid_t)fake_pid, SIGKILL);
     cr_assert(gone, "OpenMolcas (pid %ld, child %ld) outlived its killed caller", fake_pid,
               sleep_pid);
+}
+
+/* Surface hopping on the fly with OpenMolcas through `fusionhop run` (inputs/ethylene/onthefly.inp,
+ * shortened to one trajectory of two 0.5 fs steps from rest on S1): the run completes, the total
+ * energy holds over the steps, and the stored energies are the provider's at the stored geometry
+ * (the orbital guesses differ: 5e-5 hartree). */
+Test(openmolcas, surface_hopping_on_the_fly, .timeout = 600)
+{
+    cr_assert_eq(access("/usr/bin/pymolcas", X_OK), 0, "OpenMolcas (pymolcas) is not installed");
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "cd '%s' && %s run %s/inputs/ethylene/onthefly.inp -o otf "
+             "--set dynamics.ntraj=1 --set dynamics.tmax=1fs --set initial.sampling=fixed "
+             "--set openmolcas.scratch=%s > otf.log 2>&1", dir, FH_TEST_FUSIONHOP,
+             FH_TEST_SOURCE_DIR, dir);
+    int st = system(cmd);
+    char path[1400];
+    snprintf(path, sizeof path, "%s/otf.log", dir);
+    FILE *lf = fopen(path, "r");
+    char log[8192] = "";
+    if (lf) {
+        size_t n = fread(log, 1, sizeof log - 1, lf);
+        log[n] = '\0';
+        fclose(lf);
+    }
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "fusionhop run failed:\n%s", log);
+    cr_assert(strstr(log, "1 done, 0 failed"), "%s", log);
+
+    char rdir[600];
+    snprintf(rdir, sizeof rdir, "%s/otf", dir);
+    fh_ens_traj_path(rdir, 0, path, sizeof path);
+    fh_h5md_reader *r = NULL;
+    fh_err err = {0};
+    cr_assert_eq(fh_h5md_reader_open(path, &r, &err), FH_OK, "%s", err.msg);
+    cr_assert_eq(fh_h5md_reader_nframes(r), 3);
+    double etot[3], epot[6], x[18];
+    int active[3];
+    cr_assert_eq(fh_h5md_read_etot(r, 0, 3, etot, &err), FH_OK, "%s", err.msg);
+    cr_assert_eq(fh_h5md_read_epot(r, 0, 3, epot, &err), FH_OK, "%s", err.msg);
+    cr_assert_eq(fh_h5md_read_active(r, 0, 3, active, &err), FH_OK, "%s", err.msg);
+    cr_assert_eq(fh_h5md_read_positions(r, 2, 1, x, &err), FH_OK, "%s", err.msg);
+    fh_h5md_reader_close(r);
+    cr_assert_eq(active[0], 1, "starts on S1");
+    for (int k = 1; k < 3; k++)
+        cr_assert(fabs(etot[k] - etot[0]) < 1e-4, "frame %d: total energy moved by %.2e hartree", k,
+                  etot[k] - etot[0]);
+    fh_surface *s = NULL;
+    fh_surface_config c = eth_config();
+    static const int deck_z[6] = {6, 6, 1, 1, 1, 1}; /* inputs/geometries/ethylene.xyz's order */
+    c.z = deck_z;
+    c.molcas.scratch = dir;
+    cr_assert_eq(fh_surface_alloc(&c, &s, &err), FH_OK, "%s", err.msg);
+    double e[2];
+    cr_assert_eq(eval(s, x, 0u, 0, e, NULL, NULL, &err), FH_OK, "%s", err.msg);
+    for (int k = 0; k < 2; k++)
+        cr_assert(fabs(e[k] - epot[4 + k]) < 5e-5, "S%d at frame 2: stored %.8f, recomputed %.8f", k,
+                  epot[4 + k], e[k]);
+    fh_surface_free(s);
 }
 
 Test(openmolcas, bad_configuration_is_an_input_error)

@@ -12,7 +12,9 @@
  *  - a window no sample reaches fails every trajectory with a clear reason and the run completes;
  *  - the stored committee spread is each state's own (the model re-evaluated at the geometry);
  *  - frame 0 has zero total momentum and angular momentum (translation and rotation removed);
- *  - bad window settings are usage errors naming the keys. */
+ *  - bad window settings are usage errors naming the keys;
+ *  - the Hessian is cached in the output directory and read back; [initial] hessian_model gives
+ *    the normal modes of another model than the provider. */
 #include <criterion/criterion.h>
 #include "test_workdir.h"
 #include <math.h>
@@ -287,12 +289,45 @@ static void check_unreachable_window(void)
     free(log);
 }
 
-/* One fitted model for both (fitting is the slow part under the sanitizers). */
+/* The normal modes' cache and [initial] hessian_model: the run "plain" (check_window) left its
+ * Hessian in plain/initial-hessian-<deck hash>.txt and a second invocation reads it instead of
+ * optimising again; a run whose provider is another (untrained) model but whose hessian_model is
+ * the fitted one starts every trajectory at bitwise the same positions and velocities as "plain". */
+static void check_hessian_cache_and_model(void)
+{
+    cr_assert_eq(sh("test $(ls plain/initial-hessian-*.txt | wc -l) = 1"), 0, "one Hessian cache");
+    cr_assert_eq(sh("%s run deck.inp -o plain 2> again.log", FH_TEST_FUSIONHOP), 0);
+    char *log = slurp("again.log");
+    cr_assert(strstr(log, "normal modes from the Hessian in plain/initial-hessian-") &&
+              !strstr(log, "optimising"), "%s", log);
+    free(log);
+
+    cr_assert_eq(sh("%s/tests/runner_model random other.h5 hco.xyz --arch tiny --states 3 "
+                    "--members 2 --seed 5 > other.log 2>&1", FH_TEST_BINARY_DIR), 0);
+    cr_assert_eq(sh("sed -e 's/model = hco_model.h5/model = other.h5/' -e "
+                    "'s/^optimize = true/optimize = true\\nhessian_model = hco_model.h5/' deck.inp "
+                    "> other.inp && grep -q '^hessian_model = hco_model.h5' other.inp"), 0);
+    cr_assert_eq(sh("%s run other.inp -o other 2> other_run.log", FH_TEST_FUSIONHOP), 0);
+    log = slurp("other_run.log");
+    cr_assert(strstr(log, "optimising the S0 minimum of") && strstr(log, "hco_model.h5"), "%s", log);
+    free(log);
+    for (long i = 0; i < NTRAJ; i++) {
+        frame0 a, b;
+        read_frame0("plain", i, &a);
+        read_frame0("other", i, &b);
+        cr_assert_eq(memcmp(a.x, b.x, sizeof a.x), 0, "trajectory %ld: positions differ", i);
+        cr_assert_eq(memcmp(a.v, b.v, sizeof a.v), 0, "trajectory %ld: velocities differ", i);
+        cr_assert(a.e[0] != b.e[0], "the dynamics ran on the other provider");
+    }
+}
+
+/* One fitted model for all (fitting is the slow part under the sanitizers). */
 Test(runner_ml, excitation_window_on_a_molecule, .timeout = 300)
 {
     setup_dir();
     make_model_and_deck();
     check_window();
     check_unreachable_window();
+    check_hessian_cache_and_model();
     cleanup_dir();
 }
