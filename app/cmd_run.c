@@ -70,8 +70,8 @@ static int make_dirs(const char *dir)
  * from the ML model [initial] hessian_model (an ab initio provider's finite-difference Hessian
  * costs 2 x 3N gradients: hours for OpenMolcas). Why the cache: rank 0 computes it once and keeps
  * it in OUTDIR/initial-hessian-<hash of the resolved deck>.txt, so that the other ranks, a resumed
- * run and the tasks of a job array read it instead of computing it again; another deck, another
- * file. */
+ * run and job-array tasks started after it read it instead of computing it again (tasks started
+ * together each compute the same one); another deck, another file. */
 static int prepare_modes(fh_surface *s, const fh_deck *d, const fh_xyz *geom, const char *outdir,
                          const char *deck_text, fh_dyn_modes **modes, fh_err *err)
 {
