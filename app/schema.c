@@ -195,6 +195,9 @@ static const fh_deck_key schema[] = {
      "seed of the split, the initial weights and the data order"},
     {"train", "energy_weight", FH_KEY_REAL, FH_UNIT_NONE, NULL, "1", 0.0, 1e12, NULL,
      "weight of the energy term (squared per-atom energy errors, atomic units)"},
+    {"train", "gap_weight", FH_KEY_REAL, FH_UNIT_NONE, NULL, "0", 0.0, 1e12, NULL,
+     "weight of the gap term (squared per-atom errors of E_j - E_i, atomic units), added to the "
+     "energy term: the gaps drive the hops"},
     {"train", "force_weight", FH_KEY_REAL, FH_UNIT_NONE, NULL, "1", 0.0, 1e12, NULL,
      "weight of the force term (squared gradient-component errors, atomic units)"},
     {"train", "nac_weight", FH_KEY_REAL, FH_UNIT_NONE, NULL, "1", 0.0, 1e12, NULL,

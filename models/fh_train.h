@@ -45,8 +45,11 @@ typedef struct {
     double w_energy, w_force, w_nac;
     int force_hvp;      /* FH_TRAIN_HVP_* */
     double hvp_step;    /* bohr, largest atomic displacement of the Hessian-vector product */
+    double w_gap;       /* weight of the squared per-atom gap errors (E_j - E_i), part of the
+                           energy term: the gap drives the hops, its error is not the sum of the
+                           states' */
 } fh_train_loss_cfg;
-/* w_E = 1, w_F = 10, w_C = 10, one-sided, 1e-5 bohr. */
+/* w_E = 1, w_F = 1, w_C = 1, one-sided, 1e-5 bohr, no gap term. */
 fh_train_loss_cfg fh_train_loss_cfg_default(void);
 
 /* Loss terms and error sums of one or more geometries (accumulated: += by every call). */

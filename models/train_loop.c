@@ -249,12 +249,12 @@ static void setup_key(const trainer *T, char *key, size_t n)
     char text[4096];
     snprintf(text, sizeof text,
              "%s|%.17g|%.17g|%llu|%.17g|%.17g|%.17g|%d|%.17g|%d|%.17g|%.17g|%.17g|%.17g|%.17g|%d|"
-             "%.17g|%d|%.17g|%d|%d|%d|%d|%s|%d|%zu|split-by-id",
+             "%.17g|%d|%.17g|%d|%d|%d|%d|%s|%d|%zu|split-by-id|%.17g",
              T->d->checksum, c->train_fraction, c->valid_fraction, (unsigned long long)c->seed,
              c->loss.w_energy, c->loss.w_force, c->loss.w_nac, c->loss.force_hvp, c->loss.hvp_step,
              c->amsgrad, c->lr, c->beta1, c->beta2, c->adam_eps, c->lr_factor, c->lr_patience,
              c->lr_min, c->ema, c->ema_decay, c->patience, c->max_epochs, c->batch_size,
-             c->committee, c->init_model, c->max_samples, T->np);
+             c->committee, c->init_model, c->max_samples, T->np, c->loss.w_gap);
     uint64_t hs = fh_model_fnv1a(text, strlen(text), FH_MODEL_FNV_INIT);
     hs = fh_model_fnv1a(h, sizeof *h, hs);
     const fh_model_norm *nm = fh_model_get_norm_const(T->m);

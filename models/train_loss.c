@@ -14,7 +14,8 @@
 
 fh_train_loss_cfg fh_train_loss_cfg_default(void)
 {
-    fh_train_loss_cfg c = {1.0, 1.0, 1.0, FH_TRAIN_HVP_FORWARD, 1e-5};
+    fh_train_loss_cfg c = {.w_energy = 1.0, .w_force = 1.0, .w_nac = 1.0,
+                           .force_hvp = FH_TRAIN_HVP_FORWARD, .hvp_step = 1e-5, .w_gap = 0.0};
     return c;
 }
 
@@ -50,11 +51,19 @@ void train_eval_terms(const fh_model *m, const fh_train_sample *s, const fh_trai
         if (gE) gE[k] = cfg->w_energy * 2.0 * d / ((double)n * n * nE);
         t->e_abs[k] += fabs(d), t->e_n[k] += 1;
     }
+    int nGap = 0;
+    for (int i = 0; i < N; i++)
+        for (int j = i + 1; j < N; j++) nGap += s->has_energy && s->has_energy[i] && s->has_energy[j];
     for (int i = 0; i < N; i++)
         for (int j = i + 1; j < N; j++)
             if (s->has_energy && s->has_energy[i] && s->has_energy[j]) {
-                t->gap_abs += fabs((E[j] - E[i]) - (s->energy[j] - s->energy[i]));
+                double d = (E[j] - E[i]) - (s->energy[j] - s->energy[i]);
+                t->gap_abs += fabs(d);
                 t->gap_n += 1;
+                if (cfg->w_gap == 0) continue;
+                t->l_energy += cfg->w_gap * (d / n) * (d / n) / nGap;
+                double gd = cfg->w_gap * 2.0 * d / ((double)n * n * nGap);
+                if (gE) gE[j] += gd, gE[i] -= gd;
             }
     /* forces: v_s = dL/d(dE_s/dR) */
     for (int k = 0; k < N && g; k++) {

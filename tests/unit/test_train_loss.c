@@ -47,7 +47,7 @@ static void setup(ctx *c, uint64_t seed)
     c->hasH[0] = 1, c->hasH[1] = 0, c->hasH[2] = 1;     /* pair (0,2) missing */
     c->s = (fh_train_sample){NAT, c->type, c->x, c->E, c->hasE, c->G, c->hasG, c->H, c->hasH};
     c->cfg = fh_train_loss_cfg_default();
-    c->cfg.w_energy = 2.0, c->cfg.w_force = 3.0, c->cfg.w_nac = 5.0;
+    c->cfg.w_energy = 2.0, c->cfg.w_force = 3.0, c->cfg.w_nac = 5.0, c->cfg.w_gap = 400.0;
 }
 
 static double loss(ctx *c)
@@ -70,6 +70,13 @@ static double check(ctx *c, int hvp, double *force_share)
     fh_train_terms t = {0};
     cr_assert_eq(fh_train_sample_loss(c->ws, c->m, c->theta, &c->s, &c->cfg, g, &t, &err), FH_OK);
     cr_assert(t.l_energy > 0 && t.l_force > 0 && t.l_nac > 0, "every term must be active");
+    double wg = c->cfg.w_gap;
+    c->cfg.w_gap = 0;
+    fh_train_terms t0 = {0};
+    cr_assert_eq(fh_train_sample_loss(c->ws, c->m, c->theta, &c->s, &c->cfg, NULL, &t0, &err), FH_OK);
+    c->cfg.w_gap = wg;
+    cr_assert(t.l_energy > 1.05 * t0.l_energy, "the gap term (states 0 and 2) must count: %.4e vs "
+              "%.4e", t.l_energy, t0.l_energy);
     double wf = c->cfg.w_force;
     c->cfg.w_force = 0;
     cr_assert_eq(fh_train_sample_loss(c->ws, c->m, c->theta, &c->s, &c->cfg, gnf, NULL, &err), FH_OK);
