@@ -3,6 +3,8 @@
  * starts, so a typo never costs a queue slot. */
 #include "fh_app.h"
 #include "fh_deck.h"
+#include "fh_file.h"
+#include "fh_model.h"
 #include "fh_runner.h"
 #include "fh_sampling.h"
 #include "fh_setup.h"
@@ -13,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 static void usage(void)
@@ -52,20 +53,6 @@ static int take_range(int *argc, char **argv, long *first, long *last)
     return FH_EXIT_OK;
 }
 
-/* mkdir -p */
-static int make_dirs(const char *dir)
-{
-    char p[4096];
-    if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p) return -1;
-    for (char *c = p + 1; *c; c++) {
-        if (*c != '/') continue;
-        *c = '\0';
-        if (mkdir(p, 0777) < 0 && errno != EEXIST) return -1;
-        *c = '/';
-    }
-    return mkdir(p, 0777) < 0 && errno != EEXIST ? -1 : 0;
-}
-
 /* Reference geometry -> (optional optimisation) -> Hessian -> normal modes, from the provider or
  * from the ML model [initial] hessian_model (an ab initio provider's finite-difference Hessian
  * costs 2 x 3N gradients: hours for OpenMolcas). Why the cache: rank 0 computes it once and keeps
@@ -77,9 +64,7 @@ static int prepare_modes(fh_surface *s, const fh_deck *d, const fh_xyz *geom, co
 {
     int rank, rc = FH_OK;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (const unsigned char *c = (const unsigned char *)deck_text; c && *c; c++)
-        h = (h ^ *c) * 0x100000001b3ull;
+    uint64_t h = fh_model_fnv1a(deck_text, deck_text ? strlen(deck_text) : 0, FH_MODEL_FNV_INIT);
     char cache[4200];
     snprintf(cache, sizeof cache, "%s/initial-hessian-%016llx.txt", outdir, (unsigned long long)h);
     const char *model = fh_deck_string(d, "initial", "hessian_model");
@@ -98,7 +83,7 @@ static int prepare_modes(fh_surface *s, const fh_deck *d, const fh_xyz *geom, co
     for (int turn = 0; turn < 2; turn++) {
         if ((turn == 0) == (rank == 0)) {
             if (rank == 0) {
-                if (make_dirs(outdir) != 0)
+                if (fh_file_mkdirs(outdir) != 0)
                     rc = fh_err_set(err, FH_EFAIL, "cannot create %s: %s", outdir, strerror(errno));
                 else if (access(cache, R_OK) == 0)
                     fh_log("fusionhop run: normal modes from the Hessian in %s\n", cache);

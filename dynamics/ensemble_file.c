@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fh_file.h"
 #include "fh_h5md.h"
 #include "fh_units.h"
 #include "fh_version.h"
@@ -30,22 +31,6 @@ int fh_ens_traj_path(const char *outdir, long index, char *buf, size_t size)
 {
     int n = snprintf(buf, size, "%s/%s/traj_%06ld.h5", outdir, FH_ENS_TRAJ_DIR, index);
     return n < 0 || (size_t)n >= size ? -1 : 0;
-}
-
-static int mkdir_p(const char *dir)
-{
-    char *p = strdup(dir);
-    if (!p) return -1;
-    int rc = 0;
-    for (char *s = p + 1; *s && !rc; s++) {
-        if (*s != '/') continue;
-        *s = '\0';
-        if (mkdir(p, 0777) < 0 && errno != EEXIST) rc = -1;
-        *s = '/';
-    }
-    if (!rc && mkdir(p, 0777) < 0 && errno != EEXIST) rc = -1;
-    free(p);
-    return rc;
 }
 
 static fh_ens *ens_new(const char *outdir)
@@ -201,7 +186,7 @@ int fh_ens_create(const char *outdir, long ntraj, const char *deck_text, uint64_
     int rc = FH_OK;
     char trajdir[4096];
     snprintf(trajdir, sizeof trajdir, "%s/%s", outdir, FH_ENS_TRAJ_DIR);
-    if (mkdir_p(outdir) < 0 || mkdir_p(trajdir) < 0)
+    if (fh_file_mkdirs(outdir) < 0 || fh_file_mkdirs(trajdir) < 0)
         rc = fh_err_set(err, FH_EFAIL, "%s: cannot create directory (%s)", trajdir, strerror(errno));
     else if (!force && access(e->path, F_OK) == 0)
         rc = fh_err_set(err, FH_EINPUT,

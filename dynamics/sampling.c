@@ -650,6 +650,23 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* A list made elsewhere (WHAT in PATH) must hold the reference's atoms in the same order; NEED
+ * names who needs that in the message. */
+static int same_atoms(const char *path, const char *what, const char *need, int n, const int *zs,
+                      int natoms, const int *z, fh_err *err)
+{
+    if (n != natoms)
+        return fh_err_set(err, FH_EINPUT, "%s: error: %s has %d atoms, the reference geometry %d "
+                          "(%s the reference's atoms in the same order)", path, what, n, natoms,
+                          need);
+    for (int a = 0; a < natoms; a++)
+        if (zs[a] != z[a])
+            return fh_err_set(err, FH_EINPUT, "%s: error: %s: atom %d is %s, in the reference "
+                              "geometry %s (%s the reference's atoms in the same order)", path,
+                              what, a + 1, fh_element_symbol(zs[a]), fh_element_symbol(z[a]), need);
+    return FH_OK;
+}
+
 static int from_xyz(const fh_samp_config *c, int natoms, const int *z, fh_samp_set **out,
                     fh_err *err)
 {
@@ -657,15 +674,7 @@ static int from_xyz(const fh_samp_config *c, int natoms, const int *z, fh_samp_s
     fh_xyz *g = NULL;
     int rc = fh_xyz_read(path, &g, err);
     if (rc != FH_OK) return rc;
-    if (g->natoms != natoms)
-        rc = fh_err_set(err, FH_EINPUT, "%s: error: frame 1 has %d atoms, the reference geometry "
-                        "%d (the frames need the reference's atoms in the same order)", path,
-                        g->natoms, natoms);
-    for (int a = 0; rc == FH_OK && a < natoms; a++)
-        if (g->z[a] != z[a])
-            rc = fh_err_set(err, FH_EINPUT, "%s: error: frame 1: atom %d is %s, in the reference "
-                            "geometry %s (the frames need the reference's atoms in the same order)",
-                            path, a + 1, fh_element_symbol(g->z[a]), fh_element_symbol(z[a]));
+    rc = same_atoms(path, "frame 1", "the frames need", g->natoms, g->z, natoms, z, err);
     int n = c->count > 0 && c->count < g->nframes ? (int)c->count : g->nframes, n3 = 3 * natoms;
     fh_samp_set *set = NULL;
     if (rc == FH_OK) rc = set_alloc(n, natoms, &set, err);
@@ -735,14 +744,7 @@ static int from_dataset(const fh_samp_config *c, int natoms, const int *z, fh_sa
     fh_dataset *d = NULL;
     int rc = fh_dataset_read(path, &d, err);
     if (rc != FH_OK) return rc;
-    if (d->natoms != natoms)
-        rc = fh_err_set(err, FH_EINPUT, "%s: error: the dataset has %d atoms, the reference "
-                        "geometry %d", path, d->natoms, natoms);
-    for (int a = 0; rc == FH_OK && a < natoms; a++)
-        if (d->z[a] != z[a])
-            rc = fh_err_set(err, FH_EINPUT, "%s: error: atom %d is %s, in the reference geometry "
-                            "%s (the dataset needs the reference's atoms in the same order)", path,
-                            a + 1, fh_element_symbol(d->z[a]), fh_element_symbol(z[a]));
+    rc = same_atoms(path, "the dataset", "the dataset needs", d->natoms, d->z, natoms, z, err);
     size_t nok = 0;
     for (size_t r = 0; rc == FH_OK && r < d->n; r++)
         if (d->status[r] == FH_DATASET_OK && fh_dataset_find(d, d->id[r], FH_DATASET_OK) == (long)r)

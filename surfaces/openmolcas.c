@@ -68,19 +68,6 @@ static int remove_tree(const char *path)
     return unlink(path);
 }
 
-static int mkdir_p(const char *path)
-{
-    char tmp[1024];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(tmp, 0755) && errno != EEXIST) return -1;
-        *p = '/';
-    }
-    return mkdir(tmp, 0755) && errno != EEXIST ? -1 : 0;
-}
-
 static double now_s(void)
 {
     struct timespec t;
@@ -419,7 +406,7 @@ static void keep_logs(molcas_impl *m, const char *dir, const char *name, int fai
 {
     char from[2048], to[2048];
     m->det.log_path[0] = '\0';
-    if (m->cfg.keep_dir && m->cfg.keep_dir[0] && mkdir_p(m->cfg.keep_dir) == 0) {
+    if (m->cfg.keep_dir && m->cfg.keep_dir[0] && fh_file_mkdirs(m->cfg.keep_dir) == 0) {
         static const char *ext[] = {"input", "log", "err"};
         for (int k = 0; k < 3; k++) {
             snprintf(from, sizeof from, "%s/" PROJECT ".%s", dir, ext[k]);

@@ -5,6 +5,7 @@
  * (d = h/(E1-E0) + d_CSF, h translation-invariant). Failure modes (crash, timeout, truncated or
  * non-converged output, bad configuration) use fake pymolcas scripts and cost nothing. */
 #include <criterion/criterion.h>
+#include "test_read_text.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -291,15 +292,10 @@ Test(openmolcas, surface_hopping_on_the_fly, .timeout = 600)
     int st = system(cmd);
     char path[1400];
     snprintf(path, sizeof path, "%s/otf.log", dir);
-    FILE *lf = fopen(path, "r");
-    char log[8192] = "";
-    if (lf) {
-        size_t n = fread(log, 1, sizeof log - 1, lf);
-        log[n] = '\0';
-        fclose(lf);
-    }
+    char *log = read_text(path);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "fusionhop run failed:\n%s", log);
     cr_assert(strstr(log, "1 done, 0 failed"), "%s", log);
+    free(log);
 
     char rdir[600];
     snprintf(rdir, sizeof rdir, "%s/otf", dir);
