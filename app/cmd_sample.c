@@ -7,6 +7,7 @@
 #include "fh_app.h"
 #include "fh_batch.h"
 #include "fh_deck.h"
+#include "fh_runner.h"
 #include "fh_sampling.h"
 #include "fh_setup.h"
 #include "fh_units.h"
@@ -133,6 +134,7 @@ static int sample(const fh_deck_args *a, int retry_failed)
     char *cache = NULL, *orbitals = NULL;
     const char **ids = NULL, **orig = NULL;
     double *xs = NULL;
+    unsigned char *todo = NULL;
     int rank, size;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
@@ -221,33 +223,45 @@ static int sample(const fh_deck_args *a, int retry_failed)
                    spread[set->n - 1] * FH_HARTREE_EV, spread[0] * FH_HARTREE_EV);
         free(spread);
     }
-    /* this rank's share: geometries rank, rank+size, ... */
-    int n3 = 3 * s->natoms, mine = 0;
-    ids = calloc((size_t)set->n + 1, sizeof *ids);
-    orig = calloc((size_t)set->n + 1, sizeof *orig);
-    xs = malloc(((size_t)set->n + 1) * (size_t)n3 * sizeof *xs);
-    if (!ids || !orig || !xs) {
-        rc = fh_err_set(&err, FH_EFAIL, "out of memory");
-        goto out;
-    }
-    for (int k = rank; k < set->n; k += size) {
-        ids[mine] = set->id[k];
-        orig[mine] = set->origin[k];
-        memcpy(xs + (size_t)mine * n3, set->x + (size_t)k * n3, (size_t)n3 * sizeof *xs);
-        mine++;
-    }
     char level[300];
     level_of_theory(d, s, level, sizeof level);
     /* create the dataset once, before the ranks append concurrently */
-    int r0 = rank == 0 ? fh_dataset_open_or_create(dataset, s->natoms, s->nstates, s->z, level, &err)
-                       : FH_OK;
+    int n3 = 3 * s->natoms, mine = 0;
+    todo = calloc((size_t)set->n + 1, 1);
+    ids = calloc((size_t)set->n + 1, sizeof *ids);
+    orig = calloc((size_t)set->n + 1, sizeof *orig);
+    xs = malloc(((size_t)set->n + 1) * (size_t)n3 * sizeof *xs);
+    if (!todo || !ids || !orig || !xs) {
+        rc = fh_err_set(&err, FH_EFAIL, "out of memory");
+        goto out;
+    }
+    for (int k = 0; k < set->n; k++) ids[k] = set->id[k], orig[k] = set->origin[k];
+    fh_batch_geoms all = {.n = set->n, .natoms = s->natoms, .x = set->x, .id = ids, .origin = orig};
+    int r0 = FH_OK;
+    if (rank == 0) {
+        r0 = fh_dataset_open_or_create(dataset, s->natoms, s->nstates, s->z, level, &err);
+        if (r0 == FH_OK) r0 = fh_surf_batch_todo(dataset, &all, retry_failed, todo, &err);
+    }
     MPI_Bcast(&r0, 1, MPI_INT, 0, MPI_COMM_WORLD);
     if (r0 != FH_OK) {
         rc = rank == 0 ? r0 : fh_err_set(&err, r0, "rank 0 could not open the dataset");
         goto out;
     }
-    fh_log("fusionhop sample: %d geometries (%s) of %s on %d rank%s into %s\n", set->n,
-           fh_samp_kind_name(c.kind), level, size, size > 1 ? "s" : "", dataset);
+    MPI_Bcast(todo, set->n, MPI_UNSIGNED_CHAR, 0, MPI_COMM_WORLD);
+
+    /* this rank's share of what is left to do (a resumed run keeps both ranks busy):
+     * pending geometries rank, rank+size, ... */
+    int pending = 0; /* compacted in place: entry mine <= k */
+    for (int k = 0; k < set->n; k++) {
+        if (!todo[k]) continue;
+        if (pending++ % size != rank) continue;
+        ids[mine] = set->id[k];
+        orig[mine] = set->origin[k];
+        memcpy(xs + (size_t)mine * n3, set->x + (size_t)k * n3, (size_t)n3 * sizeof *xs);
+        mine++;
+    }
+    fh_log("fusionhop sample: %d geometries (%s) of %s on %d rank%s into %s; %d to compute\n",
+           set->n, fh_samp_kind_name(c.kind), level, size, size > 1 ? "s" : "", dataset, pending);
 
     fh_batch_geoms g = {.n = mine, .natoms = s->natoms, .x = xs, .id = ids, .origin = orig};
     progress_ctx pc = {rank, size};
@@ -262,9 +276,14 @@ static int sample(const fh_deck_args *a, int retry_failed)
     if (mine > 0) rc = fh_surf_batch_run(s, dataset, level, &g, &o, &fin, &err);
     else fin.total = 0;
 
-    /* totals over the ranks */
+    /* totals over the ranks; the geometries done before this run are counted once, here */
     unsigned long loc[5] = {fin.total, fin.done, fin.skipped, fin.failed, (unsigned long)(rc != FH_OK)},
                   tot[5];
+    if (rank == 0) {
+        unsigned long before = (unsigned long)(set->n - pending);
+        loc[0] += before, loc[1] += before, loc[2] += before;
+    }
+    fh_run_wait_all(MPI_COMM_WORLD); /* ranks done early sleep instead of spinning */
     MPI_Allreduce(loc, tot, 5, MPI_UNSIGNED_LONG, MPI_SUM, MPI_COMM_WORLD);
     if (rc != FH_OK) goto out;
     if (tot[4]) {
@@ -282,6 +301,7 @@ out:
     free(ids);
     free(orig);
     free(xs);
+    free(todo);
     free(cache);
     free(orbitals);
     fh_samp_set_free(set);

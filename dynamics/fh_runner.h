@@ -45,6 +45,11 @@ typedef struct {
     double seconds;
 } fh_run_summary;
 
+/* A barrier that sleeps while it waits: Open MPI's blocking collectives spin, and a rank that
+ * finished its share would take a core from the ranks (or the OpenMolcas runs) still working.
+ * Call it before a collective that ends a long, unevenly shared phase. */
+void fh_run_wait_all(MPI_Comm comm);
+
 /* Run (or resume) the ensemble. Collective over comm; every rank gets the same return code. */
 int fh_run_ensemble(fh_surface *s, const fh_run_config *cfg, MPI_Comm comm, fh_run_summary *sum,
                     fh_err *err);

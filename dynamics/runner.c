@@ -385,6 +385,18 @@ static void print_progress(manager *m, int force)
         fprintf(stderr, "elapsed %.1f s\n", el);
 }
 
+void fh_run_wait_all(MPI_Comm comm)
+{
+    MPI_Request req;
+    MPI_Ibarrier(comm, &req);
+    for (int flag = 0;;) {
+        MPI_Test(&req, &flag, MPI_STATUS_IGNORE);
+        if (flag) return;
+        struct timespec ts = {0, 2000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
 static long take(manager *m) { return m->next < m->nqueue ? m->queue[m->next++] : -1; }
 
 /* Answer every pending worker request (rank 0, between its own steps). */
@@ -542,6 +554,7 @@ int fh_run_ensemble(fh_surface *s, const fh_run_config *cfg, MPI_Comm comm, fh_r
         }
     }
     sum->seconds = now() - t0;
+    fh_run_wait_all(comm); /* workers done early wait here for rank 0's last trajectory */
     if (rank == 0 && m.io_errors)
         rc = fh_err_set(err, FH_EFAIL, "%d trajectories could not write their output", m.io_errors);
     MPI_Bcast(&rc, 1, MPI_INT, 0, comm);

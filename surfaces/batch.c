@@ -29,6 +29,25 @@ static int id_state(const fh_dataset *d, const char *id)
     return fh_dataset_find(d, id, -1) >= 0 ? 2 : 0;
 }
 
+static unsigned char todo_of(int state, int retry_failed)
+{
+    return !(state == 1 || (state == 2 && !retry_failed));
+}
+
+int fh_surf_batch_todo(const char *path, const fh_batch_geoms *g, int retry_failed,
+                       unsigned char *todo, fh_err *err)
+{
+    fh_dataset *have = NULL;
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        int rc = fh_dataset_read(path, &have, err);
+        if (rc) return rc;
+    }
+    for (int k = 0; k < g->n; k++) todo[k] = todo_of(id_state(have, g->id[k]), retry_failed);
+    fh_dataset_free(have);
+    return FH_OK;
+}
+
 /* The orbital cache: for each geometry computed with OpenMolcas in this process, its coordinates
  * and a copy of its converged orbitals; the next calculation starts from the nearest. */
 typedef struct {
@@ -145,7 +164,7 @@ int fh_surf_batch_run(fh_surface *s, const char *path, const char *level,
     for (int k = 0; rc == FH_OK && k < g->n; k++) {
         int st = id_state(have, g->id[k]);
         if (st == 1) p.done++, p.skipped++;
-        todo[k] = !(st == 1 || (st == 2 && !o->retry_failed));
+        todo[k] = todo_of(st, o->retry_failed);
         left += todo[k];
     }
     double tsum = 0;

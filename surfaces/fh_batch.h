@@ -49,6 +49,12 @@ typedef struct {
     void *ctx;
 } fh_batch_opts;
 
+/* Sets todo[k] to 1 for the geometries of g that fh_surf_batch_run would compute now (no
+ * successful row in the dataset at path; no row at all unless retry_failed), 0 for the others.
+ * A missing dataset means all. Lets parallel callers share out only the work that is left. */
+int fh_surf_batch_todo(const char *path, const fh_batch_geoms *g, int retry_failed,
+                       unsigned char *todo, fh_err *err);
+
 /* Runs the geometries not yet done through the provider and appends each result to the dataset
  * at `path` (created if missing, with `level` as its level of theory). Returns FH_OK when the
  * list was processed (failures of single geometries included, counted in *final), an error if

@@ -51,6 +51,10 @@ int fh_surf_molcas_set_guess(fh_surface *s, const char *orbfile, const double *x
 /* Copy the orbitals of the last successful calculation (needs reuse_orbitals) to path. */
 int fh_surf_molcas_save_orbitals(const fh_surface *s, const char *path);
 
+/* Removes the work directories under scratch that runs of this host left when they were killed
+ * (their process is gone). Every new provider does this; safe while other runs are live. */
+void fh_molcas_sweep_scratch(const char *scratch);
+
 /* Parsed output of one OpenMolcas run. The caller allocates the arrays. */
 typedef struct {
     int natoms, nstates;

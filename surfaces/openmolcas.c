@@ -68,6 +68,60 @@ static int remove_tree(const char *path)
     return unlink(path);
 }
 
+/* Work directories are named <kind>.<pid>.<host>.XXXXXX so that the ones a killed run left
+ * behind (600 MB each for stilbene, on a RAM disk) can be told from those of live runs: a new
+ * provider removes the directories of processes of this host that no longer exist. */
+static void host_tag(char *buf, size_t n)
+{
+    if (gethostname(buf, n - 1) != 0) snprintf(buf, n, "host");
+    buf[n - 1] = '\0';
+    for (char *c = buf; *c; c++)
+        if (*c == '/' || *c == '.') *c = '_';
+}
+
+static void scratch_name(char *buf, size_t n, const char *scratch, const char *kind)
+{
+    char host[256];
+    host_tag(host, sizeof host);
+    snprintf(buf, n, "%s/%s.%ld.%.200s.XXXXXX", scratch, kind, (long)getpid(), host);
+}
+
+/* The pid in a name made by scratch_name for this host, or 0 when the name is not one. */
+static long stale_owner(const char *name, const char *host)
+{
+    static const char *kinds[] = {"fhmolcas.", "fhmolcas-orb."};
+    for (int k = 0; k < 2; k++) {
+        size_t lk = strlen(kinds[k]);
+        if (strncmp(name, kinds[k], lk) != 0) continue;
+        char *end;
+        long pid = strtol(name + lk, &end, 10);
+        if (pid <= 0 || *end != '.') return 0;
+        size_t lh = strlen(host);
+        if (strncmp(end + 1, host, lh) != 0 || end[1 + lh] != '.' || strlen(end + 2 + lh) != 6)
+            return 0;
+        return pid;
+    }
+    return 0;
+}
+
+void fh_molcas_sweep_scratch(const char *scratch)
+{
+    char host[256];
+    host_tag(host, sizeof host);
+    DIR *d = opendir(scratch);
+    if (!d) return;
+    struct dirent *e;
+    char path[2048];
+    while ((e = readdir(d))) {
+        long pid = stale_owner(e->d_name, host);
+        if (pid <= 0 || pid == (long)getpid()) continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* alive, or not ours to judge */
+        snprintf(path, sizeof path, "%s/%s", scratch, e->d_name);
+        remove_tree(path);
+    }
+    closedir(d);
+}
+
 static double now_s(void)
 {
     struct timespec t;
@@ -442,7 +496,7 @@ static int run_once(molcas_impl *m, const double *x, unsigned grad_mask, int wan
                     const char *orbfile, const char *name, fh_molcas_output *o, fh_err *err)
 {
     char dir[1024], path[2048], h5[2048];
-    snprintf(dir, sizeof dir, "%s/fhmolcas.XXXXXX", m->cfg.scratch);
+    scratch_name(dir, sizeof dir, m->cfg.scratch, "fhmolcas");
     if (!mkdtemp(dir))
         return fh_err_set(err, FH_EFAIL, "OpenMolcas: cannot make a work directory under %s: %s",
                           m->cfg.scratch, strerror(errno));
@@ -654,7 +708,8 @@ int fh_surf_molcas_create(const fh_surface_config *cfg, fh_surface *s, fh_err *e
         molcas_destroy(s);
         return FH_EINPUT;
     }
-    snprintf(m->orbdir, sizeof m->orbdir, "%s/fhmolcas-orb.XXXXXX", m->scratch);
+    fh_molcas_sweep_scratch(m->scratch);
+    scratch_name(m->orbdir, sizeof m->orbdir, m->scratch, "fhmolcas-orb");
     if (!mkdtemp(m->orbdir)) {
         fh_err_set(err, FH_EINPUT, "openmolcas: cannot use scratch directory %s: %s", m->scratch,
                    strerror(errno));

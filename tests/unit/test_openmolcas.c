@@ -236,7 +236,8 @@ static long read_pid(const char *name)
 }
 
 /* A caller killed with SIGKILL in the middle of a calculation takes the OpenMolcas run (and what
- * it started) with it: nothing keeps computing for nobody. */
+ * it started) with it: nothing keeps computing for nobody; the next provider cleans up the work
+ * directories it left. */
 Test(openmolcas, killing_the_caller_stops_the_run, .timeout = 60)
 {
     char body[2000];
@@ -270,6 +271,30 @@ Test(openmolcas, killing_the_caller_stops_the_run, .timeout = 60)
     if (!gone) kill((pid_t)sleep_pid, SIGKILL), kill((pid_t)fake_pid, SIGKILL);
     cr_assert(gone, "OpenMolcas (pid %ld, child %ld) outlived its killed caller", fake_pid,
               sleep_pid);
+
+    /* The killed caller's work directories are still there; the next provider on this scratch
+     * removes them, and leaves those of live processes (pid 1) and of other hosts alone. */
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "test -n \"$(ls -d %s/fhmolcas.%ld.* 2>/dev/null)\" && "
+             "test -n \"$(ls -d %s/fhmolcas-orb.%ld.* 2>/dev/null)\"", dir, (long)caller, dir,
+             (long)caller);
+    cr_assert_eq(system(cmd), 0, "the killed run's work directories should exist");
+    char host[256] = "host";
+    gethostname(host, sizeof host - 1);
+    for (char *c = host; *c; c++)
+        if (*c == '.' || *c == '/') *c = '_';
+    snprintf(cmd, sizeof cmd, "mkdir %s/fhmolcas.1.%s.abcdef %s/fhmolcas.%ld.otherhost.abcdef",
+             dir, host, dir, (long)caller);
+    cr_assert_eq(system(cmd), 0);
+    fh_err err = {0};
+    fh_surface *s = fake("next", "exit 1", 0, &err);
+    snprintf(cmd, sizeof cmd, "test -z \"$(ls -d %s/fhmolcas.%ld.%s.* %s/fhmolcas-orb.%ld.* "
+             "2>/dev/null)\"", dir, (long)caller, host, dir, (long)caller);
+    cr_assert_eq(system(cmd), 0, "the killed run's work directories should be removed");
+    snprintf(cmd, sizeof cmd, "test -d %s/fhmolcas.1.%s.abcdef && "
+             "test -d %s/fhmolcas.%ld.otherhost.abcdef", dir, host, dir, (long)caller);
+    cr_assert_eq(system(cmd), 0, "directories of live processes or other hosts must stay");
+    fh_surface_free(s);
 }
 
 /* Surface hopping on the fly with OpenMolcas through `fusionhop run` (inputs/ethylene/onthefly.inp,

@@ -286,6 +286,28 @@ Test(sample_xyz_cmd, frames_resume_mpi_origin_and_errors, .init = setup_dir, .fi
     fh_dataset_free(a);
     fh_dataset_free(b);
 
+    /* a resumed two-rank run shares out what is left, not the whole list: with frames 0, 2 and 4
+     * done (as a killed two-rank run leaves them), each rank computes one of frames 1 and 3 */
+    FILE *ev = fopen(in_dir("even.xyz"), "w");
+    cr_assert_not_null(ev);
+    for (int k = 0; k < 5; k += 2) { /* the ids the full list gives these frames */
+        char idc[128];
+        snprintf(idc, sizeof idc, "id=%s", set->id[k]);
+        cr_assert_eq(fh_xyz_write_frame(ev, 6, g->z, set->x + k * 18, idc), FH_OK);
+    }
+    fclose(ev);
+    cr_assert_eq(sh("%s sample x.inp -o resume.h5 --set sample.source=even.xyz 2> r1.log",
+                    FH_TEST_FUSIONHOP), 0);
+    cr_assert(grep("r1.log", "3/3 done, 0 failed"));
+    cr_assert_eq(sh("mpirun --oversubscribe -n 2 %s sample x.inp -o resume.h5 2> r2.log",
+                    FH_TEST_FUSIONHOP), 0);
+    cr_assert(grep("r2.log", "; 2 to compute"));
+    cr_assert(grep("r2.log", "rank 0/2: 1/1 done") && grep("r2.log", "rank 1/2: 1/1 done"));
+    cr_assert(grep("r2.log", "5/5 done (3 already there), 0 failed"));
+    b = read_dataset("resume.h5");
+    cr_assert_eq(b->n, 5);
+    fh_dataset_free(b);
+
     /* bad input: exit 2, the file and frame named */
     FILE *f = fopen(in_dir("list.xyz"), "a");
     fputs("6\nid=bad\nC 0 0 0.6695\nC 0 0 -0.6695\nH 0 0.93 1.23\nH 0 -0.93 1.23\n"
