@@ -73,8 +73,8 @@ if [ $running = 1 ]; then
 fi
 [ -s "$QUEUE" ] || { echo "run_sampling.sh: nothing queued" >&2; exit 2; }
 
-# work directories of calculations killed with an earlier run (~0.5 GB each on the RAM disk)
-find /dev/shm -maxdepth 1 -name 'fhmolcas.*' -mmin +120 -exec rm -rf {} + 2>/dev/null || true
+# (work directories that killed runs left on the RAM disk, ~0.6 GB each, are removed by the next
+# OpenMolcas provider: fh_molcas_sweep_scratch)
 mkdir -p "$BUILD/sampling-bin"
 cp "$BUILD/fusionhop" "$BUILD/sampling-bin/fusionhop"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
