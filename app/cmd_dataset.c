@@ -94,7 +94,7 @@ static int cmd_info(const char *path, int have_seed, unsigned long long seed)
 
     if (!have_seed) return FH_EXIT_OK;
     fh_train_data *td = NULL;
-    if (fh_train_data_load(path, &td, &err)) {
+    if (fh_train_data_load(path, FH_TRAIN_NAC_CI, &td, &err)) {
         fprintf(stderr, "fusionhop dataset: %s\n", err.msg);
         return FH_EXIT_USAGE;
     }

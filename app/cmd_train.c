@@ -106,6 +106,8 @@ static int train(const fh_deck_args *a)
     c.loss.w_force = fh_deck_real(d, "train", "force_weight");
     c.loss.w_nac = fh_deck_real(d, "train", "nac_weight");
     c.loss.w_gap = fh_deck_real(d, "train", "gap_weight");
+    c.nac_target = strcmp(fh_deck_string(d, "train", "nac_target"), "total") == 0
+                       ? FH_TRAIN_NAC_TOTAL : FH_TRAIN_NAC_CI;
     c.loss.force_hvp = strcmp(fh_deck_string(d, "train", "force_hvp"), "central") == 0
                            ? FH_TRAIN_HVP_CENTRAL : FH_TRAIN_HVP_FORWARD;
     c.loss.hvp_step = fh_deck_real(d, "train", "hvp_step");

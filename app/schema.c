@@ -202,6 +202,10 @@ static const fh_deck_key schema[] = {
      "weight of the force term (squared gradient-component errors, atomic units)"},
     {"train", "nac_weight", FH_KEY_REAL, FH_UNIT_NONE, NULL, "1", 0.0, 1e12, NULL,
      "weight of the phase-free coupling term (squared h_ij component errors, atomic units)"},
+    {"train", "nac_target", FH_KEY_CHOICE, FH_UNIT_NONE, NULL, "ci", UNBOUNDED, "ci|total",
+     "what the coupling head learns: ci = the CI block <i|dH/dR|j> where the dataset has it (smooth, "
+     "translation-invariant; the NAC is then h/gap, the whole NAC near intersections), else NAC x "
+     "gap; total = the dataset's total NAC (CSF part included) x gap"},
     {"train", "force_hvp", FH_KEY_CHOICE, FH_UNIT_NONE, NULL, "forward", UNBOUNDED,
      "forward|central", "finite-difference Hessian-vector product of the force term's weight "
      "gradient: one-sided (one extra pass per state) or central (two)"},

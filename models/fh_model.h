@@ -79,6 +79,8 @@ typedef struct {
     double valid_energy_mae;  /* hartree, final validation errors (NaN when unknown) */
     double valid_force_mae;   /* hartree/bohr */
     double valid_nac_mae;     /* hartree/bohr (phase-free, on h) */
+    char nac_target[16];      /* what h was fitted to: "ci" (the CI block <i|dH/dR|j>) or "total"
+                                 (the full NAC times the gap); "" in files from before the choice */
 } fh_model_provenance;
 
 typedef struct fh_model fh_model;

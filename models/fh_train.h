@@ -84,8 +84,18 @@ typedef struct {
     char checksum[40];                 /* hex FNV-1a of the rows used */
     char path[1024];
 } fh_train_data;
-/* Read PATH (fh_dataset format); rows whose status is not OK are skipped. */
-int fh_train_data_load(const char *path, fh_train_data **out, fh_err *err);
+/* What the coupling head learns, h_ij^ref:
+ * FH_TRAIN_NAC_CI: the CI block <psi_i|dH/dR|psi_j> where the dataset has it (OpenMolcas rows),
+ *   else d_ij (E_j - E_i). Why the default: h_CI is the smooth quantity (no 1/gap, no CSF term),
+ *   sums to zero over the atoms (translation-invariant, so velocity rescaling along h/gap keeps
+ *   the total momentum), and at the small gaps where hops happen d_ij = h_CI/(E_j - E_i) is the
+ *   whole NAC (stilbene MECI region: cosine >= 0.998 with the total). At large gaps the CSF term
+ *   times the gap is as large as h_CI (Franck-Condon stilbene) and has a net translation part.
+ * FH_TRAIN_NAC_TOTAL: the total NAC the dataset stores, times the gap. */
+enum { FH_TRAIN_NAC_CI = 0, FH_TRAIN_NAC_TOTAL = 1 };
+/* Read PATH (fh_dataset format); rows whose status is not OK are skipped; nac_target is a
+ * FH_TRAIN_NAC_* value. */
+int fh_train_data_load(const char *path, int nac_target, fh_train_data **out, fh_err *err);
 /* Map the atoms to the model's types (FH_EINPUT when the model lacks an element or the number of
  * states differs). */
 int fh_train_data_set_types(fh_train_data *d, const fh_model *m, fh_err *err);
@@ -121,6 +131,7 @@ typedef struct {
                                   normalisation) start the training; each state's shift moves
                                   so that its first member has no mean training-split error */
     char command[256];         /* recorded in the provenance */
+    int nac_target;            /* FH_TRAIN_NAC_* (0: ci) */
     double train_fraction, valid_fraction;
     uint64_t seed;
     fh_train_loss_cfg loss;

@@ -10,7 +10,7 @@
  *   /weights          double [members][n_params]
  *   /provenance       attrs dataset, dataset_checksum, date, version, command, epochs, n_train,
  *                     n_valid, n_test, seed, valid_energy_mae_hartree, valid_force_mae_hartree_bohr,
- *                     valid_nac_mae_hartree_bohr
+ *                     valid_nac_mae_hartree_bohr, nac_target (optional: "ci" or "total")
  * Save writes PATH.tmp and renames it over PATH, so a reader never sees half a file. */
 #include <math.h>
 #include <stdio.h>
@@ -104,6 +104,7 @@ static int write_all(const fh_model *m, hid_t f)
     bad |= model_h5_put_dbl(g, "valid_energy_mae_hartree", pv->valid_energy_mae);
     bad |= model_h5_put_dbl(g, "valid_force_mae_hartree_bohr", pv->valid_force_mae);
     bad |= model_h5_put_dbl(g, "valid_nac_mae_hartree_bohr", pv->valid_nac_mae);
+    if (pv->nac_target[0]) bad |= model_h5_put_str(g, "nac_target", pv->nac_target);
     H5Gclose(g);
     return bad ? -1 : 0;
 }
@@ -209,6 +210,9 @@ static int read_provenance(hid_t f, fh_model_provenance *pv, fh_err *err)
     if (!rc) rc = model_h5_get_dbl(g, "valid_energy_mae_hartree", &pv->valid_energy_mae, err);
     if (!rc) rc = model_h5_get_dbl(g, "valid_force_mae_hartree_bohr", &pv->valid_force_mae, err);
     if (!rc) rc = model_h5_get_dbl(g, "valid_nac_mae_hartree_bohr", &pv->valid_nac_mae, err);
+    pv->nac_target[0] = '\0';
+    if (!rc && H5Aexists(g, "nac_target") > 0)
+        rc = model_h5_get_str(g, "nac_target", pv->nac_target, sizeof pv->nac_target, err);
     H5Gclose(g);
     return rc ? fh_err_prefix(err, "provenance: ") : FH_OK;
 }

@@ -1,5 +1,5 @@
 /* Training data: the reference dataset's usable rows in atomic units with the gap-scaled
- * coupling targets h^ref_ij = d_ij (E_j - E_i); the seeded train/valid/test split; the
+ * coupling targets h^ref_ij (the CI block <i|dH/dR|j>, or d_ij (E_j - E_i): fh_train.h); the seeded train/valid/test split; the
  * normalisation fitted to the training rows; the average neighbour count. */
 #include <math.h>
 #include <stdio.h>
@@ -26,7 +26,7 @@ static int finite_all(const double *v, size_t n)
     return 1;
 }
 
-int fh_train_data_load(const char *path, fh_train_data **out, fh_err *err)
+int fh_train_data_load(const char *path, int nac_target, fh_train_data **out, fh_err *err)
 {
     *out = NULL;
     fh_dataset *ds = NULL;
@@ -86,9 +86,14 @@ int fh_train_data_load(const char *path, fh_train_data **out, fh_err *err)
                 const double *nac = ds->nac + (i * P + p) * n3;
                 int ok = ds->has_nac[i * P + p] && finite_all(nac, n3) && d->has_energy[r * N + a] &&
                          d->has_energy[r * N + b];
+                const double *hci = ds->nac_ci + (i * P + p) * n3;
+                int use_ci = nac_target == FH_TRAIN_NAC_CI && ds->has_nac_parts[i * P + p] &&
+                             finite_all(hci, n3);
+                if (use_ci) ok = 1;
                 d->has_hcoup[r * P + p] = ok;
-                double gap = ok ? d->energy[r * N + b] - d->energy[r * N + a] : 0.0;
-                for (int k = 0; k < n3; k++) d->hcoup[(r * P + p) * n3 + k] = ok ? nac[k] * gap : 0.0;
+                double gap = ok && !use_ci ? d->energy[r * N + b] - d->energy[r * N + a] : 0.0;
+                for (int k = 0; k < n3; k++)
+                    d->hcoup[(r * P + p) * n3 + k] = use_ci ? hci[k] : ok ? nac[k] * gap : 0.0;
             }
         r++;
     }

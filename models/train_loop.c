@@ -434,6 +434,8 @@ static int finish(trainer *T, const train_state *st, fh_train_result *res, fh_er
     snprintf(pv->dataset_checksum, sizeof pv->dataset_checksum, "%s", T->d->checksum);
     snprintf(pv->version, sizeof pv->version, "%s %s", FH_PROGRAM, FH_VERSION);
     snprintf(pv->command, sizeof pv->command, "%s", cfg->command);
+    snprintf(pv->nac_target, sizeof pv->nac_target, "%s",
+             cfg->nac_target == FH_TRAIN_NAC_TOTAL ? "total" : "ci");
     time_t now = time(NULL);
     strftime(pv->date, sizeof pv->date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     pv->epochs = maxep;
@@ -484,7 +486,7 @@ int fh_train_run(const fh_model_hyper *h, const fh_train_config *cfg, MPI_Comm c
     }
     train_state st;
     memset(&st, 0, sizeof st);
-    int rc = fh_train_data_load(cfg->dataset, &T.d, err);
+    int rc = fh_train_data_load(cfg->dataset, cfg->nac_target, &T.d, err);
     if (!rc && cfg->max_samples > 0 && T.d->n > (size_t)cfg->max_samples) T.d->n = (size_t)cfg->max_samples;
     if (!rc) rc = fh_train_split(T.d, cfg->train_fraction, cfg->valid_fraction, cfg->seed, &T.idx,
                                  &T.n_train, &T.n_valid, &T.n_test, err);

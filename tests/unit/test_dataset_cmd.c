@@ -94,7 +94,7 @@ Test(dataset_cmd, info_counts_origins_cost_and_small_gaps)
     fh_train_data *td = NULL;
     fh_err err = {0};
     snprintf(path, sizeof path, "%s/d.h5", dir);
-    cr_assert_eq(fh_train_data_load(path, &td, &err), FH_OK, "%s", err.msg);
+    cr_assert_eq(fh_train_data_load(path, FH_TRAIN_NAC_CI, &td, &err), FH_OK, "%s", err.msg);
     size_t *idx, m[3];
     cr_assert_eq(fh_train_split(td, 0.8, 0.1, 7, &idx, &m[0], &m[1], &m[2], &err), FH_OK);
     cr_assert(m[0] == n[0] && m[1] == n[1] && m[2] == n[2]);

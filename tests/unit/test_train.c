@@ -88,8 +88,8 @@ Test(train, split_by_id_is_stable_as_the_dataset_grows)
     cr_assert_eq(tt_write_dataset(small, 200, 3, &err), FH_OK, "%s", err.msg);
     cr_assert_eq(tt_write_dataset(big, 2000, 9, &err), FH_OK, "%s", err.msg);
     fh_train_data *a = NULL, *b = NULL;
-    cr_assert_eq(fh_train_data_load(small, &a, &err), FH_OK, "%s", err.msg);
-    cr_assert_eq(fh_train_data_load(big, &b, &err), FH_OK, "%s", err.msg);
+    cr_assert_eq(fh_train_data_load(small, FH_TRAIN_NAC_CI, &a, &err), FH_OK, "%s", err.msg);
+    cr_assert_eq(fh_train_data_load(big, FH_TRAIN_NAC_CI, &b, &err), FH_OK, "%s", err.msg);
     size_t nb[3];
     int *pa = split_parts(a, 0.8, 0.1, 5, NULL), *pb = split_parts(b, 0.8, 0.1, 5, nb);
     /* same ids (geom0000..), other geometries and more rows: the same parts */
@@ -305,7 +305,7 @@ Test(train, init_model_from_another_level_moves_the_energy_zero)
     cr_assert_eq(fh_model_load(a.output, &ma, &err), FH_OK, "%s", err.msg);
     cr_assert_eq(fh_model_load(f.output, &mf, &err), FH_OK, "%s", err.msg);
     fh_train_data *td = NULL;
-    cr_assert_eq(fh_train_data_load(shifted, &td, &err), FH_OK, "%s", err.msg);
+    cr_assert_eq(fh_train_data_load(shifted, FH_TRAIN_NAC_CI, &td, &err), FH_OK, "%s", err.msg);
     size_t *idx, nt, nv, ne;
     cr_assert_eq(fh_train_split(td, f.train_fraction, f.valid_fraction, f.seed, &idx, &nt, &nv,
                                 &ne, &err), FH_OK);
@@ -421,8 +421,9 @@ Test(train, plateau_decay_early_stopping_and_best_weights)
     /* the model keeps the weights of the best validation epoch */
     fh_model *m = NULL;
     cr_assert_eq(fh_model_load(c.output, &m, &err), FH_OK, "%s", err.msg);
+    cr_assert_str_eq(fh_model_get_provenance(m)->nac_target, "ci", "the coupling target is recorded");
     fh_train_data *d = NULL;
-    cr_assert_eq(fh_train_data_load(ds, &d, &err), FH_OK);
+    cr_assert_eq(fh_train_data_load(ds, FH_TRAIN_NAC_CI, &d, &err), FH_OK);
     cr_assert_eq(fh_train_data_set_types(d, m, &err), FH_OK);
     size_t *idx, nt, nv, ne;
     cr_assert_eq(fh_train_split(d, c.train_fraction, c.valid_fraction, c.seed, &idx, &nt, &nv, &ne, &err), FH_OK);
@@ -440,6 +441,50 @@ Test(train, plateau_decay_early_stopping_and_best_weights)
     fh_train_data_free(d);
     fh_model_free(m);
     unlink(c.output), unlink_dataset(ds);
+}
+
+/* The coupling target: the CI block where a row has it (nac_target ci, the default), the total NAC
+ * times the gap otherwise and for nac_target total; a row with only the CI block still trains
+ * its coupling under ci. */
+Test(train, coupling_target_is_the_ci_block_or_the_total_nac_times_the_gap)
+{
+    char path[1000];
+    tmp_path(path, sizeof path, "nac_target.h5");
+    unlink_dataset(path);
+    fh_err err = {0};
+    const int z[2] = {1, 1};
+    cr_assert_eq(fh_dataset_create(path, 2, 2, z, "test", 0, &err), FH_OK, "%s", err.msg);
+    double pos[6] = {0, 0, 0, 0, 0, 0.74}, e[2] = {-1.0, -0.8}, nac[6], hci[6], csf[6];
+    for (int k = 0; k < 6; k++) nac[k] = 0.1 * (k + 1), hci[k] = 0.01 * (k - 2.5), csf[k] = 0.3;
+    unsigned char yes = 1, no = 0;
+    fh_dataset_record with = {.id = "with-parts", .status = FH_DATASET_OK, .pos = pos, .energy = e,
+                              .nac = nac, .nac_ci = hci, .nac_csf = csf, .has_nac_parts = &yes};
+    fh_dataset_record without = {.id = "total-only", .status = FH_DATASET_OK, .pos = pos,
+                                 .energy = e, .nac = nac};
+    fh_dataset_record ci_only = {.id = "ci-only", .status = FH_DATASET_OK, .pos = pos, .energy = e,
+                                 .nac = nac, .has_nac = &no, .nac_ci = hci, .nac_csf = csf,
+                                 .has_nac_parts = &yes};
+    cr_assert_eq(fh_dataset_append(path, &with, 1, &err), FH_OK, "%s", err.msg);
+    cr_assert_eq(fh_dataset_append(path, &without, 1, &err), FH_OK, "%s", err.msg);
+    cr_assert_eq(fh_dataset_append(path, &ci_only, 1, &err), FH_OK, "%s", err.msg);
+    fh_train_data *ci = NULL, *tot = NULL;
+    cr_assert_eq(fh_train_data_load(path, FH_TRAIN_NAC_CI, &ci, &err), FH_OK, "%s", err.msg);
+    cr_assert_eq(fh_train_data_load(path, FH_TRAIN_NAC_TOTAL, &tot, &err), FH_OK, "%s", err.msg);
+    cr_assert_eq(ci->n, 3);
+    const double gap = e[1] - e[0];
+    for (int k = 0; k < 6; k++) {
+        cr_assert_eq(ci->hcoup[k], hci[k]);
+        cr_assert_eq(ci->hcoup[6 + k], nac[k] * gap);
+        cr_assert_eq(ci->hcoup[12 + k], hci[k]);
+        cr_assert_eq(tot->hcoup[k], nac[k] * gap);
+        cr_assert_eq(tot->hcoup[6 + k], nac[k] * gap);
+    }
+    cr_assert(ci->has_hcoup[0] && ci->has_hcoup[1] && ci->has_hcoup[2]);
+    cr_assert(tot->has_hcoup[0] && tot->has_hcoup[1] && !tot->has_hcoup[2]);
+    cr_assert_str_neq(ci->checksum, tot->checksum);
+    fh_train_data_free(ci);
+    fh_train_data_free(tot);
+    unlink_dataset(path);
 }
 
 Test(train, bad_inputs_are_reported)
