@@ -50,6 +50,7 @@ typedef struct {
     size_t nbuf;
     char key[40];
     double t_start;
+    int init_members;       /* members the init model brought (0: no init model) */
 } trainer;
 
 static double wall(void)
@@ -307,6 +308,7 @@ static int build_model(trainer *T, const fh_model_hyper *h0, fh_err *err)
     if (c->init_model[0]) {
         /* members beyond the file's start from (seed, k); extra ones in the file are dropped */
         rc = fh_model_load(c->init_model, &T->m, err);
+        if (!rc) T->init_members = fh_model_n_members(T->m);
         if (!rc) rc = fh_train_data_set_types(T->d, T->m, err);
         if (!rc) rc = rezero_offsets(T, err);
         if (!rc) rc = fh_model_set_members(T->m, c->committee, c->seed, err);
@@ -395,10 +397,11 @@ static void test_report(const trainer *T, const fh_train_terms *t)
 }
 
 /* Start member k: its initial weights (calibrated on up to 16 training geometries unless they
- * come from an init model) and a fresh optimiser. */
+ * come from an init model: a committee larger than the init model's has its extra members
+ * calibrated as fresh ones) and a fresh optimiser. */
 static int fresh_member(trainer *T, train_state *st, int k, fh_err *err)
 {
-    if (!T->cfg->init_model[0]) {
+    if (!T->cfg->init_model[0] || k >= T->init_members) {
         size_t ng = T->n_train < 16 ? T->n_train : 16, n3 = 3 * (size_t)T->d->natoms;
         double *x = malloc(sizeof(double) * (ng ? ng : 1) * n3);
         if (!x) return fh_err_set(err, FH_EFAIL, "out of memory");
