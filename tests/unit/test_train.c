@@ -335,6 +335,42 @@ Test(train, init_model_from_another_level_moves_the_energy_zero)
     unlink(a.output), unlink(f.output), unlink_dataset(ds), unlink_dataset(shifted);
 }
 
+/* A committee larger than the init model's: the members the file brings go on from their weights,
+ * the extra ones start exactly as in a fresh run (weights from (seed, k), calibrated on the
+ * training geometries); with a learning rate of 1e-12 both stay where they started. */
+Test(train, init_model_with_fewer_members_starts_the_extra_ones_fresh)
+{
+    char ds[1024];
+    tmp_path(ds, sizeof ds, "grow.h5");
+    fh_err err = {0};
+    cr_assert_eq(tt_write_dataset(ds, 24, 8, &err), FH_OK, "%s", err.msg);
+    fh_train_config a = config(ds, "grow_a.h5", 6), g = config(ds, "grow_g.h5", 1),
+                    f = config(ds, "grow_f.h5", 1);
+    fh_train_result r;
+    cr_assert_eq(run(&a, &r, &err), FH_OK, "%s", err.msg);
+    snprintf(g.init_model, sizeof g.init_model, "%s", a.output);
+    g.committee = f.committee = 2;
+    g.lr = f.lr = 1e-12;
+    cr_assert_eq(run(&g, &r, &err), FH_OK, "%s", err.msg);
+    cr_assert_eq(run(&f, &r, &err), FH_OK, "%s", err.msg);
+    size_t na, ng, nf;
+    int ka, kg, kf;
+    double *wa = weights(a.output, &na, &ka), *wg = weights(g.output, &ng, &kg),
+           *wf = weights(f.output, &nf, &kf);
+    cr_assert(ka == 1 && kg == 2 && kf == 2 && na == ng && ng == nf);
+    double d_kept = 0, d_fresh = 0, d_members = 0;
+    for (size_t i = 0; i < na; i++) {
+        d_kept = fmax(d_kept, fabs(wg[i] - wa[i]));
+        d_fresh = fmax(d_fresh, fabs(wg[ng + i] - wf[nf + i]));
+        d_members = fmax(d_members, fabs(wg[ng + i] - wg[i]));
+    }
+    cr_assert(d_kept < 1e-9, "member 1 moved %.3e from the init model", d_kept);
+    cr_assert(d_fresh < 1e-9, "member 2 is %.3e from a fresh run's member 2", d_fresh);
+    cr_assert(d_members > 1e-3, "member 2 is a copy of member 1 (%.3e)", d_members);
+    free(wa), free(wg), free(wf);
+    unlink(a.output), unlink(g.output), unlink(f.output), unlink_dataset(ds);
+}
+
 Test(train, resume_after_sigkill_is_bitwise_identical)
 {
     char ds[1024];
