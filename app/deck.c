@@ -198,7 +198,7 @@ static int in_range(const fh_deck_key *k, double v)
 
 static char *resolve_path(const char *dir, const char *p)
 {
-    if (p[0] == '/' || !dir || !*dir) return xstrdup(p);
+    if (!p[0] || p[0] == '/' || !dir || !*dir) return xstrdup(p);
     size_t n = strlen(dir) + strlen(p) + 2;
     char *r = malloc(n);
     if (r) snprintf(r, n, "%s/%s", dir, p);
@@ -349,7 +349,8 @@ static char *unquote(char *s)
 
 /* Assign one key (from a deck line or --set) after checking it against the schema. */
 static void assign(fh_deck *d, const char *sec, int sec_known, const char *key, int keycol,
-                   char *val, int valcol, diag *dg, const char *where, int line, int is_override)
+                   char *val, int quoted, int valcol, diag *dg, const char *where, int line,
+                   int is_override)
 {
     if (!sec_known) return; /* the section error was already reported */
     int ki = key_index(d->schema, sec, key);
@@ -374,7 +375,11 @@ static void assign(fh_deck *d, const char *sec, int sec_known, const char *key, 
     }
     v->seen = 1;
     v->line = is_override ? -line : line;
-    if (!*val) {
+    /* An explicit "" sets a text or path key to nothing (e.g. --set train.init_model="" to
+     * train from scratch with a deck that names an initial model); a bare empty value is a
+     * mistake. */
+    fh_key_type t = d->schema[ki].type;
+    if (!*val && !(quoted && (t == FH_KEY_STRING || t == FH_KEY_PATH))) {
         diag_add(dg, where, line, valcol, "missing value for key '%s' in [%s]", key, sec);
         return;
     }
@@ -457,7 +462,8 @@ static void parse_text(fh_deck *d, const char *text, diag *dg)
         char *val = trim(eq + 1);
         int valcol = (int)(val - raw) + 1;
         val = unquote(val);
-        if (val != trim(eq + 1)) valcol++;
+        int quoted = val != trim(eq + 1);
+        if (quoted) valcol++;
         if (!*key) {
             diag_add(dg, d->name, line, col, "missing key before '='");
             continue;
@@ -479,7 +485,7 @@ static void parse_text(fh_deck *d, const char *text, diag *dg)
                 diag_add(dg, d->name, line, col, "key '%s' outside any section", key);
             continue;
         }
-        assign(d, sec, sec_known, key, col, val, valcol, dg, d->name, line, 0);
+        assign(d, sec, sec_known, key, col, val, quoted, valcol, dg, d->name, line, 0);
     }
     free(copy);
 }
@@ -497,7 +503,8 @@ static void parse_overrides(fh_deck *d, char **ov, int n, diag *dg)
         }
         *dot = '\0';
         *eq = '\0';
-        char *sec = trim(copy), *key = trim(dot + 1), *val = unquote(trim(eq + 1));
+        char *sec = trim(copy), *key = trim(dot + 1), *raw = trim(eq + 1), *val = unquote(raw);
+        int quoted = val != raw;
         lower(sec);
         int known = section_known(d->schema, sec);
         if (!known) {
@@ -507,8 +514,8 @@ static void parse_overrides(fh_deck *d, char **ov, int n, diag *dg)
             else
                 diag_add(dg, "--set", i + 1, 1, "unknown section [%s]", sec);
         }
-        assign(d, sec, known, key, (int)(key - copy) + 1, val, (int)(val - copy) + 1, dg, "--set",
-               i + 1, 1);
+        assign(d, sec, known, key, (int)(key - copy) + 1, val, quoted, (int)(val - copy) + 1, dg,
+               "--set", i + 1, 1);
         free(copy);
     }
 }

@@ -19,7 +19,7 @@ $FH train inputs/train/stilbene_sto3g.inp -o "$A/sto3g.h5" --set train.epochs="$
     > "$A/sto3g.log" 2>&1
 echo "== (a) 6-31G from scratch" >&2
 $FH train inputs/train/stilbene.inp -o "$A/scratch.h5" --set train.committee=1 \
-    --set train.epochs="$EPOCHS" > "$A/scratch.log" 2>&1
+    --set 'train.init_model=""' --set train.epochs="$EPOCHS" > "$A/scratch.log" 2>&1
 echo "== (b) 6-31G fine-tuned from the STO-3G model" >&2
 $FH train inputs/train/stilbene.inp -o "$A/finetuned.h5" --set train.committee=1 \
     --set train.epochs="$EPOCHS" --set train.init_model="$A/sto3g.h5" > "$A/finetuned.log" 2>&1

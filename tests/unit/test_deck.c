@@ -195,3 +195,32 @@ Test(deck, training_deck_needs_only_model_and_train_keys)
     cr_expect_eq(fh_deck_parse("r.inp", "[model]\nlayers = 2\n", NULL, 0, &d, &err), FH_EINPUT);
     cr_expect(strstr(err.msg, "missing required key 'tmax'") != NULL, "%s", err.msg);
 }
+
+/* An explicit "" empties a text or path key (how a user trains from scratch with a deck that
+ * names an init_model); a bare empty value stays an error, and "" is no number. */
+Test(deck, quoted_empty_value_clears_a_path_key)
+{
+    fh_deck *d;
+    fh_err err = {0};
+    char *ov[] = {"output.dir=\"\""};
+    cr_assert_eq(fh_deck_parse("deck.inp", valid, ov, 1, &d, &err), FH_OK, "%s", err.msg);
+    cr_expect_str_eq(fh_deck_string(d, "output", "dir"), "");
+    char *text = fh_deck_resolved_text(d);
+    cr_assert_not_null(text);
+    cr_expect_not_null(strstr(text, "dir = \"\""), "%s", text);
+    fh_deck *back = NULL;
+    cr_expect_eq(fh_deck_parse("resolved.inp", text, NULL, 0, &back, &err), FH_OK, "%s", err.msg);
+    if (back) {
+        cr_expect_str_eq(fh_deck_string(back, "output", "dir"), "");
+        fh_deck_free(back);
+    }
+    free(text);
+    fh_deck_free(d);
+
+    char *bare[] = {"output.dir="};
+    cr_expect_eq(fh_deck_parse("deck.inp", valid, bare, 1, &d, &err), FH_EINPUT);
+    cr_expect_str_eq(err.msg, "--set:1:12: error: missing value for key 'dir' in [output]");
+    char *num[] = {"dynamics.ntraj=\"\""};
+    cr_expect_eq(fh_deck_parse("deck.inp", valid, num, 1, &d, &err), FH_EINPUT);
+    cr_expect_not_null(strstr(err.msg, "missing value for key 'ntraj'"), "%s", err.msg);
+}
