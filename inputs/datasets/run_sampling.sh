@@ -9,8 +9,12 @@
 #          -- inputs/stilbene/sample_wigner_cis.inp -- inputs/stilbene/sample_wigner_trans.inp
 #   inputs/datasets/run_sampling.sh --list
 #
-# The decks wait in a queue file ($BUILD/sampling.queue, one `fusionhop sample` argument list per
-# line); a deck leaves it when its run ends. Called while a run is going on, the script only adds
+# The decks wait in a queue file next to the dataset (DATA with .queue for .h5, one `fusionhop
+# sample` argument list per line; QUEUE=FILE for another), committed with the dataset so that a
+# fresh clone on a new machine resumes where the last one stopped; a deck leaves it when its run
+# ends. (Active-learning lines read trajectories under runs/, which a fresh clone lacks:
+# `SKIP_TRAIN=1 inputs/stilbene/active_learning.sh ROUND` with the round's settings remakes them,
+# bitwise, from the same model and seeds; a line whose source is missing fails and leaves.) Called while a run is going on, the script only adds
 # the decks to the queue (at its end, or after the running deck with --first), so nothing in
 # progress is lost. A stopped or killed run started again goes on with the deck it was running.
 #
@@ -24,7 +28,7 @@ BUILD=${BUILD:-build}
 NP=${NP:-2}
 DATA=${DATA:-inputs/datasets/stilbene_sa2cas22_631g.h5}
 LOG=${LOG:-inputs/datasets/stilbene_sa2cas22_631g.log}
-QUEUE=$BUILD/sampling.queue
+QUEUE=${QUEUE:-${DATA%.h5}.queue}
 mkdir -p "$BUILD"
 touch "$QUEUE"
 # alive PID: the process exists and is not a zombie (an orphan's parent may never reap it)
@@ -36,7 +40,7 @@ if [ -f "$BUILD/sampling.pid" ] && alive "$(cat "$BUILD/sampling.pid")"; then
     running=1
 fi
 if [ "${1:-}" = "--list" ]; then
-    [ $running = 1 ] && echo "running (pid $(cat "$BUILD/sampling.pid")); queue:" || echo "not running; queue:"
+    [ $running = 1 ] && echo "running (pid $(cat "$BUILD/sampling.pid")); queue $QUEUE:" || echo "not running; queue $QUEUE:"
     cat "$QUEUE"
     exit 0
 fi
@@ -103,7 +107,7 @@ nohup sh -c "
     alive=1; [ -r /proc/$RUN/stat ] && [ \"\$(sed 's/^.*) \\(.\\).*\$/\\1/' /proc/$RUN/stat)\" != Z ] || alive=0
     [ \$alive = 1 ] && sleep 2700
     for try in 1 2 3 4 5 6; do
-      git add $DATA $LOG && git commit -q -m 'Stilbene reference dataset: progress' -- $DATA $LOG && break
+      git add $DATA $LOG $QUEUE && git commit -q -m 'Stilbene reference dataset: progress' -- $DATA $LOG $QUEUE && break
       sleep 20
     done
     [ \$alive = 0 ] && break
