@@ -25,14 +25,19 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: fusionhop dataset info FILE [--seed S]\n"
             "       fusionhop dataset export FILE -o OUT.xyz [--origin TAG]\n"
-            "       fusionhop dataset withdraw FILE --note TEXT ID...\n\n"
+            "       fusionhop dataset withdraw FILE --note TEXT ID...\n"
+            "       fusionhop dataset errors FILE --model MODEL [--origin TAG] [--new]\n\n"
             "info      rows per origin: completed, failed, seconds per geometry, S1-S0 gap range\n"
             "          (eV) and the number of geometries with a gap below 1 eV; with --seed S, how\n"
             "          `fusionhop train` (seed S, train_fraction 0.8, valid_fraction 0.1) splits them\n"
             "export    the completed geometries as a multi-frame XYZ file (Angstrom; comment lines\n"
             "          id=ID origin=TAG E=E0,E1,... hartree), only those of one origin with --origin\n"
             "withdraw  mark the completed rows of each ID failed, with TEXT as the note: training\n"
-            "          skips them, `fusionhop sample --retry-failed` computes them again\n");
+            "          skips them, `fusionhop sample --retry-failed` computes them again\n"
+            "errors    MODEL's committee-mean errors per origin: energy MAE per state, gap MAE\n"
+            "          (meV), force MAE (meV/A), phase-free NAC cosine where the gap < 1 eV;\n"
+            "          --new: only the rows added after those MODEL was trained on (checked by\n"
+            "          the dataset checksum in the model file): an out-of-sample test\n");
 }
 
 static double gap_ev(const fh_dataset *d, size_t r)
@@ -191,8 +196,8 @@ int fh_cmd_dataset(int argc, char **argv)
         return FH_EXIT_USAGE;
     }
     const char *sub = argv[1], *path = argv[2];
-    const char *out = NULL, *origin = NULL, *note = NULL;
-    int have_seed = 0;
+    const char *out = NULL, *origin = NULL, *note = NULL, *model = NULL;
+    int have_seed = 0, only_new = 0;
     unsigned long long seed = 0;
     char **ids = malloc(sizeof(char *) * (size_t)argc);
     int nids = 0, rc = FH_EXIT_OK;
@@ -200,8 +205,10 @@ int fh_cmd_dataset(int argc, char **argv)
     for (int i = 3; i < argc && rc == FH_EXIT_OK; i++) {
         const char *a = argv[i];
         int has_value = i + 1 < argc;
-        if (!strcmp(a, "-o") || !strcmp(a, "--origin") || !strcmp(a, "--note") ||
-            !strcmp(a, "--seed")) {
+        if (!strcmp(a, "--new")) {
+            only_new = 1;
+        } else if (!strcmp(a, "-o") || !strcmp(a, "--origin") || !strcmp(a, "--note") ||
+                   !strcmp(a, "--seed") || !strcmp(a, "--model")) {
             if (!has_value) {
                 fprintf(stderr, "fusionhop dataset: %s needs a value\n", a);
                 rc = FH_EXIT_USAGE;
@@ -211,6 +218,7 @@ int fh_cmd_dataset(int argc, char **argv)
             if (!strcmp(a, "-o")) out = v;
             else if (!strcmp(a, "--origin")) origin = v;
             else if (!strcmp(a, "--note")) note = v;
+            else if (!strcmp(a, "--model")) model = v;
             else {
                 char *end = NULL;
                 seed = strtoull(v, &end, 10);
@@ -228,13 +236,16 @@ int fh_cmd_dataset(int argc, char **argv)
         }
     }
     if (rc == FH_EXIT_OK) {
-        if (!strcmp(sub, "info") && nids == 0 && !out && !origin && !note) {
+        int no_eval = !model && !only_new;
+        if (!strcmp(sub, "info") && nids == 0 && !out && !origin && !note && no_eval) {
             rc = cmd_info(path, have_seed, seed);
-        } else if (!strcmp(sub, "export") && nids == 0 && out && !note && !have_seed) {
+        } else if (!strcmp(sub, "export") && nids == 0 && out && !note && !have_seed && no_eval) {
             rc = cmd_export(path, out, origin);
         } else if (!strcmp(sub, "withdraw") && nids > 0 && note && *note && !out && !origin &&
-                   !have_seed) {
+                   !have_seed && no_eval) {
             rc = cmd_withdraw(path, note, ids, nids);
+        } else if (!strcmp(sub, "errors") && nids == 0 && model && !out && !note && !have_seed) {
+            rc = fh_dataset_errors(path, model, origin, only_new);
         } else {
             fprintf(stderr, "fusionhop dataset: wrong arguments for '%s'\n", sub);
             usage(stderr);

@@ -52,5 +52,9 @@ int fh_cmd_train(int argc, char **argv);
 int fh_cmd_predict(int argc, char **argv);
 int fh_cmd_sample(int argc, char **argv);
 int fh_cmd_dataset(int argc, char **argv);
+/* `fusionhop dataset errors` (cmd_dataset_errors.c): MODEL's errors on the completed rows of
+ * DATASET (of one ORIGIN when not NULL; with only_new, the rows after those it was trained on).
+ * Prints the table; returns the exit code. */
+int fh_dataset_errors(const char *dataset, const char *model, const char *origin, int only_new);
 
 #endif

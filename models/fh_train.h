@@ -102,6 +102,15 @@ int fh_train_data_set_types(fh_train_data *d, const fh_model *m, fh_err *err);
 void fh_train_data_free(fh_train_data *d);
 /* The sample view of row i. */
 void fh_train_data_sample(const fh_train_data *d, size_t i, fh_train_sample *s);
+/* Hex FNV-1a of the first n rows (all when n >= d->n), the digest a model file keeps as its
+ * provenance dataset_checksum: a dataset that only grew since still gives it for the rows the
+ * model was trained on. */
+void fh_train_data_checksum(const fh_train_data *d, size_t n, char out[40]);
+/* Errors of the mean of model m's committee on row i (t is overwritten): energies per state, gap,
+ * gradients, coupling h, and the phase-free NAC cosine and norm error where the reference gap is
+ * below 1 eV, as in the training's test report. FH_EINPUT when the numbers of states differ. */
+int fh_train_row_errors(fh_model *m, const fh_train_data *d, size_t i,
+                        const fh_train_loss_cfg *cfg, fh_train_terms *t, fh_err *err);
 /* Split the first d->n rows into train/valid/test. Why by id: a row's part depends only on (seed, its id), through
  * a hash u in [0, 1) (train if u < f_train, valid if u < f_train + f_valid, test otherwise), so a
  * geometry stays in its part while the dataset grows (active learning appends rows: a test

@@ -103,16 +103,7 @@ int fh_train_data_load(const char *path, int nac_target, fh_train_data **out, fh
         return rc;
     }
     /* checksum of exactly what training sees */
-    uint64_t h = FH_MODEL_FNV_INIT;
-    h = fh_model_fnv1a(d->z, sizeof(int) * na, h);
-    h = fh_model_fnv1a(d->x, sizeof(double) * nok * n3, h);
-    h = fh_model_fnv1a(d->energy, sizeof(double) * nok * N, h);
-    h = fh_model_fnv1a(d->grad, sizeof(double) * nok * N * n3, h);
-    h = fh_model_fnv1a(d->hcoup, sizeof(double) * nok * P * n3, h);
-    h = fh_model_fnv1a(d->has_energy, nok * N, h);
-    h = fh_model_fnv1a(d->has_grad, nok * N, h);
-    h = fh_model_fnv1a(d->has_hcoup, nok * P, h);
-    snprintf(d->checksum, sizeof d->checksum, "%016llx", (unsigned long long)h);
+    fh_train_data_checksum(d, d->n, d->checksum);
     *out = d;
     return FH_OK;
 }

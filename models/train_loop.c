@@ -329,31 +329,16 @@ static int build_model(trainer *T, const fh_model_hyper *h0, fh_err *err)
  * dynamics sees them) on rows list[0..n), summed over the ranks into *out. */
 static int committee_errors(trainer *T, const size_t *list, size_t n, fh_train_terms *out, fh_err *err)
 {
-    const int N = fh_model_nstates(T->m), P = N * (N - 1) / 2, n3 = 3 * T->d->natoms;
-    double *G = malloc(sizeof(double) * N * n3), *H = malloc(sizeof(double) * (P ? P : 1) * n3);
-    if (!G || !H) {
-        free(G), free(H);
-        return fh_err_set(err, FH_EFAIL, "out of memory");
-    }
     memset(T->buf, 0, sizeof(double) * (NTERMS + 2));
     int rc = FH_OK;
     for (size_t j = 0; j < n && rc == FH_OK; j++) {
         if ((int)(j % (size_t)T->size) != T->rank) continue;
-        fh_train_sample s;
-        fh_train_data_sample(T->d, list[j], &s);
-        double E[FH_MODEL_MAX_STATES], sd[FH_MODEL_MAX_STATES];
-        unsigned mask = 0;
-        for (int k = 0; k < N; k++) mask |= (unsigned)(s.has_grad[k] != 0) << k;
-        fh_model_request rq = {.grad_mask = mask, .energy = E, .grad = G, .hcoup = P ? H : NULL,
-                               .energy_std = sd};
-        rc = fh_model_predict(T->m, T->d->natoms, T->d->z, s.x, &rq, err);
-        if (rc) break;
         fh_train_terms t;
-        train_eval_terms(T->m, &s, &T->cfg->loss, E, G, P ? H : NULL, &t, NULL, NULL, NULL);
+        rc = fh_train_row_errors(T->m, T->d, list[j], &T->cfg->loss, &t, err);
+        if (rc) break;
         fh_train_terms_add((fh_train_terms *)T->buf, &t);
         T->buf[NTERMS] += 1;
     }
-    free(G), free(H);
     T->buf[NTERMS + 1] = rc != FH_OK;
     if (reduce(T, NTERMS + 2) != FH_OK) return fh_err_set(err, FH_EFAIL, "MPI reduction failed");
     if (rc) return rc;

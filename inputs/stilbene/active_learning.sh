@@ -21,6 +21,10 @@ FH=./build/fusionhop
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 
 if [ "${SKIP_TRAIN:-0}" != 1 ]; then
+    # the out-of-sample test of the last round: the current model on the rows added since
+    echo "== round $ROUND: the current committee on the rows added since it was trained" >&2
+    $FH dataset errors inputs/datasets/stilbene_sa2cas22_631g.h5 --model inputs/models/stilbene.h5 \
+        --new >&2 || true
     echo "== round $ROUND: training the committee" >&2
     $FH train inputs/train/stilbene.inp ${EPOCHS:+--set train.epochs=$EPOCHS} 2>&1 |
         tee inputs/models/stilbene.train.log | grep -E "^fusionhop|^test" >&2

@@ -1,8 +1,10 @@
 /* `fusionhop dataset` (app/cmd_dataset.c) on a small file made here: info counts rows per origin,
  * their cost, gap ranges and small gaps (and the split by id with --seed, as `fusionhop train`
  * makes it); export writes the completed geometries with id= and origin= comments that read back
- * to the same positions; withdraw turns rows into failed ones; bad arguments and files exit 2
- * with a message naming the problem. */
+ * to the same positions; withdraw turns rows into failed ones; errors reproduces the committee
+ * mean's errors computed here from direct predictions, and --new takes exactly the rows after
+ * those a model file says it was trained on; bad arguments and files exit 2 with a message naming
+ * the problem. */
 #include <criterion/criterion.h>
 #include "test_workdir.h"
 #include <math.h>
@@ -12,6 +14,7 @@
 #include "fh_train.h"
 #include "fh_units.h"
 #include "fh_xyz.h"
+#include "test_train_util.h"
 
 static void setup(void) { workdir_make("test_dataset_cmd"); }
 static void teardown(void)
@@ -170,4 +173,151 @@ Test(dataset_cmd, withdraw_and_bad_arguments)
     /* a non-dataset file */
     cr_assert_eq(sh("echo hello > text.h5 && %s dataset info text.h5 2> e6.txt",
                     FH_TEST_FUSIONHOP), 2);
+}
+
+/* The numbers of one line of `dataset errors` (name, rows, E0, E1, gap, force, NAC cosine). */
+typedef struct {
+    int rows;
+    double e0, e1, gap, f, cos;
+} err_line;
+
+static int find_line(const char *text, const char *name, err_line *l)
+{
+    char key[64];
+    snprintf(key, sizeof key, "\n%s ", name);
+    const char *p = strstr(text, key);
+    if (!p) return 0;
+    l->cos = NAN;
+    int n = sscanf(p + strlen(key), "%d %lf %lf %lf %lf %lf", &l->rows, &l->e0, &l->e1, &l->gap,
+                   &l->f, &l->cos);
+    return n >= 5;
+}
+
+/* Expected errors of rows [from, to) of td, straight from fh_model_predict. */
+static err_line expected(fh_model *m, const fh_train_data *td, size_t from, size_t to)
+{
+    const double meV = 1e3 * FH_HARTREE_EV;
+    err_line l = {0};
+    double nc = 0, fn = 0;
+    for (size_t i = from; i < to; i++) {
+        const double *x = td->x + i * 9, *Er = td->energy + i * 2, *Gr = td->grad + i * 18;
+        const double *Hr = td->hcoup + i * 9;
+        double E[2], G[18], d[9], h[9], sd[2];
+        fh_model_request rq = {.grad_mask = 3, .want_nac = 1, .energy = E, .grad = G, .nac = d,
+                               .hcoup = h, .energy_std = sd};
+        fh_err err = {0};
+        cr_assert_eq(fh_model_predict(m, 3, td->z, x, &rq, &err), FH_OK, "%s", err.msg);
+        l.rows++;
+        l.e0 += fabs(E[0] - Er[0]) * meV;
+        l.e1 += fabs(E[1] - Er[1]) * meV;
+        l.gap += fabs((E[1] - E[0]) - (Er[1] - Er[0])) * meV;
+        for (int k = 0; k < 18; k++) l.f += fabs(G[k] - Gr[k]) * meV * FH_ANGSTROM_BOHR;
+        fn += 18;
+        double gap_ref = Er[1] - Er[0];
+        if (gap_ref * FH_HARTREE_EV < 1.0) {
+            /* phase-free: the sign of the reference that brings h closest to it */
+            double hh = 0, dd = 0, dn = 0, rn = 0;
+            for (int k = 0; k < 9; k++) {
+                double dr = Hr[k] / gap_ref;
+                hh += h[k] * Hr[k], dd += d[k] * dr, dn += d[k] * d[k], rn += dr * dr;
+            }
+            l.cos += (hh >= 0 ? 1 : -1) * dd / sqrt(dn * rn);
+            nc++;
+        }
+    }
+    l.e0 /= l.rows, l.e1 /= l.rows, l.gap /= l.rows, l.f /= fn;
+    l.cos = nc ? l.cos / nc : NAN;
+    return l;
+}
+
+static void expect_line(const char *text, const char *name, err_line want)
+{
+    err_line got;
+    cr_assert(find_line(text, name, &got), "no line '%s' in:\n%s", name, text);
+    cr_expect_eq(got.rows, want.rows, "%s rows", name);
+    /* printed to 1 meV */
+    cr_expect(fabs(got.e0 - want.e0) <= 0.5 + 1e-9 * want.e0, "%s E0 %g vs %g", name, got.e0,
+              want.e0);
+    cr_expect(fabs(got.e1 - want.e1) <= 0.5 + 1e-9 * want.e1, "%s E1 %g vs %g", name, got.e1,
+              want.e1);
+    cr_expect(fabs(got.gap - want.gap) <= 0.5 + 1e-9 * want.gap, "%s gap %g vs %g", name, got.gap,
+              want.gap);
+    cr_expect(fabs(got.f - want.f) <= 0.5 + 1e-9 * want.f, "%s F %g vs %g", name, got.f, want.f);
+    if (isnan(want.cos))
+        cr_expect(isnan(got.cos), "%s: no NAC cosine expected", name);
+    else
+        cr_expect(fabs(got.cos - want.cos) <= 0.005 + 1e-12, "%s cos %g vs %g", name, got.cos,
+                  want.cos);
+}
+
+Test(dataset_cmd, errors_match_direct_predictions_and_new_rows_are_checked)
+{
+    char path[1200], mpath[1200], opath[1200];
+    snprintf(path, sizeof path, "%s/e.h5", dir);
+    snprintf(mpath, sizeof mpath, "%s/m.h5", dir);
+    fh_err err = {0};
+    cr_assert_eq(tt_write_dataset(path, 12, 5, &err), FH_OK, "%s", err.msg);
+    /* two more rows of another origin, then a failed one (not counted) */
+    fh_dataset *d = NULL;
+    cr_assert_eq(fh_dataset_read(path, &d, &err), FH_OK, "%s", err.msg);
+    for (int k = 0; k < 3; k++) {
+        char id[16];
+        snprintf(id, sizeof id, "x-%d", k);
+        fh_dataset_record r = {.id = id, .origin = "extra", .pos = d->pos + k * 9,
+                               .status = k < 2 ? FH_DATASET_OK : FH_DATASET_FAILED,
+                               .energy = k < 2 ? d->energy + k * 2 : NULL,
+                               .grad = k < 2 ? d->grad + k * 18 : NULL,
+                               .nac = k < 2 ? d->nac + k * 9 : NULL, .info = ""};
+        cr_assert_eq(fh_dataset_append(path, &r, 1, &err), FH_OK, "%s", err.msg);
+    }
+    fh_dataset_free(d);
+    fh_train_data *td = NULL;
+    cr_assert_eq(fh_train_data_load(path, FH_TRAIN_NAC_CI, &td, &err), FH_OK, "%s", err.msg);
+    cr_assert_eq(td->n, 14);
+    /* a committee of two, "trained" on the first 8 rows */
+    fh_model *m = tm_small_model(2, 2, 3, &err);
+    cr_assert_not_null(m, "%s", err.msg);
+    fh_model_provenance *pv = fh_model_get_provenance(m);
+    pv->n_train = 6, pv->n_valid = 1, pv->n_test = 1;
+    fh_train_data_checksum(td, 8, pv->dataset_checksum);
+    snprintf(pv->nac_target, sizeof pv->nac_target, "ci");
+    cr_assert_eq(fh_model_save(m, mpath, &err), FH_OK, "%s", err.msg);
+
+    cr_assert_eq(sh("%s dataset errors e.h5 --model m.h5 --new > new.txt", FH_TEST_FUSIONHOP), 0);
+    snprintf(opath, sizeof opath, "%s/new.txt", dir);
+    char *t = read_text(opath);
+    expect_line(t, "analytic", expected(m, td, 8, 12));
+    expect_line(t, "extra", expected(m, td, 12, 14));
+    expect_line(t, "all", expected(m, td, 8, 14));
+    cr_expect(strstr(t, "the 6 completed rows added after its training rows"), "%s", t);
+    free(t);
+    err_line a = expected(m, td, 8, 12);
+    cr_assert(!isnan(a.cos), "the data have rows with gaps below 1 eV");
+
+    cr_assert_eq(sh("%s dataset errors e.h5 --model m.h5 --origin extra > x.txt",
+                    FH_TEST_FUSIONHOP), 0);
+    snprintf(opath, sizeof opath, "%s/x.txt", dir);
+    t = read_text(opath);
+    expect_line(t, "extra", expected(m, td, 12, 14));
+    expect_line(t, "all", expected(m, td, 12, 14));
+    cr_expect(!strstr(t, "\nanalytic "), "%s", t);
+    free(t);
+
+    /* a model whose training rows are not the first rows of the file: --new refuses */
+    pv->n_train = 7;
+    cr_assert_eq(fh_model_save(m, mpath, &err), FH_OK, "%s", err.msg);
+    cr_assert_eq(sh("%s dataset errors e.h5 --model m.h5 --new 2> bad.txt", FH_TEST_FUSIONHOP), 2);
+    snprintf(opath, sizeof opath, "%s/bad.txt", dir);
+    t = read_text(opath);
+    cr_expect(strstr(t, "--new: the first 9 completed rows of e.h5 are not the rows m.h5 was "
+                        "trained on"), "%s", t);
+    free(t);
+    cr_assert_eq(sh("%s dataset errors e.h5 2> nomodel.txt", FH_TEST_FUSIONHOP), 2);
+    cr_assert_eq(sh("%s dataset errors e.h5 --model none.h5 2> none.txt", FH_TEST_FUSIONHOP), 2);
+    snprintf(opath, sizeof opath, "%s/none.txt", dir);
+    t = read_text(opath);
+    cr_expect(strstr(t, "none.h5"), "%s", t);
+    free(t);
+    fh_train_data_free(td);
+    fh_model_free(m);
 }

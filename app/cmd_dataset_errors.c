@@ -1,0 +1,134 @@
+/* `fusionhop dataset errors FILE --model M [--origin TAG] [--new]`: how far a model's committee
+ * mean is from the reference rows of a dataset, per origin: energy MAE per state, gap MAE, force
+ * MAE, and the phase-free NAC cosine where the reference gap is below 1 eV (the numbers of the
+ * training's test report). Why: active learning appends rows the model has not seen; --new
+ * measures it on exactly those (the rows after the ones it was trained on, recognised by the
+ * dataset checksum in the model file), which is the honest out-of-sample test of a region. */
+#include "fh_app.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fh_dataset.h"
+#include "fh_model.h"
+#include "fh_train.h"
+#include "fh_units.h"
+
+#define MAX_ORIGINS 64
+
+typedef struct {
+    char name[FH_DATASET_ORIGIN_LEN];
+    fh_train_terms t;
+    int rows;
+} origin_sum;
+
+static void print_row(const char *name, int rows, const fh_train_terms *t, int N)
+{
+    const double meV = 1e3 * FH_HARTREE_EV;
+    printf("%-20s %5d", name, rows);
+    for (int s = 0; s < N; s++) printf(" %7.0f", t->e_n[s] ? meV * t->e_abs[s] / t->e_n[s] : NAN);
+    printf(" %8.0f %9.0f", t->gap_n ? meV * t->gap_abs / t->gap_n : NAN,
+           t->f_n ? meV * FH_ANGSTROM_BOHR * t->f_abs / t->f_n : NAN);
+    if (t->nac_n > 0)
+        printf(" %7.2f (%.0f)\n", t->nac_cos / t->nac_n, t->nac_n);
+    else
+        printf("       -\n");
+}
+
+int fh_dataset_errors(const char *path, const char *model, const char *origin, int only_new)
+{
+    fh_err err = {0};
+    fh_model *m = NULL;
+    fh_dataset *d = NULL;
+    fh_train_data *td = NULL;
+    origin_sum *sum = NULL;
+    int rc = FH_EXIT_USAGE;
+    if (fh_model_load(model, &m, &err) || fh_dataset_read(path, &d, &err)) {
+        fprintf(stderr, "fusionhop dataset errors: %s\n", err.msg);
+        goto done;
+    }
+    const fh_model_provenance *pv = fh_model_get_provenance(m);
+    int target = strcmp(pv->nac_target, "total") == 0 ? FH_TRAIN_NAC_TOTAL : FH_TRAIN_NAC_CI;
+    if (fh_train_data_load(path, target, &td, &err) || fh_train_data_set_types(td, m, &err)) {
+        fprintf(stderr, "fusionhop dataset errors: %s: %s\n", path, err.msg);
+        goto done;
+    }
+    /* the rows of td are the completed rows of d, in order */
+    size_t *row = malloc(sizeof(size_t) * (td->n ? td->n : 1));
+    sum = calloc(MAX_ORIGINS + 1, sizeof *sum);
+    if (!row || !sum) {
+        free(row);
+        fprintf(stderr, "fusionhop dataset errors: out of memory\n");
+        rc = FH_EXIT_FAIL;
+        goto done;
+    }
+    for (size_t r = 0, k = 0; r < d->n && k < td->n; r++)
+        if (d->status[r] == FH_DATASET_OK) row[k++] = r;
+    size_t first = 0;
+    if (only_new) {
+        long used = pv->n_train + pv->n_valid + pv->n_test;
+        char ck[40];
+        if (used > 0 && (size_t)used <= td->n) fh_train_data_checksum(td, (size_t)used, ck);
+        if (used <= 0 || (size_t)used > td->n || strcmp(ck, pv->dataset_checksum) != 0) {
+            fprintf(stderr,
+                    "fusionhop dataset errors: --new: the first %ld completed rows of %s are not "
+                    "the rows %s was trained on (its dataset checksum %s); the dataset was "
+                    "changed other than by appending, or the model comes from another dataset\n",
+                    used, path, model, pv->dataset_checksum);
+            free(row);
+            goto done;
+        }
+        first = (size_t)used;
+    }
+    const int N = td->nstates;
+    int no = 0;
+    fh_train_loss_cfg cfg = fh_train_loss_cfg_default();
+    for (size_t k = first; k < td->n; k++) {
+        const char *o = d->origin[row[k]];
+        if (origin && strcmp(o, origin) != 0) continue;
+        int j = 0;
+        while (j < no && strcmp(sum[j].name, o) != 0) j++;
+        if (j == no) {
+            if (no < MAX_ORIGINS) snprintf(sum[no++].name, sizeof sum[0].name, "%s", o);
+            else j = -1; /* more origins than the table holds: counted in "all" only */
+        }
+        fh_train_terms t;
+        if (fh_train_row_errors(m, td, k, &cfg, &t, &err)) {
+            fprintf(stderr, "fusionhop dataset errors: row %zu (%s): %s\n", row[k], td->id[k],
+                    err.msg);
+            free(row);
+            rc = FH_EXIT_FAIL;
+            goto done;
+        }
+        if (j >= 0) {
+            fh_train_terms_add(&sum[j].t, &t);
+            sum[j].rows++;
+        }
+        fh_train_terms_add(&sum[MAX_ORIGINS].t, &t);
+        sum[MAX_ORIGINS].rows++;
+    }
+    free(row);
+    printf("%s on %s: %s%zu completed rows%s%s\n", model, path, only_new ? "the " : "",
+           only_new ? td->n - first : td->n, only_new ? " added after its training rows" : "",
+           origin ? ", one origin" : "");
+    printf("%-20s %5s", "origin", "rows");
+    for (int s = 0; s < N; s++) printf("     E%d", s);
+    printf("  gap MAE  force MAE  NAC cos (n, gap < 1 eV)\n");
+    printf("%-20s %5s", "", "");
+    for (int s = 0; s < N; s++) printf("    meV");
+    printf("      meV    meV/A\n");
+    for (int j = 0; j < no; j++) print_row(sum[j].name, sum[j].rows, &sum[j].t, N);
+    if (sum[MAX_ORIGINS].rows == 0)
+        printf("(no rows)\n");
+    else
+        print_row("all", sum[MAX_ORIGINS].rows, &sum[MAX_ORIGINS].t, N);
+    rc = FH_EXIT_OK;
+done:
+    free(sum);
+    fh_train_data_free(td);
+    fh_dataset_free(d);
+    fh_model_free(m);
+    return rc;
+}
