@@ -14,9 +14,10 @@
 # fresh clone on a new machine resumes where the last one stopped; a deck leaves it when its run
 # ends. (Active-learning lines read trajectories under runs/, which a fresh clone lacks:
 # `SKIP_TRAIN=1 inputs/stilbene/active_learning.sh ROUND` with the round's settings remakes them,
-# bitwise, from the same model and seeds; a line whose source is missing fails and leaves.) Called while a run is going on, the script only adds
-# the decks to the queue (at its end, or after the running deck with --first), so nothing in
-# progress is lost. A stopped or killed run started again goes on with the deck it was running.
+# bitwise, from the same model and seeds; a line whose source is missing fails and leaves.)
+# Called while a run is going on, the script only adds the decks to the queue (at its end, or
+# after the running deck with --first), so nothing in progress is lost. A stopped or killed run
+# started again goes on with the deck it was running.
 #
 # Stop: kill -TERM -- -$(cat build/sampling.pid) (the whole process group; the OpenMolcas runs in
 # progress end with it and their geometries are lost, nothing else; the queue stays).
@@ -40,7 +41,8 @@ if [ -f "$BUILD/sampling.pid" ] && alive "$(cat "$BUILD/sampling.pid")"; then
     running=1
 fi
 if [ "${1:-}" = "--list" ]; then
-    [ $running = 1 ] && echo "running (pid $(cat "$BUILD/sampling.pid")); queue $QUEUE:" || echo "not running; queue $QUEUE:"
+    [ $running = 1 ] && echo "running (pid $(cat "$BUILD/sampling.pid")); queue $QUEUE:" ||
+        echo "not running; queue $QUEUE:"
     cat "$QUEUE"
     exit 0
 fi
@@ -107,7 +109,8 @@ nohup sh -c "
     alive=1; [ -r /proc/$RUN/stat ] && [ \"\$(sed 's/^.*) \\(.\\).*\$/\\1/' /proc/$RUN/stat)\" != Z ] || alive=0
     [ \$alive = 1 ] && sleep 2700
     for try in 1 2 3 4 5 6; do
-      git add $DATA $LOG $QUEUE && git commit -q -m 'Stilbene reference dataset: progress' -- $DATA $LOG $QUEUE && break
+      git add $DATA $LOG $QUEUE &&
+        git commit -q -m 'Stilbene reference dataset: progress' -- $DATA $LOG $QUEUE && break
       sleep 20
     done
     [ \$alive = 0 ] && break

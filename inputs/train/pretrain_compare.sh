@@ -20,15 +20,16 @@ A=$(cd "$OUT" && pwd)
 $FH dataset info "$D631" --seed "$SEED" | grep -E "^all|^cost|^split"
 $FH dataset info "$DSTO" --seed "$SEED" | grep -E "^all|^cost|^split"
 echo "== (p) pretraining on STO-3G" >&2
-$FH train inputs/train/stilbene_sto3g.inp -o "$A/sto3g.h5" --set train.committee=1 --set train.seed="$SEED" \
-    --set train.dataset="$DSTO" --set train.epochs="$EPOCHS" > "$A/sto3g.log" 2>&1
+$FH train inputs/train/stilbene_sto3g.inp -o "$A/sto3g.h5" --set train.committee=1 \
+    --set train.seed="$SEED" --set train.dataset="$DSTO" --set train.epochs="$EPOCHS" \
+    > "$A/sto3g.log" 2>&1
 echo "== (a) 6-31G from scratch" >&2
-$FH train inputs/train/stilbene.inp -o "$A/scratch.h5" --set train.committee=1 --set train.seed="$SEED" \
-    --set train.dataset="$D631" --set 'train.init_model=""' --set train.epochs="$EPOCHS" \
-    > "$A/scratch.log" 2>&1
+$FH train inputs/train/stilbene.inp -o "$A/scratch.h5" --set train.committee=1 \
+    --set train.seed="$SEED" --set train.dataset="$D631" --set 'train.init_model=""' \
+    --set train.epochs="$EPOCHS" > "$A/scratch.log" 2>&1
 echo "== (b) 6-31G fine-tuned from the STO-3G model" >&2
-$FH train inputs/train/stilbene.inp -o "$A/finetuned.h5" --set train.committee=1 --set train.seed="$SEED" \
-    --set train.dataset="$D631" --set train.init_model="$A/sto3g.h5" \
+$FH train inputs/train/stilbene.inp -o "$A/finetuned.h5" --set train.committee=1 \
+    --set train.seed="$SEED" --set train.dataset="$D631" --set train.init_model="$A/sto3g.h5" \
     --set train.epochs="$EPOCHS" > "$A/finetuned.log" 2>&1
 for r in sto3g scratch finetuned; do
     echo "$r: $(grep -E '^test \(' "$A/$r.log")"
