@@ -293,6 +293,8 @@ int fh_ens_open(const char *outdir, int writable, fh_ens **out, fh_err *err)
     else if ((e->file = H5Fopen(e->path, writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, H5P_DEFAULT)) < 0)
         rc = fh_err_set(err, FH_EINPUT, "%s: cannot open (locked by a running job, or not HDF5)",
                         e->path);
+    else if (writable && fh_h5io_repair_eoa(e->file, e->path) < 0)
+        rc = fh_err_set(err, FH_EFAIL, "%s: cannot repair the end of allocated space", e->path);
     else if (load(e) < 0)
         rc = fh_err_set(err, FH_EINPUT, "%s: not a fusionhop ensemble index", e->path);
     fh_h5io_quiet_end(&q);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "fh_units.h"
 
@@ -55,6 +56,17 @@ void fh_h5io_quiet_begin(fh_h5io_quiet *q)
 void fh_h5io_quiet_end(const fh_h5io_quiet *q)
 {
     H5Eset_auto2(H5E_DEFAULT, q->func, q->data);
+}
+
+#define EOA_MARGIN ((hsize_t)1 << 20) /* h5clear --increment's default */
+
+int fh_h5io_repair_eoa(hid_t file, const char *path)
+{
+    struct stat st;
+    haddr_t eoa = 0;
+    if (stat(path, &st) != 0 || H5Fget_eoa(file, &eoa) < 0) return -1;
+    if ((haddr_t)st.st_size <= eoa) return 0; /* closed or flushed completely */
+    return H5Fincrement_filesize(file, EOA_MARGIN) < 0 ? -1 : 0;
 }
 
 /* ------------------------------------------------------------------------------------------------

@@ -27,6 +27,14 @@ typedef struct {
 void fh_h5io_quiet_begin(fh_h5io_quiet *q);
 void fh_h5io_quiet_end(const fh_h5io_quiet *q);
 
+/* Opening a file for writing after its writer was killed: HDF5 flushes the superblock, which
+ * holds the end of allocated space (EOA), separately from the chunks and index nodes, so a kill
+ * between the two leaves blocks that are written and referenced beyond the stored EOA. New
+ * allocations would then land on them (a later write fails with "addr overflow", or silently
+ * overwrites). When the file is longer than its EOA, move the EOA past the end of the file plus
+ * a margin for a block that was allocated but not yet written. Call right after H5Fopen. */
+int fh_h5io_repair_eoa(hid_t file, const char *path);
+
 /* Attributes. Strings: `str` writes a variable-length UTF-8 string (write-once metadata such as
  * units); `fixstr` writes (or overwrites in place) a fixed-size NUL-terminated string of `size`
  * bytes, for values updated during a run. */

@@ -1,7 +1,8 @@
 /* Writing trajectory files (layout in fh_h5md.h). Frames and hops are buffered and appended in
  * blocks; each block is followed by a flush and then by an update of the committed counts, so that
- * a killed run leaves a file whose committed part is intact. Reopening truncates to a checkpoint's
- * frame count so a restarted trajectory continues exactly where its checkpoint was taken. */
+ * a killed run leaves a file whose committed part is intact. Reopening first repairs the end of
+ * allocated space a kill can leave behind (h5md_io.h), then truncates to a checkpoint's frame
+ * count so a restarted trajectory continues exactly where its checkpoint was taken. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -605,6 +606,8 @@ int fh_h5md_writer_reopen(const char *path, long nframes, int frames_per_block,
     if (w->file < 0)
         rc = fh_err_set(err, FH_EINPUT, "%s: cannot open for appending (missing, locked or not HDF5)",
                         path);
+    else if (fh_h5io_repair_eoa(w->file, path) < 0)
+        rc = fh_err_set(err, FH_EFAIL, "%s: cannot repair the end of allocated space", path);
     else if (open_existing(w) < 0 || fh_h5io_read_attr_i64(w->tsh, "committed", committed, 2) < 0)
         rc = fh_err_set(err, FH_EINPUT, "%s: not a fusionhop trajectory file", path);
     else if (nframes < 0 || nframes > committed[0])

@@ -2,9 +2,12 @@
  * usually lands inside HDF5 writing or flushing, the worst case) and reports each committed block
  * through a pipe; the parent SIGKILLs it at varying moments, then checks that the file opens, that
  * every frame the child reported as committed is there with the right values, and that the file
- * can be reopened and continued. */
+ * can be reopened and continued. A second test builds the rarest killed state on purpose: the
+ * superblock's end of allocated space (EOA) left behind chunks that were written and indexed. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <hdf5.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -131,4 +134,76 @@ Test(h5md_kill, sigkill_keeps_every_committed_frame)
         verify(path, last);
     }
     tu_rmdir(d);
+}
+
+/* The state a kill between HDF5's chunk writes and its superblock write leaves (seen about once in
+ * 250 kills above): 132 frames written and indexed, 128 committed, and an EOA stored in the
+ * superblock as it was after frame 128, so that chunks of frames 128-131 lie beyond it. Without
+ * the repair on reopen, the next allocation lands on them and the flush fails ("addr overflow"). */
+Test(h5md_kill, stale_end_of_allocation_is_repaired_on_reopen)
+{
+    const char *dir = tu_scratch("h5md_eoa");
+    char path[600];
+    snprintf(path, sizeof path, "%s/eoa.h5", dir);
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) { /* write 128 frames, note the EOA, write 4 more, die without closing */
+        close(fds[0]);
+        fh_h5md_config c = tu_config(path, 4);
+        fh_h5md_writer *w = NULL;
+        fh_err e = {0};
+        if (fh_h5md_writer_create(&c, &w, &e)) _exit(3);
+        tu_frame t;
+        for (long k = 0; k < 132; k++) {
+            tu_make_frame(&t, k, 0);
+            if (is_hop_frame(k)) {
+                fh_h5md_hop h = {t.f.step, t.f.time, 1, 0, 0, -0.01 * (double)k};
+                if (fh_h5md_writer_hop(w, &h, &e)) _exit(4);
+            }
+            if (fh_h5md_writer_append(w, &t.f, &e)) _exit(5);
+            if (k == 127) { /* superblock version 0: the EOA is the 8 bytes at offset 40 */
+                unsigned char sb[48];
+                int fd = open(path, O_RDONLY);
+                if (fd < 0 || pread(fd, sb, sizeof sb, 0) != (ssize_t)sizeof sb) _exit(6);
+                close(fd);
+                if (write(fds[1], sb, sizeof sb) != (ssize_t)sizeof sb) _exit(7);
+            }
+        }
+        _exit(0);
+    }
+    close(fds[1]);
+    unsigned char sb[48];
+    cr_assert_eq(read(fds[0], sb, sizeof sb), (ssize_t)sizeof sb);
+    close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "writer failed (%d)", status);
+    cr_assert(memcmp(sb, "\211HDF\r\n\032\n", 8) == 0 && sb[8] == 0,
+              "expected an HDF5 file with a version-0 superblock");
+    uint64_t eoa128 = 0;
+    for (int i = 7; i >= 0; i--) eoa128 = eoa128 << 8 | sb[40 + i];
+
+    /* commit only 128 frames (and the 18 hops among them), then restore the old EOA */
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    cr_assert_geq(f, 0);
+    hid_t g = H5Gopen2(f, "tsh", H5P_DEFAULT);
+    hid_t a = H5Aopen(g, "committed", H5P_DEFAULT);
+    const int64_t committed[2] = {128, 18};
+    cr_assert_geq(H5Awrite(a, H5T_NATIVE_INT64, committed), 0);
+    H5Aclose(a);
+    H5Gclose(g);
+    H5Fclose(f);
+    int fd = open(path, O_RDWR);
+    cr_assert_geq(fd, 0);
+    unsigned char le[8];
+    for (int i = 0; i < 8; i++) le[i] = (unsigned char)(eoa128 >> (8 * i));
+    cr_assert_eq(pwrite(fd, le, 8, 40), 8);
+    off_t eof = lseek(fd, 0, SEEK_END);
+    close(fd);
+    cr_assert_gt((uint64_t)eof, eoa128, "the chunks of frames 128-131 must lie beyond the EOA");
+
+    verify(path, 128);
+    tu_rmdir(dir);
 }
