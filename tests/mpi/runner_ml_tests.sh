@@ -166,25 +166,33 @@ range)
 kill)
     sed -i 's/tmax = 100 fs/tmax = 1 ps/; s/ntraj = 7/ntraj = 8/' deck.inp
     "$FH" run deck.inp -o ref 2>ref.log
-    mpirun -n 2 "$FH" run deck.inp -o killed 2>killed.log &
-    pid=$!
-    # kill the ranks (a node failure) once a trajectory has finished and another one has
-    # checkpointed
-    for _ in $(seq 1 600); do
-        if [ -f killed/ensemble.h5 ] && [ "$(status_of killed pending)" -le 7 ] &&
-            [ "$(partial killed 8)" -ge 1 ]; then break; fi
-        sleep 0.02
+    # Kill the ranks (a node failure) as soon as a trajectory has finished: the other rank is then
+    # mid-trajectory, past a checkpoint (every 10 fs). The whole run lasts about 1.5 s here, so on
+    # a loaded machine the kill can miss that window (CI saw "8 of 8 finished"); such an attempt
+    # tests nothing and is repeated, up to 5 times, instead of failing. The checks that follow
+    # (resume, bitwise equality) are not retried.
+    attempt=0
+    while :; do
+        attempt=$((attempt + 1))
+        rm -rf killed
+        mpirun -n 2 "$FH" run deck.inp -o killed 2>killed.log &
+        pid=$!
+        for _ in $(seq 1 3000); do
+            if [ -f killed/ensemble.h5 ] && [ "$(h5dump -d /trajectories/status killed/ensemble.h5 \
+                2>/dev/null | grep -c '"done"\|"failed"')" -ge 1 ]; then break; fi
+            sleep 0.01
+        done
+        for p in $(ps -o pid= --ppid "$pid"); do kill -9 "$p" 2>/dev/null || true; done
+        wait "$pid" 2>/dev/null || true
+        done_before=$(($(status_of killed done) + $(status_of killed failed)))
+        # trajectories cut short after a checkpoint: their resume is exercised
+        partial=$(partial killed 8)
+        echo "attempt $attempt: killed with $done_before of 8 finished, $partial to resume" \
+            "from a checkpoint" >&2
+        [ "$done_before" -ge 1 ] && [ "$done_before" -lt 8 ] && [ "$partial" -ge 1 ] && break
+        [ "$attempt" -lt 5 ] ||
+            fail "the kill did not land mid-run after a checkpoint in 5 attempts"
     done
-    for p in $(ps -o pid= --ppid "$pid"); do kill -9 "$p" 2>/dev/null || true; done
-    wait "$pid" 2>/dev/null || true
-    done_before=$(($(status_of killed done) + $(status_of killed failed)))
-    echo "killed with $done_before of 8 finished" >&2
-    [ "$done_before" -ge 1 ] && [ "$done_before" -lt 8 ] ||
-        fail "the kill did not land mid-run ($done_before of 8 finished)"
-    # at least one trajectory was cut short after a checkpoint: its resume is exercised
-    partial=$(partial killed 8)
-    [ "$partial" -ge 1 ] || fail "no trajectory was killed after a checkpoint"
-    echo "$partial trajectories to resume from a checkpoint" >&2
     mpirun -n 3 "$FH" run deck.inp -o killed 2>resume.log
     grep -q "$done_before already finished" resume.log || fail "resume: $(tail -1 resume.log)"
     same_runs ref killed 8
