@@ -104,6 +104,10 @@ same_runs() { # DIR_A DIR_B NTRAJ
 }
 
 status_of() { h5dump -d /trajectories/status "$1/ensemble.h5" | grep -o "\"$2\"" | wc -l; }
+# finished_in DIR: trajectories done or failed (0 while ensemble.h5 does not exist yet)
+finished_in() {
+    h5dump -d /trajectories/status "$1/ensemble.h5" 2>/dev/null | grep -o '"done"\|"failed"' | wc -l
+}
 
 # "N S" from the summary line of a run log: N trajectories finished now, S already before
 finished() {
@@ -178,13 +182,12 @@ kill)
         mpirun -n 2 "$FH" run deck.inp -o killed 2>killed.log &
         pid=$!
         for _ in $(seq 1 3000); do
-            if [ -f killed/ensemble.h5 ] && [ "$(h5dump -d /trajectories/status killed/ensemble.h5 \
-                2>/dev/null | grep -c '"done"\|"failed"')" -ge 1 ]; then break; fi
+            [ "$(finished_in killed)" -ge 1 ] && break
             sleep 0.01
         done
         for p in $(ps -o pid= --ppid "$pid"); do kill -9 "$p" 2>/dev/null || true; done
         wait "$pid" 2>/dev/null || true
-        done_before=$(($(status_of killed done) + $(status_of killed failed)))
+        done_before=$(finished_in killed)
         # trajectories cut short after a checkpoint: their resume is exercised
         partial=$(partial killed 8)
         echo "attempt $attempt: killed with $done_before of 8 finished, $partial to resume" \

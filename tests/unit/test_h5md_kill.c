@@ -21,20 +21,27 @@
 
 static int is_hop_frame(long k) { return k % 7 == 3; }
 
+/* Frame k (and its hop, if any) as the children write it; exits the child on an error. */
+static void child_append(fh_h5md_writer *w, long k)
+{
+    fh_err e = {0};
+    tu_frame t;
+    tu_make_frame(&t, k, 0);
+    if (is_hop_frame(k)) {
+        fh_h5md_hop h = {t.f.step, t.f.time, 1, 0, 0, -0.01 * (double)k};
+        if (fh_h5md_writer_hop(w, &h, &e)) _exit(4);
+    }
+    if (fh_h5md_writer_append(w, &t.f, &e)) _exit(5);
+}
+
 static void child_write(const char *path, int block, int fd)
 {
     fh_h5md_config c = tu_config(path, block);
     fh_h5md_writer *w = NULL;
     fh_err e = {0};
     if (fh_h5md_writer_create(&c, &w, &e)) _exit(3);
-    tu_frame t;
     for (long k = 0; k < MAX_FRAMES; k++) {
-        tu_make_frame(&t, k, 0);
-        if (is_hop_frame(k)) {
-            fh_h5md_hop h = {t.f.step, t.f.time, 1, 0, 0, -0.01 * (double)k};
-            if (fh_h5md_writer_hop(w, &h, &e)) _exit(4);
-        }
-        if (fh_h5md_writer_append(w, &t.f, &e)) _exit(5);
+        child_append(w, k);
         if (fh_h5md_writer_nframes(w) % block == 0) { /* a block was just committed */
             long n = fh_h5md_writer_nframes(w);
             if (write(fd, &n, sizeof n) != sizeof n) _exit(6);
@@ -155,14 +162,8 @@ Test(h5md_kill, stale_end_of_allocation_is_repaired_on_reopen)
         fh_h5md_writer *w = NULL;
         fh_err e = {0};
         if (fh_h5md_writer_create(&c, &w, &e)) _exit(3);
-        tu_frame t;
         for (long k = 0; k < 132; k++) {
-            tu_make_frame(&t, k, 0);
-            if (is_hop_frame(k)) {
-                fh_h5md_hop h = {t.f.step, t.f.time, 1, 0, 0, -0.01 * (double)k};
-                if (fh_h5md_writer_hop(w, &h, &e)) _exit(4);
-            }
-            if (fh_h5md_writer_append(w, &t.f, &e)) _exit(5);
+            child_append(w, k);
             if (k == 127) { /* superblock version 0: the EOA is the 8 bytes at offset 40 */
                 unsigned char sb[48];
                 int fd = open(path, O_RDONLY);
