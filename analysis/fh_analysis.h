@@ -39,6 +39,9 @@ typedef struct {
     uint64_t seed;       /* bootstrap seed */
     double max_drift;    /* hartree; > 0: exclude trajectories with max |E_tot(t) - E_tot(0)| above */
     double max_spread;   /* hartree; > 0: exclude trajectories whose committee spread exceeds it */
+    double bond_break;   /* > 0: exclude trajectories whose molecule fell apart (more parts of the
+                          * graph of atoms closer than bond_break x the sum of covalent radii
+                          * than in the first frame; as [dynamics] bond_break); default 1.75 */
     long max_points;     /* at most this many time points in the population table (default 1000) */
 } fh_ana_settings;
 
@@ -91,6 +94,9 @@ typedef struct {
     double max_dev_etot;      /* max |E_tot(t) - E_tot(0)|, hartree */
     double drift_etot;        /* E_tot(end) - E_tot(0), hartree */
     double max_spread;        /* max committee spread (active state), hartree; < 0: none stored */
+    double apart_time;        /* a.u.: first frame with more parts than frame 0 (NaN: never, or
+                               * not checked) */
+    char apart[128];          /* which atom left, how far ("" when it did not) */
     long nhops;
     fh_h5md_hop *hops;
     int final_state;          /* active state of the last frame (-1: no frames) */
@@ -199,6 +205,8 @@ void fh_ana_histogram(const double *v, long n, double lo, double hi, int nbins, 
 typedef struct {
     long n;                                 /* trajectories with frames */
     double drift_mean, drift_median, drift_max; /* of max |E_tot(t) - E_tot(0)|, hartree */
+    long napart;                            /* trajectories whose molecule fell apart (frames
+                                             * or the run's bond_break stop) */
     long nspread;                           /* trajectories with a committee spread */
     double spread_mean, spread_median, spread_max; /* of the max spread, hartree */
 } fh_ana_quality;

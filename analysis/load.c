@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "fh_analysis.h"
+#include "fh_bonds.h"
 #include "fh_units.h"
 
 static void traj_clear(fh_ana_traj *t)
@@ -59,15 +60,24 @@ static int load_geometry(fh_ana_traj *t, fh_h5md_reader *r, const fh_ana_setting
     if (s->dihedral[0] >= 0 && !(t->torsion = malloc(sizeof *t->torsion * (size_t)n))) goto oom;
     if (s->nring > 0 && !(t->ring = malloc(sizeof *t->ring * (size_t)n))) goto oom;
     if (s->pyramid[0] >= 0 && !(t->pyramid = malloc(sizeof *t->pyramid * (size_t)n))) goto oom;
-    if (!t->torsion && !t->ring && !t->pyramid) return FH_OK;
+    const int *z = fh_h5md_reader_species(r);
+    int molecule = s->bond_break > 0 && natoms > 0;
+    for (int i = 0; molecule && i < natoms; i++) molecule = z[i] > 0;
+    int *label = NULL, nfrag0 = 0;
+    if (molecule && !(label = malloc(sizeof *label * (size_t)natoms))) goto oom;
+    if (!t->torsion && !t->ring && !t->pyramid && !label) return FH_OK;
     const long slice = 256;
     double *x = malloc(sizeof *x * (size_t)(slice * natoms * 3));
-    if (!x) goto oom;
+    if (!x) {
+        free(label);
+        goto oom;
+    }
     for (long f0 = 0; f0 < n; f0 += slice) {
         long cnt = n - f0 < slice ? n - f0 : slice;
         int rc = fh_h5md_read_positions(r, f0, cnt, x, err);
         if (rc) {
             free(x);
+            free(label);
             return rc;
         }
         for (long k = 0; k < cnt; k++) {
@@ -75,9 +85,21 @@ static int load_geometry(fh_ana_traj *t, fh_h5md_reader *r, const fh_ana_setting
             if (t->torsion) t->torsion[f0 + k] = fh_ana_dihedral(xk, s->dihedral);
             if (t->ring) t->ring[f0 + k] = fh_ana_min_distance(xk, s->ring, s->nring);
             if (t->pyramid) t->pyramid[f0 + k] = fh_ana_pyramidalization(xk, s->pyramid);
+            if (!label || !isnan(t->apart_time)) continue;
+            int nfrag = fh_bond_fragments(natoms, z, xk, s->bond_break, label);
+            if (f0 + k == 0) nfrag0 = nfrag;
+            if (nfrag <= nfrag0) continue;
+            int size, atom;
+            double dist;
+            fh_bond_leaving_fragment(natoms, xk, label, nfrag, &size, &atom, &dist);
+            t->apart_time = t->time[f0 + k];
+            snprintf(t->apart, sizeof t->apart, "%s%d%s %.2f Angstrom from the rest",
+                     fh_element_symbol(z[atom]), atom + 1, size > 1 ? " and its group" : "",
+                     dist / FH_ANGSTROM_BOHR);
         }
     }
     free(x);
+    free(label);
     return FH_OK;
 oom:
     return fh_err_set(err, FH_EFAIL, "out of memory");
@@ -211,6 +233,10 @@ static void judge(fh_ana_traj *t, const fh_ana_settings *s)
         snprintf(t->excluded, sizeof t->excluded, "failed: %s", t->stop_reason[0] ? t->stop_reason : "no reason recorded");
     else if (t->nframes < 1)
         snprintf(t->excluded, sizeof t->excluded, "no frames");
+    else if (!isnan(t->apart_time))
+        snprintf(t->excluded, sizeof t->excluded,
+                 "the molecule fell apart at t = %.1f fs: %s (bond_break %.2f)",
+                 t->apart_time * FH_AUTIME_FS, t->apart, s->bond_break);
     else if (s->max_drift > 0 && !(t->max_dev_etot <= s->max_drift))
         snprintf(t->excluded, sizeof t->excluded, "energy conservation: max |dE| = %.4g eV > %.4g eV",
                  t->max_dev_etot * FH_HARTREE_EV, s->max_drift * FH_HARTREE_EV);
@@ -300,6 +326,7 @@ int fh_ana_load(const char *outdir, fh_ana_settings *s, fh_ana_ensemble **out, f
         t->final_state = -1;
         t->product = FH_PROD_NONE;
         t->max_spread = -1.0;
+        t->apart_time = NAN;
         if (ens) {
             fh_ens_record rec;
             if (fh_ens_get(ens, k, &rec, &ierr) == FH_OK) {

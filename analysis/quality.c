@@ -32,6 +32,7 @@ void fh_ana_quality_compute(const fh_ana_ensemble *e, fh_ana_quality *q)
         const fh_ana_traj *t = &e->traj[k];
         if (t->nframes < 1) continue;
         d[q->n++] = t->max_dev_etot;
+        if (!isnan(t->apart_time) || strncmp(t->stop_reason, "fragmented", 10) == 0) q->napart++;
         if (t->max_spread >= 0) s[q->nspread++] = t->max_spread;
     }
     stats(d, q->n, &q->drift_mean, &q->drift_median, &q->drift_max);

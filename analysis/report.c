@@ -409,6 +409,8 @@ static int write_summary_txt(const char *dir, const fh_ana_ensemble *e, const fh
     const fh_ana_quality *q = &r->quality;
     fprintf(f, "\nenergy conservation, max |E_tot(t) - E_tot(0)| over %ld trajectories: mean %.3g eV, median %.3g eV, max %.3g eV\n",
             q->n, q->drift_mean * EV, q->drift_median * EV, q->drift_max * EV);
+    fprintf(f, "molecule fell apart (bond_break %.2f x covalent radii): %ld of %ld trajectories\n",
+            s->bond_break, q->napart, q->n);
     if (q->nspread > 0)
         fprintf(f, "model spread, max per trajectory over %ld trajectories: mean %.3g eV, median %.3g eV, max %.3g eV\n",
                 q->nspread, q->spread_mean * EV, q->spread_median * EV, q->spread_max * EV);
@@ -534,7 +536,7 @@ static int write_summary_json(const char *dir, const fh_ana_ensemble *e, const f
     json_num(f, q->spread_mean * EV);
     fputs(", \"max_spread_max\": ", f);
     json_num(f, q->spread_max * EV);
-    fputs("},\n", f);
+    fprintf(f, ", \"fell_apart\": %ld},\n", q->napart);
     fprintf(f, "  \"settings\": {\"excited_state\": %d, \"ground_state\": %d, \"nboot\": %d, \"seed\": %llu, "
                "\"cis_max_deg\": ",
             s->excited_state, s->ground_state, s->nboot, (unsigned long long)s->seed);

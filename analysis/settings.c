@@ -20,6 +20,7 @@ void fh_ana_settings_default(fh_ana_settings *s)
     s->seed = 1;
     s->max_drift = 0.0;
     s->max_spread = 0.0;
+    s->bond_break = 1.75;
     s->max_points = 1000;
 }
 

@@ -26,7 +26,7 @@ static void usage(void)
            "with the reason and left out of the statistics.\n\n"
            "Settings are the [analysis] keys of the run's deck (see `fusionhop help deck`):\n"
            "dihedral, ring, pyramid (1-based atom numbers), cis_max, ring_max, excited_state,\n"
-           "nboot, seed, max_drift, max_spread. For stilbene in the atom order of\n"
+           "nboot, seed, max_drift, max_spread, bond_break. For stilbene in the atom order of\n"
            "inputs/geometries, unset geometry keys default to dihedral 4 1 2 16, ring 5 17, 5 21,\n"
            "9 17, 9 21 (the shortest pair counts) and pyramid 1 2 3 4.\n\n"
            "  -o DIR        where to write the report (default OUTDIR/analysis)\n"
@@ -112,6 +112,7 @@ static int read_settings(const fh_deck *d, fh_ana_settings *s)
     s->seed = (uint64_t)fh_deck_int(d, "analysis", "seed");
     if (fh_deck_has(d, "analysis", "max_drift")) s->max_drift = fh_deck_real(d, "analysis", "max_drift");
     if (fh_deck_has(d, "analysis", "max_spread")) s->max_spread = fh_deck_real(d, "analysis", "max_spread");
+    s->bond_break = fh_deck_real(d, "analysis", "bond_break");
     return FH_EXIT_OK;
 }
 

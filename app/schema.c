@@ -83,6 +83,10 @@ static const fh_deck_key schema[] = {
      "stop a trajectory whose total energy drifts more than this from its start (0: off)"},
     {"dynamics", "spread_max", FH_KEY_REAL, FH_UNIT_ENERGY, "eV", "0.5 eV", 0.0, 100.0, NULL,
      "stop a trajectory when the model committee's energy spread exceeds this (0: off)"},
+    {"dynamics", "bond_break", FH_KEY_REAL, FH_UNIT_NONE, NULL, "1.75", 0.0, 10.0, NULL,
+     "molecules: stop a trajectory that falls apart, i.e. whose graph of atoms closer than this "
+     "times the sum of their covalent radii has more parts than at the start (an H atom flying "
+     "off a model surface with no data there); status failed, reason 'fragmented' (0: off)"},
 
     /* [initial]: initial conditions */
     {"initial", "seed", FH_KEY_INT, FH_UNIT_NONE, NULL, "1", 0, 4294967295.0, NULL,
@@ -146,6 +150,9 @@ static const fh_deck_key schema[] = {
      "keep all"},
     {"analysis", "max_spread", FH_KEY_REAL, FH_UNIT_ENERGY, "eV", "", 0.0, 100.0, NULL,
      "exclude trajectories whose committee energy spread exceeds this; unset: keep all"},
+    {"analysis", "bond_break", FH_KEY_REAL, FH_UNIT_NONE, NULL, "1.75", 0.0, 10.0, NULL,
+     "exclude trajectories whose molecule fell apart: more parts than in the first frame in the "
+     "graph of atoms closer than this times the sum of their covalent radii (0: keep them)"},
 
     /* [model]: architecture of the network trained by `fusionhop train` (see models/fh_model.h) */
     {"model", "nstates", FH_KEY_INT, FH_UNIT_NONE, NULL, "0", 0, 16, NULL,

@@ -73,6 +73,7 @@ int fh_setup_dyn_params(const fh_deck *d, fh_dyn_params *p, fh_err *err)
     p->econs_step = fh_deck_real(d, "dynamics", "econs_step");
     p->econs_drift = fh_deck_real(d, "dynamics", "econs_drift");
     p->spread_max = fh_deck_real(d, "dynamics", "spread_max");
+    p->bond_break = fh_deck_real(d, "dynamics", "bond_break");
     /* the schema's choices equal the library's names, so parsing cannot fail here */
     fh_dyn_coupling_parse(fh_deck_string(d, "dynamics", "coupling"), &p->coupling);
     fh_dyn_rescale_parse(fh_deck_string(d, "dynamics", "rescale"), &p->rescale);

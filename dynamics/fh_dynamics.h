@@ -74,7 +74,8 @@ typedef enum {
     FH_DYN_STOP_NAN,         /* NaN/Inf in coordinates, velocities, amplitudes or energies */
     FH_DYN_STOP_SPREAD,      /* committee energy spread > spread_max (left the model's domain) */
     FH_DYN_STOP_PROVIDER,    /* the provider failed (message in fh_dyn_traj_stop_message) */
-    FH_DYN_STOP_USER         /* stopped by the caller (fh_dyn_traj_stop) */
+    FH_DYN_STOP_USER,        /* stopped by the caller (fh_dyn_traj_stop) */
+    FH_DYN_STOP_FRAGMENTED   /* the molecule fell apart (bond_break) */
 } fh_dyn_stop;
 
 /* Parameters; all in atomic units. fh_dyn_params_default() gives the documented defaults. */
@@ -93,6 +94,10 @@ typedef struct {
     double econs_step;              /* max |change of total energy| in one step; <= 0: off; default 0.5 eV */
     double econs_drift;             /* max |total energy - initial|; <= 0: off; default 0.5 eV */
     double spread_max;              /* max committee energy spread (any state); <= 0: off; default 0.5 eV */
+    double bond_break;              /* molecules: stop when the graph of atoms closer than
+                                       bond_break x (sum of covalent radii) has more parts than at
+                                       the start (an atom or group flew off); <= 0: off; default
+                                       1.75 */
 } fh_dyn_params;
 
 fh_dyn_params fh_dyn_params_default(void);

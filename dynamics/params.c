@@ -24,6 +24,7 @@ fh_dyn_params fh_dyn_params_default(void)
     p.econs_step = 0.5 / FH_HARTREE_EV;
     p.econs_drift = 0.5 / FH_HARTREE_EV;
     p.spread_max = 0.5 / FH_HARTREE_EV;
+    p.bond_break = 1.75;
     return p;
 }
 
@@ -50,7 +51,8 @@ int fh_dyn_params_check(const fh_dyn_params *p, fh_err *err)
         return fh_err_set(err, FH_EINPUT, "dynamics: unknown decoherence %d", (int)p->decoherence);
     if (!(p->edc_c >= 0) || !isfinite(p->edc_c))
         return fh_err_set(err, FH_EINPUT, "dynamics: edc_c must be >= 0, got %g Eh", p->edc_c);
-    if (isnan(p->econs_step) || isnan(p->econs_drift) || isnan(p->spread_max))
+    if (isnan(p->econs_step) || isnan(p->econs_drift) || isnan(p->spread_max) ||
+        isnan(p->bond_break))
         return fh_err_set(err, FH_EINPUT, "dynamics: NaN monitoring threshold");
     return FH_OK;
 }
@@ -60,7 +62,7 @@ static const char *rescale_names[] = {"nac", "velocity", "none"};
 static const char *frustrated_names[] = {"keep", "reverse", "reverse_jt"};
 static const char *decoherence_names[] = {"none", "edc"};
 static const char *stop_names[] = {"running",   "tmax",   "econs_step", "econs_drift",
-                                   "nan",       "spread", "provider",   "user"};
+                                   "nan",       "spread", "provider",   "user", "fragmented"};
 
 static const char *name_of(const char **names, int count, int value)
 {
@@ -84,7 +86,7 @@ const char *fh_dyn_decoherence_name(fh_dyn_decoherence d)
 {
     return name_of(decoherence_names, 2, (int)d);
 }
-const char *fh_dyn_stop_name(fh_dyn_stop s) { return name_of(stop_names, 8, (int)s); }
+const char *fh_dyn_stop_name(fh_dyn_stop s) { return name_of(stop_names, 9, (int)s); }
 
 int fh_dyn_coupling_parse(const char *s, fh_dyn_coupling *out)
 {

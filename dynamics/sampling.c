@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fh_bonds.h"
 #include "fh_dynamics.h"
 #include "fh_h5md.h"
 #include "fh_units.h"
@@ -102,20 +103,9 @@ double fh_samp_dihedral(const double *x, int a, int b, int c, int d)
     return atan2(dot(m, n2), dot(n1, n2));
 }
 
-/* Covalent radii (Angstrom) of H..Kr; a generous 1.5 for anything not listed. */
-static double cov_radius(int z)
-{
-    static const double r[] = {0,    0.31, 0.28, 1.28, 0.96, 0.84, 0.76, 0.71, 0.66, 0.57,
-                               0.58, 1.66, 1.41, 1.21, 1.11, 1.07, 1.05, 1.02, 1.06};
-    return z > 0 && z < (int)(sizeof r / sizeof r[0]) ? r[z] : 1.5;
-}
-
 static int bonded(const int *z, const double *x, int i, int j)
 {
-    double v[3];
-    sub(x + 3 * i, x + 3 * j, v);
-    double lim = 1.25 * (cov_radius(z[i]) + cov_radius(z[j])) * FH_ANGSTROM_BOHR;
-    return dot(v, v) < lim * lim;
+    return fh_bond_within(z, x, i, j, 1.25);
 }
 
 int fh_samp_fragment(int natoms, const int *z, const double *x, int b, int c, int *side,
@@ -875,10 +865,7 @@ static int clashes(const int *z, const double *x0, const double *x, int natoms)
 {
     for (int i = 0; i < natoms; i++)
         for (int j = i + 1; j < natoms; j++) {
-            if (bonded(z, x0, i, j)) continue;
-            double v[3], lim = (cov_radius(z[i]) + cov_radius(z[j])) * FH_ANGSTROM_BOHR;
-            sub(x + 3 * i, x + 3 * j, v);
-            if (dot(v, v) < lim * lim) return 1;
+            if (!bonded(z, x0, i, j) && fh_bond_within(z, x, i, j, 1.0)) return 1;
         }
     return 0;
 }

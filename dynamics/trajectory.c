@@ -2,8 +2,10 @@
  * the algorithm and when random numbers are drawn). The object holds the complete dynamical state
  * so that a checkpoint is a flat copy of it and restore + continue is bitwise identical to never
  * stopping; scratch arrays are kept apart from the state. */
+#include "fh_bonds.h"
 #include "fh_dyn_internal.h"
 #include "fh_dynamics.h"
+#include "fh_units.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -35,10 +37,12 @@ struct fh_dyn_traj {
     double spread;          /* committee energy spread at t (max over states) */
     long nhops, nfrustrated;
     fh_dyn_stop stop;
+    int nfrag0;             /* parts of the molecule at the start (bond_break; 0: not checked) */
 
     /* --- not state --- */
     char stop_msg[512];
     double *x1, *v1, *acc1, *e1, *tdc1, *nac1, *ref, *dir, *grad, *std, *g;
+    int *label;             /* [natoms] fh_bond_fragments scratch (NULL: not a molecule) */
     fh_dyn_elec_ws *ws;
 };
 
@@ -50,6 +54,7 @@ void fh_dyn_traj_free(fh_dyn_traj *tr)
                         tr->tdc1, tr->nac1, tr->ref, tr->dir, tr->grad, tr->std,   tr->g};
     for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) free(arrays[i]);
     fh_dyn_elec_ws_free(tr->ws);
+    free(tr->label);
     free(tr);
 }
 
@@ -102,7 +107,10 @@ fh_dyn_traj *fh_dyn_traj_alloc(fh_surface *s, const fh_dyn_params *p, uint64_t s
         tr->ref = zalloc(nnac);
     }
     tr->ws = fh_dyn_elec_ws_alloc(tr->n);
-    int ok = tr->x && tr->v && tr->acc && tr->c && tr->e && tr->e_prev && tr->tdc && tr->x1 &&
+    int molecule = s->natoms > 0 && s->z && s->ndof == 3 * s->natoms;
+    if (molecule && p->bond_break > 0) tr->label = malloc((size_t)s->natoms * sizeof *tr->label);
+    int ok = (!molecule || p->bond_break <= 0 || tr->label) && tr->x && tr->v && tr->acc &&
+             tr->c && tr->e && tr->e_prev && tr->tdc && tr->x1 &&
              tr->v1 && tr->acc1 && tr->e1 && tr->tdc1 && tr->dir && tr->grad && tr->std && tr->g &&
              tr->ws && (!nnac || (tr->nac && tr->nac_prev && tr->nac1 && tr->ref));
     if (!ok) {
@@ -182,6 +190,9 @@ int fh_dyn_traj_start(fh_dyn_traj *tr, const double *x0, const double *v0, int a
     tr->stop = FH_DYN_RUNNING;
     tr->stop_msg[0] = '\0';
     tr->started = 1;
+    tr->nfrag0 = tr->label ? fh_bond_fragments(tr->surf->natoms, tr->surf->z, tr->x,
+                                               tr->p.bond_break, tr->label)
+                           : 0;
     if (tr->has_spread && tr->p.spread_max > 0 && tr->spread > tr->p.spread_max)
         set_stop(tr, FH_DYN_STOP_SPREAD,
                  "committee energy spread %.3e Eh above spread_max %.3e Eh at the start",
@@ -271,6 +282,25 @@ static int all_finite(const double *a, size_t n)
     return 1;
 }
 
+/* bond_break: more parts than at the start stops the trajectory, naming the atom that left. */
+static int fell_apart(fh_dyn_traj *tr)
+{
+    if (!tr->label || tr->nfrag0 < 1) return 0;
+    const fh_surface *s = tr->surf;
+    int nfrag = fh_bond_fragments(s->natoms, s->z, tr->x, tr->p.bond_break, tr->label);
+    if (nfrag <= tr->nfrag0) return 0;
+    int size, atom;
+    double dist;
+    fh_bond_leaving_fragment(s->natoms, tr->x, tr->label, nfrag, &size, &atom, &dist);
+    set_stop(tr, FH_DYN_STOP_FRAGMENTED,
+             "the molecule fell apart at t = %.6g a.u. (%.1f fs): %s%d%s is %.2f Angstrom from "
+             "the rest (bond_break %.2f x covalent radii; %d parts, %d at the start)",
+             tr->t, tr->t / FH_FS_AUTIME, fh_element_symbol(s->z[atom]), atom + 1,
+             size > 1 ? " and its group" : "", dist / FH_ANGSTROM_BOHR, tr->p.bond_break, nfrag,
+             tr->nfrag0);
+    return 1;
+}
+
 static void monitor(fh_dyn_traj *tr)
 {
     size_t n = (size_t)tr->n, nd = (size_t)tr->ndof;
@@ -291,6 +321,8 @@ static void monitor(fh_dyn_traj *tr)
         set_stop(tr, FH_DYN_STOP_SPREAD,
                  "committee energy spread %.3e Eh at t = %.6g a.u. (spread_max %.3e Eh)",
                  tr->spread, tr->t, p->spread_max);
+    else if (fell_apart(tr))
+        ;
     else if (p->tmax > 0 && tr->t >= p->tmax * (1.0 - 1e-12))
         set_stop(tr, FH_DYN_STOP_TMAX, "reached tmax = %.6g a.u.", p->tmax);
     tr->e_last = etot;
@@ -430,8 +462,8 @@ uint64_t fh_dyn_traj_index(const fh_dyn_traj *tr) { return tr->index; }
 
 /* --- checkpoints --- */
 
-#define CKPT_MAGIC 4846001.0 /* "FH" layout 1 */
-#define CKPT_HEAD 20
+#define CKPT_MAGIC 4846002.0 /* "FH" layout 2 (layout 1 had no nfrag0) */
+#define CKPT_HEAD 21
 
 size_t fh_dyn_traj_state_size(const fh_dyn_traj *tr)
 {
@@ -488,6 +520,7 @@ void fh_dyn_traj_save(const fh_dyn_traj *tr, double *st)
     st[17] = (double)tr->nhops;
     st[18] = (double)tr->nfrustrated;
     st[19] = (double)tr->stop;
+    st[20] = tr->nfrag0;
     io_arrays((fh_dyn_traj *)tr, st, 1);
 }
 
@@ -499,7 +532,8 @@ int fh_dyn_traj_restore(fh_dyn_traj *tr, const double *st, fh_err *err)
                           "dynamics: checkpoint does not fit this trajectory (layout %g, %g states, "
                           "%g coordinates, NACs %g; expected %d states, %d coordinates, NACs %d)",
                           st[0], st[1], st[2], st[3], tr->n, tr->ndof, tr->use_nac);
-    if (!(st[12] >= 0 && st[12] < tr->n) || !(st[19] >= 0 && st[19] <= FH_DYN_STOP_USER) ||
+    if (!(st[12] >= 0 && st[12] < tr->n) || !(st[19] >= 0 && st[19] <= FH_DYN_STOP_FRAGMENTED) ||
+        !(st[20] >= 0) ||
         !(st[10] >= 0))
         return fh_err_set(err, FH_EINPUT, "dynamics: corrupt checkpoint");
     tr->seed = ((uint64_t)st[5] << 32) | (uint64_t)st[6];
@@ -515,6 +549,7 @@ int fh_dyn_traj_restore(fh_dyn_traj *tr, const double *st, fh_err *err)
     tr->nhops = (long)st[17];
     tr->nfrustrated = (long)st[18];
     tr->stop = (fh_dyn_stop)(int)st[19];
+    tr->nfrag0 = (int)st[20];
     io_arrays(tr, (double *)st, 0);
     if (tr->stop == FH_DYN_RUNNING)
         tr->stop_msg[0] = '\0';

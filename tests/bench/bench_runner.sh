@@ -12,7 +12,7 @@
 # not depend on the weights. Because an untrained landscape has no minimum to sample, every
 # trajectory starts at rest at the cis- (or trans-) stilbene S0 geometry (sampling = fixed) with a
 # gentle landscape (0.001 eV scale), so the molecule keeps its shape and neighbour count over the
-# run; the energy and spread monitors are off so that every trajectory runs to tmax. Everything
+# run; the energy, spread and bond monitors are off so that every trajectory runs to tmax. Everything
 # else is the cis deck's: 0.5 fs steps, NACs (rescaling along them), EDC, a frame every 2 steps, a
 # checkpoint every 200 (so the figures include the output). The load average (other jobs on the
 # machine) is printed with every figure, and the CPU time per step of all processes (startup
@@ -50,6 +50,7 @@ frustrated = keep
 spread_max = 0 eV
 econs_step = 0 eV
 econs_drift = 0 eV
+bond_break = 0
 [initial]
 seed = 1001
 sampling = fixed

@@ -27,6 +27,7 @@ typedef struct {
     fh_traj_status status;
     const char *reason;
     long nframes;         /* frames written (running trajectories stop early) */
+    double leave_fs;      /* > 0: from this time atom 7 (H) flies off along its bond, 0.1 A/fs */
 } sy_traj;
 
 /* Geometry in bohr for torsion phi (deg), ring distance r (bohr), pyramidalization theta (deg). */
@@ -67,6 +68,9 @@ static inline int sy_write(const char *dir, long index, const sy_traj *tr, doubl
         double phi = 5.0 + (tr->final_phi - 5.0) * frac;
         double r = 3.5 * FH_ANGSTROM_BOHR + (tr->final_r - 3.5 * FH_ANGSTROM_BOHR) * frac;
         sy_geometry(phi, r, tr->theta, x);
+        if (tr->leave_fs > 0 && t > tr->leave_fs)
+            for (int c = 0; c < 3; c++) /* atom 2 is at the origin: x[18..20] is the bond */
+                x[18 + c] *= 1.0 + 0.1 * (t - tr->leave_fs) * FH_ANGSTROM_BOHR / 2.5;
         int active = hop_frame >= 0 && k >= hop_frame ? 0 : 1;
         memset(amp, 0, sizeof amp);
         amp[2 * active] = 1.0;

@@ -216,3 +216,53 @@ Test(analysis, without_index_trajectory_files_are_scanned)
     cr_expect_eq(fh_ana_load("/nonexistent/dir", &s, &e, &err), FH_EINPUT);
     tu_rmdir(dir);
 }
+
+/* A hydrogen that flies off (a model surface with no data for the stretched bond) makes the
+ * trajectory unusable: excluded from the frame where it passes bond_break x (r_C + r_H), and
+ * counted with the runs the dynamics stopped for it; bond_break = 0 keeps it. */
+Test(analysis, trajectories_whose_molecule_fell_apart_are_excluded)
+{
+    const char *dir = tu_scratch("ana_apart");
+    fh_ens *e = NULL;
+    fh_err err = {0};
+    cr_assert_eq(fh_ens_create(dir, 3, "", 5, 0, &e, &err), FH_OK, "%s", err.msg);
+    for (long k = 0; k < 3; k++) {
+        sy_traj tr = {.hop_fs = -1.0, .final_phi = 10.0, .final_r = 3.5 * FH_ANGSTROM_BOHR,
+                      .theta = 10.0, .frustrated_at = -1, .status = FH_TRAJ_DONE,
+                      .reason = "tmax"};
+        if (k >= 1) tr.leave_fs = 50.0;
+        if (k == 2) {
+            tr.status = FH_TRAJ_FAILED, tr.reason = "fragmented: the molecule fell apart";
+            tr.nframes = 29;
+        }
+        cr_assert_eq(sy_write(dir, k, &tr, 2.0, 200.0, &err), FH_OK, "%s", err.msg);
+        cr_assert_eq(sy_record(e, k, &tr, &err), FH_OK, "%s", err.msg);
+    }
+    fh_ens_close(e, &err);
+
+    fh_ana_settings s;
+    analysis_settings(&s);
+    fh_ana_ensemble *a = NULL;
+    cr_assert_eq(fh_ana_load(dir, &s, &a, &err), FH_OK, "%s", err.msg);
+    cr_expect_eq(a->nused, 1);
+    cr_expect(a->traj[0].used && isnan(a->traj[0].apart_time));
+    /* 1.32 A + 0.1 A/fs (t - 50 fs) passes 1.75 x 1.07 A at 55.5 fs: the 56 fs frame */
+    cr_expect(fabs(a->traj[1].apart_time * FH_AUTIME_FS - 56.0) < 1e-9, "%g",
+              a->traj[1].apart_time * FH_AUTIME_FS);
+    cr_expect(strstr(a->traj[1].excluded, "fell apart at t = 56.0 fs: H7 1.92 Angstrom") != NULL,
+              "%s", a->traj[1].excluded);
+    cr_expect(strstr(a->traj[2].excluded, "failed: fragmented") != NULL, "%s", a->traj[2].excluded);
+    fh_ana_quality q;
+    fh_ana_quality_compute(a, &q);
+    cr_expect_eq(q.napart, 2);
+    fh_ana_free(a);
+
+    s.bond_break = 0.0;
+    cr_assert_eq(fh_ana_load(dir, &s, &a, &err), FH_OK, "%s", err.msg);
+    cr_expect_eq(a->nused, 2);
+    cr_expect(a->traj[1].used && isnan(a->traj[1].apart_time));
+    fh_ana_quality_compute(a, &q);
+    cr_expect_eq(q.napart, 1, "only the run the dynamics stopped");
+    fh_ana_free(a);
+    tu_rmdir(dir);
+}

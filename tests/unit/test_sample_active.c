@@ -96,7 +96,7 @@ Test(sample_active, frames_above_the_spread_evenly_chosen_with_content_ids, .ini
     cr_assert_not_null(f);
     fprintf(f, "[surface]\ntype = ml\nmodel = hco_model.h5\ngeometry = hco.xyz\n"
                "[dynamics]\nntraj = %d\ndt = 0.5 fs\ntmax = 20 fs\nspread_max = 0 eV\n"
-               "econs_step = 0 eV\necons_drift = 0 eV\n"
+               "econs_step = 0 eV\necons_drift = 0 eV\nbond_break = 0\n" /* the toy model */
                "[initial]\nseed = 5\nsampling = wigner\ntemperature = 300 K\noptimize = true\n"
                "state = 1\n[output]\nframe_every = 1\n", NTRAJ);
     fclose(f);

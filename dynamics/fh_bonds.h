@@ -1,0 +1,25 @@
+/* Covalent bonds from covalent radii: the one table of radii in fusionhop, used to build torsion
+ * fragments and reject clashes when sampling geometries, to stop trajectories whose molecule falls
+ * apart, and to flag such trajectories in the analysis. Positions in bohr, radii in Angstrom. */
+#ifndef FH_BONDS_H
+#define FH_BONDS_H
+
+/* Covalent radius of element z in Angstrom (H..Ar; a generous 1.5 for anything not listed). */
+double fh_bond_radius(int z);
+
+/* 1 when atoms i and j are closer than factor * (r_i + r_j) (1.25: bonded). */
+int fh_bond_within(const int *z, const double *x, int i, int j, double factor);
+
+/* Connected parts of the graph whose edges join atoms closer than factor * (r_i + r_j): returns
+ * their number and writes each atom's part (0, 1, ... in order of each part's first atom) into
+ * label[natoms] (caller's scratch, needed). */
+int fh_bond_fragments(int natoms, const int *z, const double *x, double factor, int *label);
+
+/* For a geometry that fell apart (label from fh_bond_fragments, nfrag > 1): the part that has just
+ * left, taken as the one nearest to another part among all but the largest (parts that were apart
+ * from the start are usually far away): its size, its atom (0-based) nearest to another part and
+ * that distance (bohr). Fills what a message needs: "H14 is 1.9 Angstrom from the rest". */
+void fh_bond_leaving_fragment(int natoms, const double *x, const int *label, int nfrag,
+                               int *size, int *atom, double *dist);
+
+#endif
