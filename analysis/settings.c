@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "fh_analysis.h"
+#include "fh_bonds.h"
 #include "fh_units.h"
 
 void fh_ana_settings_default(fh_ana_settings *s)
@@ -20,7 +21,7 @@ void fh_ana_settings_default(fh_ana_settings *s)
     s->seed = 1;
     s->max_drift = 0.0;
     s->max_spread = 0.0;
-    s->bond_break = 1.75;
+    s->bond_break = FH_BOND_BREAK_DEFAULT;
     s->max_points = 1000;
 }
 

@@ -97,6 +97,7 @@ static int read_config(const fh_deck *d, const char *deck_name, int natoms, fh_s
     c->source = fh_deck_string(d, "sample", "source");
     c->spread_min = fh_deck_real(d, "sample", "spread_min");
     c->stride = (int)fh_deck_int(d, "sample", "stride");
+    c->bond_break = fh_deck_real(d, "sample", "bond_break");
     if (c->kind == FH_SAMP_TORSION || c->kind == FH_SAMP_TORSION_RANDOM || c->kind == FH_SAMP_TWISTED) {
         const char *s = fh_deck_string(d, "sample", "dihedral");
         char extra;
@@ -200,6 +201,9 @@ static int sample(const fh_deck_args *a, int retry_failed)
     if (set->dropped > 0)
         fh_log("fusionhop sample: %d generated geometries left out: atoms not bonded in [surface] "
                "geometry closer than their covalent radii\n", set->dropped);
+    if (set->apart > 0)
+        fh_log("fusionhop sample: %d frames left out: the molecule had fallen apart ([sample] "
+               "bond_break)\n", set->apart);
     /* query by committee: every rank orders its (identical) list the same way */
     const char *select_model = fh_deck_string(d, "sample", "select_model");
     if (!*select_model && fh_deck_int(d, "sample", "select") > 0) {

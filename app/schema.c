@@ -285,6 +285,9 @@ static const fh_deck_key schema[] = {
      "trajectories: take frames where a state's committee energy spread exceeds this"},
     {"sample", "stride", FH_KEY_INT, FH_UNIT_NONE, NULL, "1", 1, 1e9, NULL,
      "trajectories: every stride-th qualifying frame"},
+    {"sample", "bond_break", FH_KEY_REAL, FH_UNIT_NONE, NULL, "1.75", 0.0, 10.0, NULL,
+     "trajectories: leave out frames where the molecule fell apart, as [dynamics] bond_break "
+     "(0: keep them)"},
     {"sample", "origin", FH_KEY_STRING, FH_UNIT_NONE, NULL, "", UNBOUNDED, NULL,
      "origin tag stored with every geometry instead of the generator's (e.g. wigner-cis; one "
      "word, at most 31 characters; xyz: instead of the frames' origin=TAG) (optional)"},

@@ -4,6 +4,9 @@
 #ifndef FH_BONDS_H
 #define FH_BONDS_H
 
+/* The default of [dynamics], [analysis] and [sample] bond_break: C-H 1.87 A, C-C 2.66 A. */
+#define FH_BOND_BREAK_DEFAULT 1.75
+
 /* Covalent radius of element z in Angstrom (H..Ar; a generous 1.5 for anything not listed). */
 double fh_bond_radius(int z);
 

@@ -65,6 +65,8 @@ typedef struct {
                             dataset: dataset file */
     double spread_min;   /* trajectories: hartree; a frame qualifies if a state's spread exceeds it */
     int stride;          /* trajectories: every stride-th qualifying frame */
+    double bond_break;   /* trajectories: > 0: leave out frames where the molecule fell apart (more
+                            parts than in the trajectory's first frame, fh_bonds.h); 0: keep */
     const char *origin;  /* origin tag of every geometry instead of the generator's (xyz: instead
                             of the frames' origin=TAG); NULL or "": none. < FH_DATASET_ORIGIN_LEN
                             bytes, no white space. Ids do not depend on it. */
@@ -79,6 +81,7 @@ typedef struct {
     int dropped;  /* generated geometries left out: two atoms not bonded in the reference came
                      closer than the sum of their covalent radii (e.g. a rigid torsion that puts
                      one ring through the other); their ids are not reused */
+    int apart;    /* trajectories: qualifying frames left out because the molecule fell apart */
 } fh_samp_set;
 
 /* Query by committee: order the list by decreasing committee energy spread of the ML model in
@@ -145,8 +148,8 @@ int fh_samp_hessian_cache_path(const fh_samp_config *c, const char *dataset, cha
  * is the Hessian cache file for wigner (NULL: none). Wigner with c->hessian_model takes the modes
  * from an "ml" provider of that model for the same atoms (s is then not evaluated) and its ids
  * carry a hash of the model file. Trajectories: frames of c->source whose largest committee
- * energy spread over the states exceeds spread_min, in order of trajectory index and frame, every
- * stride-th; with count (0: all) below their number, entry floor(k n / count) of that list for
+ * energy spread over the states exceeds spread_min (and, with bond_break, where the molecule has
+ * not fallen apart), in order of trajectory index and frame, every stride-th; with count (0: all) below their number, entry floor(k n / count) of that list for
  * k = 0..count-1 (evenly spread over the run). Ids "traj-<hash of the coordinates>-t<T>-f<F>":
  * the next active-learning round (same deck, new model) never reuses an id. They need the same
  * atoms as the reference.

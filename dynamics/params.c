@@ -1,6 +1,7 @@
 /* Parameters of the surface-hopping integrator: the documented defaults, their validation, and the
  * names used by decks and command lines, all in one place so that the deck schema, `scatter` and
  * the library cannot disagree. */
+#include "fh_bonds.h"
 #include "fh_dynamics.h"
 #include "fh_units.h"
 
@@ -24,7 +25,7 @@ fh_dyn_params fh_dyn_params_default(void)
     p.econs_step = 0.5 / FH_HARTREE_EV;
     p.econs_drift = 0.5 / FH_HARTREE_EV;
     p.spread_max = 0.5 / FH_HARTREE_EV;
-    p.bond_break = 1.75;
+    p.bond_break = FH_BOND_BREAK_DEFAULT;
     return p;
 }
 

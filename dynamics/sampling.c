@@ -515,8 +515,31 @@ typedef struct {
     long traj, frame;
 } frame_ref;
 
+/* bond_break: 1 for each frame of the trajectory where the molecule has more parts than in the
+ * first frame (the run went on after an atom flew off: no use as data). */
+static int apart_frames(fh_h5md_reader *r, long nf, double factor, char *apart, fh_err *err)
+{
+    int natoms = fh_h5md_reader_natoms(r);
+    const int *z = fh_h5md_reader_species(r);
+    memset(apart, 0, (size_t)nf);
+    for (int i = 0; i < natoms; i++)
+        if (z[i] <= 0) return FH_OK; /* model coordinates, not a molecule */
+    double *x = malloc((size_t)natoms * 3 * sizeof *x);
+    int *label = malloc((size_t)natoms * sizeof *label), rc = FH_OK, nfrag0 = 0;
+    if (!x || !label) rc = fh_err_set(err, FH_EFAIL, "out of memory");
+    for (long f = 0; rc == FH_OK && f < nf; f++) {
+        if ((rc = fh_h5md_read_positions(r, f, 1, x, err)) != FH_OK) break;
+        int nfrag = fh_bond_fragments(natoms, z, x, factor, label);
+        if (f == 0) nfrag0 = nfrag;
+        apart[f] = nfrag > nfrag0;
+    }
+    free(x);
+    free(label);
+    return rc;
+}
+
 static int spread_frames(const fh_samp_config *c, int natoms, frame_ref **out, long *nout,
-                         fh_err *err)
+                         int *napart, fh_err *err)
 {
     *out = NULL;
     *nout = 0;
@@ -546,15 +569,23 @@ static int spread_frames(const fh_samp_config *c, int natoms, frame_ref **out, l
             rc = fh_err_set(err, FH_EINPUT, "%s has %d atoms, the reference geometry %d", path,
                             fh_h5md_reader_natoms(r), natoms);
         double *sp = NULL;
+        char *apart = NULL;
         if (rc == FH_OK && nf > 0) {
             sp = malloc((size_t)nf * (size_t)ns * sizeof *sp);
-            if (!sp) rc = fh_err_set(err, FH_EFAIL, "out of memory");
+            apart = calloc((size_t)nf, 1);
+            if (!sp || !apart) rc = fh_err_set(err, FH_EFAIL, "out of memory");
             if (rc == FH_OK) rc = fh_h5md_read_spread(r, 0, nf, sp, err);
+            if (rc == FH_OK && c->bond_break > 0)
+                rc = apart_frames(r, nf, c->bond_break, apart, err);
         }
         for (long f = 0; rc == FH_OK && f < nf; f++) {
             double m = 0;
             for (int st = 0; st < ns; st++) m = fmax(m, sp[f * ns + st]);
             if (!(m > c->spread_min)) continue;
+            if (apart[f]) {
+                (*napart)++;
+                continue;
+            }
             if (qualifying++ % c->stride != 0) continue;
             if (n == cap) {
                 cap = cap ? 2 * cap : 64;
@@ -570,6 +601,7 @@ static int spread_frames(const fh_samp_config *c, int natoms, frame_ref **out, l
             n++;
         }
         free(sp);
+        free(apart);
         fh_h5md_reader_close(r);
     }
     if (rc != FH_OK) {
@@ -585,7 +617,7 @@ static int from_trajectories(const fh_samp_config *c, int natoms, fh_samp_set *s
 {
     frame_ref *list = NULL;
     long n = 0;
-    int rc = spread_frames(c, natoms, &list, &n, err);
+    int rc = spread_frames(c, natoms, &list, &n, &set->apart, err);
     if (rc != FH_OK) return rc;
     long take = c->count > 0 && c->count < n ? c->count : n;
     int n3 = 3 * natoms;

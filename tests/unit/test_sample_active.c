@@ -4,8 +4,9 @@
  * of them in order of trajectory and frame, and with a count below their number an evenly spread
  * choice (entry floor(k n / count) of that list), not the first trajectories' frames. Ids carry a
  * hash of the coordinates, so the same deck run again on another model (the next round: same seed,
- * same trajectory and frame numbers) gives new ids instead of being skipped as done. The expected
- * list is rebuilt here from the trajectory files with the H5MD reader. */
+ * same trajectory and frame numbers) gives new ids instead of being skipped as done. Frames where
+ * the molecule had fallen apart are left out with bond_break. The expected list is rebuilt here
+ * from the trajectory files with the H5MD reader. */
 #include <criterion/criterion.h>
 #include "test_workdir.h"
 #include <math.h>
@@ -17,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fh_bonds.h"
 #include "fh_h5md.h"
 #include "fh_sampling.h"
 #include "fh_xyz.h"
@@ -68,18 +70,24 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static fh_samp_set *generate(const char *out, double spread_min, int stride, long count)
+static fh_samp_set *generate_apart(const char *out, double spread_min, int stride, long count,
+                                   double bond_break)
 {
     char src[1200];
     snprintf(src, sizeof src, "%s/%s", dir, out);
     fh_samp_config c = {.kind = FH_SAMP_TRAJECTORIES, .count = count, .source = src,
-                        .spread_min = spread_min, .stride = stride};
+                        .spread_min = spread_min, .stride = stride, .bond_break = bond_break};
     const int z[3] = {6, 1, 8};
     double x0[9] = {0};
     fh_samp_set *set = NULL;
     fh_err err = {0};
     cr_assert_eq(fh_samp_generate(&c, NULL, 3, z, x0, NULL, &set, &err), FH_OK, "%s", err.msg);
     return set;
+}
+
+static fh_samp_set *generate(const char *out, double spread_min, int stride, long count)
+{
+    return generate_apart(out, spread_min, stride, count, 0.0);
 }
 
 Test(sample_active, frames_above_the_spread_evenly_chosen_with_content_ids, .init = setup_dir,
@@ -159,7 +167,32 @@ Test(sample_active, frames_above_the_spread_evenly_chosen_with_content_ids, .ini
     for (int k = 0; k < n->n; k++)
         for (int q = 0; q < s->n; q++) cr_assert_str_neq(n->id[k], s->id[q]);
 
+    /* bond_break: the untrained model's molecule flies apart in some trajectories of run b (the
+     * run had the guard off); frames with more parts than the trajectory's first are left out
+     * before the stride */
+    const int z[3] = {6, 1, 8};
+    int label[3], napart = 0;
+    nq = ne = 0;
+    for (int t = 0; t < NTRAJ; t++) {
+        int nfrag0 = fh_bond_fragments(3, z, rb.x[t][0], 1.75, label);
+        for (int fr = 0; fr < rb.nframes[t]; fr++) {
+            if (fh_bond_fragments(3, z, rb.x[t][fr], 1.75, label) > nfrag0) {
+                napart++;
+                continue;
+            }
+            if (nq++ % 2 == 0) et[ne] = t, ef[ne] = fr, ne++;
+        }
+    }
+    cr_assert(napart > 0 && ne > 0, "%d frames apart, %d kept: the test cannot tell", napart, ne);
+    fh_samp_set *b = generate_apart("b", 0.0, 2, 0, 1.75);
+    cr_assert_eq(b->n, ne);
+    cr_assert_eq(b->apart, napart);
+    for (int k = 0; k < ne; k++)
+        cr_assert(memcmp(b->x + 9 * k, rb.x[et[k]][ef[k]], sizeof rb.x[0][0]) == 0,
+                  "geometry %d is not frame %d of trajectory %d", k, ef[k], et[k]);
+
     fh_samp_set_free(s);
     fh_samp_set_free(c);
     fh_samp_set_free(n);
+    fh_samp_set_free(b);
 }
