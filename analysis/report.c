@@ -409,8 +409,12 @@ static int write_summary_txt(const char *dir, const fh_ana_ensemble *e, const fh
     const fh_ana_quality *q = &r->quality;
     fprintf(f, "\nenergy conservation, max |E_tot(t) - E_tot(0)| over %ld trajectories: mean %.3g eV, median %.3g eV, max %.3g eV\n",
             q->n, q->drift_mean * EV, q->drift_median * EV, q->drift_max * EV);
-    fprintf(f, "molecule fell apart (bond_break %.2f x covalent radii): %ld of %ld trajectories\n",
-            s->bond_break, q->napart, q->n);
+    if (s->bond_break > 0)
+        fprintf(f, "molecule fell apart (bond_break %.2f x covalent radii): %ld of %ld trajectories\n",
+                s->bond_break, q->napart, q->n);
+    else
+        fprintf(f, "molecule fell apart: frames not checked (bond_break 0); runs the dynamics "
+                   "stopped for it: %ld of %ld\n", q->napart, q->n);
     if (q->nspread > 0)
         fprintf(f, "model spread, max per trajectory over %ld trajectories: mean %.3g eV, median %.3g eV, max %.3g eV\n",
                 q->nspread, q->spread_mean * EV, q->spread_median * EV, q->spread_max * EV);

@@ -1,6 +1,7 @@
 /* `fusionhop analyze` end to end on a synthetic ensemble: every table, the summaries and the plots
  * are written; a failed trajectory is reported in the summaries; settings come from --set; a
- * missing gnuplot only warns; bad settings and a missing directory are usage errors (exit 2). */
+ * missing gnuplot only warns; bad settings and a missing directory are usage errors (exit 2); a
+ * trajectory whose molecule fell apart is left out unless analysis.bond_break = 0. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +13,8 @@
 #include "fh_app.h"
 #include "h5md_testutil.h"
 
-static const char *make_ensemble(void)
+/* leaver >= 0: in that trajectory atom 7 (H) flies off from 30 fs on */
+static const char *make_ensemble_with(long leaver)
 {
     const char *base = tu_scratch("ana_cmd");
     static char dir[600];
@@ -26,12 +28,15 @@ static const char *make_ensemble(void)
         sy_traj tr = {.hop_fs = 10.0 + 5.0 * k, .final_phi = k % 3 ? 170.0 : 10.0, .final_r = 6.0,
                       .theta = 5.0, .frustrated_at = 2, .status = FH_TRAJ_DONE, .reason = "tmax"};
         if (k == 4) tr.status = FH_TRAJ_FAILED, tr.reason = "nan: NaN in the energies";
+        if (k == leaver) tr.leave_fs = 30.0;
         cr_assert_eq(sy_write(dir, k, &tr, 2.0, 100.0, &err), FH_OK, "%s", err.msg);
         cr_assert_eq(sy_record(e, k, &tr, &err), FH_OK, "%s", err.msg);
     }
     fh_ens_close(e, &err);
     return dir;
 }
+
+static const char *make_ensemble(void) { return make_ensemble_with(-1); }
 
 static int run(char **argv)
 {
@@ -151,5 +156,41 @@ Test(analysis_cmd, bad_settings_are_usage_errors)
     cr_expect_eq(run(a5), FH_EXIT_USAGE);
     char *a6[] = {"fusionhop", "analyze", "--help", NULL};
     cr_expect_eq(run(a6), FH_EXIT_OK);
+    tu_rmdir(dir);
+}
+
+Test(analysis_cmd, a_molecule_that_fell_apart_is_left_out_unless_bond_break_is_0, .timeout = 120)
+{
+    const char *dir = make_ensemble_with(7);
+    char res[700];
+    snprintf(res, sizeof res, "%s/analysis", dir);
+    char *argv[] = {"fusionhop", "analyze", (char *)dir, "--set", "analysis.dihedral=1 2 3 4",
+                    "--set", "analysis.nboot=50", "--no-plots", NULL};
+    cr_assert_eq(run(argv), FH_EXIT_OK);
+    char *sum = slurp(res, "summary.txt");
+    cr_assert_not_null(sum);
+    /* the H passes 1.75 x 1.07 A at 35.5 fs: the 36 fs frame */
+    cr_expect(strstr(sum, "used in the statistics: 10") &&
+              strstr(sum, "traj 7: the molecule fell apart at t = 36.0 fs: H7") &&
+              strstr(sum, "molecule fell apart (bond_break 1.75 x covalent radii): 1 of 12"),
+              "%s", sum);
+    free(sum);
+    if (system("/usr/bin/python3 -c 1 >/dev/null 2>&1") == 0) {
+        char cmd[1500];
+        snprintf(cmd, sizeof cmd,
+                 "/usr/bin/python3 -c \"import json; d=json.load(open('%s/summary.json')); "
+                 "assert d['quality']['fell_apart']==1\"", res);
+        cr_expect_eq(system(cmd), 0, "summary.json: quality.fell_apart must be 1");
+    }
+    char *keep[] = {"fusionhop", "analyze", (char *)dir, "--set", "analysis.dihedral=1 2 3 4",
+                    "--set", "analysis.nboot=50", "--set", "analysis.bond_break=0", "--no-plots",
+                    NULL};
+    cr_assert_eq(run(keep), FH_EXIT_OK);
+    sum = slurp(res, "summary.txt");
+    cr_expect(strstr(sum, "used in the statistics: 11") &&
+              strstr(sum, "frames not checked (bond_break 0); runs the dynamics stopped for it: "
+                          "0 of 12"),
+              "%s", sum);
+    free(sum);
     tu_rmdir(dir);
 }
