@@ -89,13 +89,8 @@ static int load_geometry(fh_ana_traj *t, fh_h5md_reader *r, const fh_ana_setting
             int nfrag = fh_bond_fragments(natoms, z, xk, s->bond_break, label);
             if (f0 + k == 0) nfrag0 = nfrag;
             if (nfrag <= nfrag0) continue;
-            int size, atom;
-            double dist;
-            fh_bond_leaving_fragment(natoms, xk, label, nfrag, &size, &atom, &dist);
             t->apart_time = t->time[f0 + k];
-            snprintf(t->apart, sizeof t->apart, "%s%d%s %.2f Angstrom from the rest",
-                     fh_element_symbol(z[atom]), atom + 1, size > 1 ? " and its group" : "",
-                     dist / FH_ANGSTROM_BOHR);
+            fh_bond_describe_apart(natoms, z, xk, label, nfrag, t->apart, sizeof t->apart);
         }
     }
     free(x);

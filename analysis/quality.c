@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ana_internal.h"
+#include "fh_dynamics.h"
 
 static void stats(double *v, long n, double *mean, double *median, double *max)
 {
@@ -32,7 +33,9 @@ void fh_ana_quality_compute(const fh_ana_ensemble *e, fh_ana_quality *q)
         const fh_ana_traj *t = &e->traj[k];
         if (t->nframes < 1) continue;
         d[q->n++] = t->max_dev_etot;
-        if (!isnan(t->apart_time) || strncmp(t->stop_reason, "fragmented", 10) == 0) q->napart++;
+        const char *stopped = fh_dyn_stop_name(FH_DYN_STOP_FRAGMENTED);
+        if (!isnan(t->apart_time) || strncmp(t->stop_reason, stopped, strlen(stopped)) == 0)
+            q->napart++;
         if (t->max_spread >= 0) s[q->nspread++] = t->max_spread;
     }
     stats(d, q->n, &q->drift_mean, &q->drift_median, &q->drift_max);

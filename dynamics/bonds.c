@@ -6,6 +6,7 @@
 #include "fh_units.h"
 
 #include <math.h>
+#include <stdio.h>
 
 double fh_bond_radius(int z)
 {
@@ -58,8 +59,8 @@ int fh_bond_fragments(int natoms, const int *z, const double *x, double factor, 
     return n;
 }
 
-void fh_bond_leaving_fragment(int natoms, const double *x, const int *label, int nfrag,
-                              int *size, int *atom, double *dist)
+void fh_bond_describe_apart(int natoms, const int *z, const double *x, const int *label,
+                            int nfrag, char *buf, size_t size)
 {
     int largest = 0, largest_size = 0;
     for (int f = 0; f < nfrag; f++) {
@@ -67,16 +68,21 @@ void fh_bond_leaving_fragment(int natoms, const double *x, const int *label, int
         for (int i = 0; i < natoms; i++) s += label[i] == f;
         if (s > largest_size) largest = f, largest_size = s;
     }
-    *atom = -1;
-    *dist = INFINITY;
+    int atom = -1, members = 0;
+    double dist = INFINITY;
     for (int i = 0; i < natoms; i++) {
         if (label[i] == largest) continue;
         for (int j = 0; j < natoms; j++) {
             if (label[j] == label[i]) continue;
             double d = sqrt(dist2(x, i, j));
-            if (d < *dist) *dist = d, *atom = i;
+            if (d < dist) dist = d, atom = i;
         }
     }
-    *size = 0;
-    for (int i = 0; *atom >= 0 && i < natoms; i++) *size += label[i] == label[*atom];
+    if (atom < 0) {
+        snprintf(buf, size, "no part has left");
+        return;
+    }
+    for (int i = 0; i < natoms; i++) members += label[i] == label[atom];
+    snprintf(buf, size, "%s%d%s is %.2f Angstrom from the rest", fh_element_symbol(z[atom]),
+             atom + 1, members > 1 ? " and its group" : "", dist / FH_ANGSTROM_BOHR);
 }

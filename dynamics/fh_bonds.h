@@ -4,6 +4,8 @@
 #ifndef FH_BONDS_H
 #define FH_BONDS_H
 
+#include <stddef.h>
+
 /* The default of [dynamics], [analysis] and [sample] bond_break: C-H 1.87 A, C-C 2.66 A. */
 #define FH_BOND_BREAK_DEFAULT 1.75
 
@@ -18,11 +20,12 @@ int fh_bond_within(const int *z, const double *x, int i, int j, double factor);
  * label[natoms] (caller's scratch, needed). */
 int fh_bond_fragments(int natoms, const int *z, const double *x, double factor, int *label);
 
-/* For a geometry that fell apart (label from fh_bond_fragments, nfrag > 1): the part that has just
- * left, taken as the one nearest to another part among all but the largest (parts that were apart
- * from the start are usually far away): its size, its atom (0-based) nearest to another part and
- * that distance (bohr). Fills what a message needs: "H14 is 1.9 Angstrom from the rest". */
-void fh_bond_leaving_fragment(int natoms, const double *x, const int *label, int nfrag,
-                               int *size, int *atom, double *dist);
+/* For a geometry that fell apart (label from fh_bond_fragments, nfrag > 1): names the part that
+ * has just left, taken as the one nearest to another part among all but the largest (parts that
+ * were apart from the start are usually far away), by its atom nearest to another part (1-based)
+ * and that distance, into buf: "H15 is 1.91 Angstrom from the rest" ("C2 and its group is ..."
+ * when the part has more than one atom). The one wording of the dynamics and the analysis. */
+void fh_bond_describe_apart(int natoms, const int *z, const double *x, const int *label,
+                            int nfrag, char *buf, size_t size);
 
 #endif

@@ -149,8 +149,8 @@ int fh_samp_hessian_cache_path(const fh_samp_config *c, const char *dataset, cha
  * from an "ml" provider of that model for the same atoms (s is then not evaluated) and its ids
  * carry a hash of the model file. Trajectories: frames of c->source whose largest committee
  * energy spread over the states exceeds spread_min (and, with bond_break, where the molecule has
- * not fallen apart), in order of trajectory index and frame, every stride-th; with count (0: all) below their number, entry floor(k n / count) of that list for
- * k = 0..count-1 (evenly spread over the run). Ids "traj-<hash of the coordinates>-t<T>-f<F>":
+ * not fallen apart), in order of trajectory index and frame, every stride-th; with count (0: all)
+ * below their number, entry floor(k n / count) of that list for k = 0..count-1 (evenly spread over the run). Ids "traj-<hash of the coordinates>-t<T>-f<F>":
  * the next active-learning round (same deck, new model) never reuses an id. They need the same
  * atoms as the reference.
  * Xyz: the frames of the XYZ file c->source (Angstrom), the first count of them (0: all), with the

@@ -524,12 +524,12 @@ static int apart_frames(fh_h5md_reader *r, long nf, double factor, char *apart, 
     memset(apart, 0, (size_t)nf);
     for (int i = 0; i < natoms; i++)
         if (z[i] <= 0) return FH_OK; /* model coordinates, not a molecule */
-    double *x = malloc((size_t)natoms * 3 * sizeof *x);
+    double *x = malloc((size_t)nf * (size_t)natoms * 3 * sizeof *x);
     int *label = malloc((size_t)natoms * sizeof *label), rc = FH_OK, nfrag0 = 0;
     if (!x || !label) rc = fh_err_set(err, FH_EFAIL, "out of memory");
+    if (rc == FH_OK) rc = fh_h5md_read_positions(r, 0, nf, x, err);
     for (long f = 0; rc == FH_OK && f < nf; f++) {
-        if ((rc = fh_h5md_read_positions(r, f, 1, x, err)) != FH_OK) break;
-        int nfrag = fh_bond_fragments(natoms, z, x, factor, label);
+        int nfrag = fh_bond_fragments(natoms, z, x + (size_t)f * natoms * 3, factor, label);
         if (f == 0) nfrag0 = nfrag;
         apart[f] = nfrag > nfrag0;
     }

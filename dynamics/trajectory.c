@@ -107,9 +107,10 @@ fh_dyn_traj *fh_dyn_traj_alloc(fh_surface *s, const fh_dyn_params *p, uint64_t s
         tr->ref = zalloc(nnac);
     }
     tr->ws = fh_dyn_elec_ws_alloc(tr->n);
-    int molecule = s->natoms > 0 && s->z && s->ndof == 3 * s->natoms;
-    if (molecule && p->bond_break > 0) tr->label = malloc((size_t)s->natoms * sizeof *tr->label);
-    int ok = (!molecule || p->bond_break <= 0 || tr->label) && tr->x && tr->v && tr->acc &&
+    /* bond_break watches molecules only (model surfaces have no atoms) */
+    int watch = p->bond_break > 0 && s->natoms > 0 && s->z && s->ndof == 3 * s->natoms;
+    if (watch) tr->label = malloc((size_t)s->natoms * sizeof *tr->label);
+    int ok = (!watch || tr->label) && tr->x && tr->v && tr->acc &&
              tr->c && tr->e && tr->e_prev && tr->tdc && tr->x1 &&
              tr->v1 && tr->acc1 && tr->e1 && tr->tdc1 && tr->dir && tr->grad && tr->std && tr->g &&
              tr->ws && (!nnac || (tr->nac && tr->nac_prev && tr->nac1 && tr->ref));
@@ -289,15 +290,12 @@ static int fell_apart(fh_dyn_traj *tr)
     const fh_surface *s = tr->surf;
     int nfrag = fh_bond_fragments(s->natoms, s->z, tr->x, tr->p.bond_break, tr->label);
     if (nfrag <= tr->nfrag0) return 0;
-    int size, atom;
-    double dist;
-    fh_bond_leaving_fragment(s->natoms, tr->x, tr->label, nfrag, &size, &atom, &dist);
+    char who[128];
+    fh_bond_describe_apart(s->natoms, s->z, tr->x, tr->label, nfrag, who, sizeof who);
     set_stop(tr, FH_DYN_STOP_FRAGMENTED,
-             "the molecule fell apart at t = %.6g a.u. (%.1f fs): %s%d%s is %.2f Angstrom from "
-             "the rest (bond_break %.2f x covalent radii; %d parts, %d at the start)",
-             tr->t, tr->t / FH_FS_AUTIME, fh_element_symbol(s->z[atom]), atom + 1,
-             size > 1 ? " and its group" : "", dist / FH_ANGSTROM_BOHR, tr->p.bond_break, nfrag,
-             tr->nfrag0);
+             "the molecule fell apart at t = %.6g a.u. (%.1f fs): %s (bond_break %.2f x covalent "
+             "radii; %d parts, %d at the start)",
+             tr->t, tr->t / FH_FS_AUTIME, who, tr->p.bond_break, nfrag, tr->nfrag0);
     return 1;
 }
 

@@ -249,7 +249,7 @@ Test(analysis, trajectories_whose_molecule_fell_apart_are_excluded)
     /* 1.32 A + 0.1 A/fs (t - 50 fs) passes 1.75 x 1.07 A at 55.5 fs: the 56 fs frame */
     cr_expect(fabs(a->traj[1].apart_time * FH_AUTIME_FS - 56.0) < 1e-9, "%g",
               a->traj[1].apart_time * FH_AUTIME_FS);
-    cr_expect(strstr(a->traj[1].excluded, "fell apart at t = 56.0 fs: H7 1.92 Angstrom") != NULL,
+    cr_expect(strstr(a->traj[1].excluded, "fell apart at t = 56.0 fs: H7 is 1.92 Angstrom") != NULL,
               "%s", a->traj[1].excluded);
     cr_expect(strstr(a->traj[2].excluded, "failed: fragmented") != NULL, "%s", a->traj[2].excluded);
     fh_ana_quality q;
