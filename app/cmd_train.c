@@ -42,6 +42,34 @@ static int parse_widths(const char *s, fh_model_hyper *h, fh_err *err)
     return FH_OK;
 }
 
+/* "2,15-26" (1-based atoms and ranges) -> 0-based atoms in c->nac_flip. */
+static int parse_flip(const char *s, fh_train_config *c, fh_err *err)
+{
+    c->nac_flip_count = 0;
+    const char *p = s;
+    while (*p == ' ') p++;
+    while (*p) {
+        char *end;
+        long a = strtol(p, &end, 10), b = a;
+        if (end != p && *end == '-') {
+            const char *q = end + 1;
+            b = strtol(q, &end, 10);
+            if (end == q) b = 0;
+        }
+        if (end == p || a < 1 || b < a || b > FH_MODEL_MAX_FLIP_ATOMS ||
+            c->nac_flip_count + (b - a + 1) > FH_MODEL_MAX_FLIP_ATOMS)
+            return fh_err_set(err, FH_EINPUT, "[model] nac_flip = '%s': need a comma-separated "
+                              "list of atoms and ranges (e.g. 2,15-26), 1..%d", s,
+                              FH_MODEL_MAX_FLIP_ATOMS);
+        for (long k = a; k <= b; k++) c->nac_flip[c->nac_flip_count++] = (int)k - 1;
+        p = end;
+        while (*p == ' ') p++;
+        if (*p == ',') p++;
+        while (*p == ' ') p++;
+    }
+    return FH_OK;
+}
+
 static void log_line(void *ctx, const char *line)
 {
     (void)ctx;
@@ -123,6 +151,7 @@ static int train(const fh_deck_args *a)
     c.batch_size = (int)fh_deck_int(d, "train", "batch_size");
     c.committee = (int)fh_deck_int(d, "train", "committee");
     c.max_samples = (int)fh_deck_int(d, "train", "max_geometries");
+    if (rc == FH_OK) rc = parse_flip(fh_deck_string(d, "model", "nac_flip"), &c, &err);
     c.force = a->force;
     c.log = log_line;
     if (rc == FH_OK && c.train_fraction + c.valid_fraction > 1.0 + 1e-12)

@@ -182,6 +182,9 @@ static const fh_deck_key schema[] = {
      "divisor of the neighbour sums (0: the training data's average neighbour count)"},
     {"model", "nac_gap_eps", FH_KEY_REAL, FH_UNIT_ENERGY, "hartree", "1e-4 hartree", 1e-8, 1.0,
      NULL, "degeneracy guard of d_ij = h_ij (E_j-E_i) / ((E_j-E_i)^2 + eps^2)"},
+    {"model", "nac_flip", FH_KEY_STRING, FH_UNIT_NONE, NULL, "", UNBOUNDED, NULL,
+     "atoms (1-based list, e.g. 2,15-26) whose coupling sign the model flips: one half of a "
+     "molecule whose two states differ in symmetry under swapping the halves (stilbene S0/S1)"},
 
     /* [train]: `fusionhop train` */
     {"train", "dataset", FH_KEY_PATH, FH_UNIT_NONE, NULL, "", UNBOUNDED, NULL,

@@ -13,7 +13,15 @@
  *     readout_t: per-atom energies e_i,s (0e) and couplings v_i,p (1o); the last layer's readout
  *                is nonlinear (linear -> norm activation -> linear, width readout_hidden)
  *   E_s   = sum_i ( E0[type_i][s] + shift_s + scale_s sum_t e^t_i,s )
- *   h_p,i = nac_scale_p sum_t v^t_i,p                              (pairs p = (0,1),(0,2),..,(1,2)..)
+ *   h_p,i = sigma_i nac_scale_p sum_t v^t_i,p                      (pairs p = (0,1),(0,2),..,(1,2)..)
+ * sigma_i = -1 for the atoms listed in nac_flip, +1 otherwise (all +1 without a list). Why: a
+ * network that is equivariant and blind to atom order gives a symmetric geometry symmetric
+ * couplings (h_pi(i) = g h_i for a symmetry operation g that permutes the atoms by pi), but h_ij
+ * transforms as the product of the two states' symmetries: for stilbene's S0 (A) and S1 (B) it is
+ * antisymmetric under the operation that swaps the two halves (measured on the reference data:
+ * h_pi(i) = -g h_i to 0.92), so near the Franck-Condon and twisted geometries the best such
+ * network can do is predict zero. Flipping the sign on one half makes the output antisymmetric
+ * under that swap; the list ties the model to an atom order (natoms = nac_flip_natoms).
  * The NAC is recovered as d_ij = h_ij (E_j - E_i) / ((E_j - E_i)^2 + eps^2), eps = nac_gap_eps:
  * equal to h_ij / (E_j - E_i) when the gap is much larger than eps, bounded by |h_ij| / (2 eps) at
  * a degeneracy (the degeneracy guard), and smooth everywhere.
@@ -37,6 +45,7 @@
 #define FH_MODEL_MAX_RADIAL 8      /* hidden layers of the radial MLP */
 #define FH_MODEL_MAX_LAYERS 8      /* message-passing layers */
 #define FH_MODEL_MAX_MEMBERS 64    /* committee size */
+#define FH_MODEL_MAX_FLIP_ATOMS 1024 /* atoms of a model with coupling sign flips */
 
 /* Architecture. Every field is stored in the model file. */
 typedef struct {
@@ -57,6 +66,8 @@ typedef struct {
     int readout_hidden;              /* width of the last layer's nonlinear readout */
     double avg_neighbors;            /* the neighbour sum is divided by this */
     double nac_gap_eps;              /* hartree, degeneracy guard of d = h/dE */
+    int nac_flip_natoms;             /* 0: no coupling sign flips; else the molecule's atoms */
+    unsigned char nac_flip[FH_MODEL_MAX_FLIP_ATOMS]; /* 1: atom's coupling sign flipped (sigma) */
 } fh_model_hyper;
 
 /* The defaults: 2 states, 32x0e+32x1o, lmax 3, correlation 3 (chain), 2 layers, 5 Angstrom,
@@ -90,6 +101,10 @@ typedef struct fh_model fh_model;
 int fh_model_alloc(const fh_model_hyper *h, int n_members, uint64_t seed, fh_model **out,
                    fh_err *err);
 void fh_model_free(fh_model *m);
+/* Set the coupling sign flips (see the top): flip [natoms], 1 = flipped; natoms 0 removes them.
+ * Keeps the weights (fine-tuning a model trained without flips starts from its couplings with
+ * the flipped atoms' signs reversed). */
+int fh_model_set_nac_flip(fh_model *m, int natoms, const unsigned char *flip, fh_err *err);
 /* A copy (weights, normalisation, provenance). */
 int fh_model_copy(const fh_model *src, fh_model **out, fh_err *err);
 

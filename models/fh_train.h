@@ -158,6 +158,10 @@ typedef struct {
     int committee;             /* members trained independently */
     int force;                 /* ignore (overwrite) an existing checkpoint */
     int max_samples;           /* use at most this many rows (0: all) */
+    int nac_flip_count;        /* atoms listed in nac_flip (0: the model's own flips, if any) */
+    int nac_flip[FH_MODEL_MAX_FLIP_ATOMS]; /* atoms (0-based) whose coupling sign the model flips
+                                  (fh_model.h); set on the new or init model for the dataset's
+                                  atom count */
     double stop_after_s;       /* stop (checkpointed, resumable) after this many seconds (0: off) */
     long stop_after_epochs;    /* stop (checkpointed, resumable) after this many epochs in this
                                   call (0: off); for tests of resuming */

@@ -107,6 +107,10 @@ int fh_model_hyper_check(const fh_model_hyper *h, fh_err *err)
                                                                 h->avg_neighbors);
     if (!(h->nac_gap_eps > 0 && h->nac_gap_eps < 1.0))
         BAD("nac_gap_eps %g hartree outside (0, 1)", h->nac_gap_eps);
+    if (h->nac_flip_natoms < 0 || h->nac_flip_natoms > FH_MODEL_MAX_FLIP_ATOMS)
+        BAD("nac_flip for %d atoms outside 0..%d", h->nac_flip_natoms, FH_MODEL_MAX_FLIP_ATOMS);
+    for (int a = 0; a < h->nac_flip_natoms; a++)
+        if (h->nac_flip[a] > 1) BAD("nac_flip of atom %d is %d (0 or 1)", a + 1, h->nac_flip[a]);
 #undef BAD
     return FH_OK;
 }
@@ -167,6 +171,8 @@ int fh_model_alloc(const fh_model_hyper *h, int n_members, uint64_t seed, fh_mod
     m->hp.readout_hidden = h->readout_hidden;
     m->hp.avg_neighbors = h->avg_neighbors;
     m->hp.nac_gap_eps = h->nac_gap_eps;
+    m->hp.nac_flip_natoms = h->nac_flip_natoms;
+    memcpy(m->hp.nac_flip, h->nac_flip, (size_t)h->nac_flip_natoms);
     m->ws = fh_model_ws_alloc(m, err);
     if (!m->ws) {
         fh_model_free(m);
@@ -183,6 +189,18 @@ int fh_model_alloc(const fh_model_hyper *h, int n_members, uint64_t seed, fh_mod
     m->prov.seed = seed;
     m->prov.valid_energy_mae = m->prov.valid_force_mae = m->prov.valid_nac_mae = NAN;
     *out = m;
+    return FH_OK;
+}
+
+int fh_model_set_nac_flip(fh_model *m, int natoms, const unsigned char *flip, fh_err *err)
+{
+    fh_model_hyper h = m->hp;
+    h.nac_flip_natoms = natoms;
+    memset(h.nac_flip, 0, sizeof h.nac_flip);
+    if (natoms > 0 && natoms <= FH_MODEL_MAX_FLIP_ATOMS) memcpy(h.nac_flip, flip, (size_t)natoms);
+    int rc = fh_model_hyper_check(&h, err);
+    if (rc) return rc;
+    m->hp = h;
     return FH_OK;
 }
 

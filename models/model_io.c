@@ -1,10 +1,12 @@
 /* Model files (HDF5). Layout (every name below is checked on load):
  *   /                 attrs format = "fusionhop-model", format_version, program, created, units,
- *                     checksum (hex FNV-1a 64 of the weights and normalisation, little-endian)
+ *                     checksum (hex FNV-1a 64 of the weights, normalisation and sign flips,
+ *                     little-endian)
  *   /hyper            attrs nstates, channels, hidden_irreps, lmax, correlation, tree, n_layers,
  *                     r_cut_bohr, n_bessel, envelope_p, radial [n_radial], n_radial,
  *                     readout_hidden, avg_neighbors, nac_gap_eps_hartree
  *   /elements         int [n_elements] atomic numbers
+ *   /nac_flip         int [natoms], 0 or 1 (optional: the coupling sign flips, fh_model.h)
  *   /normalisation/   e0 [n_elements][nstates] hartree, shift [nstates] hartree,
  *                     scale [nstates] hartree, nac_scale [npairs] hartree/bohr (npairs > 0)
  *   /weights          double [members][n_params]
@@ -35,6 +37,7 @@ static uint64_t model_checksum(const fh_model *m)
     h = fh_model_fnv1a(m->norm.shift, sizeof(double) * N, h);
     h = fh_model_fnv1a(m->norm.scale, sizeof(double) * N, h);
     h = fh_model_fnv1a(m->norm.nac_scale, sizeof(double) * P, h);
+    if (m->hp.nac_flip_natoms) h = fh_model_fnv1a(m->hp.nac_flip, (size_t)m->hp.nac_flip_natoms, h);
     return h;
 }
 
@@ -77,6 +80,12 @@ static int write_all(const fh_model *m, hid_t f)
 
     hsize_t d[2] = {(hsize_t)h->n_elements, (hsize_t)N};
     bad |= model_h5_put_dset_int(f, "elements", 1, d, h->elements);
+    if (h->nac_flip_natoms) {
+        int flip[FH_MODEL_MAX_FLIP_ATOMS];
+        for (int a = 0; a < h->nac_flip_natoms; a++) flip[a] = h->nac_flip[a];
+        hsize_t df = (hsize_t)h->nac_flip_natoms;
+        bad |= model_h5_put_dset_int(f, "nac_flip", 1, &df, flip);
+    }
     g = H5Gcreate2(f, "normalisation", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (g < 0) return -1;
     bad |= model_h5_put_dset(g, "e0", 2, d, m->norm.e0);
@@ -190,6 +199,27 @@ static int read_hyper(hid_t f, fh_model_hyper *h, fh_err *err)
     hsize_t dn = (hsize_t)ne;
     rc = model_h5_get_dset_int(f, "elements", 1, &dn, h->elements, err);
     if (rc) return rc;
+    if (H5Lexists(f, "nac_flip", H5P_DEFAULT) > 0) {
+        d = H5Dopen2(f, "nac_flip", H5P_DEFAULT);
+        sp = d >= 0 ? H5Dget_space(d) : -1;
+        hssize_t nf = sp >= 0 && H5Sget_simple_extent_ndims(sp) == 1 ? H5Sget_simple_extent_npoints(sp) : -1;
+        if (sp >= 0) H5Sclose(sp);
+        if (d >= 0) H5Dclose(d);
+        if (nf < 1 || nf > FH_MODEL_MAX_FLIP_ATOMS)
+            return fh_err_set(err, FH_EINPUT, "dataset 'nac_flip' must hold 1..%d atoms",
+                              FH_MODEL_MAX_FLIP_ATOMS);
+        int flip[FH_MODEL_MAX_FLIP_ATOMS];
+        hsize_t df = (hsize_t)nf;
+        rc = model_h5_get_dset_int(f, "nac_flip", 1, &df, flip, err);
+        if (rc) return rc;
+        for (hssize_t a = 0; a < nf; a++) {
+            if (flip[a] != 0 && flip[a] != 1)
+                return fh_err_set(err, FH_EINPUT, "nac_flip of atom %d is %d (0 or 1)", (int)a + 1,
+                                  flip[a]);
+            h->nac_flip[a] = (unsigned char)flip[a];
+        }
+        h->nac_flip_natoms = (int)nf;
+    }
     return fh_model_hyper_check(h, err);
 }
 

@@ -508,12 +508,21 @@ static void add_to(double *y, const double *x, size_t n)
 /* Cartesian component k (x, y, z) of an l = 1 block stored as m = -1, 0, 1 ~ (y, z, x). */
 static const int cart_m[3] = {2, 0, 1};
 
+/* sigma_a of the coupling output (fh_model.h): -1 on flipped atoms */
+static double flip_sign(const fh_model *m, int a)
+{
+    return m->hp.nac_flip_natoms && m->hp.nac_flip[a] ? -1.0 : 1.0;
+}
+
 int fh_model_forward(fh_model_ws *ws, const fh_model *m, const double *theta, int natoms,
                      const int *type, const double *x, int flags, double *energy, double *hcoup,
                      fh_err *err)
 {
     ws->have_forward = 0;
     if (natoms < 1) return fh_err_set(err, FH_EINPUT, "model: no atoms");
+    if (m->hp.nac_flip_natoms && natoms != m->hp.nac_flip_natoms)
+        return fh_err_set(err, FH_EINPUT, "model: its coupling sign flips (nac_flip) are for a "
+                          "molecule of %d atoms, not %d", m->hp.nac_flip_natoms, natoms);
     for (int a = 0; a < natoms; a++)
         if (type[a] < 0 || type[a] >= ws->nt)
             return fh_err_set(err, FH_EINPUT, "model: atom %d has type %d (model knows %d elements)",
@@ -618,7 +627,7 @@ int fh_model_forward(fh_model_ws *ws, const fh_model *m, const double *theta, in
         for (int p = 0; p < P; p++)
             for (int a = 0; a < natoms; a++)
                 for (int k = 0; k < 3; k++)
-                    hcoup[((size_t)p * natoms + a) * 3 + k] =
+                    hcoup[((size_t)p * natoms + a) * 3 + k] = flip_sign(m, a) *
                         nm->nac_scale[p] * ws->hv[((size_t)a * 3 + cart_m[k]) * P + p];
     ws->have_forward = 1;
     return FH_OK;
@@ -647,7 +656,7 @@ int fh_model_backward(fh_model_ws *ws, const fh_model *m, const double *theta, c
             for (int p = 0; p < P; p++)
                 for (int a = 0; a < n; a++)
                     for (int k = 0; k < 3; k++)
-                        ws->ghv[((size_t)a * 3 + cart_m[k]) * P + p] =
+                        ws->ghv[((size_t)a * 3 + cart_m[k]) * P + p] = flip_sign(m, a) *
                             nm->nac_scale[p] * gH[((size_t)p * n + a) * 3 + k];
     }
     if (gx) {

@@ -301,6 +301,24 @@ static int rezero_offsets(trainer *T, fh_err *err)
 
 /* Build the model: from the init file, or from h with elements, states and the neighbour count
  * filled from the data; normalisation fitted to the training split. */
+static int set_flips(trainer *T, fh_err *err)
+{
+    const fh_train_config *c = T->cfg;
+    if (!c->nac_flip_count) return FH_OK;
+    const int na = T->d->natoms;
+    if (na > FH_MODEL_MAX_FLIP_ATOMS)
+        return fh_err_set(err, FH_EINPUT, "nac_flip: at most %d atoms (the dataset has %d)",
+                          FH_MODEL_MAX_FLIP_ATOMS, na);
+    unsigned char flip[FH_MODEL_MAX_FLIP_ATOMS] = {0};
+    for (int k = 0; k < c->nac_flip_count; k++) {
+        if (c->nac_flip[k] < 0 || c->nac_flip[k] >= na)
+            return fh_err_set(err, FH_EINPUT, "nac_flip: atom %d, but the dataset's molecule has "
+                              "%d atoms", c->nac_flip[k] + 1, na);
+        flip[c->nac_flip[k]] = 1;
+    }
+    return fh_model_set_nac_flip(T->m, na, flip, err);
+}
+
 static int build_model(trainer *T, const fh_model_hyper *h0, fh_err *err)
 {
     const fh_train_config *c = T->cfg;
@@ -308,6 +326,7 @@ static int build_model(trainer *T, const fh_model_hyper *h0, fh_err *err)
     if (c->init_model[0]) {
         /* members beyond the file's start from (seed, k); extra ones in the file are dropped */
         rc = fh_model_load(c->init_model, &T->m, err);
+        if (!rc) rc = set_flips(T, err);
         if (!rc) T->init_members = fh_model_n_members(T->m);
         if (!rc) rc = fh_train_data_set_types(T->d, T->m, err);
         if (!rc) rc = rezero_offsets(T, err);
@@ -320,6 +339,7 @@ static int build_model(trainer *T, const fh_model_hyper *h0, fh_err *err)
     if (!(h.avg_neighbors > 0))
         h.avg_neighbors = fh_train_avg_neighbors(T->d, T->idx, T->n_train, h.r_cut);
     rc = fh_model_alloc(&h, c->committee, c->seed, &T->m, err);
+    if (!rc) rc = set_flips(T, err);
     if (!rc) rc = fh_train_data_set_types(T->d, T->m, err);
     if (!rc) rc = fh_train_fit_norm(T->d, T->idx, T->n_train, T->m, err);
     return rc;

@@ -189,6 +189,57 @@ Test(model, invariance_and_equivariance)
     teardown(&c);
 }
 
+/* Coupling sign flips (fh_model.h): a molecule symmetric under inversion, whose atom pairs (a,
+ * a+3) are swapped by it. Unflipped, the couplings share the geometry's symmetry (h_a+3 = -h_a);
+ * with atoms 4-6 flipped they are antisymmetric under it (h_a+3 = +h_a), the symmetry of
+ * stilbene's S0-S1 coupling. Energies do not change; the reverse pass takes the same signs. */
+Test(model, coupling_sign_flips)
+{
+    ctx c;
+    setup(&c, 2, 16);
+    fh_err err = {0};
+    const int z[NAT] = {6, 1, 8, 6, 1, 8};
+    int type[NAT];
+    cr_assert_eq(fh_model_types(c.m, NAT, z, type, &err), FH_OK, "%s", err.msg);
+    double x[3 * NAT];
+    tm_molecule(3, 3.0, 1.6, x);
+    for (int a = 0; a < 3; a++) x[3 * a] += 2.5;   /* away from the centre of inversion */
+    for (int k = 0; k < 9; k++) x[9 + k] = -x[k];
+    double E0[2], E1[2], h0[3 * NAT], h1[3 * NAT];
+    cr_assert_eq(fh_model_forward(c.ws, c.m, c.theta, NAT, type, x, 0, E0, h0, &err), FH_OK, "%s",
+                 err.msg);
+    double g0[4096] = {0}, g1[4096] = {0}, seed[3 * NAT], seedf[3 * NAT];
+    size_t np = fh_model_n_params(c.m);
+    cr_assert(np <= 4096);
+    for (int k = 0; k < 3 * NAT; k++) seed[k] = tm_normal(), seedf[k] = k >= 9 ? -seed[k] : seed[k];
+    cr_assert_eq(fh_model_backward(c.ws, c.m, c.theta, NULL, seedf, NULL, g0, &err), FH_OK);
+    const unsigned char flip[NAT] = {0, 0, 0, 1, 1, 1};
+    cr_assert_eq(fh_model_set_nac_flip(c.m, NAT, flip, &err), FH_OK, "%s", err.msg);
+    cr_assert_eq(fh_model_forward(c.ws, c.m, c.theta, NAT, type, x, 0, E1, h1, &err), FH_OK, "%s",
+                 err.msg);
+    cr_assert_eq(fh_model_backward(c.ws, c.m, c.theta, NULL, seed, NULL, g1, &err), FH_OK);
+    double norm = 0, sym0 = 0, sym1 = 0, dflip = 0;
+    for (int k = 0; k < 9; k++) {
+        norm = fmax(norm, fabs(h0[k]));
+        sym0 = fmax(sym0, fabs(h0[9 + k] + h0[k]));
+        sym1 = fmax(sym1, fabs(h1[9 + k] - h1[k]));
+        dflip = fmax(dflip, fabs(h1[k] - h0[k]) + fabs(h1[9 + k] + h0[9 + k]));
+    }
+    cr_assert(norm > 1e-3, "couplings vanish (%.2e): nothing tested", norm);
+    cr_assert(sym0 < 1e-12 * norm && sym1 < 1e-12 * norm && dflip == 0,
+              "unflipped h_a+3 + h_a %.2e, flipped h_a+3 - h_a %.2e, flip mismatch %.2e", sym0,
+              sym1, dflip);
+    cr_assert(E0[0] == E1[0] && E0[1] == E1[1], "the flips changed the energies");
+    cr_assert(tm_max_rel(g1, g0, (int)np) < 1e-14, "reverse pass: flipped seed != flipped output");
+    /* the flips tie the model to the molecule's atom count */
+    cr_assert_eq(fh_model_forward(c.ws, c.m, c.theta, NAT - 1, type, x, 0, E1, h1, &err), FH_EINPUT);
+    cr_assert(strstr(err.msg, "for a molecule of 6 atoms, not 5") != NULL, "%s", err.msg);
+    const unsigned char bad[NAT] = {0, 0, 0, 1, 1, 2};
+    cr_assert_eq(fh_model_set_nac_flip(c.m, NAT, bad, &err), FH_EINPUT);
+    cr_assert(strstr(err.msg, "nac_flip of atom 6 is 2") != NULL, "%s", err.msg);
+    teardown(&c);
+}
+
 Test(model, smooth_at_the_cutoff)
 {
     ctx c;

@@ -42,6 +42,8 @@ static fh_model *saved_model(const char *path, double *x)
     pv->epochs = 17, pv->n_train = 80, pv->n_valid = 10, pv->n_test = 10;
     pv->valid_energy_mae = 1.5e-4, pv->valid_force_mae = 2.5e-3, pv->valid_nac_mae = 3.5e-3;
     fh_model_params(m, 0)[0] = 1234.5678;   /* a marker to find the weights in the file */
+    const unsigned char flip[NAT] = {0, 1, 0, 1, 0, 1};   /* coupling sign flips are stored too */
+    cr_assert_eq(fh_model_set_nac_flip(m, NAT, flip, &err), FH_OK, "%s", err.msg);
     cr_assert_eq(fh_model_save(m, path, &err), FH_OK, "%s", err.msg);
     tm_seed(3);
     tm_molecule(NAT, 5.0, 1.6, x);
@@ -186,6 +188,20 @@ static void set_hyper(const char *path, const char *name, long v)
     H5Fclose(f);
 }
 
+/* A fresh model file whose stored coupling sign flip of atom 2 is 2. */
+static void m2_bad_flip(const char *path)
+{
+    double x[3 * NAT];
+    fh_model_free(saved_model(path, x));
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t d = H5Dopen2(f, "nac_flip", H5P_DEFAULT);
+    cr_assert(f >= 0 && d >= 0, "the model file lacks /nac_flip");
+    int v[NAT] = {0, 2, 0, 1, 0, 1};
+    cr_assert(H5Dwrite(d, H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0);
+    H5Dclose(d);
+    H5Fclose(f);
+}
+
 Test(model_io, mismatched_and_foreign_files)
 {
     char path[1024];
@@ -202,6 +218,10 @@ Test(model_io, mismatched_and_foreign_files)
     set_hyper(path, "nstates", 0);
     cr_assert_eq(fh_model_load(path, &l, &err), FH_EINPUT);
     cr_assert(strstr(err.msg, "nstates 0") != NULL, "%s", err.msg);
+    /* a coupling sign flip that is neither 0 nor 1 */
+    m2_bad_flip(path);
+    cr_assert_eq(fh_model_load(path, &l, &err), FH_EINPUT);
+    cr_assert(strstr(err.msg, "nac_flip of atom 2 is 2") != NULL, "%s", err.msg);
     /* an HDF5 file that is not a model */
     hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     H5Fclose(f);
