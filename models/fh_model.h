@@ -13,7 +13,7 @@
  *     readout_t: per-atom energies e_i,s (0e) and couplings v_i,p (1o); the last layer's readout
  *                is nonlinear (linear -> norm activation -> linear, width readout_hidden)
  *   E_s   = sum_i ( E0[type_i][s] + shift_s + scale_s sum_t e^t_i,s )
- *   h_p,i = sigma_i nac_scale_p sum_t v^t_i,p                      (pairs p = (0,1),(0,2),..,(1,2)..)
+ *   h_p,i = sigma_i nac_scale_p sum_t v^t_i,p                   (pairs p = (0,1),(0,2),..,(1,2)..)
  * sigma_i = -1 for the atoms listed in nac_flip, +1 otherwise (all +1 without a list). Why: a
  * network that is equivariant and blind to atom order gives a symmetric geometry symmetric
  * couplings (h_pi(i) = g h_i for a symmetry operation g that permutes the atoms by pi), but h_ij

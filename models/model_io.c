@@ -202,7 +202,8 @@ static int read_hyper(hid_t f, fh_model_hyper *h, fh_err *err)
     if (H5Lexists(f, "nac_flip", H5P_DEFAULT) > 0) {
         d = H5Dopen2(f, "nac_flip", H5P_DEFAULT);
         sp = d >= 0 ? H5Dget_space(d) : -1;
-        hssize_t nf = sp >= 0 && H5Sget_simple_extent_ndims(sp) == 1 ? H5Sget_simple_extent_npoints(sp) : -1;
+        hssize_t nf = sp >= 0 && H5Sget_simple_extent_ndims(sp) == 1
+                          ? H5Sget_simple_extent_npoints(sp) : -1;
         if (sp >= 0) H5Sclose(sp);
         if (d >= 0) H5Dclose(d);
         if (nf < 1 || nf > FH_MODEL_MAX_FLIP_ATOMS)

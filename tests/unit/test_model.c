@@ -232,7 +232,8 @@ Test(model, coupling_sign_flips)
     cr_assert(E0[0] == E1[0] && E0[1] == E1[1], "the flips changed the energies");
     cr_assert(tm_max_rel(g1, g0, (int)np) < 1e-14, "reverse pass: flipped seed != flipped output");
     /* the flips tie the model to the molecule's atom count */
-    cr_assert_eq(fh_model_forward(c.ws, c.m, c.theta, NAT - 1, type, x, 0, E1, h1, &err), FH_EINPUT);
+    cr_assert_eq(fh_model_forward(c.ws, c.m, c.theta, NAT - 1, type, x, 0, E1, h1, &err),
+                 FH_EINPUT);
     cr_assert(strstr(err.msg, "for a molecule of 6 atoms, not 5") != NULL, "%s", err.msg);
     const unsigned char bad[NAT] = {0, 0, 0, 1, 1, 2};
     cr_assert_eq(fh_model_set_nac_flip(c.m, NAT, bad, &err), FH_EINPUT);

@@ -184,15 +184,18 @@ Test(train_cli, usage_and_input_errors)
     cr_assert(strstr(e, "typo.inp:2") != NULL, "deck errors name file and line: %s", e);
     free(e);
     /* coupling sign flips: a bad list, an atom the molecule lacks, then a model that keeps them */
-    cr_assert_eq(sh("%s train train.inp -o f.h5 --set model.nac_flip=2,x 2> e7.log", FH_TEST_FUSIONHOP), 2);
+    cr_assert_eq(sh("%s train train.inp -o f.h5 --set model.nac_flip=2,x 2> e7.log",
+                    FH_TEST_FUSIONHOP), 2);
     e = slurp("e7.log");
     cr_assert(strstr(e, "nac_flip = '2,x'") != NULL, "%s", e);
     free(e);
-    cr_assert_eq(sh("%s train train.inp -o f.h5 --set model.nac_flip=2-5 2> e8.log", FH_TEST_FUSIONHOP), 2);
+    cr_assert_eq(sh("%s train train.inp -o f.h5 --set model.nac_flip=2-5 2> e8.log",
+                    FH_TEST_FUSIONHOP), 2);
     e = slurp("e8.log");
     cr_assert(strstr(e, "atom 4, but the dataset's molecule has 3 atoms") != NULL, "%s", e);
     free(e);
-    cr_assert_eq(sh("%s train train.inp -o f.h5 --set model.nac_flip=2-3 2>/dev/null", FH_TEST_FUSIONHOP), 0);
+    cr_assert_eq(sh("%s train train.inp -o f.h5 --set model.nac_flip=2-3 2>/dev/null",
+                    FH_TEST_FUSIONHOP), 0);
     fh_model *m = load("f.h5");
     const fh_model_hyper *h = fh_model_get_hyper(m);
     cr_assert(h->nac_flip_natoms == 3 && !h->nac_flip[0] && h->nac_flip[1] && h->nac_flip[2],
