@@ -156,6 +156,18 @@ static int get_intv(hid_t g, const char *name, int *v, fh_err *err)
     return FH_OK;
 }
 
+/* Length of a one-dimensional dataset; -1 when it cannot be opened or has another rank. */
+static hssize_t dset_length(hid_t f, const char *name)
+{
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    hid_t sp = d >= 0 ? H5Dget_space(d) : -1;
+    hssize_t n = sp >= 0 && H5Sget_simple_extent_ndims(sp) == 1
+                     ? H5Sget_simple_extent_npoints(sp) : -1;
+    if (sp >= 0) H5Sclose(sp);
+    if (d >= 0) H5Dclose(d);
+    return n;
+}
+
 static int read_hyper(hid_t f, fh_model_hyper *h, fh_err *err)
 {
     memset(h, 0, sizeof *h);
@@ -187,11 +199,7 @@ static int read_hyper(hid_t f, fh_model_hyper *h, fh_err *err)
     /* elements */
     if (H5Lexists(f, "elements", H5P_DEFAULT) <= 0)
         return fh_err_set(err, FH_EINPUT, "missing dataset 'elements'");
-    hid_t d = H5Dopen2(f, "elements", H5P_DEFAULT);
-    hid_t sp = d >= 0 ? H5Dget_space(d) : -1;
-    hssize_t ne = sp >= 0 && H5Sget_simple_extent_ndims(sp) == 1 ? H5Sget_simple_extent_npoints(sp) : -1;
-    if (sp >= 0) H5Sclose(sp);
-    if (d >= 0) H5Dclose(d);
+    hssize_t ne = dset_length(f, "elements");
     if (ne < 1 || ne > FH_MODEL_MAX_ELEMENTS)
         return fh_err_set(err, FH_EINPUT, "dataset 'elements' must list 1..%d atomic numbers",
                           FH_MODEL_MAX_ELEMENTS);
@@ -200,12 +208,7 @@ static int read_hyper(hid_t f, fh_model_hyper *h, fh_err *err)
     rc = model_h5_get_dset_int(f, "elements", 1, &dn, h->elements, err);
     if (rc) return rc;
     if (H5Lexists(f, "nac_flip", H5P_DEFAULT) > 0) {
-        d = H5Dopen2(f, "nac_flip", H5P_DEFAULT);
-        sp = d >= 0 ? H5Dget_space(d) : -1;
-        hssize_t nf = sp >= 0 && H5Sget_simple_extent_ndims(sp) == 1
-                          ? H5Sget_simple_extent_npoints(sp) : -1;
-        if (sp >= 0) H5Sclose(sp);
-        if (d >= 0) H5Dclose(d);
+        hssize_t nf = dset_length(f, "nac_flip");
         if (nf < 1 || nf > FH_MODEL_MAX_FLIP_ATOMS)
             return fh_err_set(err, FH_EINPUT, "dataset 'nac_flip' must hold 1..%d atoms",
                               FH_MODEL_MAX_FLIP_ATOMS);

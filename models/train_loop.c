@@ -299,8 +299,7 @@ static int rezero_offsets(trainer *T, fh_err *err)
     return FH_OK;
 }
 
-/* Build the model: from the init file, or from h with elements, states and the neighbour count
- * filled from the data; normalisation fitted to the training split. */
+/* The deck's coupling sign flips (atom list) on the model, sized by the dataset's molecule. */
 static int set_flips(trainer *T, fh_err *err)
 {
     const fh_train_config *c = T->cfg;
@@ -319,6 +318,8 @@ static int set_flips(trainer *T, fh_err *err)
     return fh_model_set_nac_flip(T->m, na, flip, err);
 }
 
+/* Build the model: from the init file, or from h with elements, states and the neighbour count
+ * filled from the data; normalisation fitted to the training split. */
 static int build_model(trainer *T, const fh_model_hyper *h0, fh_err *err)
 {
     const fh_train_config *c = T->cfg;
