@@ -12,6 +12,7 @@
 #include "fh_analysis.h"
 #include "fh_app.h"
 #include "h5md_testutil.h"
+#include "test_read_text.h"
 
 /* leaver >= 0: in that trajectory atom 7 (H) flies off from 30 fs on */
 static const char *make_ensemble_with(long leaver)
@@ -53,19 +54,6 @@ static long file_size(const char *dir, const char *name)
     return stat(p, &st) == 0 ? (long)st.st_size : -1;
 }
 
-static char *slurp(const char *dir, const char *name)
-{
-    char p[1200];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    FILE *f = fopen(p, "r");
-    if (!f) return NULL;
-    char *buf = calloc(1, 1 << 20);
-    size_t n = fread(buf, 1, (1 << 20) - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
-
 static const char *tables[] = {"populations.tsv", "lifetime.tsv", "lifetime_curve.tsv", "products.tsv",
                                "yields.tsv", "hops.tsv", "hop_counts.tsv", "hop_histograms.tsv",
                                "first_hop.tsv", "quality.tsv", "torsion.tsv", "summary.txt",
@@ -83,18 +71,18 @@ Test(analysis_cmd, writes_report_tables_summaries_and_plots, .timeout = 120)
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++)
         cr_expect_gt(file_size(res, tables[i]), 20, "%s written", tables[i]);
 
-    char *sum = slurp(res, "summary.txt");
+    char *sum = read_text_in(res, "summary.txt");
     cr_assert_not_null(sum);
     cr_expect(strstr(sum, "failed 1") && strstr(sum, "used in the statistics: 11"), "%s", sum);
     cr_expect(strstr(sum, "traj 4: failed: nan: NaN in the energies") != NULL, "%s", sum);
     cr_expect(strstr(sum, "quantum yields") != NULL);
     free(sum);
-    char *yl = slurp(res, "yields.tsv");
+    char *yl = read_text_in(res, "yields.tsv");
     /* k = 0, 3, 6, 9 are cis; 3 of them used (none failed) -> 4 cis of 11 */
     cr_expect(strstr(yl, "all\tcis\t4\t11\t") != NULL, "%s", yl);
     cr_expect(strstr(yl, "all\ttrans\t7\t11\t") != NULL, "%s", yl);
     free(yl);
-    char *q = slurp(res, "quality.tsv");
+    char *q = read_text_in(res, "quality.tsv");
     cr_expect(strstr(q, "4\tfailed\t0\tfailed: nan: NaN in the energies") != NULL, "%s", q);
     free(q);
 
@@ -111,7 +99,7 @@ Test(analysis_cmd, writes_report_tables_summaries_and_plots, .timeout = 120)
     if (system("gnuplot --version >/dev/null 2>&1") == 0) {
         const char *png[] = {"populations.png", "torsion.png", "hops.png"};
         for (int i = 0; i < 3; i++) {
-            char *img = slurp(res, png[i]);
+            char *img = read_text_in(res, png[i]);
             cr_expect(img && file_size(res, png[i]) > 1000 && memcmp(img + 1, "PNG", 3) == 0,
                       "%s must be a PNG", png[i]);
             free(img);
@@ -135,7 +123,7 @@ Test(analysis_cmd, missing_gnuplot_only_warns)
     cr_expect_gt(file_size(res, "summary.json"), 20);
     cr_expect_eq(file_size(res, "populations.png"), -1);
     cr_expect_eq(file_size(res, "torsion.tsv"), -1, "no dihedral set: no torsion table");
-    char *sum = slurp(res, "summary.txt");
+    char *sum = read_text_in(res, "summary.txt");
     cr_expect(strstr(sum, "products: not classified") != NULL, "%s", sum);
     free(sum);
     tu_rmdir(dir);
@@ -167,7 +155,7 @@ Test(analysis_cmd, a_molecule_that_fell_apart_is_left_out_unless_bond_break_is_0
     char *argv[] = {"fusionhop", "analyze", (char *)dir, "--set", "analysis.dihedral=1 2 3 4",
                     "--set", "analysis.nboot=50", "--no-plots", NULL};
     cr_assert_eq(run(argv), FH_EXIT_OK);
-    char *sum = slurp(res, "summary.txt");
+    char *sum = read_text_in(res, "summary.txt");
     cr_assert_not_null(sum);
     /* the H passes 1.75 x 1.07 A at 35.5 fs: the 36 fs frame */
     cr_expect(strstr(sum, "used in the statistics: 10") &&
@@ -186,7 +174,7 @@ Test(analysis_cmd, a_molecule_that_fell_apart_is_left_out_unless_bond_break_is_0
                     "--set", "analysis.nboot=50", "--set", "analysis.bond_break=0", "--no-plots",
                     NULL};
     cr_assert_eq(run(keep), FH_EXIT_OK);
-    sum = slurp(res, "summary.txt");
+    sum = read_text_in(res, "summary.txt");
     cr_expect(strstr(sum, "used in the statistics: 11") &&
               strstr(sum, "frames not checked (bond_break 0); runs the dynamics stopped for it: "
                           "0 of 12"),

@@ -1,5 +1,6 @@
 /* The whole of a text file as a NUL-terminated string (caller frees), for tests that check what a
- * command wrote; a missing or unreadable file fails the test. */
+ * command wrote; a missing or unreadable file fails the test. Binary files read too (the string is
+ * then only a buffer of the file's bytes). */
 #ifndef TEST_READ_TEXT_H
 #define TEST_READ_TEXT_H
 
@@ -18,6 +19,14 @@ static inline char *read_text(const char *path)
     cr_assert_eq(fread(s, 1, (size_t)n, f), (size_t)n, "cannot read %s", path);
     fclose(f);
     return s;
+}
+
+/* read_text of the file `name` in directory `dir`. */
+static inline char *read_text_in(const char *dir, const char *name)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return read_text(path);
 }
 
 #endif

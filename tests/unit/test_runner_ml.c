@@ -43,13 +43,6 @@ static void cleanup_dir(void)
     cr_assert_eq(workdir_remove(), 0);
 }
 
-static char *slurp(const char *name)
-{
-    char path[1200];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    return read_text(path);
-}
-
 /* The fitted model and a deck running NTRAJ one-step trajectories from Wigner samples. */
 static void make_model_and_deck(void)
 {
@@ -155,7 +148,7 @@ Test(runner_ml, initial_condition_stream)
 static void check_window(void)
 {
     cr_assert_eq(sh("%s run deck.inp -o plain 2> plain.log", FH_TEST_FUSIONHOP), 0);
-    char *log = slurp("plain.log");
+    char *log = read_text_in(dir, "plain.log");
     cr_assert(strstr(log, "optimising the S0 minimum") && strstr(log, "32 done, 0 failed"), "%s", log);
     free(log);
 
@@ -247,7 +240,7 @@ static void check_unreachable_window(void)
     cr_assert_eq(sh("%s run deck.inp -o none --set dynamics.ntraj=3 --set initial.window_min=9.9eV "
                     "--set initial.window_max=10eV 2> none.log", FH_TEST_FUSIONHOP), 0,
                  "failed trajectories do not fail the run");
-    char *log = slurp("none.log");
+    char *log = read_text_in(dir, "none.log");
     cr_assert(strstr(log, "0 done, 3 failed") != NULL, "%s", log);
     free(log);
     const char *want = "no Wigner sample in 100 attempts had an excitation energy inside the "
@@ -272,19 +265,19 @@ static void check_unreachable_window(void)
     /* a resume has nothing left to do */
     cr_assert_eq(sh("%s run deck.inp -o none --set dynamics.ntraj=3 --set initial.window_min=9.9eV "
                     "--set initial.window_max=10eV 2> again.log", FH_TEST_FUSIONHOP), 0);
-    log = slurp("again.log");
+    log = read_text_in(dir, "again.log");
     cr_assert(strstr(log, "0 done, 0 failed, 3 already finished") != NULL, "%s", log);
     free(log);
 
     /* bad window settings are usage errors */
     cr_assert_eq(sh("%s run deck.inp -o bad --set initial.window_min=3eV 2> bad1.log",
                     FH_TEST_FUSIONHOP), 2);
-    log = slurp("bad1.log");
+    log = read_text_in(dir, "bad1.log");
     cr_assert(strstr(log, "needs both window_min and window_max") != NULL, "%s", log);
     free(log);
     cr_assert_eq(sh("%s run deck.inp -o bad --set initial.window_min=4eV "
                     "--set initial.window_max=3eV 2> bad2.log", FH_TEST_FUSIONHOP), 2);
-    log = slurp("bad2.log");
+    log = read_text_in(dir, "bad2.log");
     cr_assert(strstr(log, "window_min < window_max") != NULL, "%s", log);
     free(log);
 }
@@ -297,7 +290,7 @@ static void check_hessian_cache_and_model(void)
 {
     cr_assert_eq(sh("test $(ls plain/initial-hessian-*.txt | wc -l) = 1"), 0, "one Hessian cache");
     cr_assert_eq(sh("%s run deck.inp -o plain 2> again.log", FH_TEST_FUSIONHOP), 0);
-    char *log = slurp("again.log");
+    char *log = read_text_in(dir, "again.log");
     cr_assert(strstr(log, "normal modes from the Hessian in plain/initial-hessian-") &&
               !strstr(log, "optimising"), "%s", log);
     free(log);
@@ -308,7 +301,7 @@ static void check_hessian_cache_and_model(void)
                     "'s/^optimize = true/optimize = true\\nhessian_model = hco_model.h5/' deck.inp "
                     "> other.inp && grep -q '^hessian_model = hco_model.h5' other.inp"), 0);
     cr_assert_eq(sh("%s run other.inp -o other 2> other_run.log", FH_TEST_FUSIONHOP), 0);
-    log = slurp("other_run.log");
+    log = read_text_in(dir, "other_run.log");
     cr_assert(strstr(log, "optimising the S0 minimum of") && strstr(log, "hco_model.h5"), "%s", log);
     free(log);
     for (long i = 0; i < NTRAJ; i++) {

@@ -51,13 +51,6 @@ static void cleanup_dir(void)
     cr_assert_eq(workdir_remove(), 0);
 }
 
-static char *slurp(const char *name)
-{
-    char path[1200];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    return read_text(path);
-}
-
 static int count(const char *s, const char *what)
 {
     int n = 0;
@@ -79,14 +72,14 @@ Test(train_cli, train_under_mpi_and_predict)
 {
     setup_dir();
     cr_assert_eq(sh("%s train train.inp -o m1.h5 2> train1.log", FH_TEST_FUSIONHOP), 0);
-    char *log = slurp("train1.log");
+    char *log = read_text_in(dir, "train1.log");
     cr_assert_eq(count(log, "member 1/1 epoch"), 3, "%s", log);
     cr_assert(strstr(log, "valid MAE: E ") && strstr(log, "test (") && strstr(log, "model written"), "%s", log);
     free(log);
     /* two ranks, twice: bitwise the same */
     cr_assert_eq(sh("mpirun -n 2 %s train train.inp -o m2a.h5 2> train2.log", FH_TEST_FUSIONHOP), 0);
     cr_assert_eq(sh("mpirun -n 2 %s train train.inp -o m2b.h5 2>/dev/null", FH_TEST_FUSIONHOP), 0);
-    log = slurp("train2.log");
+    log = read_text_in(dir, "train2.log");
     cr_assert_eq(count(log, "member 1/1 epoch"), 3, "progress must come from rank 0 only:\n%s", log);
     cr_assert(strstr(log, "2 ranks") != NULL, "%s", log);
     free(log);
@@ -106,7 +99,7 @@ Test(train_cli, train_under_mpi_and_predict)
     /* predict: every frame, values as the library computes them */
     cr_assert_eq(sh("%s predict --model m1.h5 --xyz frames.xyz > out.json", FH_TEST_FUSIONHOP), 0);
     cr_assert_eq(sh("%s predict --model m1.h5 --xyz frames.xyz --format tsv > out.tsv", FH_TEST_FUSIONHOP), 0);
-    char *js = slurp("out.json"), *ts = slurp("out.tsv");
+    char *js = read_text_in(dir, "out.json"), *ts = read_text_in(dir, "out.tsv");
     cr_assert_eq(count(js, "\n"), 3);
     cr_assert_eq(count(js, "{\"frame\":"), 3);
     cr_assert_eq(count(js, "\"energies\":["), 3);
@@ -161,37 +154,37 @@ Test(train_cli, usage_and_input_errors)
     setup_dir();
     cr_assert_eq(sh("%s predict --xyz frames.xyz 2> e1.log", FH_TEST_FUSIONHOP), 2);
     cr_assert_eq(sh("%s predict --model nothere.h5 --xyz frames.xyz 2> e2.log", FH_TEST_FUSIONHOP), 2);
-    char *e = slurp("e2.log");
+    char *e = read_text_in(dir, "e2.log");
     cr_assert(strstr(e, "nothere.h5") != NULL, "%s", e);
     free(e);
     cr_assert_eq(sh("echo garbage > bad.h5; %s predict --model bad.h5 --xyz frames.xyz 2> e3.log", FH_TEST_FUSIONHOP), 2);
-    e = slurp("e3.log");
+    e = read_text_in(dir, "e3.log");
     cr_assert(strstr(e, "bad.h5") && strstr(e, "not an HDF5 file"), "%s", e);
     free(e);
     cr_assert_eq(sh("%s predict --model data.h5 --xyz frames.xyz --format csv 2>/dev/null", FH_TEST_FUSIONHOP), 2);
     cr_assert_eq(sh("%s train 2>/dev/null", FH_TEST_FUSIONHOP), 2);
     cr_assert_eq(sh("printf '[train]\\nepochs = 2\\n' > nodata.inp; %s train nodata.inp 2> e4.log", FH_TEST_FUSIONHOP), 2);
-    e = slurp("e4.log");
+    e = read_text_in(dir, "e4.log");
     cr_assert(strstr(e, "needs 'dataset'") != NULL, "%s", e);
     free(e);
     cr_assert_eq(sh("printf '[model]\\nradial_mlp = 16,x\\n[train]\\ndataset = data.h5\\n' > badmlp.inp; "
                     "%s train badmlp.inp 2> e5.log", FH_TEST_FUSIONHOP), 2);
-    e = slurp("e5.log");
+    e = read_text_in(dir, "e5.log");
     cr_assert(strstr(e, "radial_mlp") != NULL, "%s", e);
     free(e);
     cr_assert_eq(sh("printf '[model]\\nchanels = 8\\n' > typo.inp; %s train typo.inp 2> e6.log", FH_TEST_FUSIONHOP), 2);
-    e = slurp("e6.log");
+    e = read_text_in(dir, "e6.log");
     cr_assert(strstr(e, "typo.inp:2") != NULL, "deck errors name file and line: %s", e);
     free(e);
     /* coupling sign flips: a bad list, an atom the molecule lacks, then a model that keeps them */
     cr_assert_eq(sh("%s train train.inp -o f.h5 --set model.nac_flip=2,x 2> e7.log",
                     FH_TEST_FUSIONHOP), 2);
-    e = slurp("e7.log");
+    e = read_text_in(dir, "e7.log");
     cr_assert(strstr(e, "nac_flip = '2,x'") != NULL, "%s", e);
     free(e);
     cr_assert_eq(sh("%s train train.inp -o f.h5 --set model.nac_flip=2-5 2> e8.log",
                     FH_TEST_FUSIONHOP), 2);
-    e = slurp("e8.log");
+    e = read_text_in(dir, "e8.log");
     cr_assert(strstr(e, "atom 4, but the dataset's molecule has 3 atoms") != NULL, "%s", e);
     free(e);
     cr_assert_eq(sh("%s train train.inp -o f.h5 --set model.nac_flip=2-3 2>/dev/null",
@@ -244,7 +237,7 @@ Test(train_cli, surface_hopping_on_the_trained_model)
                     "geometry = start.xyz\\n[dynamics]\\nntraj = 2\\ndt = 0.25 fs\\ntmax = 5 fs\\n"
                     "[initial]\\nsampling = fixed\\nstate = 1\\n' > run.inp && "
                     "%s run run.inp -o run 2> run.log", FH_TEST_FUSIONHOP), 0);
-    char *log = slurp("run.log");
+    char *log = read_text_in(dir, "run.log");
     cr_assert(strstr(log, "2 done") != NULL, "%s", log);
     free(log);
     cleanup_dir();
