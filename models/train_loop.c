@@ -207,7 +207,9 @@ static int train_member(trainer *T, train_state *st, long *epochs_run, int *stop
         rc = evaluate(T, eval, valid, n_valid, 0, err);
         if (rc) break;
         fh_train_terms vt = *(fh_train_terms *)T->red;
-        double vloss = vt.loss / T->red[NTERMS];
+        double vscore = c->select == FH_TRAIN_SELECT_ENERGY_FORCE ? vt.l_energy + vt.l_force
+                                                                  : vt.loss;
+        double vloss = vscore / T->red[NTERMS];
         st->epoch++;
         (*epochs_run)++;
         int improved = vloss < st->best_val;
@@ -256,6 +258,10 @@ static void setup_key(const trainer *T, char *key, size_t n)
              c->amsgrad, c->lr, c->beta1, c->beta2, c->adam_eps, c->lr_factor, c->lr_patience,
              c->lr_min, c->ema, c->ema_decay, c->patience, c->max_epochs, c->batch_size,
              c->committee, c->init_model, c->max_samples, T->np, c->loss.w_gap);
+    if (c->select != FH_TRAIN_SELECT_LOSS) { /* (the keys of earlier setups stay as they were) */
+        size_t u = strlen(text);
+        snprintf(text + u, sizeof text - u, "|select%d", c->select);
+    }
     uint64_t hs = fh_model_fnv1a(text, strlen(text), FH_MODEL_FNV_INIT);
     hs = fh_model_fnv1a(h, sizeof *h, hs);
     const fh_model_norm *nm = fh_model_get_norm_const(T->m);
@@ -520,6 +526,9 @@ int fh_train_run(const fh_model_hyper *h, const fh_train_config *cfg, MPI_Comm c
             "states, %d atoms; %zu weights per member, %d member%s; %d rank%s", T.d->n, T.n_train,
             T.n_valid, T.n_test, cfg->dataset, hp->nstates, T.d->natoms, T.np, cfg->committee,
             cfg->committee > 1 ? "s" : "", T.size, T.size > 1 ? "s" : "");
+        if (cfg->select == FH_TRAIN_SELECT_ENERGY_FORCE)
+            say(&T, "fusionhop train: the validation score (valid, *) is the energy and force "
+                "terms of the loss only");
     }
     /* resume? */
     int have_ckpt = !rc && !cfg->force && access(cfg->checkpoint, F_OK) == 0;

@@ -479,6 +479,62 @@ Test(train, plateau_decay_early_stopping_and_best_weights)
     unlink(c.output), unlink_dataset(ds);
 }
 
+/* select = energy_force: the epoch lines' validation score and the kept weights are those of the
+ * energy and force terms alone (with the whole loss the kept model's energy + force part would
+ * be below the printed best, which includes the coupling term). */
+Test(train, selection_on_the_energy_and_force_terms)
+{
+    char ds[1024];
+    tmp_path(ds, sizeof ds, "select.h5");
+    fh_err err = {0};
+    cr_assert_eq(tt_write_dataset(ds, 16, 10, &err), FH_OK, "%s", err.msg);
+    fh_train_config c = config(ds, "select_model.h5", 12);
+    c.select = FH_TRAIN_SELECT_ENERGY_FORCE;
+    c.loss.w_nac = 10;   /* a coupling term that dominates the whole loss */
+    capture cap = {.n = 0};
+    c.log = keep_line, c.log_ctx = &cap;
+    fh_train_result r;
+    cr_assert_eq(run(&c, &r, &err), FH_OK, "%s", err.msg);
+    double best = INFINITY;
+    int header = 0;
+    for (int i = 0; i < cap.n; i++) {
+        const char *l = cap.lines[i];
+        if (strstr(l, "validation score (valid, *) is the energy and force terms")) header = 1;
+        if (!strstr(l, " epoch ")) continue;
+        double lr_l, tr, va;
+        cr_assert_eq(sscanf(strstr(l, "lr "), "lr %lf loss train %lf valid %lf", &lr_l, &tr, &va), 3,
+                     "%s", l);
+        if (strchr(l, '*')) best = va;
+    }
+    cr_assert(header && isfinite(best), "no header line or no improvement");
+    fh_model *m = NULL;
+    cr_assert_eq(fh_model_load(c.output, &m, &err), FH_OK, "%s", err.msg);
+    fh_train_data *d = NULL;
+    cr_assert_eq(fh_train_data_load(ds, FH_TRAIN_NAC_CI, &d, &err), FH_OK);
+    cr_assert_eq(fh_train_data_set_types(d, m, &err), FH_OK);
+    size_t *idx, nt, nv, ne;
+    cr_assert_eq(fh_train_split(d, c.train_fraction, c.valid_fraction, c.seed, &idx, &nt, &nv, &ne,
+                                &err), FH_OK);
+    fh_model_ws *ws = fh_model_ws_alloc(m, &err);
+    fh_train_terms t = {0};
+    for (size_t i = 0; i < nv; i++) {
+        fh_train_sample s;
+        fh_train_data_sample(d, idx[nt + i], &s);
+        cr_assert_eq(fh_train_sample_loss(ws, m, fh_model_params(m, 0), &s, &c.loss, NULL, &t, &err),
+                     FH_OK);
+    }
+    double ef = (t.l_energy + t.l_force) / nv;
+    cr_assert(t.l_nac > 0.1 * (t.l_energy + t.l_force), "coupling term too small to tell: %g vs %g",
+              t.l_nac, t.l_energy + t.l_force);
+    cr_assert(fabs(ef - best) <= 1e-4 * best, "kept model's energy+force validation score %.6e, "
+              "best epoch %.6e", ef, best);
+    free(idx);
+    fh_model_ws_free(ws);
+    fh_train_data_free(d);
+    fh_model_free(m);
+    unlink(c.output), unlink_dataset(ds);
+}
+
 /* The coupling target: the CI block where a row has it (nac_target ci, the default), the total NAC
  * times the gap otherwise and for nac_target total; a row with only the CI block still trains
  * its coupling under ci. */
