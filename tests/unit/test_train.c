@@ -418,6 +418,33 @@ static void keep_line(void *ctx, const char *line)
     if (c->n < 64) snprintf(c->lines[c->n++], 512, "%s", line);
 }
 
+/* The loss terms of model m's first member summed over the validation split of dataset ds under
+ * c's split and loss settings; *nv the number of validation geometries. */
+static fh_train_terms valid_terms(const fh_model *m, const char *ds, const fh_train_config *c,
+                                  size_t *nv)
+{
+    fh_err err = {0};
+    fh_train_data *d = NULL;
+    cr_assert_eq(fh_train_data_load(ds, FH_TRAIN_NAC_CI, &d, &err), FH_OK, "%s", err.msg);
+    cr_assert_eq(fh_train_data_set_types(d, m, &err), FH_OK, "%s", err.msg);
+    size_t *idx, nt, ne;
+    cr_assert_eq(fh_train_split(d, c->train_fraction, c->valid_fraction, c->seed, &idx, &nt, nv,
+                                &ne, &err), FH_OK, "%s", err.msg);
+    fh_model_ws *ws = fh_model_ws_alloc(m, &err);
+    fh_train_terms t = {0};
+    for (size_t i = 0; i < *nv; i++) {
+        fh_train_sample s;
+        fh_train_data_sample(d, idx[nt + i], &s);
+        const double *theta = fh_model_params_const(m, 0);
+        cr_assert_eq(fh_train_sample_loss(ws, m, theta, &s, &c->loss, NULL, &t, &err), FH_OK, "%s",
+                     err.msg);
+    }
+    free(idx);
+    fh_model_ws_free(ws);
+    fh_train_data_free(d);
+    return t;
+}
+
 Test(train, plateau_decay_early_stopping_and_best_weights)
 {
     char ds[1024];
@@ -458,23 +485,10 @@ Test(train, plateau_decay_early_stopping_and_best_weights)
     fh_model *m = NULL;
     cr_assert_eq(fh_model_load(c.output, &m, &err), FH_OK, "%s", err.msg);
     cr_assert_str_eq(fh_model_get_provenance(m)->nac_target, "ci", "the coupling target is recorded");
-    fh_train_data *d = NULL;
-    cr_assert_eq(fh_train_data_load(ds, FH_TRAIN_NAC_CI, &d, &err), FH_OK);
-    cr_assert_eq(fh_train_data_set_types(d, m, &err), FH_OK);
-    size_t *idx, nt, nv, ne;
-    cr_assert_eq(fh_train_split(d, c.train_fraction, c.valid_fraction, c.seed, &idx, &nt, &nv, &ne, &err), FH_OK);
-    fh_model_ws *ws = fh_model_ws_alloc(m, &err);
-    fh_train_terms t = {0};
-    for (size_t i = 0; i < nv; i++) {
-        fh_train_sample s;
-        fh_train_data_sample(d, idx[nt + i], &s);
-        cr_assert_eq(fh_train_sample_loss(ws, m, fh_model_params(m, 0), &s, &c.loss, NULL, &t, &err), FH_OK);
-    }
+    size_t nv;
+    fh_train_terms t = valid_terms(m, ds, &c, &nv);
     double vloss = t.loss / nv;
     cr_assert(fabs(vloss - best) <= 1e-4 * best, "final model's validation loss %.6e, best epoch %.6e", vloss, best);
-    free(idx);
-    fh_model_ws_free(ws);
-    fh_train_data_free(d);
     fh_model_free(m);
     unlink(c.output), unlink_dataset(ds);
 }
@@ -509,28 +523,13 @@ Test(train, selection_on_the_energy_and_force_terms)
     cr_assert(header && isfinite(best), "no header line or no improvement");
     fh_model *m = NULL;
     cr_assert_eq(fh_model_load(c.output, &m, &err), FH_OK, "%s", err.msg);
-    fh_train_data *d = NULL;
-    cr_assert_eq(fh_train_data_load(ds, FH_TRAIN_NAC_CI, &d, &err), FH_OK);
-    cr_assert_eq(fh_train_data_set_types(d, m, &err), FH_OK);
-    size_t *idx, nt, nv, ne;
-    cr_assert_eq(fh_train_split(d, c.train_fraction, c.valid_fraction, c.seed, &idx, &nt, &nv, &ne,
-                                &err), FH_OK);
-    fh_model_ws *ws = fh_model_ws_alloc(m, &err);
-    fh_train_terms t = {0};
-    for (size_t i = 0; i < nv; i++) {
-        fh_train_sample s;
-        fh_train_data_sample(d, idx[nt + i], &s);
-        cr_assert_eq(fh_train_sample_loss(ws, m, fh_model_params(m, 0), &s, &c.loss, NULL, &t, &err),
-                     FH_OK);
-    }
+    size_t nv;
+    fh_train_terms t = valid_terms(m, ds, &c, &nv);
     double ef = (t.l_energy + t.l_force) / nv;
     cr_assert(t.l_nac > 0.1 * (t.l_energy + t.l_force), "coupling term too small to tell: %g vs %g",
               t.l_nac, t.l_energy + t.l_force);
     cr_assert(fabs(ef - best) <= 1e-4 * best, "kept model's energy+force validation score %.6e, "
               "best epoch %.6e", ef, best);
-    free(idx);
-    fh_model_ws_free(ws);
-    fh_train_data_free(d);
     fh_model_free(m);
     unlink(c.output), unlink_dataset(ds);
 }
