@@ -10,9 +10,14 @@
 # (ipso carbon included) as a rigid body (centre linearly, rotation by the same fraction of its
 # angle, ring labelled so that it turns least) plus the same fraction of its change of shape.
 # The trajectories are ranked by that RMSD and every 6th is kept (15 of 100).
+# RUN may instead be a multi-frame XYZ file: every frame is a start point, ranked and thinned the
+# same way (the LIIC rows: from the model's twisted S1 minima, s1min-r6, to the MECI, to measure
+# the barrier between them on the real surface).
 #
 #   /usr/bin/python3 inputs/geometries/make_bridge.py RUN TAG OUT.xyz [FRACTIONS]
 #   e.g. ... runs/cis-r5 bridge-r5 inputs/geometries/stilbene-bridge-r5.xyz 0.4,0.7
+#        ... inputs/geometries/stilbene-s1min-r6.xyz liic-s1min \
+#            inputs/geometries/stilbene-liic-s1min.xyz 0.2,0.4,0.6,0.8
 # (h5py and numpy: Debian's python3-h5py, installed for the H5MD tests.)
 import glob
 import sys
@@ -35,6 +40,27 @@ def read_xyz(path):
     n = int(lines[0])
     rows = [l.split() for l in lines[2:2 + n]]
     return [r[0] for r in rows], np.array([[float(t) for t in r[1:4]] for r in rows])
+
+
+def read_frames(path):
+    """Every frame of a multi-frame XYZ file: (comment, coordinates)."""
+    lines, out, k = open(path).read().split('\n'), [], 0
+    while k < len(lines) and lines[k].strip():
+        n = int(lines[k])
+        out.append((lines[k + 1], np.array([[float(t) for t in l.split()[1:4]]
+                                            for l in lines[k + 2:k + 2 + n]])))
+        k += n + 2
+    return out
+
+
+def closest_variant(x):
+    """(RMSD, MECI variant placed onto x) for the variant whose core is closest to x's."""
+    best = None
+    for V in variants:
+        R, ca, cb, r = kabsch(V[CORE], x[CORE])
+        if best is None or r < best[0]:
+            best = (r, (V - ca) @ R + cb)
+    return best
 
 
 def kabsch(a, b):
@@ -69,7 +95,15 @@ mirror = meci * np.array([1, 1, -1])
 variants = [meci, mirror, meci[swap], mirror[swap]]
 
 picked = []
-for path in sorted(glob.glob(run + '/traj/traj_*.h5')):
+if run.endswith('.xyz'):
+    for k, (comment, x) in enumerate(read_frames(run)):
+        r, target = closest_variant(x)
+        keys = dict(w.split('=', 1) for w in comment.split() if '=' in w)
+        name = keys.get('id', 'frame%03d' % k)
+        origin = keys.get('origin', '')
+        short = name[len(origin) + 1:] if origin and name.startswith(origin + '-') else name
+        picked.append((r, k, 0, x, target, float('nan'), (name, short)))
+for path in [] if run.endswith('.xyz') else sorted(glob.glob(run + '/traj/traj_*.h5')):
     f = h5py.File(path, 'r')
     X = f['particles/all/position/value'][:]
     pe = f['observables/potential_energy/value'][:]
@@ -78,18 +112,17 @@ for path in sorted(glob.glob(run + '/traj/traj_*.h5')):
     for i in range(0, len(X), 5):
         if state[i] != 1:
             continue
-        for V in variants:
-            R, ca, cb, r = kabsch(V[CORE], X[i][CORE])
-            if best is None or r < best[0]:
-                best = (r, i, (V - ca) @ R + cb)
+        r, target = closest_variant(X[i])
+        if best is None or r < best[0]:
+            best = (r, i, target)
     if best is not None:
         r, i, target = best
-        picked.append((r, int(path[-9:-3]), i, X[i], target, pe[i, 1] - pe[i, 0]))
+        picked.append((r, int(path[-9:-3]), i, X[i], target, pe[i, 1] - pe[i, 0], None))
 rank = np.argsort(np.round([p[0] for p in picked], 3))  # by RMSD to 1 mA (numpy's sort)
 picked = [picked[k] for k in sorted(rank[::6][:15])]
 
 blocks = []
-for r, traj, frame, x0, target, gap in picked:
+for r, traj, frame, x0, target, gap, name in picked:
     for ring, flip in zip(RINGS, RING_FLIP):
         flipped = [flip.get(a, a) for a in ring]
         if angle(kabsch(x0[ring], target[flipped])[0]) < angle(kabsch(x0[ring], target[ring])[0]):
@@ -103,6 +136,14 @@ for r, traj, frame, x0, target, gap in picked:
             x[ring] = ((a - c0) @ rotation_part(R, fr) + (1 - fr) * c0 + fr * c1
                        + fr * (b - ((a - c0) @ R + c1)))
         pct = int(round(fr * 100))
+        if name is not None:
+            head = ('id=%s-%s-p%02d origin=%s (%d%% of the way from %s of %s (ethylenic core'
+                    ' %.2f A RMSD from the twisted MECI) to inputs/geometries/'
+                    'stilbene-meci-twisted.xyz: core atoms linear, phenyl rings rigid)'
+                    ) % (tag, name[1], pct, tag, pct, name[0], run, r)
+            blocks.append('26\n%s\n' % head +
+                          ''.join('%s %.6f %.6f %.6f\n' % (sym[a], *x[a]) for a in range(26)))
+            continue
         head = ('id=%s-t%03d-f%04d-p%02d origin=%s (%d%% of the way from frame %d of cis trajectory'
                 ' %d of %s (committee gap %.2f eV, ethylenic core %.2f A RMSD from the twisted MECI)'
                 ' to inputs/geometries/stilbene-meci-twisted.xyz: core atoms linear, phenyl rings'
