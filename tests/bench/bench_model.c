@@ -216,5 +216,12 @@ int main(int argc, char **argv)
     small.channels = 16, small.lmax = 2, small.correlation = 3;
     small.n_radial = 2, small.radial[0] = small.radial[1] = 32;
     bench_config("small 16x0e+16x1o lmax 2 nu 3 [32,32]", small, 2, FH_TRAIN_HVP_FORWARD);
+    /* the capacity candidates measured against the small one on the stilbene data */
+    fh_model_hyper wide = small;
+    wide.channels = 24;
+    bench_config("wide 24x0e+24x1o lmax 2 nu 3 [32,32]", wide, 2, FH_TRAIN_HVP_FORWARD);
+    fh_model_hyper mid = small;
+    mid.channels = 32;
+    bench_config("mid 32x0e+32x1o lmax 2 nu 3 [32,32]", mid, 2, FH_TRAIN_HVP_FORWARD);
     return 0;
 }
