@@ -132,6 +132,8 @@ static int train(const fh_deck_args *a)
     c.seed = (uint64_t)fh_deck_int(d, "train", "seed");
     c.loss.w_energy = fh_deck_real(d, "train", "energy_weight");
     c.loss.w_force = fh_deck_real(d, "train", "force_weight");
+    c.loss.huber_e = fh_deck_real(d, "train", "energy_huber");
+    c.loss.huber_f = fh_deck_real(d, "train", "force_huber");
     c.loss.w_nac = fh_deck_real(d, "train", "nac_weight");
     c.loss.w_gap = fh_deck_real(d, "train", "gap_weight");
     c.nac_target = strcmp(fh_deck_string(d, "train", "nac_target"), "total") == 0

@@ -210,6 +210,11 @@ static const fh_deck_key schema[] = {
      "energy term: the gaps drive the hops"},
     {"train", "force_weight", FH_KEY_REAL, FH_UNIT_NONE, NULL, "1", 0.0, 1e12, NULL,
      "weight of the force term (squared gradient-component errors, atomic units)"},
+    {"train", "energy_huber", FH_KEY_REAL, FH_UNIT_ENERGY, "eV", "0 eV", 0.0, 1e12, NULL,
+     "Huber threshold of the energy term: errors beyond it count linearly, not squared (a few "
+     "far-off geometries then pull less on the fit); 0 = squares"},
+    {"train", "force_huber", FH_KEY_REAL, FH_UNIT_FORCE, "eV/Angstrom", "0 eV/Angstrom", 0.0, 1e12,
+     NULL, "the same for the force term's gradient components; 0 = squares"},
     {"train", "nac_weight", FH_KEY_REAL, FH_UNIT_NONE, NULL, "1", 0.0, 1e12, NULL,
      "weight of the phase-free coupling term (squared h_ij component errors, atomic units)"},
     {"train", "nac_target", FH_KEY_CHOICE, FH_UNIT_NONE, NULL, "ci", UNBOUNDED, "ci|total",

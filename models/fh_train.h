@@ -10,6 +10,10 @@
  * with h^ref_ij = d^ref_ij (E^ref_j - E^ref_i) and sigma over the 2^(N-1) sign patterns of the
  * states (sigma_0 = +1): the reference's wavefunction phases are arbitrary, so the coupling term
  * takes the best pattern for all pairs together. A batch's loss is the mean over its geometries.
+ * With huber_e / huber_f > 0 the energy / force squares d^2 become Huber's rho(d) = d^2 for
+ * |d| <= delta, delta (2|d| - delta) beyond (delta: the energy error in hartree, not per atom;
+ * the gradient component error in hartree/bohr): the few far-off geometries of a dataset then pull
+ * on the fit linearly, not quadratically.
  *
  * The force term's weight gradient needs mixed second derivatives d/dtheta (v . dE_s/dR) with
  * v = dL/d(dE_s/dR). They are taken as a finite-difference Hessian-vector product of two reverse
@@ -48,8 +52,10 @@ typedef struct {
     double w_gap;       /* weight of the squared per-atom gap errors (E_j - E_i), part of the
                            energy term: the gap drives the hops, its error is not the sum of the
                            states' */
+    double huber_e;     /* hartree: Huber threshold of the energy errors; 0 = squares */
+    double huber_f;     /* hartree/bohr: of the gradient components; 0 = squares */
 } fh_train_loss_cfg;
-/* w_E = 1, w_F = 1, w_C = 1, one-sided, 1e-5 bohr, no gap term. */
+/* w_E = 1, w_F = 1, w_C = 1, one-sided, 1e-5 bohr, no gap term, squares (no Huber). */
 fh_train_loss_cfg fh_train_loss_cfg_default(void);
 
 /* Loss terms and error sums of one or more geometries (accumulated: += by every call). */

@@ -43,13 +43,20 @@ static const unit_row unit_table[] = {
     {FH_UNIT_VELOCITY, "Angstrom/fs", FH_ANGSTROM_BOHR / FH_FS_AUTIME},
     {FH_UNIT_VELOCITY, "Ang/fs", FH_ANGSTROM_BOHR / FH_FS_AUTIME},
     {FH_UNIT_VELOCITY, "bohr/fs", 1.0 / FH_FS_AUTIME},
+    {FH_UNIT_FORCE, "hartree/bohr", 1.0},
+    {FH_UNIT_FORCE, "au", 1.0},
+    {FH_UNIT_FORCE, "eV/Angstrom", 1.0 / (FH_HARTREE_EV * FH_ANGSTROM_BOHR)},
+    {FH_UNIT_FORCE, "eV/A", 1.0 / (FH_HARTREE_EV * FH_ANGSTROM_BOHR)},
+    {FH_UNIT_FORCE, "meV/Angstrom", 0.001 / (FH_HARTREE_EV * FH_ANGSTROM_BOHR)},
+    {FH_UNIT_FORCE, "meV/A", 0.001 / (FH_HARTREE_EV * FH_ANGSTROM_BOHR)},
 };
 
 static const char *kind_names[FH_UNIT_KIND_COUNT] = {
     "dimensionless", "length", "time", "energy", "temperature", "mass", "momentum", "velocity",
+    "force",
 };
 static const char *au_names[FH_UNIT_KIND_COUNT] = {
-    "", "bohr", "au", "hartree", "K", "au", "au", "au",
+    "", "bohr", "au", "hartree", "K", "au", "au", "au", "hartree/bohr",
 };
 static const char *allowed[FH_UNIT_KIND_COUNT] = {
     "none",
@@ -60,6 +67,7 @@ static const char *allowed[FH_UNIT_KIND_COUNT] = {
     "au, me, amu, Da",
     "au",
     "au, bohr/au, Angstrom/fs, Ang/fs, bohr/fs",
+    "hartree/bohr, au, eV/Angstrom, eV/A, meV/Angstrom, meV/A",
 };
 
 int fh_unit_factor(fh_unit_kind kind, const char *unit, double *factor)

@@ -26,6 +26,7 @@ typedef enum {
     FH_UNIT_MASS,       /* au, me, amu, Da */
     FH_UNIT_MOMENTUM,   /* au */
     FH_UNIT_VELOCITY,   /* au, Angstrom/fs, bohr/fs */
+    FH_UNIT_FORCE,      /* hartree/bohr, au, eV/Angstrom, eV/A, meV/Angstrom, meV/A */
     FH_UNIT_KIND_COUNT
 } fh_unit_kind;
 

@@ -262,6 +262,10 @@ static void setup_key(const trainer *T, char *key, size_t n)
         size_t u = strlen(text);
         snprintf(text + u, sizeof text - u, "|select%d", c->select);
     }
+    if (c->loss.huber_e > 0 || c->loss.huber_f > 0) {
+        size_t u = strlen(text);
+        snprintf(text + u, sizeof text - u, "|huber%.17g,%.17g", c->loss.huber_e, c->loss.huber_f);
+    }
     uint64_t hs = fh_model_fnv1a(text, strlen(text), FH_MODEL_FNV_INIT);
     hs = fh_model_fnv1a(h, sizeof *h, hs);
     const fh_model_norm *nm = fh_model_get_norm_const(T->m);
@@ -529,6 +533,11 @@ int fh_train_run(const fh_model_hyper *h, const fh_train_config *cfg, MPI_Comm c
         if (cfg->select == FH_TRAIN_SELECT_ENERGY_FORCE)
             say(&T, "fusionhop train: the validation score (valid, *) is the energy and force "
                 "terms of the loss only");
+        if (cfg->loss.huber_e > 0 || cfg->loss.huber_f > 0)
+            say(&T, "fusionhop train: Huber loss, errors beyond %.4g meV (energies) and %.4g "
+                "meV/A (gradient components) count linearly (0: squared)",
+                1e3 * FH_HARTREE_EV * cfg->loss.huber_e,
+                1e3 * FH_HARTREE_EV * FH_ANGSTROM_BOHR * cfg->loss.huber_f);
     }
     /* resume? */
     int have_ckpt = !rc && !cfg->force && access(cfg->checkpoint, F_OK) == 0;

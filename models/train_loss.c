@@ -15,8 +15,22 @@
 fh_train_loss_cfg fh_train_loss_cfg_default(void)
 {
     fh_train_loss_cfg c = {.w_energy = 1.0, .w_force = 1.0, .w_nac = 1.0,
-                           .force_hvp = FH_TRAIN_HVP_FORWARD, .hvp_step = 1e-5, .w_gap = 0.0};
+                           .force_hvp = FH_TRAIN_HVP_FORWARD, .hvp_step = 1e-5, .w_gap = 0.0,
+                           .huber_e = 0.0, .huber_f = 0.0};
     return c;
+}
+
+/* Huber's rho(d) with threshold delta (0: d^2) and its derivative. */
+static double rho(double d, double delta)
+{
+    if (delta <= 0 || fabs(d) <= delta) return d * d;
+    return delta * (2.0 * fabs(d) - delta);
+}
+
+static double rho_d(double d, double delta)
+{
+    if (delta <= 0 || fabs(d) <= delta) return 2.0 * d;
+    return d > 0 ? 2.0 * delta : -2.0 * delta;
 }
 
 void fh_train_terms_add(fh_train_terms *to, const fh_train_terms *from)
@@ -47,8 +61,8 @@ void train_eval_terms(const fh_model *m, const fh_train_sample *s, const fh_trai
     for (int k = 0; k < N; k++) {
         if (!(s->has_energy && s->has_energy[k])) continue;
         double d = E[k] - s->energy[k];
-        t->l_energy += cfg->w_energy * (d / n) * (d / n) / nE;
-        if (gE) gE[k] = cfg->w_energy * 2.0 * d / ((double)n * n * nE);
+        t->l_energy += cfg->w_energy * rho(d, cfg->huber_e) / ((double)n * n * nE);
+        if (gE) gE[k] = cfg->w_energy * rho_d(d, cfg->huber_e) / ((double)n * n * nE);
         t->e_abs[k] += fabs(d), t->e_n[k] += 1;
     }
     int nGap = 0;
@@ -71,8 +85,8 @@ void train_eval_terms(const fh_model *m, const fh_train_sample *s, const fh_trai
         const double *gk = g + (size_t)k * n3, *rk = s->grad + (size_t)k * n3;
         for (int i = 0; i < n3; i++) {
             double d = gk[i] - rk[i];
-            t->l_force += cfg->w_force * d * d / ((double)n3 * nG);
-            if (v) v[(size_t)k * n3 + i] = cfg->w_force * 2.0 * d / ((double)n3 * nG);
+            t->l_force += cfg->w_force * rho(d, cfg->huber_f) / ((double)n3 * nG);
+            if (v) v[(size_t)k * n3 + i] = cfg->w_force * rho_d(d, cfg->huber_f) / (n3 * nG);
             t->f_abs += fabs(d);
         }
         t->f_n += n3;

@@ -80,10 +80,15 @@ Test(deck, units_defaults_and_case)
     cr_expect_float_eq(fh_deck_real(d, "initial", "momentum"), 20.0, 1e-15);
     /* bare number: the key's documented unit (fs for dt) */
     fh_deck_free(d);
-    char *ov[] = {"dynamics.dt=0.25", "Dynamics.NTRAJ = 3", "output.dir=rel/out"};
-    cr_assert_eq(fh_deck_parse("/some/where/deck.inp", valid, ov, 3, &d, &err), FH_OK, "%s",
+    char *ov[] = {"dynamics.dt=0.25", "Dynamics.NTRAJ = 3", "output.dir=rel/out",
+                  "train.force_huber=0.5 eV/A", "train.energy_huber=20 meV"};
+    cr_assert_eq(fh_deck_parse("/some/where/deck.inp", valid, ov, 5, &d, &err), FH_OK, "%s",
                  err.msg);
     cr_expect_float_eq(fh_deck_real(d, "dynamics", "dt"), 0.25 / 0.024188843265857, 1e-12);
+    /* forces: 1 eV/Angstrom = 0.529177210903 / 27.211386245988 hartree/bohr */
+    cr_expect_float_eq(fh_deck_real(d, "train", "force_huber"),
+                       0.5 * 0.529177210903 / 27.211386245988, 1e-12);
+    cr_expect_float_eq(fh_deck_real(d, "train", "energy_huber"), 0.020 / 27.211386245988, 1e-12);
     cr_expect_eq(fh_deck_int(d, "dynamics", "ntraj"), 3);
     cr_expect_str_eq(fh_deck_string(d, "output", "dir"), "/some/where/rel/out");
     fh_deck_free(d);

@@ -125,6 +125,23 @@ Test(train_loss, gradient_matches_finite_differences_one_sided)
     fh_model_free(c.m);
 }
 
+/* Huber energy and force terms: the gradient still matches finite differences, with components on
+ * both sides of the thresholds, and the loss is below the squared one (rho(d) <= d^2). */
+Test(train_loss, huber_terms_match_finite_differences)
+{
+    ctx c;
+    setup(&c, 44);
+    double l2 = loss(&c);
+    c.cfg.huber_e = 0.02, c.cfg.huber_f = 0.08;
+    double lh = loss(&c);
+    cr_assert(lh < 0.95 * l2, "the Huber loss must be below the squared one: %.6e vs %.6e", lh, l2);
+    double share, e = check(&c, FH_TRAIN_HVP_CENTRAL, &share);
+    cr_assert(share > 0.05, "the force term must carry a real part of the gradient (%.3f)", share);
+    cr_assert(e < 1e-6, "Huber: loss gradient vs finite differences %.3e", e);
+    fh_model_ws_free(c.ws);
+    fh_model_free(c.m);
+}
+
 Test(train_loss, coupling_term_is_phase_free)
 {
     ctx c;
