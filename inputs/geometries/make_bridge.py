@@ -35,22 +35,21 @@ RING_FLIP = [{4: 8, 8: 4, 5: 7, 7: 5, 9: 13, 13: 9, 10: 12, 12: 10},
              {16: 20, 20: 16, 17: 19, 19: 17, 21: 25, 25: 21, 22: 24, 24: 22}]
 
 
-def read_xyz(path):
-    lines = open(path).read().split('\n')
-    n = int(lines[0])
-    rows = [l.split() for l in lines[2:2 + n]]
-    return [r[0] for r in rows], np.array([[float(t) for t in r[1:4]] for r in rows])
-
-
 def read_frames(path):
-    """Every frame of a multi-frame XYZ file: (comment, coordinates)."""
+    """Every frame of a multi-frame XYZ file (Angstrom): (comment, symbols, coordinates)."""
     lines, out, k = open(path).read().split('\n'), [], 0
     while k < len(lines) and lines[k].strip():
         n = int(lines[k])
-        out.append((lines[k + 1], np.array([[float(t) for t in l.split()[1:4]]
-                                            for l in lines[k + 2:k + 2 + n]])))
+        rows = [l.split() for l in lines[k + 2:k + 2 + n]]
+        out.append((lines[k + 1], [r[0] for r in rows],
+                    np.array([[float(t) for t in r[1:4]] for r in rows])))
         k += n + 2
     return out
+
+
+def read_xyz(path):
+    """The first frame's symbols and coordinates."""
+    return read_frames(path)[0][1:]
 
 
 def closest_variant(x):
@@ -96,14 +95,14 @@ variants = [meci, mirror, meci[swap], mirror[swap]]
 
 picked = []
 if run.endswith('.xyz'):
-    for k, (comment, x) in enumerate(read_frames(run)):
+    for k, (comment, _, x) in enumerate(read_frames(run)):
         r, target = closest_variant(x)
         keys = dict(w.split('=', 1) for w in comment.split() if '=' in w)
         name = keys.get('id', 'frame%03d' % k)
         origin = keys.get('origin', '')
         short = name[len(origin) + 1:] if origin and name.startswith(origin + '-') else name
         picked.append((r, k, 0, x, target, float('nan'), (name, short)))
-for path in [] if run.endswith('.xyz') else sorted(glob.glob(run + '/traj/traj_*.h5')):
+for path in sorted(glob.glob(run + '/traj/traj_*.h5')) if not run.endswith('.xyz') else []:
     f = h5py.File(path, 'r')
     X = f['particles/all/position/value'][:]
     pe = f['observables/potential_energy/value'][:]
@@ -141,13 +140,12 @@ for r, traj, frame, x0, target, gap, name in picked:
                     ' %.2f A RMSD from the twisted MECI) to inputs/geometries/'
                     'stilbene-meci-twisted.xyz: core atoms linear, phenyl rings rigid)'
                     ) % (tag, name[1], pct, tag, pct, name[0], run, r)
-            blocks.append('26\n%s\n' % head +
-                          ''.join('%s %.6f %.6f %.6f\n' % (sym[a], *x[a]) for a in range(26)))
-            continue
-        head = ('id=%s-t%03d-f%04d-p%02d origin=%s (%d%% of the way from frame %d of cis trajectory'
-                ' %d of %s (committee gap %.2f eV, ethylenic core %.2f A RMSD from the twisted MECI)'
-                ' to inputs/geometries/stilbene-meci-twisted.xyz: core atoms linear, phenyl rings'
-                ' rigid)') % (tag, traj, frame, pct, tag, pct, frame, traj, run, gap, r)
+        else:
+            head = ('id=%s-t%03d-f%04d-p%02d origin=%s (%d%% of the way from frame %d of cis'
+                    ' trajectory %d of %s (committee gap %.2f eV, ethylenic core %.2f A RMSD from'
+                    ' the twisted MECI) to inputs/geometries/stilbene-meci-twisted.xyz: core atoms'
+                    ' linear, phenyl rings rigid)'
+                    ) % (tag, traj, frame, pct, tag, pct, frame, traj, run, gap, r)
         blocks.append('26\n%s\n' % head +
                       ''.join('%s %.6f %.6f %.6f\n' % (sym[a], *x[a]) for a in range(26)))
 open(out, 'w').write(''.join(blocks))

@@ -125,8 +125,8 @@ Test(train_loss, gradient_matches_finite_differences_one_sided)
     fh_model_free(c.m);
 }
 
-/* Huber energy and force terms: the gradient still matches finite differences, with components on
- * both sides of the thresholds, and the loss is below the squared one (rho(d) <= d^2). */
+/* Huber energy and force terms: the loss is below the squared one (rho(d) <= d^2, so some errors
+ * lie beyond the thresholds) and its gradient still matches finite differences. */
 Test(train_loss, huber_terms_match_finite_differences)
 {
     ctx c;
