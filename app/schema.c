@@ -217,6 +217,10 @@ static const fh_deck_key schema[] = {
      NULL, "the same for the force term's gradient components; 0 = squares"},
     {"train", "nac_weight", FH_KEY_REAL, FH_UNIT_NONE, NULL, "1", 0.0, 1e12, NULL,
      "weight of the phase-free coupling term (squared h_ij component errors, atomic units)"},
+    {"train", "nac_gap_scale", FH_KEY_REAL, FH_UNIT_ENERGY, "eV", "0 eV", 0.0, 1e12, NULL,
+     "gap G that focuses the coupling term on the seam: pair ij's term is weighted 1 / (1 + "
+     "(gap/G)^2) with its reference gap (the couplings drive the hops where the gap is small); "
+     "0 = the same weight everywhere"},
     {"train", "nac_target", FH_KEY_CHOICE, FH_UNIT_NONE, NULL, "ci", UNBOUNDED, "ci|total",
      "what the coupling head learns: ci = the CI block <i|dH/dR|j> where the dataset has it (smooth, "
      "translation-invariant; the NAC is then h/gap, the whole NAC near intersections), else NAC x "

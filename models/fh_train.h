@@ -13,7 +13,9 @@
  * With huber_e / huber_f > 0 the energy / force squares d^2 become Huber's rho(d) = d^2 for
  * |d| <= delta, delta (2|d| - delta) beyond (delta: the energy error in hartree, not per atom;
  * the gradient component error in hartree/bohr): the few far-off geometries of a dataset then pull
- * on the fit linearly, not quadratically.
+ * on the fit linearly, not quadratically. With nac_gap_scale = G > 0 the coupling term of pair ij
+ * is weighted 1 / (1 + (gap_ref / G)^2) (inside the min: the sign pattern minimises the weighted
+ * sum): the couplings drive the hops where the gap is small, so the head spends itself there.
  *
  * The force term's weight gradient needs mixed second derivatives d/dtheta (v . dE_s/dR) with
  * v = dL/d(dE_s/dR). They are taken as a finite-difference Hessian-vector product of two reverse
@@ -54,8 +56,11 @@ typedef struct {
                            states' */
     double huber_e;     /* hartree: Huber threshold of the energy errors; 0 = squares */
     double huber_f;     /* hartree/bohr: of the gradient components; 0 = squares */
+    double nac_gap_scale; /* hartree G: pair ij's coupling term weighted 1 / (1 + (gap_ref/G)^2)
+                             (gap_ref = E^ref_j - E^ref_i, where both are labelled); 0 = 1 */
 } fh_train_loss_cfg;
-/* w_E = 1, w_F = 1, w_C = 1, one-sided, 1e-5 bohr, no gap term, squares (no Huber). */
+/* w_E = 1, w_F = 1, w_C = 1, one-sided, 1e-5 bohr, no gap term, squares (no Huber), equal
+ * coupling weights. */
 fh_train_loss_cfg fh_train_loss_cfg_default(void);
 
 /* Loss terms and error sums of one or more geometries (accumulated: += by every call). */

@@ -72,14 +72,15 @@ typedef struct {
 } model_layer;
 
 /* Sign patterns of the states (bit s set: state s flipped; state 0 never): the sign of pair
- * (i, j), and the pattern maximising sum_p sigma_i sigma_j <h_p, ref_p> over pairs with
- * mask[p] (mask NULL: all), h and ref [P][n3] (model_predict.c). */
+ * (i, j), and the pattern maximising sum_p w_p sigma_i sigma_j <h_p, ref_p> over pairs with
+ * mask[p] (mask NULL: all; weight NULL: w_p = 1), h and ref [P][n3] (model_predict.c): the pattern
+ * that minimises sum_p w_p |h_p - sigma_i sigma_j ref_p|^2. */
 static inline double model_pair_sign(unsigned flips, int i, int j)
 {
     return (((flips >> i) ^ (flips >> j)) & 1u) ? -1.0 : 1.0;
 }
 unsigned model_sign_pattern(int N, size_t n3, const double *h, const double *ref,
-                            const unsigned char *mask);
+                            const unsigned char *mask, const double *weight);
 
 /* Training (train_loss.c): loss terms, errors and (optional) seeds from predictions. */
 #include "fh_train.h"

@@ -17,7 +17,7 @@ double fh_model_nac_factor(double gap, double eps)
 }
 
 unsigned model_sign_pattern(int N, size_t n3, const double *h, const double *ref,
-                            const unsigned char *mask)
+                            const unsigned char *mask, const double *weight)
 {
     const int P = N * (N - 1) / 2;
     double ov[FH_MODEL_MAX_STATES * (FH_MODEL_MAX_STATES - 1) / 2];
@@ -25,7 +25,7 @@ unsigned model_sign_pattern(int N, size_t n3, const double *h, const double *ref
         double s = 0;
         if (!mask || mask[p])
             for (size_t k = 0; k < n3; k++) s += h[(size_t)p * n3 + k] * ref[(size_t)p * n3 + k];
-        ov[p] = s;
+        ov[p] = weight ? weight[p] * s : s;
     }
     unsigned best = 0;
     double best_v = -INFINITY;
@@ -91,7 +91,7 @@ int fh_model_predict(fh_model *m, int natoms, const int *z, const double *x, fh_
         }
         if (want_h) {
             if (k == 0) memcpy(h0, hk, sizeof(double) * hn);
-            unsigned flips = k == 0 ? 0u : model_sign_pattern(N, (size_t)n3, hk, h0, NULL);
+            unsigned flips = k == 0 ? 0u : model_sign_pattern(N, (size_t)n3, hk, h0, NULL, NULL);
             for (int i = 0, p = 0; i < N; i++)
                 for (int j = i + 1; j < N; j++, p++) {
                     double sg = model_pair_sign(flips, i, j);

@@ -266,6 +266,10 @@ static void setup_key(const trainer *T, char *key, size_t n)
         size_t u = strlen(text);
         snprintf(text + u, sizeof text - u, "|huber%.17g,%.17g", c->loss.huber_e, c->loss.huber_f);
     }
+    if (c->loss.nac_gap_scale > 0) {
+        size_t u = strlen(text);
+        snprintf(text + u, sizeof text - u, "|nacgap%.17g", c->loss.nac_gap_scale);
+    }
     uint64_t hs = fh_model_fnv1a(text, strlen(text), FH_MODEL_FNV_INIT);
     hs = fh_model_fnv1a(h, sizeof *h, hs);
     const fh_model_norm *nm = fh_model_get_norm_const(T->m);
@@ -538,6 +542,9 @@ int fh_train_run(const fh_model_hyper *h, const fh_train_config *cfg, MPI_Comm c
                 "meV/A (gradient components) count linearly (0: squared)",
                 1e3 * FH_HARTREE_EV * cfg->loss.huber_e,
                 1e3 * FH_HARTREE_EV * FH_ANGSTROM_BOHR * cfg->loss.huber_f);
+        if (cfg->loss.nac_gap_scale > 0)
+            say(&T, "fusionhop train: coupling term weighted 1 / (1 + (gap / %.4g eV)^2) per pair",
+                FH_HARTREE_EV * cfg->loss.nac_gap_scale);
     }
     /* resume? */
     int have_ckpt = !rc && !cfg->force && access(cfg->checkpoint, F_OK) == 0;

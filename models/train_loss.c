@@ -16,7 +16,7 @@ fh_train_loss_cfg fh_train_loss_cfg_default(void)
 {
     fh_train_loss_cfg c = {.w_energy = 1.0, .w_force = 1.0, .w_nac = 1.0,
                            .force_hvp = FH_TRAIN_HVP_FORWARD, .hvp_step = 1e-5, .w_gap = 0.0,
-                           .huber_e = 0.0, .huber_f = 0.0};
+                           .huber_e = 0.0, .huber_f = 0.0, .nac_gap_scale = 0.0};
     return c;
 }
 
@@ -31,6 +31,17 @@ static double rho_d(double d, double delta)
 {
     if (delta <= 0 || fabs(d) <= delta) return 2.0 * d;
     return d > 0 ? 2.0 * delta : -2.0 * delta;
+}
+
+/* Weight of pair (i, j) in the coupling term: 1 / (1 + (gap_ref / G)^2) with G = nac_gap_scale
+ * where both reference energies are there, else 1. The couplings matter to the dynamics where the
+ * gap is small; far from the seam they only take up the head's capacity. */
+static double nac_pair_weight(const fh_train_sample *s, const fh_train_loss_cfg *cfg, int i, int j)
+{
+    if (!(cfg->nac_gap_scale > 0) || !(s->has_energy && s->has_energy[i] && s->has_energy[j]))
+        return 1.0;
+    double x = (s->energy[j] - s->energy[i]) / cfg->nac_gap_scale;
+    return 1.0 / (1.0 + x * x);
 }
 
 void fh_train_terms_add(fh_train_terms *to, const fh_train_terms *from)
@@ -93,16 +104,19 @@ void train_eval_terms(const fh_model *m, const fh_train_sample *s, const fh_trai
     }
     /* couplings, phase-free */
     if (P && nH && h) {
-        unsigned flips = model_sign_pattern(N, (size_t)n3, h, s->hcoup, s->has_hcoup);
+        double wp[FH_MODEL_MAX_STATES * (FH_MODEL_MAX_STATES - 1) / 2];
+        for (int i = 0, p = 0; i < N; i++)
+            for (int j = i + 1; j < N; j++, p++) wp[p] = nac_pair_weight(s, cfg, i, j);
+        unsigned flips = model_sign_pattern(N, (size_t)n3, h, s->hcoup, s->has_hcoup, wp);
         for (int i = 0, p = 0; i < N; i++)
             for (int j = i + 1; j < N; j++, p++) {
                 if (!s->has_hcoup[p]) continue;
-                double sg = model_pair_sign(flips, i, j);
+                double sg = model_pair_sign(flips, i, j), w = cfg->w_nac * wp[p];
                 const double *hp = h + (size_t)p * n3, *rp = s->hcoup + (size_t)p * n3;
                 for (int q = 0; q < n3; q++) {
                     double d = hp[q] - sg * rp[q];
-                    t->l_nac += cfg->w_nac * d * d / ((double)n3 * nH);
-                    if (gH) gH[(size_t)p * n3 + q] = cfg->w_nac * 2.0 * d / ((double)n3 * nH);
+                    t->l_nac += w * d * d / ((double)n3 * nH);
+                    if (gH) gH[(size_t)p * n3 + q] = w * 2.0 * d / ((double)n3 * nH);
                     t->h_abs += fabs(d);
                 }
                 t->h_n += n3;

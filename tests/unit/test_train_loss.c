@@ -161,3 +161,45 @@ Test(train_loss, coupling_term_is_phase_free)
     fh_model_ws_free(c.ws);
     fh_model_free(c.m);
 }
+
+/* Coupling term focused on small gaps (nac_gap_scale G): against the term written out here, the
+ * minimum over the states' sign patterns of sum_p w_p mean_q (h_pq - sigma_i sigma_j ref_pq)^2
+ * with w_p = 1 / (1 + (gap_p / G)^2), and its gradient against finite differences. */
+Test(train_loss, gap_weighted_coupling_term)
+{
+    ctx c;
+    setup(&c, 45);
+    fh_err err = {0};
+    c.hasE[1] = 1, c.hasH[1] = 1; /* every pair and energy labelled */
+    c.E[1] = c.E[0] + 0.01, c.E[2] = c.E[0] + 0.2; /* gaps 0.01, 0.2, 0.19 hartree */
+    c.cfg.w_gap = 0;
+    double G = 0.05;
+    c.cfg.nac_gap_scale = G;
+    double E[NS], h[NP * 3 * NAT];
+    cr_assert_eq(fh_model_forward(c.ws, c.m, c.theta, NAT, c.type, c.x, 0, E, h, &err), FH_OK);
+    double best = INFINITY;
+    for (int s1 = -1; s1 <= 1; s1 += 2)
+        for (int s2 = -1; s2 <= 1; s2 += 2) {
+            int sig[NS] = {1, s1, s2}, pi[NP] = {0, 0, 1}, pj[NP] = {1, 2, 2};
+            double sum = 0;
+            for (int p = 0; p < NP; p++) {
+                double gap = c.E[pj[p]] - c.E[pi[p]], w = 1.0 / (1.0 + (gap / G) * (gap / G)), sq = 0;
+                for (int q = 0; q < 3 * NAT; q++) {
+                    double d = h[p * 3 * NAT + q] - sig[pi[p]] * sig[pj[p]] * c.H[p * 3 * NAT + q];
+                    sq += d * d;
+                }
+                sum += w * sq / (3.0 * NAT);
+            }
+            if (sum < best) best = sum;
+        }
+    fh_train_terms t = {0};
+    cr_assert_eq(fh_train_sample_loss(c.ws, c.m, c.theta, &c.s, &c.cfg, NULL, &t, &err), FH_OK);
+    double want = c.cfg.w_nac * best / NP;
+    cr_assert(fabs(t.l_nac - want) < 1e-12 * want, "coupling term %.15e, written out %.15e", t.l_nac,
+              want);
+    c.cfg.w_gap = 400.0; /* check() wants the gap term on */
+    double share, e = check(&c, FH_TRAIN_HVP_CENTRAL, &share);
+    cr_assert(e < 1e-6, "gap-weighted couplings: loss gradient vs finite differences %.3e", e);
+    fh_model_ws_free(c.ws);
+    fh_model_free(c.m);
+}
