@@ -190,6 +190,9 @@ typedef struct {
     double *first_time;           /* nfirst: time of the first hop to the ground state, a.u. */
     long *first_traj;             /* nfirst */
     double first_mean, first_median, first_std, first_min, first_max; /* a.u. (NaN if nfirst = 0) */
+    /* where the excited_state -> ground_state hops happen, over the ndown_es hops (NaN if none or
+     * not measured): |gap| median and range (a.u.), |torsion| and pyramidalization medians (deg) */
+    double gap_median, gap_min, gap_max, torsion_median, pyramid_median;
 } fh_ana_hops;
 
 int fh_ana_hops_compute(const fh_ana_ensemble *e, const fh_ana_settings *s, fh_ana_hops *h, fh_err *err);

@@ -34,6 +34,21 @@ void fh_ana_histogram(const double *v, long n, double lo, double hi, int nbins, 
     }
 }
 
+/* Median of the non-NaN values of v [n] (NaN if none); also their range if lo, hi given. */
+static int median_of(const double *v, long n, int absolute, double *median, double *lo, double *hi)
+{
+    double *tmp = malloc(sizeof *tmp * (size_t)(n > 0 ? n : 1));
+    if (!tmp) return -1;
+    long m = 0;
+    for (long i = 0; i < n; i++)
+        if (!isnan(v[i])) tmp[m++] = absolute ? fabs(v[i]) : v[i];
+    *median = fh_ana_quantile(tmp, m, 0.5); /* sorts tmp; NaN if m = 0 */
+    if (lo) *lo = m ? tmp[0] : NAN;
+    if (hi) *hi = m ? tmp[m - 1] : NAN;
+    free(tmp);
+    return 0;
+}
+
 static long frame_at(const fh_ana_traj *t, double time)
 {
     long f = 0;
@@ -46,6 +61,7 @@ int fh_ana_hops_compute(const fh_ana_ensemble *e, const fh_ana_settings *s, fh_a
 {
     memset(h, 0, sizeof *h);
     h->first_mean = h->first_median = h->first_std = h->first_min = h->first_max = NAN;
+    h->gap_median = h->gap_min = h->gap_max = h->torsion_median = h->pyramid_median = NAN;
     long cap = 0;
     for (long k = 0; k < e->ntraj; k++)
         if (e->traj[k].used) cap += e->traj[k].nhops;
@@ -88,6 +104,12 @@ int fh_ana_hops_compute(const fh_ana_ensemble *e, const fh_ana_settings *s, fh_a
             h->hop_time[m] = hp->time;
         }
         if (!first) h->nnever++;
+    }
+    if (median_of(h->gap, h->ndown_es, 1, &h->gap_median, &h->gap_min, &h->gap_max) ||
+        median_of(h->torsion, h->ndown_es, 1, &h->torsion_median, NULL, NULL) ||
+        median_of(h->pyramid, h->ndown_es, 0, &h->pyramid_median, NULL, NULL)) {
+        fh_ana_hops_free(h);
+        return fh_err_set(err, FH_EFAIL, "out of memory");
     }
     if (h->nfirst > 0) {
         double *tmp = malloc(sizeof *tmp * (size_t)h->nfirst);

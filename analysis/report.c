@@ -406,6 +406,13 @@ static int write_summary_txt(const char *dir, const fh_ana_ensemble *e, const fh
                 h->first_min * FS, h->first_max * FS, h->nfirst, h->nnever);
     else
         fprintf(f, "first hop to S%d: none (%ld trajectories never hopped there)\n", s->ground_state, h->nnever);
+    if (h->ndown_es > 0) {
+        fprintf(f, "S%d->S%d hops at: gap median %.3g eV (range %.3g-%.3g eV)", s->excited_state,
+                s->ground_state, h->gap_median * EV, h->gap_min * EV, h->gap_max * EV);
+        if (!isnan(h->torsion_median)) fprintf(f, ", |torsion| median %.1f deg", h->torsion_median);
+        if (!isnan(h->pyramid_median)) fprintf(f, ", pyramidalization median %.1f deg", h->pyramid_median);
+        fputc('\n', f);
+    }
     const fh_ana_quality *q = &r->quality;
     fprintf(f, "\nenergy conservation, max |E_tot(t) - E_tot(0)| over %ld trajectories: mean %.3g eV, median %.3g eV, max %.3g eV\n",
             q->n, q->drift_mean * EV, q->drift_median * EV, q->drift_max * EV);
@@ -527,7 +534,17 @@ static int write_summary_json(const char *dir, const fh_ana_ensemble *e, const f
     json_num(f, h->first_median * FS);
     fputs(", \"std\": ", f);
     json_num(f, h->first_std * FS);
-    fputs("}},\n", f);
+    fputs("}, \"gap_median_eV\": ", f);
+    json_num(f, h->gap_median * EV);
+    fputs(", \"gap_min_eV\": ", f);
+    json_num(f, h->gap_min * EV);
+    fputs(", \"gap_max_eV\": ", f);
+    json_num(f, h->gap_max * EV);
+    fputs(", \"torsion_median_deg\": ", f);
+    json_num(f, h->torsion_median);
+    fputs(", \"pyramidalization_median_deg\": ", f);
+    json_num(f, h->pyramid_median);
+    fputs("},\n", f);
 
     const fh_ana_quality *q = &r->quality;
     fprintf(f, "  \"quality\": {\"n\": %ld, \"max_dE_mean\": ", q->n);

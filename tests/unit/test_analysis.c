@@ -184,6 +184,16 @@ Test(analysis, yields_are_exact_and_exclusions_reported)
     for (long k = 0; k < 20; k++)
         if (k != 13 && k != 14) sum += 20.0 + 4.0 * k;
     cr_expect(fabs(h.first_mean * FH_AUTIME_FS - sum / 18.0) < 1e-9);
+    /* where: every gap 0.1; pyramidalization 10 + k over k = 0..19 but 13, 14: median (18+19)/2 */
+    cr_expect(fabs(h.gap_median - 0.1) < 1e-12 && fabs(h.gap_min - 0.1) < 1e-12 &&
+              fabs(h.gap_max - 0.1) < 1e-12);
+    cr_expect(fabs(h.pyramid_median - 18.5) < 1e-6, "pyramidalization median %g", h.pyramid_median);
+    double tor[18];
+    for (long i = 0; i < 18; i++) tor[i] = fabs(h.torsion[i]);
+    int below = 0, above = 0; /* the median splits the 18 |torsions| 9 : 9 */
+    for (long i = 0; i < 18; i++) below += tor[i] < h.torsion_median, above += tor[i] > h.torsion_median;
+    cr_expect(below == 9 && above == 9, "|torsion| median %g: %d below, %d above", h.torsion_median,
+              below, above);
     fh_ana_hops_free(&h);
 
     fh_ana_quality q;

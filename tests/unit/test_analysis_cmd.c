@@ -76,6 +76,7 @@ Test(analysis_cmd, writes_report_tables_summaries_and_plots, .timeout = 120)
     cr_expect(strstr(sum, "failed 1") && strstr(sum, "used in the statistics: 11"), "%s", sum);
     cr_expect(strstr(sum, "traj 4: failed: nan: NaN in the energies") != NULL, "%s", sum);
     cr_expect(strstr(sum, "quantum yields") != NULL);
+    cr_expect(strstr(sum, "S1->S0 hops at: gap median ") != NULL, "%s", sum);
     free(sum);
     char *yl = read_text_in(res, "yields.tsv");
     /* k = 0, 3, 6, 9 are cis; 3 of them used (none failed) -> 4 cis of 11 */
@@ -92,7 +93,8 @@ Test(analysis_cmd, writes_report_tables_summaries_and_plots, .timeout = 120)
                  "/usr/bin/python3 -c \"import json,sys; d=json.load(open('%s/summary.json')); "
                  "assert d['trajectories']['failed']==1 and d['trajectories']['used']==11; "
                  "assert d['excluded'][0]['traj']==4; assert d['yields']['all']['cis']['count']==4; "
-                 "assert d['lifetime']['fitted'] in (True, False)\"",
+                 "assert d['lifetime']['fitted'] in (True, False); "
+                 "assert d['hops']['gap_median_eV'] > 0\"",
                  res);
         cr_expect_eq(system(cmd), 0, "summary.json must be valid JSON with the counts");
     }
