@@ -24,7 +24,7 @@ for path in sorted(glob.glob(run + '/traj/traj_*.h5')):
     stop = stop.decode() if isinstance(stop, bytes) else str(stop)
     if 'apart' not in stop and 'fragment' not in stop:
         continue
-    t = f['particles/all/time'][:] if 'time' in f['particles/all'] else f['particles/all/position/time'][:]
+    t = f['particles/all/position/time'][:]
     x = f['particles/all/position/value']
     z = f['particles/all/species'][:]
     last = len(t) - 1
