@@ -105,24 +105,13 @@ int fh_ana_hops_compute(const fh_ana_ensemble *e, const fh_ana_settings *s, fh_a
         }
         if (!first) h->nnever++;
     }
-    if (median_of(h->gap, h->ndown_es, 1, &h->gap_median, &h->gap_min, &h->gap_max) ||
+    if (h->nfirst > 0) fh_ana_mean_std(h->first_time, h->nfirst, &h->first_mean, &h->first_std);
+    if (median_of(h->first_time, h->nfirst, 0, &h->first_median, &h->first_min, &h->first_max) ||
+        median_of(h->gap, h->ndown_es, 1, &h->gap_median, &h->gap_min, &h->gap_max) ||
         median_of(h->torsion, h->ndown_es, 1, &h->torsion_median, NULL, NULL) ||
         median_of(h->pyramid, h->ndown_es, 0, &h->pyramid_median, NULL, NULL)) {
         fh_ana_hops_free(h);
         return fh_err_set(err, FH_EFAIL, "out of memory");
-    }
-    if (h->nfirst > 0) {
-        double *tmp = malloc(sizeof *tmp * (size_t)h->nfirst);
-        if (!tmp) {
-            fh_ana_hops_free(h);
-            return fh_err_set(err, FH_EFAIL, "out of memory");
-        }
-        memcpy(tmp, h->first_time, sizeof *tmp * (size_t)h->nfirst);
-        fh_ana_mean_std(tmp, h->nfirst, &h->first_mean, &h->first_std);
-        h->first_median = fh_ana_quantile(tmp, h->nfirst, 0.5);
-        h->first_min = tmp[0];
-        h->first_max = tmp[h->nfirst - 1];
-        free(tmp);
     }
     return FH_OK;
 }

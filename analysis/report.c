@@ -433,6 +433,21 @@ static int write_summary_txt(const char *dir, const fh_ana_ensemble *e, const fh
 
 static void json_key(FILE *f, const char *k) { fprintf(f, "\"%s\": ", k); }
 
+/* "k1": v1, "k2": v2, ... (no separator before the first or after the last) */
+typedef struct {
+    const char *k;
+    double v;
+} json_kv;
+
+static void json_kvs(FILE *f, const json_kv *kv, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (i) fputs(", ", f);
+        json_key(f, kv[i].k);
+        json_num(f, kv[i].v);
+    }
+}
+
 static int write_summary_json(const char *dir, const fh_ana_ensemble *e, const fh_ana_settings *s,
                               const fh_ana_results *r, fh_err *err)
 {
@@ -490,17 +505,11 @@ static int write_summary_json(const char *dir, const fh_ana_ensemble *e, const f
 
     const fh_ana_lifetime *l = &r->life;
     fprintf(f, "  \"lifetime\": {\"state\": %d, \"fitted\": %s, ", l->state, l->ok ? "true" : "false");
-    const struct {
-        const char *k;
-        double v;
-    } lv[] = {{"amplitude", l->amplitude}, {"t0", l->t0 * FS}, {"t0_std", l->t0_err * FS},
+    const json_kv lv[] = {{"amplitude", l->amplitude}, {"t0", l->t0 * FS}, {"t0_std", l->t0_err * FS},
               {"t0_ci95_lo", l->t0_lo * FS}, {"t0_ci95_hi", l->t0_hi * FS}, {"tau", l->tau * FS},
               {"tau_std", l->tau_err * FS}, {"tau_ci95_lo", l->tau_lo * FS}, {"tau_ci95_hi", l->tau_hi * FS}};
-    for (size_t i = 0; i < sizeof lv / sizeof lv[0]; i++) {
-        json_key(f, lv[i].k);
-        json_num(f, lv[i].v);
-        fputs(", ", f);
-    }
+    json_kvs(f, lv, sizeof lv / sizeof lv[0]);
+    fputs(", ", f);
     fprintf(f, "\"bootstrap_fits\": %d, \"note\": ", l->nboot_ok);
     json_str(f, l->note);
     fputs("},\n", f);
@@ -534,16 +543,11 @@ static int write_summary_json(const char *dir, const fh_ana_ensemble *e, const f
     json_num(f, h->first_median * FS);
     fputs(", \"std\": ", f);
     json_num(f, h->first_std * FS);
-    fputs("}, \"gap_median_eV\": ", f);
-    json_num(f, h->gap_median * EV);
-    fputs(", \"gap_min_eV\": ", f);
-    json_num(f, h->gap_min * EV);
-    fputs(", \"gap_max_eV\": ", f);
-    json_num(f, h->gap_max * EV);
-    fputs(", \"torsion_median_deg\": ", f);
-    json_num(f, h->torsion_median);
-    fputs(", \"pyramidalization_median_deg\": ", f);
-    json_num(f, h->pyramid_median);
+    fputs("}, ", f);
+    const json_kv hv[] = {{"gap_median_eV", h->gap_median * EV}, {"gap_min_eV", h->gap_min * EV},
+                          {"gap_max_eV", h->gap_max * EV}, {"torsion_median_deg", h->torsion_median},
+                          {"pyramidalization_median_deg", h->pyramid_median}};
+    json_kvs(f, hv, sizeof hv / sizeof hv[0]);
     fputs("},\n", f);
 
     const fh_ana_quality *q = &r->quality;
