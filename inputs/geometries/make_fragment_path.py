@@ -14,15 +14,14 @@ import sys
 
 import h5py
 
+from h5md_run import fell_apart, write_frame
+
 run, tag, n, span, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
-SYMBOL = {1: 'H', 6: 'C'}
 
 frames = []
 for path in sorted(glob.glob(run + '/traj/traj_*.h5')):
     f = h5py.File(path, 'r')
-    stop = f['tsh'].attrs.get('stop_reason', b'') if 'tsh' in f else b''
-    stop = stop.decode() if isinstance(stop, bytes) else str(stop)
-    if 'apart' not in stop and 'fragment' not in stop:
+    if not fell_apart(f):
         continue
     t = f['particles/all/position/time'][:]
     x = f['particles/all/position/value']
@@ -37,8 +36,6 @@ for path in sorted(glob.glob(run + '/traj/traj_*.h5')):
         frames.append((traj, i, t[i], t[last], x[i], z))
 with open(out, 'w') as o:
     for traj, i, ti, tstop, xi, z in frames:
-        o.write('%d\nid=%s-t%03d-f%04d origin=%s (trajectory %d of %s at %.1f fs; it fell apart at '
-                '%.1f fs)\n' % (len(z), tag, traj, i, tag, traj, run, ti, tstop))
-        for a in range(len(z)):
-            o.write('%-2s %15.10f %15.10f %15.10f\n' % (SYMBOL[int(z[a])], *xi[a]))
+        write_frame(o, 'id=%s-t%03d-f%04d origin=%s (trajectory %d of %s at %.1f fs; it fell apart '
+                    'at %.1f fs)' % (tag, traj, i, tag, traj, run, ti, tstop), z, xi)
 print('%d frames from %d fragmented trajectories' % (len(frames), len(frames) // max(n, 1)))

@@ -12,23 +12,14 @@ import sys
 
 import h5py
 
+from h5md_run import fell_apart, write_frame
+
 run, tag, n, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-SYMBOL = {1: 'H', 6: 'C'}
-
-
-def stop_reason(f):
-    for attrs in ([f['tsh'].attrs] if 'tsh' in f else []) + [f.attrs]:
-        if 'stop_reason' in attrs:
-            v = attrs['stop_reason']
-            return v.decode() if isinstance(v, bytes) else str(v)
-    return ''
-
 
 rows = []
 for path in sorted(glob.glob(run + '/traj/traj_*.h5')):
     f = h5py.File(path, 'r')
-    stop = stop_reason(f)
-    if 'apart' in stop or 'bond' in stop:
+    if fell_apart(f):
         continue
     active = f['observables/active_state/value'][:]
     pe = f['observables/potential_energy/value'][:]
@@ -42,10 +33,8 @@ for path in sorted(glob.glob(run + '/traj/traj_*.h5')):
 rows.sort(key=lambda r: r[0])
 with open(out, 'w') as o:
     for g, traj, i, x, z in rows[:n]:
-        o.write('%d\nid=%s-t%03d-f%04d origin=%s (committee S1-S0 gap %.2f eV: the smallest on S1 '
-                'along cis trajectory %d of %s, frame %d)\n' % (len(z), tag, traj, i, tag, g, traj,
-                                                               run, i))
-        for a in range(len(z)):
-            o.write('%-2s %15.10f %15.10f %15.10f\n' % (SYMBOL[int(z[a])], *x[a]))
+        write_frame(o, 'id=%s-t%03d-f%04d origin=%s (committee S1-S0 gap %.2f eV: the smallest on S1 '
+                    'along cis trajectory %d of %s, frame %d)' % (tag, traj, i, tag, g, traj, run, i),
+                    z, x)
 print('%d intact trajectories; smallest gaps on S1 (eV):' % len(rows),
       ' '.join('%.2f' % r[0] for r in rows[:n]))
