@@ -244,6 +244,16 @@ static int train_member(trainer *T, train_state *st, long *epochs_run, int *stop
     return rc;
 }
 
+/* printf onto the end of the string text (buffer of n bytes). */
+static void append(char *text, size_t n, const char *fmt, ...)
+{
+    size_t u = strlen(text);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text + u, n - u, fmt, ap);
+    va_end(ap);
+}
+
 /* Identity of a training setup: everything that changes the result. */
 static void setup_key(const trainer *T, char *key, size_t n)
 {
@@ -258,18 +268,11 @@ static void setup_key(const trainer *T, char *key, size_t n)
              c->amsgrad, c->lr, c->beta1, c->beta2, c->adam_eps, c->lr_factor, c->lr_patience,
              c->lr_min, c->ema, c->ema_decay, c->patience, c->max_epochs, c->batch_size,
              c->committee, c->init_model, c->max_samples, T->np, c->loss.w_gap);
-    if (c->select != FH_TRAIN_SELECT_LOSS) { /* (the keys of earlier setups stay as they were) */
-        size_t u = strlen(text);
-        snprintf(text + u, sizeof text - u, "|select%d", c->select);
-    }
-    if (c->loss.huber_e > 0 || c->loss.huber_f > 0) {
-        size_t u = strlen(text);
-        snprintf(text + u, sizeof text - u, "|huber%.17g,%.17g", c->loss.huber_e, c->loss.huber_f);
-    }
-    if (c->loss.nac_gap_scale > 0) {
-        size_t u = strlen(text);
-        snprintf(text + u, sizeof text - u, "|nacgap%.17g", c->loss.nac_gap_scale);
-    }
+    /* settings added later: only when on, so that the keys of earlier setups stay as they were */
+    if (c->select != FH_TRAIN_SELECT_LOSS) append(text, sizeof text, "|select%d", c->select);
+    if (c->loss.huber_e > 0 || c->loss.huber_f > 0)
+        append(text, sizeof text, "|huber%.17g,%.17g", c->loss.huber_e, c->loss.huber_f);
+    if (c->loss.nac_gap_scale > 0) append(text, sizeof text, "|nacgap%.17g", c->loss.nac_gap_scale);
     uint64_t hs = fh_model_fnv1a(text, strlen(text), FH_MODEL_FNV_INIT);
     hs = fh_model_fnv1a(h, sizeof *h, hs);
     const fh_model_norm *nm = fh_model_get_norm_const(T->m);
