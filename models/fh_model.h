@@ -186,6 +186,17 @@ int fh_model_predict(fh_model *m, int natoms, const int *z, const double *x, fh_
 /* d_ij from h_ij and the gap E_j - E_i, with the degeneracy guard (see the top of this file). */
 double fh_model_nac_factor(double gap, double eps);
 
+/* The two-state diabatic readout (model_diabatic.c; not yet wired into the network): from a 2x2
+ * diabatic Hamiltonian H = (H00, H11, H01) and its gradients dH [3][n3] (same order), the
+ * adiabatic energies E [2] (E0 <= E1), their gradients g [2][n3] and the gap-scaled coupling
+ * h = d01 (E1 - E0) [n3], d01 = <0|grad 1> (g or h may be NULL). The backward kernel takes the
+ * adjoints dL/dE (gE [2]), dL/dg (v [2][n3] or NULL) and dL/dh (gh [n3] or NULL) and writes
+ * dL/dH (gH [3]) and dL/d(dH) (wdH [3][n3], or NULL to skip). */
+void fh_model_diab_forward(size_t n3, const double H[3], const double *dH, double E[2], double *g,
+                           double *h);
+void fh_model_diab_backward(size_t n3, const double H[3], const double *dH, const double gE[2],
+                            const double *v, const double *gh, double gH[3], double *wdH);
+
 /* ---------------------------------------------------------------------------------------------
  * Model files (HDF5). Save writes PATH.tmp and renames it (atomic). Load validates format,
  * version, every hyperparameter, array shapes, element list, finiteness and a checksum of the
