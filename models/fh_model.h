@@ -25,6 +25,12 @@
  * The NAC is recovered as d_ij = h_ij (E_j - E_i) / ((E_j - E_i)^2 + eps^2), eps = nac_gap_eps:
  * equal to h_ij / (E_j - E_i) when the gap is much larger than eps, bounded by |h_ij| / (2 eps) at
  * a degeneracy (the degeneracy guard), and smooth everywhere.
+ * Diabatic readout (diabatic = 1, two states only): the network's invariant outputs are instead
+ * a 2x2 diabatic Hamiltonian, H00 and H11 normalised like E_0 and E_1 above and
+ * H01 = sum_i sigma_i nac_scale_0 sum_t e^t_i,01 (hartree; sigma as above, so H01 is odd under
+ * the swap of the two halves), with no 1o readout; the adiabatic energies, gradients and h
+ * follow from H and its gradients (fh_model_diab_forward), which gives the conical intersection,
+ * and the coupling that turns around it, by construction.
  *
  * Units: everything inside is atomic (bohr, hartree); positions are bohr at this interface.
  * Ownership: a model owns its hyperparameters, normalisation and every member's weights; an
@@ -68,6 +74,7 @@ typedef struct {
     double nac_gap_eps;              /* hartree, degeneracy guard of d = h/dE */
     int nac_flip_natoms;             /* 0: no coupling sign flips; else the molecule's atoms */
     unsigned char nac_flip[FH_MODEL_MAX_FLIP_ATOMS]; /* 1: atom's coupling sign flipped (sigma) */
+    int diabatic;                    /* 1: two-state diabatic readout (see below), 0: direct h */
 } fh_model_hyper;
 
 /* The defaults: 2 states, 32x0e+32x1o, lmax 3, correlation 3 (chain), 2 layers, 5 Angstrom,
@@ -151,7 +158,9 @@ enum {
 };
 /* Energies [nstates] (hartree) and gap-scaled couplings hcoup [npairs][natoms][3] (hartree/bohr,
  * NULL: not wanted) of one member with weights theta at positions x [natoms][3] (bohr). Saves the
- * intermediates for fh_model_backward. The workspace grows on demand. */
+ * intermediates for fh_model_backward. The workspace grows on demand. With the diabatic readout
+ * `energy` receives the fh_model_n_outputs = 3 elements H00, H11, H01 (hartree) and hcoup nothing;
+ * fh_model_member_eval gives the adiabatic quantities of either kind. */
 int fh_model_forward(fh_model_ws *ws, const fh_model *m, const double *theta, int natoms,
                      const int *type, const double *x, int flags, double *energy, double *hcoup,
                      fh_err *err);
@@ -161,6 +170,17 @@ int fh_model_forward(fh_model_ws *ws, const fh_model *m, const double *theta, in
  * one forward (e.g. once per state). */
 int fh_model_backward(fh_model_ws *ws, const fh_model *m, const double *theta, const double *gE,
                       const double *gH, double *gx, double *gtheta, fh_err *err);
+/* Scalar outputs of fh_model_forward (and seeds gE of fh_model_backward): nstates, or 3 with the
+ * diabatic readout. */
+int fh_model_n_outputs(const fh_model *m);
+/* One member's adiabatic energies E [nstates], the gradients g [nstates][natoms][3] of the states
+ * in grad_mask (others untouched; g may be NULL without a mask) and, with hcoup non-NULL, the
+ * couplings [npairs][natoms][3], for either readout: the forward, then one backward pass per
+ * gradient (direct readout) or per diabatic element, whose gradients H [3] and dH [3][natoms][3]
+ * (caller's arrays, or NULL) are also returned (diabatic readout). */
+int fh_model_member_eval(fh_model_ws *ws, const fh_model *m, const double *theta, int natoms,
+                         const int *type, const double *x, unsigned grad_mask, double *E,
+                         double *g, double *hcoup, double *H, double *dH, fh_err *err);
 /* Floating-point operations of the most recent forward (backward = 0) or of one backward with
  * position gradients only (1) or with weight gradients too (2); for benchmarks. */
 double fh_model_flops(const fh_model_ws *ws, int backward);
@@ -186,8 +206,8 @@ int fh_model_predict(fh_model *m, int natoms, const int *z, const double *x, fh_
 /* d_ij from h_ij and the gap E_j - E_i, with the degeneracy guard (see the top of this file). */
 double fh_model_nac_factor(double gap, double eps);
 
-/* The two-state diabatic readout (model_diabatic.c; not yet wired into the network): from a 2x2
- * diabatic Hamiltonian H = (H00, H11, H01) and its gradients dH [3][n3] (same order), the
+/* The kernels of the two-state diabatic readout (model_diabatic.c; deck: [model] coupling =
+ * diabatic): from a 2x2 diabatic Hamiltonian H = (H00, H11, H01) and its gradients dH [3][n3], the
  * adiabatic energies E [2] (E0 <= E1), their gradients g [2][n3] and the gap-scaled coupling
  * h = d01 (E1 - E0) [n3], d01 = <0|grad 1> (g or h may be NULL). The backward kernel takes the
  * adjoints dL/dE (gE [2]), dL/dg (v [2][n3] or NULL) and dL/dh (gh [n3] or NULL) and writes

@@ -84,7 +84,10 @@ int fh_model_hyper_check(const fh_model_hyper *h, fh_err *err)
         BAD("hidden irreps '%s' have multiplicity %d but channels = %d", h->hidden_irreps, mul,
             h->channels);
     if (!model_irreps_has(&H, 0, 1)) BAD("hidden irreps '%s' lack 0e (energies)", h->hidden_irreps);
-    if (h->nstates > 1 && !model_irreps_has(&H, 1, -1))
+    if (h->diabatic != 0 && h->diabatic != 1) BAD("diabatic %d is neither 0 nor 1", h->diabatic);
+    if (h->diabatic && h->nstates != 2)
+        BAD("the diabatic readout is for 2 states, not %d", h->nstates);
+    if (h->nstates > 1 && !h->diabatic && !model_irreps_has(&H, 1, -1))
         BAD("hidden irreps '%s' lack 1o (couplings of %d states)", h->hidden_irreps, h->nstates);
     if (h->lmax < 1 || h->lmax > FH_EQ_LMAX - 1) BAD("lmax %d outside 1..%d", h->lmax, FH_EQ_LMAX - 1);
     if (fh_eq_irreps_lmax(&H) > FH_EQ_LMAX - 1) BAD("hidden irreps exceed l = %d", FH_EQ_LMAX - 1);
@@ -173,6 +176,7 @@ int fh_model_alloc(const fh_model_hyper *h, int n_members, uint64_t seed, fh_mod
     m->hp.nac_gap_eps = h->nac_gap_eps;
     m->hp.nac_flip_natoms = h->nac_flip_natoms;
     memcpy(m->hp.nac_flip, h->nac_flip, (size_t)h->nac_flip_natoms);
+    m->hp.diabatic = h->diabatic;
     m->ws = fh_model_ws_alloc(m, err);
     if (!m->ws) {
         fh_model_free(m);

@@ -16,6 +16,8 @@
  * All outputs are linear in the gradients with coefficients that depend on the scalars only. */
 #include <math.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "fh_model.h"
 
@@ -76,4 +78,62 @@ void fh_model_diab_backward(size_t n3, const double H[3], const double *dH, cons
     gH[0] = 0.5 * (ga - gdelta);
     gH[1] = 0.5 * (ga + gdelta);
     gH[2] = gc;
+}
+
+/* ---- one member's adiabatic outputs, either readout ------------------------------------------- */
+
+int fh_model_n_outputs(const fh_model *m)
+{
+    const fh_model_hyper *hp = fh_model_get_hyper(m);
+    return hp->diabatic ? 3 : hp->nstates;
+}
+
+static int direct_eval(fh_model_ws *ws, const fh_model *m, const double *theta, int natoms,
+                       const int *type, const double *x, unsigned grad_mask, double *E, double *g,
+                       double *hcoup, fh_err *err)
+{
+    const int N = fh_model_nstates(m);
+    const size_t n3 = 3 * (size_t)natoms;
+    int rc = fh_model_forward(ws, m, theta, natoms, type, x, grad_mask ? FH_MODEL_TANGENTS : 0, E,
+                              hcoup, err);
+    for (int s = 0; s < N && rc == FH_OK; s++) {
+        if (!((grad_mask >> s) & 1u)) continue;
+        double seed[FH_MODEL_MAX_STATES] = {0};
+        seed[s] = 1.0;
+        memset(g + s * n3, 0, sizeof(double) * n3);
+        rc = fh_model_backward(ws, m, theta, seed, NULL, g + s * n3, NULL, err);
+    }
+    return rc;
+}
+
+int fh_model_member_eval(fh_model_ws *ws, const fh_model *m, const double *theta, int natoms,
+                         const int *type, const double *x, unsigned grad_mask, double *E,
+                         double *g, double *hcoup, double *H, double *dH, fh_err *err)
+{
+    if (!fh_model_get_hyper(m)->diabatic)
+        return direct_eval(ws, m, theta, natoms, type, x, grad_mask, E, g, hcoup, err);
+    const size_t n3 = 3 * (size_t)natoms;
+    int need_grad = grad_mask || hcoup;
+    double Hl[3], *Hd = H ? H : Hl, *own = NULL, *gg;
+    /* scratch: dH [3][n3] unless the caller's, and both states' gradients [2][n3] */
+    own = malloc(sizeof(double) * (dH ? 2 : 5) * n3);
+    if (!own) return fh_err_set(err, FH_EFAIL, "model: out of memory");
+    if (!dH) dH = own + 2 * n3;
+    gg = own;
+    int rc = fh_model_forward(ws, m, theta, natoms, type, x, need_grad ? FH_MODEL_TANGENTS : 0, Hd,
+                              NULL, err);
+    for (int e = 0; e < 3 && rc == FH_OK && need_grad; e++) {
+        double seed[3] = {0};
+        seed[e] = 1.0;
+        memset(dH + e * n3, 0, sizeof(double) * n3);
+        rc = fh_model_backward(ws, m, theta, seed, NULL, dH + e * n3, NULL, err);
+    }
+    if (rc == FH_OK) {
+        if (!need_grad) memset(dH, 0, sizeof(double) * 3 * n3);
+        fh_model_diab_forward(n3, Hd, dH, E, gg, hcoup);
+        for (int s = 0; s < 2; s++)
+            if ((grad_mask >> s) & 1u) memcpy(g + s * n3, gg + s * n3, sizeof(double) * n3);
+    }
+    free(own);
+    return rc;
 }

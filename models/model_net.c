@@ -19,7 +19,9 @@
 
 struct fh_model_ws {
     fh_model_hyper hp;
-    int N, P, C, M, T, nt;            /* states, pairs, channels, readout width, layers, types */
+    int N, P, C, M, T, nt;            /* scalar outputs (the states, or H00, H11, H01 of the
+                                         diabatic readout), 1o outputs (pairs, or 0 if diabatic),
+                                         channels, readout width, layers, types */
     fh_eq_cg *cg;
     fh_eq_irreps H, RO;               /* hidden features, last readout */
     int dimH, dimRO, nsh, lmax_all;
@@ -223,7 +225,8 @@ fh_model_ws *fh_model_ws_alloc(const fh_model *m, fh_err *err)
         return NULL;
     }
     ws->hp = *hp;
-    ws->N = hp->nstates, ws->P = hp->nstates * (hp->nstates - 1) / 2;
+    ws->N = hp->diabatic ? 3 : hp->nstates;
+    ws->P = hp->diabatic ? 0 : hp->nstates * (hp->nstates - 1) / 2;
     ws->C = hp->channels, ws->M = hp->readout_hidden, ws->T = hp->n_layers;
     ws->nt = hp->n_elements;
     ws->nsh = fh_eq_sph_dim(hp->lmax);
@@ -514,6 +517,20 @@ static double flip_sign(const fh_model *m, int a)
     return m->hp.nac_flip_natoms && m->hp.nac_flip[a] ? -1.0 : 1.0;
 }
 
+/* Scalar output s of the network, atom a: s-th output = sum_a (offset + factor * e_atom[a][s]).
+ * States: E0 of the element plus the shift, times the scale; the diabatic H01 (s = 2): no offset,
+ * sigma_a times nac_scale_0. */
+static double out_factor(const fh_model *m, int s, int a)
+{
+    if (m->hp.diabatic && s == 2) return flip_sign(m, a) * m->norm.nac_scale[0];
+    return m->norm.scale[s];
+}
+static double out_offset(const fh_model *m, int s, int type)
+{
+    if (m->hp.diabatic && s == 2) return 0.0;
+    return m->norm.e0[(size_t)type * m->hp.nstates + s] + m->norm.shift[s];
+}
+
 int fh_model_forward(fh_model_ws *ws, const fh_model *m, const double *theta, int natoms,
                      const int *type, const double *x, int flags, double *energy, double *hcoup,
                      fh_err *err)
@@ -620,7 +637,7 @@ int fh_model_forward(fh_model_ws *ws, const fh_model *m, const double *theta, in
     for (int s = 0; s < N; s++) {
         double e = 0.0;
         for (int a = 0; a < natoms; a++)
-            e += nm->e0[(size_t)type[a] * N + s] + nm->shift[s] + nm->scale[s] * ws->e_atom[a * N + s];
+            e += out_offset(m, s, type[a]) + out_factor(m, s, a) * ws->e_atom[a * N + s];
         energy[s] = e;
     }
     if (hcoup)
@@ -649,7 +666,7 @@ int fh_model_backward(fh_model_ws *ws, const fh_model *m, const double *theta, c
 
     /* seeds on the per-atom outputs */
     for (int a = 0; a < n; a++)
-        for (int s = 0; s < N; s++) ws->ge[a * N + s] = gE ? nm->scale[s] * gE[s] : 0.0;
+        for (int s = 0; s < N; s++) ws->ge[a * N + s] = gE ? out_factor(m, s, a) * gE[s] : 0.0;
     if (P) {
         memset(ws->ghv, 0, sizeof(double) * n * 3 * P);
         if (gH)

@@ -60,7 +60,7 @@ int fh_model_predict(fh_model *m, int natoms, const int *z, const double *x, fh_
     int rc = fh_model_types(m, natoms, z, m->types, err);
     if (rc) return rc;
     size_t hn = (size_t)P * n3;
-    size_t need = (size_t)K * N + 3 * hn + n3 + 1;
+    size_t need = (size_t)K * N + 3 * hn + (size_t)N * n3 + 1;
     if (need > m->scratch_len) {
         free(m->scratch);
         m->scratch = malloc(sizeof(double) * need);
@@ -75,19 +75,13 @@ int fh_model_predict(fh_model *m, int natoms, const int *z, const double *x, fh_
 
     for (int k = 0; k < K; k++) {
         const double *theta = fh_model_params_const(m, k);
-        rc = fh_model_forward(m->ws, m, theta, natoms, m->types, x,
-                              req->grad_mask ? FH_MODEL_TANGENTS : 0, Ek + (size_t)k * N,
-                              want_h ? hk : NULL, err);
+        rc = fh_model_member_eval(m->ws, m, theta, natoms, m->types, x, req->grad_mask,
+                                  Ek + (size_t)k * N, g, want_h ? hk : NULL, NULL, NULL, err);
         if (rc) return rc;
         for (int s = 0; s < N; s++) {
             if (!((req->grad_mask >> s) & 1u)) continue;
-            double gE[FH_MODEL_MAX_STATES] = {0};
-            gE[s] = 1.0;
-            memset(g, 0, sizeof(double) * n3);
-            rc = fh_model_backward(m->ws, m, theta, gE, NULL, g, NULL, err);
-            if (rc) return rc;
             double *gs = req->grad + (size_t)s * n3;
-            for (int i = 0; i < n3; i++) gs[i] += g[i] / K;
+            for (int i = 0; i < n3; i++) gs[i] += g[(size_t)s * n3 + i] / K;
         }
         if (want_h) {
             if (k == 0) memcpy(h0, hk, sizeof(double) * hn);

@@ -279,6 +279,8 @@ int fh_train_fit_norm(const fh_train_data *d, const size_t *idx, size_t n, fh_mo
         double sc = nh > 0 ? sqrt(h2 / nh) : 0.0;
         nm->nac_scale[p] = sc > 1e-12 ? sc : 1.0;
     }
+    /* the diabatic readout's H01 is an energy: the mean of the two states' scales */
+    if (fh_model_get_hyper(m)->diabatic) nm->nac_scale[0] = 0.5 * (nm->scale[0] + nm->scale[1]);
     (void)err;
     return FH_OK;
 }

@@ -344,6 +344,11 @@ static int build_model(trainer *T, const fh_model_hyper *h0, fh_err *err)
     if (c->init_model[0]) {
         /* members beyond the file's start from (seed, k); extra ones in the file are dropped */
         rc = fh_model_load(c->init_model, &T->m, err);
+        if (!rc && fh_model_get_hyper(T->m)->diabatic != h0->diabatic)
+            rc = fh_err_set(err, FH_EINPUT, "init model %s has the %s coupling readout, the deck "
+                            "asks for the %s one ([model] coupling; their weights differ)",
+                            c->init_model, fh_model_get_hyper(T->m)->diabatic ? "diabatic" : "vector",
+                            h0->diabatic ? "diabatic" : "vector");
         if (!rc) rc = set_flips(T, err);
         if (!rc) T->init_members = fh_model_n_members(T->m);
         if (!rc) rc = fh_train_data_set_types(T->d, T->m, err);

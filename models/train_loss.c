@@ -3,7 +3,9 @@
  *   forward at R (with tangents), one position reverse pass per labelled state (dE_s/dR),
  *   one weight reverse pass at R with the energy and coupling seeds (plus, one-sided, the
  *   -1/eps_s terms of the Hessian-vector products), and per labelled state one forward + weight
- *   reverse pass at R + eps_s v_s (central: also at R - eps_s v_s). */
+ *   reverse pass at R + eps_s v_s (central: also at R - eps_s v_s).
+ * With the diabatic readout the same runs over the three diabatic elements instead of the states
+ * (their position gradients always, when any force or coupling label is there). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,10 +142,80 @@ void train_eval_terms(const fh_model *m, const fh_train_sample *s, const fh_trai
     t->loss = t->l_energy + t->l_force + t->l_nac;
 }
 
+/* The weight gradient of sum_e gH[e] H_e + sum_e w_e . dH_e/dR for the network's scalar outputs
+ * H_e (e < nout; w [nout][n3]): one weight reverse pass at R with the seeds gH (plus, one-sided,
+ * the -1/eps_e terms), then per output with w_e != 0 a forward + weight reverse pass at
+ * R + eps_e w_e (central: also at R - eps_e w_e), eps_e = hvp_step / max |w_e|. The forward at R
+ * must be the most recent. */
+static int weight_grad(fh_model_ws *ws, const fh_model *m, const double *theta,
+                       const fh_train_sample *s, const fh_train_loss_cfg *cfg, int nout,
+                       double *gH, const double *w, const double *gcoup, double *xd,
+                       double *gtheta, fh_err *err)
+{
+    const int n3 = 3 * s->natoms;
+    double eps[FH_MODEL_MAX_STATES + 1] = {0};
+    for (int e = 0; e < nout; e++) {
+        double wmax = 0;
+        for (int i = 0; i < n3; i++)
+            if (fabs(w[(size_t)e * n3 + i]) > wmax) wmax = fabs(w[(size_t)e * n3 + i]);
+        if (wmax > 0) eps[e] = cfg->hvp_step / wmax;
+        if (eps[e] > 0 && cfg->force_hvp == FH_TRAIN_HVP_FORWARD) gH[e] -= 1.0 / eps[e];
+    }
+    int rc = fh_model_backward(ws, m, theta, gH, gcoup, NULL, gtheta, err);
+    for (int e = 0; e < nout && rc == FH_OK; e++) {
+        if (eps[e] == 0) continue;
+        int central = cfg->force_hvp == FH_TRAIN_HVP_CENTRAL;
+        for (int side = 1; side >= (central ? -1 : 1) && rc == FH_OK; side -= 2) {
+            for (int i = 0; i < n3; i++) xd[i] = s->x[i] + side * eps[e] * w[(size_t)e * n3 + i];
+            double Ed[FH_MODEL_MAX_STATES + 1], e1[FH_MODEL_MAX_STATES + 1] = {0};
+            e1[e] = side / (eps[e] * (central ? 2.0 : 1.0));
+            rc = fh_model_forward(ws, m, theta, s->natoms, s->type, xd, 0, Ed, NULL, err);
+            if (rc == FH_OK) rc = fh_model_backward(ws, m, theta, e1, NULL, NULL, gtheta, err);
+        }
+    }
+    return rc;
+}
+
+/* The diabatic readout (fh_model.h): the adiabatic E, g, h from H and its three position
+ * gradients, the loss on them, its adjoints taken back to H and dH (fh_model_diab_backward),
+ * then the weight gradient of sum_e gH_e H_e + w_e . dH_e/dR as for the states of the direct
+ * readout. The gradients of all three elements are needed whenever any force or coupling label
+ * is there: E0, E1 and h each depend on all of them. */
+static int diabatic_sample_loss(fh_model_ws *ws, const fh_model *m, const double *theta,
+                                const fh_train_sample *s, const fh_train_loss_cfg *cfg,
+                                double *gtheta, fh_train_terms *terms, fh_err *err)
+{
+    const int n3 = 3 * s->natoms;
+    double *buf = calloc((size_t)n3 * 13 + 1, sizeof(double)); /* dH g h v gh w xd */
+    if (!buf) return fh_err_set(err, FH_EFAIL, "training: out of memory");
+    double *dH = buf, *g = dH + 3 * n3, *h = g + 2 * n3, *v = h + n3, *gh = v + 2 * n3;
+    double *w = gh + n3, *xd = w + 3 * n3;
+    double H[3], E[2], gE[2] = {0}, gH[3];
+    int any = 0;
+    for (int k = 0; k < 2; k++) any |= s->has_grad && s->has_grad[k];
+    any |= s->has_hcoup && s->has_hcoup[0];
+    int rc = fh_model_member_eval(ws, m, theta, s->natoms, s->type, s->x, any ? 3u : 0u, E, g,
+                                  any ? h : NULL, H, dH, err);
+    fh_train_terms t;
+    if (rc == FH_OK) {
+        train_eval_terms(m, s, cfg, E, g, any ? h : NULL, &t, gE, v, gh);
+        if (gtheta) {
+            fh_model_diab_backward((size_t)n3, H, dH, gE, v, gh, gH, w);
+            /* member_eval ended with backward passes: the forward at R is still the latest */
+            rc = weight_grad(ws, m, theta, s, cfg, 3, gH, w, NULL, xd, gtheta, err);
+        }
+    }
+    free(buf);
+    if (rc == FH_OK && terms) fh_train_terms_add(terms, &t);
+    return rc;
+}
+
 int fh_train_sample_loss(fh_model_ws *ws, const fh_model *m, const double *theta,
                          const fh_train_sample *s, const fh_train_loss_cfg *cfg, double *gtheta,
                          fh_train_terms *terms, fh_err *err)
 {
+    if (fh_model_get_hyper(m)->diabatic)
+        return diabatic_sample_loss(ws, m, theta, s, cfg, gtheta, terms, err);
     const int N = fh_model_nstates(m), P = N * (N - 1) / 2, n = s->natoms, n3 = 3 * n;
     int nG = 0;
     for (int k = 0; k < N; k++) nG += s->has_grad && s->has_grad[k];
@@ -152,7 +224,7 @@ int fh_train_sample_loss(fh_model_ws *ws, const fh_model *m, const double *theta
     if (!buf) return fh_err_set(err, FH_EFAIL, "training: out of memory");
     double *g = buf, *v = g + (size_t)N * n3, *h = v + (size_t)N * n3, *gH = h + (size_t)P * n3;
     double *xd = gH + (size_t)P * n3;
-    double E[FH_MODEL_MAX_STATES], gE[FH_MODEL_MAX_STATES] = {0}, eps[FH_MODEL_MAX_STATES] = {0};
+    double E[FH_MODEL_MAX_STATES], gE[FH_MODEL_MAX_STATES] = {0};
     int rc = fh_model_forward(ws, m, theta, n, s->type, s->x, nG ? FH_MODEL_TANGENTS : 0, E,
                               P ? h : NULL, err);
     for (int k = 0; k < N && rc == FH_OK; k++) {
@@ -171,27 +243,8 @@ int fh_train_sample_loss(fh_model_ws *ws, const fh_model *m, const double *theta
     for (int p = 0; p < P; p++) nH += s->has_hcoup && s->has_hcoup[p];
 
     if (gtheta) {
-        /* step sizes of the Hessian-vector products */
-        for (int k = 0; k < N; k++) {
-            if (!(s->has_grad && s->has_grad[k]) || cfg->w_force == 0) continue;
-            double vmax = 0;
-            for (int i = 0; i < n3; i++)
-                if (fabs(v[(size_t)k * n3 + i]) > vmax) vmax = fabs(v[(size_t)k * n3 + i]);
-            if (vmax > 0) eps[k] = cfg->hvp_step / vmax;
-            if (eps[k] > 0 && cfg->force_hvp == FH_TRAIN_HVP_FORWARD) gE[k] -= 1.0 / eps[k];
-        }
-        rc = fh_model_backward(ws, m, theta, gE, P && nH ? gH : NULL, NULL, gtheta, err);
-        for (int k = 0; k < N && rc == FH_OK; k++) {
-            if (eps[k] == 0) continue;
-            int central = cfg->force_hvp == FH_TRAIN_HVP_CENTRAL;
-            for (int side = 1; side >= (central ? -1 : 1) && rc == FH_OK; side -= 2) {
-                for (int i = 0; i < n3; i++) xd[i] = s->x[i] + side * eps[k] * v[(size_t)k * n3 + i];
-                double Ed[FH_MODEL_MAX_STATES], e1[FH_MODEL_MAX_STATES] = {0};
-                e1[k] = side / (eps[k] * (central ? 2.0 : 1.0));
-                rc = fh_model_forward(ws, m, theta, n, s->type, xd, 0, Ed, NULL, err);
-                if (rc == FH_OK) rc = fh_model_backward(ws, m, theta, e1, NULL, NULL, gtheta, err);
-            }
-        }
+        /* states without force labels (or with a zero force weight) have v_s = 0: no product */
+        rc = weight_grad(ws, m, theta, s, cfg, N, gE, v, P && nH ? gH : NULL, xd, gtheta, err);
     }
     free(buf);
     if (rc == FH_OK && terms) fh_train_terms_add(terms, &t);

@@ -1,13 +1,21 @@
-/* The two-state diabatic readout (fh_model_diab_forward/backward): energies, gradients and the
- * coupling against an independent reference (GSL's symmetric eigensolver on H(x) for explicit
- * smooth diabatic functions, central finite differences of its eigenvalues and eigenvectors), and
- * the backward kernel against central finite differences of a scalar of all outputs. */
+/* The two-state diabatic readout. Kernels (fh_model_diab_forward/backward): energies, gradients
+ * and the coupling against an independent reference (GSL's symmetric eigensolver on H(x) for
+ * explicit smooth diabatic functions, central finite differences of its eigenvalues and
+ * eigenvectors), and the backward kernel against central finite differences of a scalar of all
+ * outputs. The network with this readout ([model] coupling = diabatic): forces and couplings
+ * against finite differences of its own diabatic outputs, invariance and equivariance, the
+ * training loss's weight gradient against finite differences, save -> load, and the committee
+ * prediction. */
 #include <criterion/criterion.h>
 #include <gsl/gsl_eigen.h>
 #include <gsl/gsl_matrix.h>
 #include <math.h>
+#include <stdio.h>
+#include <unistd.h>
 
 #include "fh_model.h"
+#include "fh_train.h"
+#include "test_model_util.h"
 
 #define N3 6
 
@@ -191,4 +199,211 @@ Test(model_diabatic, backward_matches_finite_differences)
                   fabs(gH2[1] - 0.5 * (gE[0] + gE[1] + gD * u)) < 1e-12 &&
                   fabs(gH2[2] - gD * w) < 1e-12, "energy-only adjoint");
     }
+}
+
+/* ---- the network with the diabatic readout ---------------------------------------------------- */
+
+#define NAT 6
+static const int Z6[NAT] = {6, 6, 1, 1, 8, 1};
+
+typedef struct {
+    fh_model *m;
+    fh_model_ws *ws;
+    double *theta;
+    int type[NAT];
+    double x[3 * NAT];
+} net;
+
+static void net_setup(net *c, int members, uint64_t seed)
+{
+    fh_err err = {0};
+    c->m = tm_small_model_kind(2, 1, members, seed, &err);
+    cr_assert_not_null(c->m, "%s", err.msg);
+    const unsigned char flip[NAT] = {0, 1, 0, 1, 0, 1};
+    cr_assert_eq(fh_model_set_nac_flip(c->m, NAT, flip, &err), FH_OK, "%s", err.msg);
+    cr_assert_eq(fh_model_n_outputs(c->m), 3);
+    c->ws = fh_model_ws_alloc(c->m, &err);
+    cr_assert_not_null(c->ws, "%s", err.msg);
+    c->theta = fh_model_params(c->m, 0);
+    cr_assert_eq(fh_model_types(c->m, NAT, Z6, c->type, &err), FH_OK);
+    tm_seed(seed + 5);
+    tm_molecule(NAT, 4.5, 1.6, c->x);
+}
+
+static void net_free(net *c)
+{
+    fh_model_ws_free(c->ws);
+    fh_model_free(c->m);
+}
+
+/* the diabatic elements at x by a plain forward pass */
+static void net_H(net *c, const double *x, double H[3])
+{
+    fh_err err = {0};
+    cr_assert_eq(fh_model_forward(c->ws, c->m, c->theta, NAT, c->type, x, 0, H, NULL, &err), FH_OK,
+                 "%s", err.msg);
+}
+
+Test(model_diabatic, network_forces_and_coupling_match_finite_differences)
+{
+    net c;
+    net_setup(&c, 1, 11);
+    fh_err err = {0};
+    const int n3 = 3 * NAT;
+    double E[2], g[2 * 3 * NAT], h[3 * NAT], H[3], dH[3 * 3 * NAT];
+    cr_assert_eq(fh_model_member_eval(c.ws, c.m, c.theta, NAT, c.type, c.x, 3u, E, g, h, H, dH,
+                                      &err), FH_OK, "%s", err.msg);
+    double delta = 0.5 * (H[1] - H[0]), D = sqrt(delta * delta + H[2] * H[2]);
+    cr_assert(fabs(H[2]) > 0.05 * D && fabs(delta) > 0.05 * D,
+              "both the diagonal split and H01 must matter here (H = %g %g %g)", H[0], H[1], H[2]);
+    cr_assert(fabs(E[0] - (0.5 * (H[0] + H[1]) - D)) < 1e-12 && E[1] > E[0]);
+    /* references: central differences of the eigenvalues and of the mixing angle
+     * theta = atan2(H01, Delta)/2 (d01 = grad theta, h = 2 D grad theta) */
+    double gfd[2 * 3 * NAT], hfd[3 * NAT], dHfd[3 * 3 * NAT];
+    const double step = 1e-5;
+    for (int i = 0; i < n3; i++) {
+        double xp[3 * NAT], Hs[2][3], Es[2][2], th[2];
+        for (int side = 0; side < 2; side++) {
+            memcpy(xp, c.x, sizeof xp);
+            xp[i] += side ? -step : step;
+            net_H(&c, xp, Hs[side]);
+            double dl = 0.5 * (Hs[side][1] - Hs[side][0]), Ds = sqrt(dl * dl + Hs[side][2] * Hs[side][2]);
+            Es[side][0] = 0.5 * (Hs[side][0] + Hs[side][1]) - Ds;
+            Es[side][1] = 0.5 * (Hs[side][0] + Hs[side][1]) + Ds;
+            th[side] = 0.5 * atan2(Hs[side][2], dl);
+        }
+        for (int s = 0; s < 2; s++) gfd[s * n3 + i] = (Es[0][s] - Es[1][s]) / (2 * step);
+        for (int e = 0; e < 3; e++) dHfd[e * n3 + i] = (Hs[0][e] - Hs[1][e]) / (2 * step);
+        hfd[i] = 2 * D * (th[0] - th[1]) / (2 * step);
+    }
+    double eg = tm_max_rel(g, gfd, 2 * n3), eh = tm_max_rel(h, hfd, n3), ed = tm_max_rel(dH, dHfd, 3 * n3);
+    cr_assert(eg < 1e-7, "state gradients vs finite differences: %.3e", eg);
+    cr_assert(ed < 1e-7, "diabatic gradients vs finite differences: %.3e", ed);
+    cr_assert(eh < 1e-7, "coupling h vs finite differences of the mixing angle: %.3e", eh);
+    /* a mask asks for one state only: that row, the same numbers */
+    double g1[2 * 3 * NAT] = {0}, E1[2];
+    cr_assert_eq(fh_model_member_eval(c.ws, c.m, c.theta, NAT, c.type, c.x, 2u, E1, g1, NULL, NULL,
+                                      NULL, &err), FH_OK);
+    cr_assert_eq(memcmp(g1 + n3, g + n3, sizeof(double) * n3), 0);
+    cr_assert_eq(memcmp(E1, E, sizeof E), 0);
+    net_free(&c);
+}
+
+Test(model_diabatic, network_invariance_and_equivariance)
+{
+    net c;
+    net_setup(&c, 1, 12);
+    fh_err err = {0};
+    const int n3 = 3 * NAT;
+    double E[2], g[2 * 3 * NAT], h[3 * NAT];
+    cr_assert_eq(fh_model_member_eval(c.ws, c.m, c.theta, NAT, c.type, c.x, 3u, E, g, h, NULL, NULL,
+                                      &err), FH_OK);
+    for (int inv = 0; inv < 2; inv++) {
+        double Q[9], xr[3 * NAT], Er[2], gr[2 * 3 * NAT], hr[3 * NAT], gq[2 * 3 * NAT], hq[3 * NAT];
+        tm_seed(70 + inv);
+        tm_rotation(Q, inv);
+        tm_apply(Q, NAT, c.x, xr);
+        for (int a = 0; a < NAT; a++)
+            for (int k = 0; k < 3; k++) xr[3 * a + k] += 0.7 * (k + 1); /* and a translation */
+        cr_assert_eq(fh_model_member_eval(c.ws, c.m, c.theta, NAT, c.type, xr, 3u, Er, gr, hr, NULL,
+                                          NULL, &err), FH_OK);
+        tm_apply(Q, 2 * NAT, g, gq);
+        tm_apply(Q, NAT, h, hq);
+        cr_assert(fabs(Er[0] - E[0]) < 1e-12 * fabs(E[0]) && fabs(Er[1] - E[1]) < 1e-12 * fabs(E[1]),
+                  "energies not invariant (inversion %d): %.3e", inv, Er[0] - E[0]);
+        double eg = tm_max_rel(gr, gq, 2 * n3), eh = tm_max_rel(hr, hq, n3);
+        cr_assert(eg < 1e-10 && eh < 1e-10, "inversion %d: gradients %.3e, couplings %.3e", inv, eg, eh);
+    }
+    net_free(&c);
+}
+
+Test(model_diabatic, training_loss_gradient_matches_finite_differences)
+{
+    net c;
+    net_setup(&c, 1, 13);
+    fh_err err = {0};
+    const int n3 = 3 * NAT;
+    double E0[2], g0[2 * 3 * NAT], h0[3 * NAT];
+    cr_assert_eq(fh_model_member_eval(c.ws, c.m, c.theta, NAT, c.type, c.x, 3u, E0, g0, h0, NULL,
+                                      NULL, &err), FH_OK);
+    /* labels near the model's own values; state 1's gradient missing */
+    double El[2], Gl[2 * 3 * NAT], Hl[3 * NAT];
+    tm_seed(31);
+    for (int k = 0; k < 2; k++) El[k] = E0[k] + 0.05 * tm_normal();
+    for (int i = 0; i < 2 * n3; i++) Gl[i] = g0[i] + 0.1 * tm_normal();
+    for (int i = 0; i < n3; i++) Hl[i] = -0.7 * h0[i] + 0.05 * tm_normal(); /* other sign pattern */
+    unsigned char hasE[2] = {1, 1}, hasG[2] = {1, 0}, hasH[1] = {1};
+    fh_train_sample s = {NAT, c.type, c.x, El, hasE, Gl, hasG, Hl, hasH};
+    fh_train_loss_cfg cfg = fh_train_loss_cfg_default();
+    cfg.w_energy = 2.0, cfg.w_force = 3.0, cfg.w_nac = 5.0;
+    cfg.force_hvp = FH_TRAIN_HVP_CENTRAL;
+    size_t np = fh_model_n_params(c.m);
+    double *gt = calloc(np, sizeof(double));
+    fh_train_terms t = {0};
+    cr_assert_eq(fh_train_sample_loss(c.ws, c.m, c.theta, &s, &cfg, gt, &t, &err), FH_OK, "%s", err.msg);
+    cr_assert(t.l_energy > 0 && t.l_force > 0 && t.l_nac > 0, "every term must be active");
+    tm_seed(99);
+    double an[200], fd[200];
+    for (int q = 0; q < 200; q++) {
+        size_t i = (size_t)(tm_uniform() * np);
+        double keep = c.theta[i], st = 1e-6, L[2];
+        for (int side = 0; side < 2; side++) {
+            c.theta[i] = keep + (side ? -st : st);
+            fh_train_terms ts = {0};
+            cr_assert_eq(fh_train_sample_loss(c.ws, c.m, c.theta, &s, &cfg, NULL, &ts, &err), FH_OK);
+            L[side] = ts.loss;
+        }
+        c.theta[i] = keep;
+        fd[q] = (L[0] - L[1]) / (2 * st);
+        an[q] = gt[i];
+    }
+    double e = tm_max_rel(an, fd, 200);
+    cr_assert(e < 1e-6, "diabatic loss gradient vs finite differences %.3e", e);
+    free(gt);
+    net_free(&c);
+}
+
+Test(model_diabatic, save_load_and_committee_prediction)
+{
+    net c;
+    net_setup(&c, 2, 14);
+    fh_err err = {0};
+    const int n3 = 3 * NAT;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/test_model_diabatic_%d.h5", FH_TEST_BINARY_DIR, (int)getpid());
+    cr_assert_eq(fh_model_save(c.m, path, &err), FH_OK, "%s", err.msg);
+    fh_model *l = NULL;
+    cr_assert_eq(fh_model_load(path, &l, &err), FH_OK, "%s", err.msg);
+    unlink(path);
+    cr_assert_eq(fh_model_get_hyper(l)->diabatic, 1);
+    cr_assert_eq(memcmp(fh_model_get_hyper(l), fh_model_get_hyper(c.m), sizeof(fh_model_hyper)), 0);
+    double E[2], sd[2], G[2 * 3 * NAT], nac[3 * NAT], E2[2], sd2[2], G2[2 * 3 * NAT], nac2[3 * NAT];
+    fh_model_request rq = {.grad_mask = 3u, .want_nac = 1, .energy = E, .grad = G, .nac = nac,
+                           .energy_std = sd};
+    fh_model_request rq2 = {.grad_mask = 3u, .want_nac = 1, .energy = E2, .grad = G2, .nac = nac2,
+                            .energy_std = sd2};
+    cr_assert_eq(fh_model_predict(c.m, NAT, Z6, c.x, &rq, &err), FH_OK, "%s", err.msg);
+    cr_assert_eq(fh_model_predict(l, NAT, Z6, c.x, &rq2, &err), FH_OK, "%s", err.msg);
+    cr_assert(memcmp(E, E2, sizeof E) == 0 && memcmp(G, G2, sizeof G) == 0 &&
+              memcmp(nac, nac2, sizeof nac) == 0, "predictions differ after save/load");
+    /* the committee: mean energies and gradients of the members; the NAC is the mean h, each
+     * member's aligned to member 0's sign, over the mean gap */
+    double Em[2][2], gm[2][2 * 3 * NAT], hm[2][3 * NAT];
+    for (int k = 0; k < 2; k++)
+        cr_assert_eq(fh_model_member_eval(c.ws, c.m, fh_model_params(c.m, k), NAT, c.type, c.x, 3u,
+                                          Em[k], gm[k], hm[k], NULL, NULL, &err), FH_OK);
+    double dot = 0;
+    for (int i = 0; i < n3; i++) dot += hm[0][i] * hm[1][i];
+    double sg = dot < 0 ? -1.0 : 1.0, gap = E[1] - E[0];
+    for (int s = 0; s < 2; s++) {
+        cr_assert(fabs(E[s] - 0.5 * (Em[0][s] + Em[1][s])) < 1e-12 * fabs(E[s]));
+        cr_assert(fabs(sd[s] - 0.5 * fabs(Em[0][s] - Em[1][s])) < 1e-9, "spread of state %d", s);
+    }
+    double gmean[2 * 3 * NAT], nref[3 * NAT];
+    for (int i = 0; i < 2 * n3; i++) gmean[i] = 0.5 * (gm[0][i] + gm[1][i]);
+    for (int i = 0; i < n3; i++)
+        nref[i] = 0.5 * (hm[0][i] + sg * hm[1][i]) * fh_model_nac_factor(gap, fh_model_get_hyper(c.m)->nac_gap_eps);
+    cr_assert(tm_max_rel(G, gmean, 2 * n3) < 1e-12 && tm_max_rel(nac, nref, n3) < 1e-12);
+    fh_model_free(l);
+    net_free(&c);
 }

@@ -27,12 +27,14 @@ static inline double tm_normal(void)
     return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
 }
 
-/* A small model (elements H, C, O; nstates states) with random weights and random
- * normalisation, so that every scale factor is exercised. */
-static inline fh_model *tm_small_model(int nstates, int members, uint64_t seed, fh_err *err)
+/* A small model (elements H, C, O; nstates states; the diabatic readout when diabatic != 0) with
+ * random weights and random normalisation, so that every scale factor is exercised. */
+static inline fh_model *tm_small_model_kind(int nstates, int diabatic, int members, uint64_t seed,
+                                            fh_err *err)
 {
     fh_model_hyper h = fh_model_hyper_default();
     h.nstates = nstates;
+    h.diabatic = diabatic;
     h.n_elements = 3;
     h.elements[0] = 1, h.elements[1] = 6, h.elements[2] = 8;
     h.channels = 4;
@@ -58,6 +60,10 @@ static inline fh_model *tm_small_model(int nstates, int members, uint64_t seed, 
     }
     for (int p = 0; p < P; p++) nm->nac_scale[p] = 0.5 + tm_uniform();
     return m;
+}
+static inline fh_model *tm_small_model(int nstates, int members, uint64_t seed, fh_err *err)
+{
+    return tm_small_model_kind(nstates, 0, members, seed, err);
 }
 
 /* n atoms in a box of side `box` bohr, no two closer than dmin. */
