@@ -27,7 +27,8 @@
  * a degeneracy (the degeneracy guard), and smooth everywhere.
  * Diabatic readout (diabatic = 1, two states only): the network's invariant outputs are instead
  * a 2x2 diabatic Hamiltonian, H00 and H11 normalised like E_0 and E_1 above and
- * H01 = sum_i sigma_i nac_scale_0 sum_t e^t_i,01 (hartree; sigma as above, so H01 is odd under
+ * H01 = sum_i sigma_i nac_scale_0 sum_t e^t_i,01 (hartree; nac_scale_0 fitted as for the vector
+ * head, the RMS of the h labels; sigma as above, so H01 is odd under
  * the swap of the two halves), with no 1o readout; the adiabatic energies, gradients and h
  * follow from H and its gradients (fh_model_diab_forward), which gives the conical intersection,
  * and the coupling that turns around it, by construction.
@@ -176,8 +177,10 @@ int fh_model_n_outputs(const fh_model *m);
 /* One member's adiabatic energies E [nstates], the gradients g [nstates][natoms][3] of the states
  * in grad_mask (others untouched; g may be NULL without a mask) and, with hcoup non-NULL, the
  * couplings [npairs][natoms][3], for either readout: the forward, then one backward pass per
- * gradient (direct readout) or per diabatic element, whose gradients H [3] and dH [3][natoms][3]
- * (caller's arrays, or NULL) are also returned (diabatic readout). */
+ * gradient (direct readout); with the diabatic readout one per wanted output (a state's gradient,
+ * h) when fewer than three are wanted and dH is NULL, else one per diabatic element, whose values
+ * H [3] and gradients dH [3][natoms][3] are then also returned (caller's arrays, or NULL; H is
+ * filled in either case). */
 int fh_model_member_eval(fh_model_ws *ws, const fh_model *m, const double *theta, int natoms,
                          const int *type, const double *x, unsigned grad_mask, double *E,
                          double *g, double *hcoup, double *H, double *dH, fh_err *err);

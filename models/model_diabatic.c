@@ -106,6 +106,30 @@ static int direct_eval(fh_model_ws *ws, const fh_model *m, const double *theta, 
     return rc;
 }
 
+/* Fewer reverse passes when fewer than three outputs are wanted and dH is not: every output is
+ * linear in the elements' gradients (top of this file), so one pass with the seeds
+ * (dE_s or h) / d(grad H_e) gives it; the dynamics (one state's gradient and h) needs two. */
+static int diabatic_seeded(fh_model_ws *ws, const fh_model *m, const double *theta, int natoms,
+                           const double H[3], unsigned grad_mask, double *E, double *g,
+                           double *hcoup, fh_err *err)
+{
+    const size_t n3 = 3 * (size_t)natoms;
+    double u, w, D = mixing(H, &u, &w), a = 0.5 * (H[0] + H[1]);
+    E[0] = a - D;
+    E[1] = a + D;
+    const double seeds[3][3] = {{0.5 + 0.5 * u, 0.5 - 0.5 * u, -w},  /* g0 */
+                                {0.5 - 0.5 * u, 0.5 + 0.5 * u, w},   /* g1 */
+                                {0.5 * w, -0.5 * w, u}};             /* h */
+    int rc = FH_OK;
+    for (int o = 0; o < 3 && rc == FH_OK; o++) {
+        double *out = o < 2 ? ((grad_mask >> o) & 1u ? g + o * n3 : NULL) : hcoup;
+        if (!out) continue;
+        memset(out, 0, sizeof(double) * n3);
+        rc = fh_model_backward(ws, m, theta, seeds[o], NULL, out, NULL, err);
+    }
+    return rc;
+}
+
 int fh_model_member_eval(fh_model_ws *ws, const fh_model *m, const double *theta, int natoms,
                          const int *type, const double *x, unsigned grad_mask, double *E,
                          double *g, double *hcoup, double *H, double *dH, fh_err *err)
@@ -113,6 +137,14 @@ int fh_model_member_eval(fh_model_ws *ws, const fh_model *m, const double *theta
     if (!fh_model_get_hyper(m)->diabatic)
         return direct_eval(ws, m, theta, natoms, type, x, grad_mask, E, g, hcoup, err);
     const size_t n3 = 3 * (size_t)natoms;
+    int nwant = (int)(grad_mask & 1u) + (int)((grad_mask >> 1) & 1u) + (hcoup != NULL);
+    if (!dH && nwant < 3) {
+        double Hl[3], *Hd = H ? H : Hl;
+        int rc = fh_model_forward(ws, m, theta, natoms, type, x, nwant ? FH_MODEL_TANGENTS : 0, Hd,
+                                  NULL, err);
+        if (rc) return rc;
+        return diabatic_seeded(ws, m, theta, natoms, Hd, grad_mask, E, g, hcoup, err);
+    }
     int need_grad = grad_mask || hcoup;
     double Hl[3], *Hd = H ? H : Hl, *own = NULL, *gg;
     /* scratch: dH [3][n3] unless the caller's, and both states' gradients [2][n3] */

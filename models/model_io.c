@@ -10,7 +10,7 @@
  *   /nac_flip         int [natoms], 0 or 1 (optional: the coupling sign flips, fh_model.h)
  *   /normalisation/   e0 [n_elements][nstates] hartree, shift [nstates] hartree,
  *                     scale [nstates] hartree, nac_scale [npairs] hartree/bohr (npairs > 0;
- *                     with the diabatic readout nac_scale[0] is the scale of H01, hartree)
+ *                     with the diabatic readout nac_scale[0] scales H01)
  *   /weights          double [members][n_params]
  *   /provenance       attrs dataset, dataset_checksum, date, version, command, epochs, n_train,
  *                     n_valid, n_test, seed, valid_energy_mae_hartree, valid_force_mae_hartree_bohr,
