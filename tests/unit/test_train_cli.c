@@ -195,6 +195,20 @@ Test(train_cli, usage_and_input_errors)
               "flips not kept: %d atoms, %d %d %d", h->nac_flip_natoms, h->nac_flip[0],
               h->nac_flip[1], h->nac_flip[2]);
     fh_model_free(m);
+    /* the diabatic readout: trains and is stored; fine-tuning across readouts is refused */
+    cr_assert_eq(sh("%s train train.inp -o d.h5 --set model.coupling=diabatic 2>/dev/null",
+                    FH_TEST_FUSIONHOP), 0);
+    m = load("d.h5");
+    cr_assert_eq(fh_model_get_hyper(m)->diabatic, 1);
+    fh_model_free(m);
+    cr_assert_eq(sh("%s train train.inp -o g.h5 --set model.coupling=diabatic --set "
+                    "train.init_model=f.h5 2> e9.log", FH_TEST_FUSIONHOP), 2);
+    e = read_text_in(dir, "e9.log");
+    cr_assert(strstr(e, "f.h5 has the vector coupling readout, the deck asks for the diabatic") != NULL,
+              "%s", e);
+    free(e);
+    cr_assert_eq(sh("%s train train.inp -o g.h5 --set model.coupling=sideways 2> e10.log",
+                    FH_TEST_FUSIONHOP), 2);
     cleanup_dir();
 }
 
