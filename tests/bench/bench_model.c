@@ -1,6 +1,7 @@
 /* Benchmark of the multi-state model on trans-stilbene (C14H12, 26 atoms), one core, at the
  * MACE-comparison hyperparameters (32x0e+32x1o, l_max 3, correlation 3, 5 Angstrom, 8 Bessel
- * functions, radial MLP [64,64,64]) and at the small shipped-default candidate:
+ * functions, radial MLP [64,64,64]) and at the small shipped-default candidate (also with the
+ * diabatic readout):
  *   (a) a dynamics step: energies of all states + gradient of the active state + all NACs;
  *   (b) a full evaluation: energies + gradients of all states + NACs;
  *   (e) energy + forces of one state with a 1-state model (the like-for-like MACE comparison);
@@ -163,13 +164,16 @@ static void bench_config(const char *name, fh_model_hyper h, int nstates, int fo
     double t = median_time(run_forward, &c);
     printf("  energies only (one forward)        %8.2f ms  %6.2f GFLOP/s\n", 1e3 * t, f_fwd / t * 1e-9);
     c.mask = N > 1 ? 1u << 1 : 1u;
+    /* position reverse passes: one per state's gradient; the diabatic readout one more for h in
+     * (a) and one per diabatic element in (b) */
+    int pass_a = h.diabatic ? 2 : 1, pass_b = h.diabatic ? 3 : N, nout = fh_model_n_outputs(c.m);
     t = median_time(run_predict, &c);
     printf("  (a) dynamics step (E all, grad S%d, NACs) %6.2f ms  %6.2f GFLOP/s\n", N > 1 ? 1 : 0,
-           1e3 * t, (f_fwd_t + f_bx) / t * 1e-9);
+           1e3 * t, (f_fwd_t + pass_a * f_bx) / t * 1e-9);
     c.mask = (1u << N) - 1;
     t = median_time(run_predict, &c);
     printf("  (b) full evaluation (E, all grads, NACs) %6.2f ms  %6.2f GFLOP/s\n", 1e3 * t,
-           (f_fwd_t + N * f_bx) / t * 1e-9);
+           (f_fwd_t + pass_b * f_bx) / t * 1e-9);
 
     /* (c): a training sample with every label present, at a displaced geometry */
     fh_train_sample s;
@@ -188,10 +192,11 @@ static void bench_config(const char *name, fh_model_hyper h, int nstates, int fo
     c.lc = fh_train_loss_cfg_default();
     c.lc.force_hvp = force_hvp;
     t = median_time(run_train_step, &c);
-    /* forward with tangents, N position passes, one weight pass at R, per state one (central:
-     * two) forward + weight pass at the displaced geometry */
+    /* forward with tangents, one position pass per scalar output (states, or the diabatic
+     * elements), one weight pass at R, per output one (central: two) forward + weight pass at the
+     * displaced geometry */
     int nd = force_hvp == FH_TRAIN_HVP_CENTRAL ? 2 : 1;
-    double f_train = f_fwd_t + N * f_bx + f_bt + nd * N * (f_fwd + f_bt);
+    double f_train = f_fwd_t + nout * f_bx + f_bt + nd * nout * (f_fwd + f_bt);
     printf("  (c) training step (E+F+NAC loss, all weights, %s HVP) %6.2f ms  %6.2f GFLOP/s\n",
            force_hvp == FH_TRAIN_HVP_CENTRAL ? "central" : "one-sided", 1e3 * t, f_train / t * 1e-9);
     free(Gref), free(Href);
@@ -216,6 +221,10 @@ int main(int argc, char **argv)
     small.channels = 16, small.lmax = 2, small.correlation = 3;
     small.n_radial = 2, small.radial[0] = small.radial[1] = 32;
     bench_config("small 16x0e+16x1o lmax 2 nu 3 [32,32]", small, 2, FH_TRAIN_HVP_FORWARD);
+    fh_model_hyper diab = small;
+    diab.diabatic = 1;
+    bench_config("small, diabatic readout ([model] coupling = diabatic)", diab, 2,
+                 FH_TRAIN_HVP_FORWARD);
     /* the capacity candidates measured against the small one on the stilbene data */
     fh_model_hyper wide = small;
     wide.channels = 24;
