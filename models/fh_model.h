@@ -212,13 +212,15 @@ double fh_model_nac_factor(double gap, double eps);
 /* The kernels of the two-state diabatic readout (model_diabatic.c; deck: [model] coupling =
  * diabatic): from a 2x2 diabatic Hamiltonian H = (H00, H11, H01) and its gradients dH [3][n3], the
  * adiabatic energies E [2] (E0 <= E1), their gradients g [2][n3] and the gap-scaled coupling
- * h = d01 (E1 - E0) [n3], d01 = <0|grad 1> (g or h may be NULL). The backward kernel takes the
+ * h = d01 (E1 - E0) [n3], d01 = <0|grad 1> (g or h may be NULL); eps >= 0 is the degeneracy guard
+ * (the gap is never below 2 eps; the model passes its nac_gap_eps). The backward kernel takes the
  * adjoints dL/dE (gE [2]), dL/dg (v [2][n3] or NULL) and dL/dh (gh [n3] or NULL) and writes
  * dL/dH (gH [3]) and dL/d(dH) (wdH [3][n3], or NULL to skip). */
-void fh_model_diab_forward(size_t n3, const double H[3], const double *dH, double E[2], double *g,
-                           double *h);
-void fh_model_diab_backward(size_t n3, const double H[3], const double *dH, const double gE[2],
-                            const double *v, const double *gh, double gH[3], double *wdH);
+void fh_model_diab_forward(size_t n3, double eps, const double H[3], const double *dH, double E[2],
+                           double *g, double *h);
+void fh_model_diab_backward(size_t n3, double eps, const double H[3], const double *dH,
+                            const double gE[2], const double *v, const double *gh, double gH[3],
+                            double *wdH);
 
 /* ---------------------------------------------------------------------------------------------
  * Model files (HDF5). Save writes PATH.tmp and renames it (atomic). Load validates format,

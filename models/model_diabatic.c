@@ -13,7 +13,13 @@
  *   E0 = a - D, E1 = a + D
  *   g0 = grad a - u grad Delta - w grad c,   g1 = grad a + u grad Delta + w grad c
  *   h  = u grad c - w grad Delta             (= d01 * 2D, d01 = <0|grad 1> = grad of the angle)
- * All outputs are linear in the gradients with coefficients that depend on the scalars only. */
+ * All outputs are linear in the gradients with coefficients that depend on the scalars only.
+ * The degeneracy guard eps (the model's nac_gap_eps): D = sqrt(Delta^2 + c^2 + eps^2), so the
+ * gap never falls below 2 eps and u, w, h stay smooth at the apex of the cone (they fall to 0 within
+ * about eps of it). Without it the loss's derivatives carry 1/D and one training geometry where
+ * the model's states happen to touch gives a step that wrecks the optimiser's moment estimates
+ * (measured: stilbene, the 63rd epoch, the validation energy error from 0.15 to 11 eV and back to
+ * 0.5 eV only after 150 epochs). eps = 0 is the exact 2x2 eigenproblem. */
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -21,22 +27,22 @@
 
 #include "fh_model.h"
 
-/* D, u and w; D is kept away from 0 so that the exact degeneracy (a set of measure zero) gives
- * finite numbers. */
-static double mixing(const double H[3], double *u, double *w)
+/* D, u and w; D is kept away from 0 so that the exact degeneracy with eps = 0 (a set of measure
+ * zero) gives finite numbers. */
+static double mixing(const double H[3], double eps, double *u, double *w)
 {
     double delta = 0.5 * (H[1] - H[0]), c = H[2];
-    double D = sqrt(delta * delta + c * c);
+    double D = sqrt(delta * delta + c * c + eps * eps);
     if (D < 1e-300) D = 1e-300;
     *u = delta / D;
     *w = c / D;
     return D;
 }
 
-void fh_model_diab_forward(size_t n3, const double H[3], const double *dH, double E[2], double *g,
-                           double *h)
+void fh_model_diab_forward(size_t n3, double eps, const double H[3], const double *dH, double E[2],
+                           double *g, double *h)
 {
-    double u, w, D = mixing(H, &u, &w), a = 0.5 * (H[0] + H[1]);
+    double u, w, D = mixing(H, eps, &u, &w), a = 0.5 * (H[0] + H[1]);
     E[0] = a - D;
     E[1] = a + D;
     const double *d00 = dH, *d11 = dH + n3, *d01 = dH + 2 * n3;
@@ -51,10 +57,11 @@ void fh_model_diab_forward(size_t n3, const double H[3], const double *dH, doubl
     }
 }
 
-void fh_model_diab_backward(size_t n3, const double H[3], const double *dH, const double gE[2],
-                            const double *v, const double *gh, double gH[3], double *wdH)
+void fh_model_diab_backward(size_t n3, double eps, const double H[3], const double *dH,
+                            const double gE[2], const double *v, const double *gh, double gH[3],
+                            double *wdH)
 {
-    double u, w, D = mixing(H, &u, &w);
+    double u, w, D = mixing(H, eps, &u, &w);
     const double *d00 = dH, *d11 = dH + n3, *d01 = dH + 2 * n3;
     /* Su = dL/du, Sw = dL/dw through the gradient outputs */
     double Su = 0, Sw = 0;
@@ -72,9 +79,10 @@ void fh_model_diab_backward(size_t n3, const double H[3], const double *dH, cons
             wdH[2 * n3 + k] = C;
         }
     }
-    /* du/dDelta = w^2/D, du/dc = dw/dDelta = -u w/D, dw/dc = u^2/D */
-    double Q = (Su * w - Sw * u) / D, gD = gE[1] - gE[0];
-    double ga = gE[0] + gE[1], gdelta = gD * u + w * Q, gc = gD * w - u * Q;
+    /* du/dDelta = (1 - u^2)/D, du/dc = dw/dDelta = -u w/D, dw/dc = (1 - w^2)/D */
+    double gD = gE[1] - gE[0], ga = gE[0] + gE[1];
+    double gdelta = gD * u + (Su * (1 - u * u) - Sw * u * w) / D;
+    double gc = gD * w + (Sw * (1 - w * w) - Su * u * w) / D;
     gH[0] = 0.5 * (ga - gdelta);
     gH[1] = 0.5 * (ga + gdelta);
     gH[2] = gc;
@@ -114,7 +122,8 @@ static int diabatic_seeded(fh_model_ws *ws, const fh_model *m, const double *the
                            double *hcoup, fh_err *err)
 {
     const size_t n3 = 3 * (size_t)natoms;
-    double u, w, D = mixing(H, &u, &w), a = 0.5 * (H[0] + H[1]);
+    double eps = fh_model_get_hyper(m)->nac_gap_eps;
+    double u, w, D = mixing(H, eps, &u, &w), a = 0.5 * (H[0] + H[1]);
     E[0] = a - D;
     E[1] = a + D;
     const double seeds[3][3] = {{0.5 + 0.5 * u, 0.5 - 0.5 * u, -w},  /* g0 */
@@ -162,7 +171,7 @@ int fh_model_member_eval(fh_model_ws *ws, const fh_model *m, const double *theta
     }
     if (rc == FH_OK) {
         if (!need_grad) memset(dH, 0, sizeof(double) * 3 * n3);
-        fh_model_diab_forward(n3, Hd, dH, E, gg, hcoup);
+        fh_model_diab_forward(n3, fh_model_get_hyper(m)->nac_gap_eps, Hd, dH, E, gg, hcoup);
         for (int s = 0; s < 2; s++)
             if ((grad_mask >> s) & 1u) memcpy(g + s * n3, gg + s * n3, sizeof(double) * n3);
     }

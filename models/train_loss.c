@@ -200,7 +200,8 @@ static int diabatic_sample_loss(fh_model_ws *ws, const fh_model *m, const double
     if (rc == FH_OK) {
         train_eval_terms(m, s, cfg, E, g, any ? h : NULL, &t, gE, v, gh);
         if (gtheta) {
-            fh_model_diab_backward((size_t)n3, H, dH, gE, v, gh, gH, w);
+            fh_model_diab_backward((size_t)n3, fh_model_get_hyper(m)->nac_gap_eps, H, dH, gE, v, gh,
+                                   gH, w);
             /* member_eval ended with backward passes: the forward at R is still the latest */
             rc = weight_grad(ws, m, theta, s, cfg, 3, gH, w, NULL, xd, gtheta, err);
         }

@@ -84,7 +84,7 @@ static void check_against_eigensolver(double c00, double c11, double c01, unsign
     unsigned long s = seed + 99;
     for (int i = 0; i < N3; i++) x[i] = 0.3 * rnd(&s);
     eval_fn(&f, x, H, dH);
-    fh_model_diab_forward(N3, H, dH, E, g, h);
+    fh_model_diab_forward(N3, 0.0, H, dH, E, g, h);
     eig(H, Eref, U);
     cr_assert(fabs(E[0] - Eref[0]) < 1e-13 && fabs(E[1] - Eref[1]) < 1e-13,
               "energies %.15g %.15g vs %.15g %.15g", E[0], E[1], Eref[0], Eref[1]);
@@ -141,7 +141,7 @@ Test(model_diabatic, coupling_turns_around_the_seam)
         double dH[3 * N3] = {0};
         dH[0] = -1, dH[N3] = 1, dH[2 * N3 + 1] = 1;
         double E[2], h[N3];
-        fh_model_diab_forward(N3, H, dH, E, NULL, h);
+        fh_model_diab_forward(N3, 0.0, H, dH, E, NULL, h);
         cr_assert(fabs(E[1] - E[0] - 2 * r) < 1e-15, "gap %.3g, expected %.3g", E[1] - E[0], 2 * r);
         /* grad theta = (-sin phi, cos phi)/(2r); h = grad theta * 2r */
         cr_assert(fabs(h[0] + sin(phi)) < 1e-12 && fabs(h[1] - cos(phi)) < 1e-12,
@@ -150,11 +150,11 @@ Test(model_diabatic, coupling_turns_around_the_seam)
 }
 
 /* L = gE.E + v.g + gh.h */
-static double scalar_of_outputs(const double H[3], const double *dH, const double gE[2],
+static double scalar_of_outputs(double eps, const double H[3], const double *dH, const double gE[2],
                                 const double *v, const double *gh)
 {
     double E[2], g[2 * N3], h[N3];
-    fh_model_diab_forward(N3, H, dH, E, g, h);
+    fh_model_diab_forward(N3, eps, H, dH, E, g, h);
     double L = gE[0] * E[0] + gE[1] * E[1];
     for (int i = 0; i < 2 * N3; i++) L += v[i] * g[i];
     for (int i = 0; i < N3; i++) L += gh[i] * h[i];
@@ -168,16 +168,18 @@ Test(model_diabatic, backward_matches_finite_differences)
     for (int i = 0; i < 3 * N3; i++) dH[i] = rnd(&s);
     for (int i = 0; i < 2 * N3; i++) v[i] = rnd(&s);
     for (int i = 0; i < N3; i++) gh[i] = rnd(&s);
-    const double cases[2][3] = {{-0.2, 0.1, 0.03}, {0.0, 0.002, -0.001}};
-    for (int c = 0; c < 2; c++) {
-        double H[3] = {cases[c][0], cases[c][1], cases[c][2]}, gH[3], wdH[3 * N3];
-        fh_model_diab_backward(N3, H, dH, gE, v, gh, gH, wdH);
+    /* far from the cone, near it, and at its apex with the guard (eps 1e-3: there D = eps) */
+    const double cases[4][4] = {{-0.2, 0.1, 0.03, 0.0}, {0.0, 0.002, -0.001, 0.0},
+                                {0.0, 0.002, -0.001, 1e-3}, {0.01, 0.01, 0.0, 1e-3}};
+    for (int c = 0; c < 4; c++) {
+        double H[3] = {cases[c][0], cases[c][1], cases[c][2]}, eps = cases[c][3], gH[3], wdH[3 * N3];
+        fh_model_diab_backward(N3, eps, H, dH, gE, v, gh, gH, wdH);
         double scale = c == 0 ? 1e-5 : 1e-7; /* steps well inside the gap */
         for (int e = 0; e < 3; e++) {
             double Hp[3] = {H[0], H[1], H[2]}, Hm[3] = {H[0], H[1], H[2]};
             Hp[e] += scale, Hm[e] -= scale;
-            double fd = (scalar_of_outputs(Hp, dH, gE, v, gh) -
-                         scalar_of_outputs(Hm, dH, gE, v, gh)) / (2 * scale);
+            double fd = (scalar_of_outputs(eps, Hp, dH, gE, v, gh) -
+                         scalar_of_outputs(eps, Hm, dH, gE, v, gh)) / (2 * scale);
             cr_assert(fabs(gH[e] - fd) < 1e-6 * (1 + fabs(fd)), "case %d dL/dH[%d] %.12g vs %.12g",
                       c, e, gH[e], fd);
         }
@@ -185,20 +187,35 @@ Test(model_diabatic, backward_matches_finite_differences)
             double dp[3 * N3], dm[3 * N3];
             for (int j = 0; j < 3 * N3; j++) dp[j] = dm[j] = dH[j];
             dp[i] += 1e-4, dm[i] -= 1e-4;
-            double fd = (scalar_of_outputs(H, dp, gE, v, gh) - scalar_of_outputs(H, dm, gE, v, gh)) /
-                        2e-4;
+            double fd = (scalar_of_outputs(eps, H, dp, gE, v, gh) -
+                         scalar_of_outputs(eps, H, dm, gE, v, gh)) / 2e-4;
             cr_assert(fabs(wdH[i] - fd) < 1e-9 * (1 + fabs(fd)), "case %d dL/d(dH)[%d] %.12g vs %.12g",
                       c, i, wdH[i], fd);
         }
         /* optional outputs: without v and gh only the energies' adjoint remains */
         double gH2[3];
-        fh_model_diab_backward(N3, H, dH, gE, NULL, NULL, gH2, NULL);
-        double D = sqrt(0.25 * (H[1] - H[0]) * (H[1] - H[0]) + H[2] * H[2]);
+        fh_model_diab_backward(N3, eps, H, dH, gE, NULL, NULL, gH2, NULL);
+        double D = sqrt(0.25 * (H[1] - H[0]) * (H[1] - H[0]) + H[2] * H[2] + eps * eps);
         double u = 0.5 * (H[1] - H[0]) / D, w = H[2] / D, gD = gE[1] - gE[0];
         cr_assert(fabs(gH2[0] - 0.5 * (gE[0] + gE[1] - gD * u)) < 1e-12 &&
                   fabs(gH2[1] - 0.5 * (gE[0] + gE[1] + gD * u)) < 1e-12 &&
                   fabs(gH2[2] - gD * w) < 1e-12, "energy-only adjoint");
     }
+}
+
+Test(model_diabatic, guard_keeps_the_gap_and_the_coupling_bounded)
+{
+    /* at the apex of the cone the gap is 2 eps and h is 0; a few eps away both are as without it */
+    double dH[3 * N3] = {0}, E[2], h[N3], E0[2], h0[N3];
+    dH[0] = -1, dH[N3] = 1, dH[2 * N3 + 1] = 1;
+    const double apex[3] = {0.3, 0.3, 0.0}, eps = 1e-3;
+    fh_model_diab_forward(N3, eps, apex, dH, E, NULL, h);
+    cr_assert(fabs(E[1] - E[0] - 2 * eps) < 1e-15 && fabs(h[0]) + fabs(h[1]) < 1e-15);
+    const double far[3] = {0.3 - 0.1, 0.3 + 0.1, 0.05};
+    fh_model_diab_forward(N3, eps, far, dH, E, NULL, h);
+    fh_model_diab_forward(N3, 0.0, far, dH, E0, NULL, h0);
+    cr_assert(fabs((E[1] - E[0]) - (E0[1] - E0[0])) < 1e-4 * (E0[1] - E0[0]) &&
+              tm_max_rel(h, h0, N3) < 1e-4, "the guard must not matter far from the apex");
 }
 
 /* ---- the network with the diabatic readout ---------------------------------------------------- */
@@ -253,12 +270,14 @@ Test(model_diabatic, network_forces_and_coupling_match_finite_differences)
     double E[2], g[2 * 3 * NAT], h[3 * NAT], H[3], dH[3 * 3 * NAT];
     cr_assert_eq(fh_model_member_eval(c.ws, c.m, c.theta, NAT, c.type, c.x, 3u, E, g, h, H, dH,
                                       &err), FH_OK, "%s", err.msg);
-    double delta = 0.5 * (H[1] - H[0]), D = sqrt(delta * delta + H[2] * H[2]);
+    const double eps = fh_model_get_hyper(c.m)->nac_gap_eps;
+    double delta = 0.5 * (H[1] - H[0]), D = sqrt(delta * delta + H[2] * H[2] + eps * eps);
     cr_assert(fabs(H[2]) > 0.05 * D && fabs(delta) > 0.05 * D,
               "both the diagonal split and H01 must matter here (H = %g %g %g)", H[0], H[1], H[2]);
     cr_assert(fabs(E[0] - (0.5 * (H[0] + H[1]) - D)) < 1e-12 && E[1] > E[0]);
-    /* references: central differences of the eigenvalues and of the mixing angle
-     * theta = atan2(H01, Delta)/2 (d01 = grad theta, h = 2 D grad theta) */
+    /* references: central differences of the eigenvalues (with the guard: a -+ sqrt(Delta^2 +
+     * H01^2 + eps^2)) and of the mixing angle theta = atan2(H01, Delta)/2 (d01 = grad theta;
+     * h = 2 D0^2/D grad theta, D0 the unguarded half gap, = 2 D grad theta without the guard) */
     double gfd[2 * 3 * NAT], hfd[3 * NAT], dHfd[3 * 3 * NAT];
     const double step = 1e-5;
     for (int i = 0; i < n3; i++) {
@@ -267,14 +286,15 @@ Test(model_diabatic, network_forces_and_coupling_match_finite_differences)
             memcpy(xp, c.x, sizeof xp);
             xp[i] += side ? -step : step;
             net_H(&c, xp, Hs[side]);
-            double dl = 0.5 * (Hs[side][1] - Hs[side][0]), Ds = sqrt(dl * dl + Hs[side][2] * Hs[side][2]);
+            double dl = 0.5 * (Hs[side][1] - Hs[side][0]);
+            double Ds = sqrt(dl * dl + Hs[side][2] * Hs[side][2] + eps * eps);
             Es[side][0] = 0.5 * (Hs[side][0] + Hs[side][1]) - Ds;
             Es[side][1] = 0.5 * (Hs[side][0] + Hs[side][1]) + Ds;
             th[side] = 0.5 * atan2(Hs[side][2], dl);
         }
         for (int s = 0; s < 2; s++) gfd[s * n3 + i] = (Es[0][s] - Es[1][s]) / (2 * step);
         for (int e = 0; e < 3; e++) dHfd[e * n3 + i] = (Hs[0][e] - Hs[1][e]) / (2 * step);
-        hfd[i] = 2 * D * (th[0] - th[1]) / (2 * step);
+        hfd[i] = 2 * (D * D - eps * eps) / D * (th[0] - th[1]) / (2 * step);
     }
     double eg = tm_max_rel(g, gfd, 2 * n3), eh = tm_max_rel(h, hfd, n3), ed = tm_max_rel(dH, dHfd, 3 * n3);
     cr_assert(eg < 1e-7, "state gradients vs finite differences: %.3e", eg);
