@@ -147,34 +147,27 @@ int fh_model_member_eval(fh_model_ws *ws, const fh_model *m, const double *theta
         return direct_eval(ws, m, theta, natoms, type, x, grad_mask, E, g, hcoup, err);
     const size_t n3 = 3 * (size_t)natoms;
     int nwant = (int)(grad_mask & 1u) + (int)((grad_mask >> 1) & 1u) + (hcoup != NULL);
-    if (!dH && nwant < 3) {
-        double Hl[3], *Hd = H ? H : Hl;
-        int rc = fh_model_forward(ws, m, theta, natoms, type, x, nwant ? FH_MODEL_TANGENTS : 0, Hd,
-                                  NULL, err);
-        if (rc) return rc;
-        return diabatic_seeded(ws, m, theta, natoms, Hd, grad_mask, E, g, hcoup, err);
-    }
-    int need_grad = grad_mask || hcoup;
-    double Hl[3], *Hd = H ? H : Hl, *own = NULL, *gg;
-    /* scratch: dH [3][n3] unless the caller's, and both states' gradients [2][n3] */
-    own = malloc(sizeof(double) * (dH ? 2 : 5) * n3);
-    if (!own) return fh_err_set(err, FH_EFAIL, "model: out of memory");
-    if (!dH) dH = own + 2 * n3;
-    gg = own;
-    int rc = fh_model_forward(ws, m, theta, natoms, type, x, need_grad ? FH_MODEL_TANGENTS : 0, Hd,
+    double Hl[3], *Hd = H ? H : Hl;
+    int rc = fh_model_forward(ws, m, theta, natoms, type, x, nwant ? FH_MODEL_TANGENTS : 0, Hd,
                               NULL, err);
-    for (int e = 0; e < 3 && rc == FH_OK && need_grad; e++) {
+    if (rc) return rc;
+    if (!dH && nwant < 3) return diabatic_seeded(ws, m, theta, natoms, Hd, grad_mask, E, g, hcoup, err);
+    /* scratch: both states' gradients [2][n3], and dH [3][n3] unless the caller's */
+    double *gg = malloc(sizeof(double) * (dH ? 2 : 5) * n3);
+    if (!gg) return fh_err_set(err, FH_EFAIL, "model: out of memory");
+    if (!dH) dH = gg + 2 * n3;
+    for (int e = 0; e < 3 && rc == FH_OK && nwant; e++) {
         double seed[3] = {0};
         seed[e] = 1.0;
         memset(dH + e * n3, 0, sizeof(double) * n3);
         rc = fh_model_backward(ws, m, theta, seed, NULL, dH + e * n3, NULL, err);
     }
     if (rc == FH_OK) {
-        if (!need_grad) memset(dH, 0, sizeof(double) * 3 * n3);
+        if (!nwant) memset(dH, 0, sizeof(double) * 3 * n3);
         fh_model_diab_forward(n3, fh_model_get_hyper(m)->nac_gap_eps, Hd, dH, E, gg, hcoup);
         for (int s = 0; s < 2; s++)
             if ((grad_mask >> s) & 1u) memcpy(g + s * n3, gg + s * n3, sizeof(double) * n3);
     }
-    free(own);
+    free(gg);
     return rc;
 }

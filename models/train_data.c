@@ -279,9 +279,9 @@ int fh_train_fit_norm(const fh_train_data *d, const size_t *idx, size_t n, fh_mo
         double sc = nh > 0 ? sqrt(h2 / nh) : 0.0;
         nm->nac_scale[p] = sc > 1e-12 ? sc : 1.0;
     }
-    /* With the diabatic readout nac_scale[0] scales H01 as scale_s scales the states: the RMS of
-     * the labels of its gradient's part that h measures (h ~ grad H01 where the states mix),
-     * just as scale_s is the RMS of the force labels. The mean of the states' scales instead
+    /* With the diabatic readout the same nac_scale[0] scales H01, as scale_s scales the states:
+     * the RMS of the labels of its gradient's part that h measures (h ~ grad H01 where the states
+     * mix), just as scale_s is the RMS of the force labels. The mean of the states' scales instead
      * (6 times larger on stilbene) started H01 at several eV and the gap error at 2.6 eV. */
     (void)err;
     return FH_OK;

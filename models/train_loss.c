@@ -218,22 +218,17 @@ int fh_train_sample_loss(fh_model_ws *ws, const fh_model *m, const double *theta
     if (fh_model_get_hyper(m)->diabatic)
         return diabatic_sample_loss(ws, m, theta, s, cfg, gtheta, terms, err);
     const int N = fh_model_nstates(m), P = N * (N - 1) / 2, n = s->natoms, n3 = 3 * n;
-    int nG = 0;
-    for (int k = 0; k < N; k++) nG += s->has_grad && s->has_grad[k];
     size_t len = (size_t)N * n3 * 2 + (size_t)P * n3 * 2 + n3 + 1;
     double *buf = calloc(len, sizeof(double));
     if (!buf) return fh_err_set(err, FH_EFAIL, "training: out of memory");
     double *g = buf, *v = g + (size_t)N * n3, *h = v + (size_t)N * n3, *gH = h + (size_t)P * n3;
     double *xd = gH + (size_t)P * n3;
     double E[FH_MODEL_MAX_STATES], gE[FH_MODEL_MAX_STATES] = {0};
-    int rc = fh_model_forward(ws, m, theta, n, s->type, s->x, nG ? FH_MODEL_TANGENTS : 0, E,
-                              P ? h : NULL, err);
-    for (int k = 0; k < N && rc == FH_OK; k++) {
-        if (!(s->has_grad && s->has_grad[k])) continue;
-        double e1[FH_MODEL_MAX_STATES] = {0};
-        e1[k] = 1.0;
-        rc = fh_model_backward(ws, m, theta, e1, NULL, g + (size_t)k * n3, NULL, err);
-    }
+    unsigned grad_mask = 0;
+    for (int k = 0; k < N; k++)
+        if (s->has_grad && s->has_grad[k]) grad_mask |= 1u << k;
+    int rc = fh_model_member_eval(ws, m, theta, n, s->type, s->x, grad_mask, E, g, P ? h : NULL,
+                                  NULL, NULL, err);
     if (rc) {
         free(buf);
         return rc;

@@ -261,6 +261,14 @@ static void net_H(net *c, const double *x, double H[3])
                  "%s", err.msg);
 }
 
+/* energies, both states' gradients and h of member 0 at x */
+static void net_eval(net *c, const double *x, double E[2], double *g, double *h)
+{
+    fh_err err = {0};
+    cr_assert_eq(fh_model_member_eval(c->ws, c->m, c->theta, NAT, c->type, x, 3u, E, g, h, NULL,
+                                      NULL, &err), FH_OK, "%s", err.msg);
+}
+
 Test(model_diabatic, network_forces_and_coupling_match_finite_differences)
 {
     net c;
@@ -321,11 +329,9 @@ Test(model_diabatic, network_invariance_and_equivariance)
 {
     net c;
     net_setup(&c, 1, 12);
-    fh_err err = {0};
     const int n3 = 3 * NAT;
     double E[2], g[2 * 3 * NAT], h[3 * NAT];
-    cr_assert_eq(fh_model_member_eval(c.ws, c.m, c.theta, NAT, c.type, c.x, 3u, E, g, h, NULL, NULL,
-                                      &err), FH_OK);
+    net_eval(&c, c.x, E, g, h);
     for (int inv = 0; inv < 2; inv++) {
         double Q[9], xr[3 * NAT], Er[2], gr[2 * 3 * NAT], hr[3 * NAT], gq[2 * 3 * NAT], hq[3 * NAT];
         tm_seed(70 + inv);
@@ -333,8 +339,7 @@ Test(model_diabatic, network_invariance_and_equivariance)
         tm_apply(Q, NAT, c.x, xr);
         for (int a = 0; a < NAT; a++)
             for (int k = 0; k < 3; k++) xr[3 * a + k] += 0.7 * (k + 1); /* and a translation */
-        cr_assert_eq(fh_model_member_eval(c.ws, c.m, c.theta, NAT, c.type, xr, 3u, Er, gr, hr, NULL,
-                                          NULL, &err), FH_OK);
+        net_eval(&c, xr, Er, gr, hr);
         tm_apply(Q, 2 * NAT, g, gq);
         tm_apply(Q, NAT, h, hq);
         cr_assert(fabs(Er[0] - E[0]) < 1e-12 * fabs(E[0]) && fabs(Er[1] - E[1]) < 1e-12 * fabs(E[1]),
@@ -352,8 +357,7 @@ Test(model_diabatic, training_loss_gradient_matches_finite_differences)
     fh_err err = {0};
     const int n3 = 3 * NAT;
     double E0[2], g0[2 * 3 * NAT], h0[3 * NAT];
-    cr_assert_eq(fh_model_member_eval(c.ws, c.m, c.theta, NAT, c.type, c.x, 3u, E0, g0, h0, NULL,
-                                      NULL, &err), FH_OK);
+    net_eval(&c, c.x, E0, g0, h0);
     /* labels near the model's own values; state 1's gradient missing */
     double El[2], Gl[2 * 3 * NAT], Hl[3 * NAT];
     tm_seed(31);
