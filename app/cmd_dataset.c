@@ -7,12 +7,15 @@
  * `fusionhop sample --retry-failed` recomputes them. */
 #include "fh_app.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "fh_dataset.h"
+#include "fh_file.h"
 #include "fh_train.h"
 #include "fh_units.h"
 #include "fh_xyz.h"
@@ -129,20 +132,53 @@ static int cmd_info(const char *path, int have_seed, unsigned long long seed)
 
 static int cmd_export(const char *path, const char *out, const char *origin)
 {
+    /* OUT is replaced by the XYZ file: never when it is the dataset itself or another HDF5 file
+     * (a dataset or model given to -o by mistake), nor a directory */
+    struct stat st;
+    if (!*out) {
+        fprintf(stderr, "fusionhop dataset: -o needs a file name\n");
+        return FH_EXIT_USAGE;
+    }
+    if (stat(out, &st) == 0 && S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "fusionhop dataset: %s: is a directory (-o takes the XYZ file to write)\n",
+                out);
+        return FH_EXIT_USAGE;
+    }
+    if (fh_file_same(path, out)) {
+        fprintf(stderr, "fusionhop dataset: -o %s is the dataset itself; not overwritten (export "
+                "writes an XYZ file)\n", out);
+        return FH_EXIT_USAGE;
+    }
+    if (fh_file_is_hdf5(out)) {
+        fprintf(stderr, "fusionhop dataset: %s: an HDF5 file (a dataset or model?) exists there; "
+                "not overwritten (export writes an XYZ file)\n", out);
+        return FH_EXIT_USAGE;
+    }
     fh_dataset *d = NULL;
     fh_err err = {0};
     if (fh_dataset_read(path, &d, &err)) {
         fprintf(stderr, "fusionhop dataset: %s\n", err.msg);
         return FH_EXIT_USAGE;
     }
+    if (origin) { /* a mistyped origin must not replace OUT with an empty file */
+        size_t r = 0;
+        while (r < d->n && (d->status[r] != FH_DATASET_OK || strcmp(origin, d->origin[r]))) r++;
+        if (r == d->n) {
+            fprintf(stderr, "fusionhop dataset: %s: no completed rows of origin '%s' (see "
+                    "'fusionhop dataset info %s'); %s not written\n", path, origin, path, out);
+            fh_dataset_free(d);
+            return FH_EXIT_USAGE;
+        }
+    }
     /* written to a temporary name and renamed: an existing OUT is never left half-written */
     char tmp[2048];
     snprintf(tmp, sizeof tmp, "%s.tmp", out);
     FILE *f = fopen(tmp, "w");
     if (!f) {
-        fprintf(stderr, "fusionhop dataset: %s: cannot write\n", out);
+        int e = errno;
+        fprintf(stderr, "fusionhop dataset: %s: cannot write: %s\n", out, strerror(e));
         fh_dataset_free(d);
-        return FH_EXIT_FAIL;
+        return e == ENOENT || e == ENOTDIR || e == EACCES ? FH_EXIT_USAGE : FH_EXIT_FAIL;
     }
     const int n3 = 3 * d->natoms, N = d->nstates;
     double *x = malloc(sizeof(double) * (size_t)n3);

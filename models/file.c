@@ -45,3 +45,27 @@ int fh_file_mkdirs(const char *dir)
     free(p);
     return rc;
 }
+
+int fh_file_same(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    if (!a || !b || stat(a, &sa) != 0 || stat(b, &sb) != 0) return 0;
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+int fh_file_is_hdf5(const char *path)
+{
+    static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    int found = 0;
+    for (long off = 0; !found && off + 8 <= (long)st.st_size && off <= (1L << 20);
+         off = off ? 2 * off : 512) {
+        unsigned char b[8];
+        found = fseek(f, off, SEEK_SET) == 0 && fread(b, 1, 8, f) == 8 && memcmp(b, sig, 8) == 0;
+    }
+    fclose(f);
+    return found;
+}

@@ -136,6 +136,43 @@ Test(dataset_cmd, export_writes_completed_geometries_that_read_back)
     fh_xyz_free(g);
 }
 
+/* export never replaces the dataset itself or another HDF5 file (a model, a dataset) given to -o by
+ * mistake, nor an earlier export when --origin matches no row: exit 2, the file untouched. */
+Test(dataset_cmd, export_never_overwrites_hdf5_files_or_earlier_results)
+{
+    make_dataset("d.h5");
+    make_dataset("other.h5");
+    char path[1200];
+    snprintf(path, sizeof path, "%s/d.h5", dir);
+    fh_dataset *d = NULL;
+    fh_err err = {0};
+    cr_assert_eq(sh("cp d.h5 d.orig && cp other.h5 other.orig"), 0);
+    cr_assert_eq(sh("%s dataset export d.h5 -o d.h5 2> e1.txt", FH_TEST_FUSIONHOP), 2);
+    cr_assert_eq(sh("%s dataset export d.h5 -o ./d.h5 2>/dev/null", FH_TEST_FUSIONHOP), 2);
+    cr_assert_eq(sh("cmp -s d.h5 d.orig"), 0, "the dataset is untouched");
+    cr_assert_eq(fh_dataset_read(path, &d, &err), FH_OK, "%s", err.msg);
+    fh_dataset_free(d);
+    cr_assert_eq(sh("%s dataset export d.h5 -o other.h5 2> e2.txt", FH_TEST_FUSIONHOP), 2);
+    cr_assert_eq(sh("cmp -s other.h5 other.orig"), 0, "another HDF5 file is untouched");
+    cr_assert_eq(sh("mkdir sub && %s dataset export d.h5 -o sub 2> e3.txt", FH_TEST_FUSIONHOP), 2);
+    cr_assert_eq(sh("%s dataset export d.h5 -o nodir/x.xyz 2> e4.txt", FH_TEST_FUSIONHOP), 2);
+    /* an earlier export survives a mistyped origin */
+    cr_assert_eq(sh("%s dataset export d.h5 -o all.xyz 2>/dev/null && cp all.xyz all.orig",
+                    FH_TEST_FUSIONHOP), 0);
+    cr_assert_eq(sh("%s dataset export d.h5 -o all.xyz --origin mcei 2> e5.txt",
+                    FH_TEST_FUSIONHOP), 2);
+    cr_assert_eq(sh("cmp -s all.xyz all.orig"), 0, "the earlier export is untouched");
+    static const char *want[5] = {"-o d.h5 is the dataset itself", "other.h5: an HDF5 file",
+                                  "sub: is a directory", "nodir/x.xyz: cannot write",
+                                  "no completed rows of origin 'mcei'"};
+    for (int k = 0; k < 5; k++) {
+        snprintf(path, sizeof path, "%s/e%d.txt", dir, k + 1);
+        char *t = read_text(path);
+        cr_assert(strstr(t, want[k]), "e%d: %s", k + 1, t);
+        free(t);
+    }
+}
+
 Test(dataset_cmd, withdraw_and_bad_arguments)
 {
     make_dataset("d.h5");
