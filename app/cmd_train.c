@@ -4,12 +4,15 @@
  * file is written at the end with the test-split report. */
 #include "fh_app.h"
 #include "fh_deck.h"
+#include "fh_file.h"
+#include "fh_model.h"
 #include "fh_train.h"
 
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static void usage(void)
 {
@@ -66,6 +69,63 @@ static int parse_flip(const char *s, fh_train_config *c, fh_err *err)
         while (*p == ' ') p++;
         if (*p == ',') p++;
         while (*p == ' ') p++;
+    }
+    return FH_OK;
+}
+
+/* Directory part of PATH into out ("." when none). */
+static void dir_of(const char *path, char *out, size_t n)
+{
+    const char *slash = strrchr(path, '/');
+    if (slash) snprintf(out, n, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+    else snprintf(out, n, ".");
+}
+
+/* Whether A and B name the same file, which need not exist yet (same directory, same name). */
+static int same_path(const char *a, const char *b)
+{
+    if (!*a || !*b) return 0;
+    if (strcmp(a, b) == 0 || fh_file_same(a, b)) return 1;
+    const char *sa = strrchr(a, '/'), *sb = strrchr(b, '/');
+    if (strcmp(sa ? sa + 1 : a, sb ? sb + 1 : b) != 0) return 0;
+    char da[4096], db[4096];
+    dir_of(a, da, sizeof da);
+    dir_of(b, db, sizeof db);
+    return fh_file_same(da, db);
+}
+
+/* The files training writes (the model, the checkpoint it removes at the end) must not be the
+ * files it reads, nor each other, and an existing file in the model's place must be a model
+ * (retraining replaces a model; anything else only with --force). */
+static int check_outputs(const fh_train_config *c, const char *deck, fh_err *err)
+{
+    const struct {
+        const char *what, *path;
+    } in[2] = {{"the [train] dataset", c->dataset}, {"the [train] init_model", c->init_model}};
+    for (int k = 0; k < 2; k++) {
+        if (same_path(c->output, in[k].path))
+            return fh_err_set(err, FH_EINPUT, "%s: error: the model file %s is %s; choose another "
+                              "output (-o or [train] output)", deck, c->output, in[k].what);
+        if (same_path(c->checkpoint, in[k].path))
+            return fh_err_set(err, FH_EINPUT, "%s: error: the checkpoint %s is %s; choose another "
+                              "[train] checkpoint", deck, c->checkpoint, in[k].what);
+    }
+    if (same_path(c->checkpoint, c->output))
+        return fh_err_set(err, FH_EINPUT, "%s: error: the checkpoint and the model file are both %s "
+                          "(the checkpoint is deleted when the model is written); choose another "
+                          "[train] checkpoint", deck, c->output);
+    struct stat st;
+    if (!c->force && stat(c->output, &st) == 0) {
+        fh_model *m = NULL;
+        fh_err lerr = {0};
+        if (S_ISDIR(st.st_mode))
+            return fh_err_set(err, FH_EINPUT, "%s: error: the model file %s is a directory", deck,
+                              c->output);
+        if (fh_model_load(c->output, &m, &lerr) != FH_OK)
+            return fh_err_set(err, FH_EINPUT, "%s: error: %s exists and is not a fusionhop model "
+                              "(%s); not overwritten: choose another output, or --force", deck,
+                              c->output, lerr.msg);
+        fh_model_free(m);
     }
     return FH_OK;
 }
@@ -163,6 +223,7 @@ static int train(const fh_deck_args *a)
     if (rc == FH_OK && c.train_fraction + c.valid_fraction > 1.0 + 1e-12)
         rc = fh_err_set(&err, FH_EINPUT, "%s: error: [train] train_fraction + valid_fraction = %g "
                         "exceeds 1", a->deck, c.train_fraction + c.valid_fraction);
+    if (rc == FH_OK) rc = check_outputs(&c, a->deck, &err);
     fh_train_result res;
     if (rc == FH_OK) rc = fh_train_run(&h, &c, MPI_COMM_WORLD, &res, &err);
     if (rc != FH_OK) fh_log("fusionhop train: %s\n", err.msg);

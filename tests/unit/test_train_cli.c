@@ -212,6 +212,45 @@ Test(train_cli, usage_and_input_errors)
     cleanup_dir();
 }
 
+/* The files training writes never replace the files it reads or each other: -o naming the dataset
+ * or an existing file that is not a model, a checkpoint that is the model file (deleted when the
+ * model is written) or the init_model: exit 2, naming the file, which is left as it was. A model
+ * in the model's place is still replaced by retraining (the active-learning loop does that). */
+Test(train_cli, outputs_never_replace_inputs_or_other_files)
+{
+    setup_dir();
+    cr_assert_eq(sh("cp data.h5 data.orig && echo notes > notes.txt"), 0);
+    cr_assert_eq(sh("%s train train.inp -o data.h5 2> e1.log", FH_TEST_FUSIONHOP), 2);
+    cr_assert_eq(sh("%s train train.inp -o ./data.h5 --force 2>/dev/null", FH_TEST_FUSIONHOP), 2);
+    cr_assert_eq(sh("%s train train.inp -o m.h5 --set train.checkpoint=data.h5 2> e2.log",
+                    FH_TEST_FUSIONHOP), 2);
+    cr_assert_eq(sh("cmp -s data.h5 data.orig"), 0, "the dataset is untouched");
+    cr_assert_eq(sh("%s train train.inp -o m.h5 --set train.checkpoint=./m.h5 2> e3.log",
+                    FH_TEST_FUSIONHOP), 2);
+    cr_assert_eq(sh("%s train train.inp -o notes.txt 2> e4.log", FH_TEST_FUSIONHOP), 2);
+    cr_assert_eq(sh("grep -qx notes notes.txt"), 0, "the text file is untouched");
+    /* a model is replaced by retraining; then it cannot be its own fine-tuning checkpoint */
+    cr_assert_eq(sh("%s train train.inp -o m.h5 2>/dev/null", FH_TEST_FUSIONHOP), 0);
+    cr_assert_eq(sh("%s train train.inp -o m.h5 --set train.epochs=2 2>/dev/null",
+                    FH_TEST_FUSIONHOP), 0);
+    cr_assert_eq(sh("cp m.h5 m.orig && %s train train.inp -o m2.h5 --set train.init_model=m.h5 "
+                    "--set train.checkpoint=m.h5 2> e5.log", FH_TEST_FUSIONHOP), 2);
+    cr_assert_eq(sh("cmp -s m.h5 m.orig"), 0, "the initial model is untouched");
+    static const char *want[5] = {"the model file data.h5 is the [train] dataset",
+                                  "the checkpoint ./data.h5 is the [train] dataset",
+                                  "the checkpoint and the model file are both m.h5",
+                                  "notes.txt exists and is not a fusionhop model",
+                                  "the checkpoint ./m.h5 is the [train] init_model"};
+    for (int k = 0; k < 5; k++) {
+        char name[16];
+        snprintf(name, sizeof name, "e%d.log", k + 1);
+        char *e = read_text_in(dir, name);
+        cr_assert(strstr(e, want[k]) && strstr(e, "train.inp: error"), "%s: %s", name, e);
+        free(e);
+    }
+    cleanup_dir();
+}
+
 Test(train_cli, surface_hopping_on_the_trained_model)
 {
     setup_dir();
