@@ -4,12 +4,16 @@
  * not depend on the number of ranks. */
 #include "fh_runner.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fh_h5md.h"
 #include "fh_units.h"
@@ -330,15 +334,32 @@ typedef struct {
     int io_errors;
 } manager;
 
+/* Whether another process holds HDF5's lock on PATH (a flock: shared by readers, exclusive by a
+ * writer) in a way that keeps this one from opening it (writable: any lock). */
+static int index_locked(const char *path, int writable)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return 0;
+    int locked = flock(fd, (writable ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    close(fd); /* releases the probe's lock, if it got one */
+    return locked;
+}
+
 /* Open the index for an update, retrying while another process (a job-array task writing into
- * the same directory) holds it: each holder keeps it open for milliseconds only. */
+ * the same directory) holds it: each holder keeps it open for milliseconds only. A file that
+ * fails to open while nobody holds it (not HDF5, truncated, a directory) fails at once, on the
+ * second try in a row, instead of after the minute of retries meant for a busy one. */
 static int open_index(const char *outdir, int writable, fh_ens **e, fh_err *err)
 {
-    int rc = FH_EFAIL;
+    int rc = FH_EFAIL, unlocked = 0;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", outdir, FH_ENS_FILE);
     for (int attempt = 0; attempt < 600; attempt++) {
         fh_err_clear(err);
         rc = fh_ens_open(outdir, writable, e, err);
         if (rc == FH_OK) return rc;
+        unlocked = index_locked(path, writable) ? 0 : unlocked + 1;
+        if (unlocked >= 2) return rc;
         struct timespec ts = {0, 100000000L};
         nanosleep(&ts, NULL);
     }
