@@ -1,9 +1,15 @@
 /* Deck -> library objects (see fh_setup.h). */
 #include "fh_setup.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "fh_units.h"
+
+/* Closest two atoms of a reference geometry may be, bohr (0.1 Angstrom). */
+#define MIN_DISTANCE (0.1 * FH_ANGSTROM_BOHR)
 
 int fh_setup_surface(const fh_deck *d, const char *deck_name, fh_surface **s, fh_xyz **geom,
                      fh_err *err)
@@ -30,6 +36,25 @@ int fh_setup_surface(const fh_deck *d, const char *deck_name, fh_surface **s, fh
     if (*gpath) {
         int rc = fh_xyz_read(gpath, geom, err);
         if (rc != FH_OK) return rc;
+        /* atoms on top of each other: every trajectory would fail at its first step */
+        const fh_xyz *g = *geom;
+        for (int i = 0; i < g->natoms; i++)
+            for (int j = i + 1; j < g->natoms; j++) {
+                double r2 = 0;
+                for (int k = 0; k < 3; k++) {
+                    double dx = g->x[3 * j + k] - g->x[3 * i + k];
+                    r2 += dx * dx;
+                }
+                if (r2 < MIN_DISTANCE * MIN_DISTANCE) {
+                    rc = fh_err_set(err, FH_EINPUT, "%s:%d: error: atoms %d and %d (lines %d and %d) "
+                                    "are %.3g Angstrom apart: not a molecule's geometry", gpath,
+                                    j + 3, i + 1, j + 1, i + 3, j + 3,
+                                    sqrt(r2) * FH_BOHR_ANGSTROM);
+                    fh_xyz_free(*geom);
+                    *geom = NULL;
+                    return rc;
+                }
+            }
         cfg.natoms = (*geom)->natoms;
         cfg.z = (*geom)->z;
     }

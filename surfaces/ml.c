@@ -41,6 +41,11 @@ int fh_surf_ml_create(const fh_surface_config *cfg, fh_surface *s, fh_err *err)
     int *type = malloc(sizeof(int) * cfg->natoms);
     rc = type ? fh_model_types(m, cfg->natoms, cfg->z, type, err) : fh_err_set(err, FH_EFAIL, "out of memory");
     free(type);
+    /* a model with coupling sign flips is for one molecule: another one would fail every step */
+    int nflip = fh_model_get_hyper(m)->nac_flip_natoms;
+    if (!rc && nflip && nflip != cfg->natoms)
+        rc = fh_err_set(err, FH_EINPUT, "the model is for a molecule of %d atoms (its coupling sign "
+                        "flips, nac_flip), the geometry has %d", nflip, cfg->natoms);
     if (rc) {
         fh_model_free(m);
         return fh_err_prefix(err, "the geometry does not fit the model %s: ", cfg->model_file);
