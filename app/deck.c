@@ -254,6 +254,11 @@ static int convert(const fh_deck *d, const fh_deck_key *k, const char *text, val
             (void)rc;
         }
         x *= f;
+        if (!isfinite(x)) { /* e.g. 1e308 Angstrom: finite as written, infinite in bohr */
+            diag_add(dg, where, line, col, "value '%s' for '%s' in [%s] is too large", text, k->key,
+                     k->section);
+            return -1;
+        }
         if (!in_range(k, x)) {
             describe_range(k, range, sizeof range);
             diag_add(dg, where, line, col, "value '%s' for '%s' in [%s] is out of range %s", text,
