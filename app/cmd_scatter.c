@@ -31,7 +31,7 @@ static void usage(FILE *f)
             "\n"
             "options:\n"
             "  --model N          Tully model 1, 2 or 3 (required)\n"
-            "  --momentum K       initial momentum in atomic units, > 0 (required)\n"
+            "  --momentum K       initial momentum in atomic units, 0 < K <= 1e6 (required)\n"
             "  --ntraj M          number of trajectories, >= 1 (required)\n"
             "  --seed S           ensemble seed, 0..2^64-1 (default 1)\n"
             "  --decoherence D    none (default) or edc (Granucci-Persico, C = 0.1 hartree)\n"
@@ -82,12 +82,15 @@ static int parse_u64(const char *s, uint64_t *out)
     return 0;
 }
 
+/* Largest --momentum, a.u.: far beyond any scattering regime, far below where K^2/2m overflows. */
+#define MAX_MOMENTUM 1e6
+
 static int parse_positive(const char *s, double *out)
 {
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (errno || end == s || *end != '\0' || !isfinite(v) || !(v > 0)) return -1;
+    if (errno || end == s || *end != '\0' || !isfinite(v) || !(v > 0) || v > MAX_MOMENTUM) return -1;
     *out = v;
     return 0;
 }
@@ -117,6 +120,12 @@ int fh_cmd_scatter(int argc, char **argv)
     fh_dyn_frustrated frustrated = FH_DYN_FRUSTRATED_KEEP;
     int have_model = 0, have_momentum = 0, have_ntraj = 0;
     for (int i = 1; i < argc; i++) {
+        /* an option given twice is a mistake (which one was meant?), not "the last one wins" */
+        for (int j = 1; j < i; j++) {
+            size_t li = strcspn(argv[i], "="), lj = strcspn(argv[j], "=");
+            if (strncmp(argv[i], "--", 2) == 0 && li == lj && strncmp(argv[i], argv[j], li) == 0)
+                return bad("option '%.*s' given twice", (int)li, argv[i]);
+        }
         const char *opt = argv[i], *val = NULL;
         char name[32];
         const char *eq = strchr(opt, '=');
@@ -140,7 +149,8 @@ int fh_cmd_scatter(int argc, char **argv)
             have_model = 1;
         } else if (strcmp(name, "--momentum") == 0) {
             if (parse_positive(val, &momentum))
-                return bad("--momentum must be a positive number (atomic units), got '%s'", val);
+                return bad("--momentum must be a positive number up to %g (atomic units), got '%s'",
+                           MAX_MOMENTUM, val);
             have_momentum = 1;
         } else if (strcmp(name, "--ntraj") == 0) {
             if (parse_long(val, 1, 1000000000L, &ntraj))

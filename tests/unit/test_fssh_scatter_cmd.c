@@ -121,6 +121,12 @@ Test(fssh_scatter_cmd, usage_errors_exit_2_with_a_message)
         {"--model 1 --momentum 20 --ntraj 10 --frustrated", "option '--frustrated' needs a value"},
         {"--model 1 --momentum 20 --ntraj", "option '--ntraj' needs a value"},
         {"--model 1 --momentum 20 --ntraj 10 extra", "unexpected argument 'extra'"},
+        /* an overflowing momentum was a runtime failure (exit 1, "non-finite value") */
+        {"--model 1 --momentum 1e200 --ntraj 10", "--momentum must be a positive number up to 1e+06"},
+        /* a repeated option was silently "the last one wins" */
+        {"--model 1 --momentum 20 --ntraj 10 --model 2", "option '--model' given twice"},
+        {"--model 1 --momentum 20 --ntraj=10 --ntraj 3", "option '--ntraj' given twice"},
+        {"--model 1 --momentum 20 --ntraj 10 --seed 1 --seed=2", "option '--seed' given twice"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char out[4096], err[4096];
