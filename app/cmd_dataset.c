@@ -209,6 +209,25 @@ static int cmd_export(const char *path, const char *out, const char *origin)
 
 static int cmd_withdraw(const char *path, const char *note, char **ids, int nids)
 {
+    /* every ID first: a mistyped one withdraws nothing (not the ones before it) and says so */
+    fh_dataset *d = NULL;
+    fh_err rerr = {0};
+    if (fh_dataset_read(path, &d, &rerr)) {
+        fprintf(stderr, "fusionhop dataset: %s\n", rerr.msg);
+        return rerr.code == FH_EFAIL ? FH_EXIT_FAIL : FH_EXIT_USAGE;
+    }
+    int unknown = 0;
+    for (int k = 0; k < nids; k++)
+        if (fh_dataset_find(d, ids[k], FH_DATASET_OK) < 0 &&
+            fh_dataset_find(d, ids[k], FH_DATASET_FAILED) < 0) {
+            fprintf(stderr, "fusionhop dataset: %s: no row with id '%s'\n", path, ids[k]);
+            unknown++;
+        }
+    fh_dataset_free(d);
+    if (unknown) {
+        fprintf(stderr, "fusionhop dataset: nothing withdrawn\n");
+        return FH_EXIT_USAGE;
+    }
     for (int k = 0; k < nids; k++) {
         fh_err err = {0};
         size_t n = 0;
@@ -251,15 +270,27 @@ int fh_cmd_dataset(int argc, char **argv)
                 break;
             }
             const char *v = argv[++i];
+            for (int j = 3; j < i - 1; j++)
+                if (!strcmp(argv[j], a)) { /* not "the last one wins" */
+                    fprintf(stderr, "fusionhop dataset: %s given twice\n", a);
+                    rc = FH_EXIT_USAGE;
+                }
+            if (rc != FH_EXIT_OK) break;
             if (!strcmp(a, "-o")) out = v;
             else if (!strcmp(a, "--origin")) origin = v;
             else if (!strcmp(a, "--note")) note = v;
             else if (!strcmp(a, "--model")) model = v;
             else {
                 char *end = NULL;
+                errno = 0;
                 seed = strtoull(v, &end, 10);
                 if (!*v || *end) {
                     fprintf(stderr, "fusionhop dataset: --seed '%s' is not a number\n", v);
+                    rc = FH_EXIT_USAGE;
+                } else if (v[0] == '-' || errno == ERANGE || seed > 4294967295ULL) {
+                    /* strtoull wraps "-5" around; [train] seed is 0..2^32-1 */
+                    fprintf(stderr, "fusionhop dataset: --seed '%s' is out of range 0..4294967295 "
+                            "(the [train] seed)\n", v);
                     rc = FH_EXIT_USAGE;
                 }
                 have_seed = 1;

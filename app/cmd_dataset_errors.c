@@ -82,6 +82,16 @@ int fh_dataset_errors(const char *path, const char *model, const char *origin, i
         }
         first = (size_t)used;
     }
+    if (origin) { /* a mistyped origin is an input error, not an empty table */
+        size_t k = 0;
+        while (k < td->n && strcmp(d->origin[row[k]], origin) != 0) k++;
+        if (k == td->n) {
+            fprintf(stderr, "fusionhop dataset errors: %s: no completed rows of origin '%s' (see "
+                    "'fusionhop dataset info %s')\n", path, origin, path);
+            free(row);
+            goto done;
+        }
+    }
     const int N = td->nstates;
     int no = 0;
     fh_train_loss_cfg cfg = fh_train_loss_cfg_default();

@@ -212,6 +212,35 @@ Test(dataset_cmd, withdraw_and_bad_arguments)
                     FH_TEST_FUSIONHOP), 2);
 }
 
+/* Input that used to be accepted silently: a mistyped id withdrew nothing (exit 0, and the ids
+ * before it were withdrawn), a negative or too large --seed wrapped around or described a split
+ * `fusionhop train` cannot make, a repeated option was "the last one wins". Exit 2, nothing done. */
+Test(dataset_cmd, mistyped_ids_bad_seeds_and_repeated_options)
+{
+    make_dataset("d.h5");
+    cr_assert_eq(sh("cp d.h5 d.orig"), 0);
+    cr_assert_eq(sh("%s dataset withdraw d.h5 --note x a-0 a-9 > w.txt 2> e1.txt",
+                    FH_TEST_FUSIONHOP), 2);
+    cr_assert_eq(sh("cmp -s d.h5 d.orig"), 0, "nothing withdrawn, a-0 included");
+    /* withdrawing a withdrawn row again is no error (the id is there, as a failed row) */
+    cr_assert_eq(sh("%s dataset withdraw d.h5 --note x b-0 > w2.txt", FH_TEST_FUSIONHOP), 0);
+    cr_assert_eq(sh("%s dataset info d.h5 --seed -5 2> e2.txt", FH_TEST_FUSIONHOP), 2);
+    cr_assert_eq(sh("%s dataset info d.h5 --seed 4294967296 2> e3.txt", FH_TEST_FUSIONHOP), 2);
+    cr_assert_eq(sh("%s dataset info d.h5 --seed 4294967295 > /dev/null", FH_TEST_FUSIONHOP), 0);
+    cr_assert_eq(sh("%s dataset export d.h5 -o a.xyz -o b.xyz 2> e4.txt", FH_TEST_FUSIONHOP), 2);
+    cr_assert_eq(sh("test ! -e a.xyz && test ! -e b.xyz"), 0);
+    static const char *want[4] = {"d.h5: no row with id 'a-9'",
+                                  "--seed '-5' is out of range 0..4294967295",
+                                  "--seed '4294967296' is out of range", "-o given twice"};
+    for (int k = 0; k < 4; k++) {
+        char path[1200];
+        snprintf(path, sizeof path, "%s/e%d.txt", dir, k + 1);
+        char *t = read_text(path);
+        cr_assert(strstr(t, want[k]), "e%d: %s", k + 1, t);
+        free(t);
+    }
+}
+
 /* The numbers of one line of `dataset errors` (name, rows, E0, E1, gap, force, NAC cosine). */
 typedef struct {
     int rows;
@@ -348,6 +377,13 @@ Test(dataset_cmd, errors_match_direct_predictions_and_new_rows_are_checked)
     t = read_text(opath);
     cr_expect(strstr(t, "--new: the first 9 completed rows of e.h5 are not the rows m.h5 was "
                         "trained on"), "%s", t);
+    free(t);
+    /* a mistyped origin: exit 2, not an empty table with exit 0 */
+    cr_assert_eq(sh("%s dataset errors e.h5 --model m.h5 --origin exrta > o.txt 2> o.err",
+                    FH_TEST_FUSIONHOP), 2);
+    snprintf(opath, sizeof opath, "%s/o.err", dir);
+    t = read_text(opath);
+    cr_expect(strstr(t, "e.h5: no completed rows of origin 'exrta'"), "%s", t);
     free(t);
     cr_assert_eq(sh("%s dataset errors e.h5 2> nomodel.txt", FH_TEST_FUSIONHOP), 2);
     cr_assert_eq(sh("%s dataset errors e.h5 --model none.h5 2> none.txt", FH_TEST_FUSIONHOP), 2);
