@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Enough of a deck for the schema's required keys, when the run's deck is not available. */
@@ -151,6 +152,13 @@ int fh_cmd_analyze(int argc, char **argv)
     else snprintf(resdir, sizeof resdir, "%s/analysis", outdir);
 
     fh_err err = {0};
+    struct stat st;
+    if (stat(resdir, &st) == 0 && !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "fusionhop analyze: %s: not a directory (where the report goes; see -o)\n",
+                resdir);
+        fh_deck_args_free(&a);
+        return FH_EXIT_USAGE;
+    }
     if (settings_deck(outdir, deck_file, a.sets, a.nsets, &d) != FH_OK) rc = FH_EXIT_USAGE;
     else rc = read_settings(d, &s);
     if (rc == FH_EXIT_OK) {

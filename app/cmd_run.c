@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void usage(void)
@@ -109,6 +110,17 @@ static int prepare_modes(fh_surface *s, const fh_deck *d, const fh_xyz *geom, co
     return rc;
 }
 
+/* An existing file where the output directory should be is an input error, not an I/O failure. */
+static int check_outdir(const char *outdir, fh_err *err)
+{
+    struct stat st;
+    if (!outdir) return fh_err_set(err, FH_EFAIL, "out of memory");
+    if (stat(outdir, &st) == 0 && !S_ISDIR(st.st_mode))
+        return fh_err_set(err, FH_EINPUT, "%s: not a directory (the output directory of the run; "
+                          "see -o or [output] dir)", outdir);
+    return FH_OK;
+}
+
 static int run(const fh_deck_args *a, long first, long last)
 {
     fh_err err = {0};
@@ -178,11 +190,13 @@ static int run(const fh_deck_args *a, long first, long last)
         }
         outdir = fh_setup_outdir(d, deck_name, a->outdir);
         deck_text = fh_deck_resolved_text(d);
+        if ((rc = check_outdir(outdir, &err)) != FH_OK) goto out;
         if ((rc = prepare_modes(s, d, geom, outdir, deck_text, &modes, &err)) != FH_OK) goto out;
         c.modes = modes;
     }
     if (!outdir) outdir = fh_setup_outdir(d, deck_name, a->outdir);
     if (!deck_text) deck_text = fh_deck_resolved_text(d);
+    if ((rc = check_outdir(outdir, &err)) != FH_OK) goto out;
     c.outdir = outdir;
     c.deck_text = deck_text;
     c.frame_every = (int)fh_deck_int(d, "output", "frame_every");

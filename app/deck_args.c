@@ -17,14 +17,23 @@ int fh_deck_args_parse(int argc, char **argv, fh_deck_args *a)
     if (!a->sets) return FH_EXIT_FAIL;
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i];
-        if (strcmp(s, "-o") == 0 || strcmp(s, "--output") == 0) {
-            if (i + 1 >= argc) {
+        if (strcmp(s, "-o") == 0 || strcmp(s, "--output") == 0 || strncmp(s, "--output=", 9) == 0) {
+            int inline_value = strncmp(s, "--output=", 9) == 0;
+            if (!inline_value && i + 1 >= argc) {
                 fprintf(stderr, "fusionhop %s: option '%s' needs a directory\n", argv[0], s);
                 return FH_EXIT_USAGE;
             }
-            a->outdir = argv[++i];
-        } else if (strncmp(s, "--output=", 9) == 0) {
-            a->outdir = s + 9;
+            const char *v = inline_value ? s + 9 : argv[++i];
+            if (!*v) { /* "" would mean the root directory for a run */
+                fprintf(stderr, "fusionhop %s: option '-o' needs a non-empty name\n", argv[0]);
+                return FH_EXIT_USAGE;
+            }
+            if (a->outdir) { /* not "the last one wins": which one was meant? */
+                fprintf(stderr, "fusionhop %s: -o given twice ('%s' and '%s')\n", argv[0],
+                        a->outdir, v);
+                return FH_EXIT_USAGE;
+            }
+            a->outdir = v;
         } else if (strcmp(s, "--set") == 0) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "fusionhop %s: option '--set' needs section.key=value\n", argv[0]);

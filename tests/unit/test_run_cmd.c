@@ -111,3 +111,25 @@ Test(run_cmd, ml_geometry_that_cannot_run_is_refused_before_the_run)
     expect_in("e2.log", "gd.xyz:5: error: atoms 2 and 3 (lines 4 and 5)");
     cr_assert_eq(sh("test ! -e r4 && test ! -e rd"), 0, "nothing is written");
 }
+
+/* -o: a file where the output directory should be was an I/O failure (exit 1); an empty name
+ * (--output=) made the root directory the output directory; a second -o silently replaced the
+ * first. All are usage errors now, for every command that takes -o, and nothing is written. */
+Test(run_cmd, output_option_errors)
+{
+    cr_assert_eq(sh("printf '[surface]\\ntype = tully1\\n[dynamics]\\nntraj = 2\\ntmax = 2 fs\\n"
+                    "[initial]\\nsampling = fixed\\n' > t.inp && echo keep > afile"), 0);
+    cr_assert_eq(sh("%s run t.inp -o afile 2> e1.log", FH_TEST_FUSIONHOP), 2);
+    expect_in("e1.log", "afile: not a directory");
+    cr_assert_eq(sh("grep -qx keep afile"), 0, "the file is untouched");
+    cr_assert_eq(sh("%s run t.inp --output= 2> e2.log", FH_TEST_FUSIONHOP), 2);
+    expect_in("e2.log", "needs a non-empty name");
+    cr_assert_eq(sh("%s run t.inp -o x1 --output=x2 2> e3.log", FH_TEST_FUSIONHOP), 2);
+    expect_in("e3.log", "-o given twice ('x1' and 'x2')");
+    cr_assert_eq(sh("test ! -e x1 && test ! -e x2 && test ! -e t"), 0, "nothing is written");
+    cr_assert_eq(sh("%s run t.inp -o r 2>/dev/null", FH_TEST_FUSIONHOP), 0);
+    cr_assert_eq(sh("%s analyze r --no-plots -o afile 2> e4.log", FH_TEST_FUSIONHOP), 2);
+    expect_in("e4.log", "afile: not a directory");
+    cr_assert_eq(sh("%s analyze r --no-plots -o a1 -o a2 2> e5.log", FH_TEST_FUSIONHOP), 2);
+    expect_in("e5.log", "-o given twice");
+}
