@@ -616,12 +616,13 @@ int fh_deck_load(const char *path, char **overrides, int noverrides, fh_deck **o
             }
         }
     }
-    int rerr = ferror(f);
+    int rerr = ferror(f) ? errno : 0; /* EISDIR: a directory opens, but does not read */
     fclose(f);
     if (!buf) return fh_err_set(err, FH_EFAIL, "%s: out of memory", path);
     if (rerr) {
         free(buf);
-        return fh_err_set(err, FH_EINPUT, "%s: error: read error", path);
+        return fh_err_set(err, FH_EINPUT, "%s: error: cannot read deck: %s", path,
+                          rerr == EISDIR ? "it is a directory" : strerror(rerr));
     }
     buf[len] = '\0';
     if (memchr(buf, '\0', len)) {

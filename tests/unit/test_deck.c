@@ -169,6 +169,10 @@ Test(deck, missing_file_is_an_input_error)
     cr_expect_eq(fh_deck_load("/nonexistent/deck.inp", NULL, 0, &d, &err), FH_EINPUT);
     cr_expect(strstr(err.msg, "/nonexistent/deck.inp: error: cannot open deck") != NULL, "%s",
               err.msg);
+    /* a directory opens but does not read: was "read error", without saying why */
+    cr_expect_eq(fh_deck_load(FH_TEST_SOURCE_DIR "/tests/decks", NULL, 0, &d, &err), FH_EINPUT);
+    cr_expect(strstr(err.msg, "/tests/decks: error: cannot read deck: it is a directory") != NULL,
+              "%s", err.msg);
 }
 
 Test(deck, every_shipped_deck_is_valid)
