@@ -40,9 +40,10 @@ int fh_xyz_read(const char *path, fh_xyz **out, fh_err *err)
     FILE *f = fopen(path, "r");
     if (!f) return fh_err_set(err, FH_EINPUT, "%s: error: cannot open: %s", path, strerror(errno));
     fh_xyz *g = calloc(1, sizeof *g);
-    char line[4096];
+    char *line = NULL; /* getline: lines of any length (a long comment line is valid XYZ) */
+    size_t line_cap = 0;
     int lineno = 0, rc = FH_OK, cap = 0;
-    while (g && rc == FH_OK && fgets(line, sizeof line, f)) {
+    while (g && rc == FH_OK && getline(&line, &line_cap, f) != -1) {
         lineno++;
         if (blank(line)) continue; /* tolerate blank lines between frames and at the end */
         char *end;
@@ -74,7 +75,7 @@ int fh_xyz_read(const char *path, fh_xyz **out, fh_err *err)
             }
         }
         int fr = g->nframes;
-        if (!fgets(line, sizeof line, f)) {
+        if (getline(&line, &line_cap, f) == -1) {
             rc = fh_err_set(err, FH_EINPUT, "%s:%d: error: missing comment line", path, lineno + 1);
             break;
         }
@@ -82,7 +83,7 @@ int fh_xyz_read(const char *path, fh_xyz **out, fh_err *err)
         g->comments[fr] = strdup(chomp(line));
         g->nframes++;
         for (int a = 0; a < n; a++) {
-            if (!fgets(line, sizeof line, f)) {
+            if (getline(&line, &line_cap, f) == -1) {
                 rc = fh_err_set(err, FH_EINPUT, "%s:%d: error: file ends after %d of %ld atoms",
                                 path, lineno, a, n);
                 break;
@@ -121,8 +122,13 @@ int fh_xyz_read(const char *path, fh_xyz **out, fh_err *err)
                 g->x[((size_t)fr * (size_t)n + (size_t)a) * 3 + (size_t)k] = p[k] * FH_ANGSTROM_BOHR;
         }
     }
+    int rerr = ferror(f) ? errno : 0; /* EISDIR: a directory opens, but does not read */
+    free(line);
     fclose(f);
     if (!g) return fh_err_set(err, FH_EFAIL, "%s: out of memory", path);
+    if (rc == FH_OK && rerr)
+        rc = fh_err_set(err, FH_EINPUT, "%s: error: cannot read: %s", path,
+                        rerr == EISDIR ? "it is a directory" : strerror(rerr));
     if (rc == FH_OK && g->nframes == 0)
         rc = fh_err_set(err, FH_EINPUT, "%s: error: no geometry in file", path);
     if (rc != FH_OK) {
