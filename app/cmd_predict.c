@@ -109,19 +109,32 @@ int fh_cmd_predict(int argc, char **argv)
         return FH_EXIT_OK;
     }
     const char *model_path = NULL, *xyz_path = NULL, *format = "json";
+    int have_format = 0;
     for (int i = 1; i < argc; i++) {
-        int missing = 0;
-        const char *v;
-        if ((v = opt_value(argc, argv, &i, "--model", &missing))) model_path = v;
-        else if ((v = opt_value(argc, argv, &i, "--xyz", &missing))) xyz_path = v;
-        else if ((v = opt_value(argc, argv, &i, "--format", &missing))) format = v;
-        else {
+        int missing = 0, twice = 0;
+        const char *v, *opt = argv[i];
+        if ((v = opt_value(argc, argv, &i, "--model", &missing))) {
+            twice = model_path != NULL;
+            model_path = v;
+        } else if ((v = opt_value(argc, argv, &i, "--xyz", &missing))) {
+            twice = xyz_path != NULL;
+            xyz_path = v;
+        } else if ((v = opt_value(argc, argv, &i, "--format", &missing))) {
+            twice = have_format;
+            have_format = 1;
+            format = v;
+        } else {
             fprintf(stderr, "fusionhop predict: %s '%s'; see 'fusionhop predict --help'\n",
                     missing ? "missing value for option" : "unknown argument", argv[i]);
             return FH_EXIT_USAGE;
         }
         if (missing) {
             fprintf(stderr, "fusionhop predict: missing value for option '%s'\n", argv[i]);
+            return FH_EXIT_USAGE;
+        }
+        if (twice) { /* not "the last one wins": which one was meant? */
+            fprintf(stderr, "fusionhop predict: option '%.*s' given twice\n",
+                    (int)strcspn(opt, "="), opt);
             return FH_EXIT_USAGE;
         }
     }

@@ -162,6 +162,13 @@ Test(train_cli, usage_and_input_errors)
     cr_assert(strstr(e, "bad.h5") && strstr(e, "not an HDF5 file"), "%s", e);
     free(e);
     cr_assert_eq(sh("%s predict --model data.h5 --xyz frames.xyz --format csv 2>/dev/null", FH_TEST_FUSIONHOP), 2);
+    /* a repeated option was "the last one wins" */
+    cr_assert_eq(sh("%s predict --model a.h5 --xyz frames.xyz --model=b.h5 2> e9.log", FH_TEST_FUSIONHOP), 2);
+    e = read_text_in(dir, "e9.log");
+    cr_assert(strstr(e, "option '--model' given twice") != NULL, "%s", e);
+    free(e);
+    cr_assert_eq(sh("%s predict --format tsv --model a.h5 --xyz frames.xyz --format json 2>/dev/null",
+                    FH_TEST_FUSIONHOP), 2);
     cr_assert_eq(sh("%s train 2>/dev/null", FH_TEST_FUSIONHOP), 2);
     cr_assert_eq(sh("printf '[train]\\nepochs = 2\\n' > nodata.inp; %s train nodata.inp 2> e4.log", FH_TEST_FUSIONHOP), 2);
     e = read_text_in(dir, "e4.log");
