@@ -12,6 +12,11 @@ int fh_cmd_help(int argc, char **argv)
                "every deck key with its default and meaning.\n");
         return FH_EXIT_OK;
     }
+    if (argc > 2) {
+        fprintf(stderr, "fusionhop help: unexpected argument '%s' (usage: fusionhop help "
+                        "[COMMAND|deck])\n", argv[2]);
+        return FH_EXIT_USAGE;
+    }
     if (argc > 1 && strcmp(argv[1], "deck") == 0) {
         fh_deck_print_schema(stdout);
         return FH_EXIT_OK;

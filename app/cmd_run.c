@@ -39,8 +39,14 @@ static void usage(void)
 /* Pull `--range A:B` out of argv (other options are shared with every deck command). */
 static int take_range(int *argc, char **argv, long *first, long *last)
 {
+    int seen = 0;
     for (int i = 1; i < *argc; i++) {
         if (strcmp(argv[i], "--range") != 0) continue;
+        if (seen) {
+            fprintf(stderr, "fusionhop run: option --range given twice\n");
+            return FH_EXIT_USAGE;
+        }
+        seen = 1;
         char *end;
         if (i + 1 >= *argc || (*first = strtol(argv[i + 1], &end, 10), *end != ':') ||
             (*last = strtol(end + 1, &end, 10), *end) || *first < 0 || *last <= *first) {
@@ -49,7 +55,7 @@ static int take_range(int *argc, char **argv, long *first, long *last)
         }
         memmove(argv + i, argv + i + 2, (size_t)(*argc - i - 2) * sizeof *argv);
         *argc -= 2;
-        return FH_EXIT_OK;
+        i--;
     }
     return FH_EXIT_OK;
 }

@@ -3,7 +3,8 @@
  * if another job held it, and leaves the directory as it was; an ML model for one molecule with a
  * reference geometry of another atom count, or a geometry with atoms on top of each other, is
  * refused before anything is written (exit 2, naming the file), instead of an ensemble of
- * trajectories that all fail at their first step with exit 0. */
+ * trajectories that all fail at their first step with exit 0. A repeated --range and stray
+ * arguments to `help` are usage errors. */
 #include <criterion/criterion.h>
 #include "test_workdir.h"
 #include <string.h>
@@ -132,4 +133,17 @@ Test(run_cmd, output_option_errors)
     expect_in("e4.log", "afile: not a directory");
     cr_assert_eq(sh("%s analyze r --no-plots -o a1 -o a2 2> e5.log", FH_TEST_FUSIONHOP), 2);
     expect_in("e5.log", "-o given twice");
+}
+
+Test(run_cmd, repeated_range_and_extra_help_arguments_are_usage_errors)
+{
+    cr_assert_eq(sh("printf '[surface]\\ntype = tully1\\n[dynamics]\\nntraj = 4\\ntmax = 2 fs\\n"
+                    "[initial]\\nsampling = fixed\\n' > t.inp"), 0);
+    cr_assert_eq(sh("%s run t.inp -o r --range 0:1 --range 1:2 2> e1.log", FH_TEST_FUSIONHOP), 2);
+    expect_in("e1.log", "--range given twice");
+    cr_assert_eq(sh("test -e r"), 1, "nothing is written");
+    cr_assert_eq(sh("%s run t.inp -o r --range 1:3 2> e2.log", FH_TEST_FUSIONHOP), 0);
+    cr_assert_eq(sh("%s help deck extra > h.out 2> e3.log", FH_TEST_FUSIONHOP), 2);
+    expect_in("e3.log", "unexpected argument 'extra'");
+    cr_assert_eq(sh("%s help run > h.out 2> e4.log", FH_TEST_FUSIONHOP), 0);
 }
