@@ -291,8 +291,9 @@ int fh_ens_open(const char *outdir, int writable, fh_ens **out, fh_err *err)
     if (access(e->path, F_OK) != 0)
         rc = fh_err_set(err, FH_EINPUT, "%s: no such file", e->path);
     else if ((e->file = H5Fopen(e->path, writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, H5P_DEFAULT)) < 0)
-        rc = fh_err_set(err, FH_EINPUT, "%s: cannot open (locked by a running job, or not HDF5)",
-                        e->path);
+        rc = fh_err_set(err, FH_EINPUT, "%s: cannot open (%s)", e->path,
+                        fh_file_is_hdf5(e->path) ? "locked by a running job, or damaged"
+                                                 : "not an HDF5 file");
     else if (writable && fh_h5io_repair_eoa(e->file, e->path) < 0)
         rc = fh_err_set(err, FH_EFAIL, "%s: cannot repair the end of allocated space", e->path);
     else if (load(e) < 0)

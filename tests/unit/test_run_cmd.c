@@ -44,7 +44,7 @@ Test(run_cmd, unreadable_index_fails_at_once_and_is_left_alone)
     double t0 = seconds();
     cr_assert_eq(sh("%s run t.inp -o g 2> e1.log", FH_TEST_FUSIONHOP), 2);
     cr_assert_lt(seconds() - t0, 20.0, "a file nobody holds is not retried for a minute");
-    expect_in("e1.log", "g/ensemble.h5: cannot open");
+    expect_in("e1.log", "g/ensemble.h5: cannot open (not an HDF5 file)");
     cr_assert_eq(sh("grep -qx garbage g/ensemble.h5 && cmp -s g/traj/traj_000000.h5 "
                     "good/traj/traj_000000.h5"), 0, "the directory is left as it was");
     /* a directory in place of the index */
