@@ -34,10 +34,16 @@ static void expect_in(const char *file, const char *want)
     free(t);
 }
 
+/* t.inp: a tiny Tully model-1 deck of ntraj trajectories, 2 fs each. */
+static void write_tully_deck(int ntraj)
+{
+    cr_assert_eq(sh("printf '[surface]\\ntype = tully1\\n[dynamics]\\nntraj = %d\\ntmax = 2 fs\\n"
+                    "[initial]\\nsampling = fixed\\n' > t.inp", ntraj), 0);
+}
+
 Test(run_cmd, unreadable_index_fails_at_once_and_is_left_alone)
 {
-    cr_assert_eq(sh("printf '[surface]\\ntype = tully1\\n[dynamics]\\nntraj = 2\\ntmax = 2 fs\\n"
-                    "[initial]\\nsampling = fixed\\n' > t.inp"), 0);
+    write_tully_deck(2);
     cr_assert_eq(sh("%s run t.inp -o good 2>/dev/null", FH_TEST_FUSIONHOP), 0);
     /* garbage in place of the index */
     cr_assert_eq(sh("cp -r good g && echo garbage > g/ensemble.h5"), 0);
@@ -118,8 +124,8 @@ Test(run_cmd, ml_geometry_that_cannot_run_is_refused_before_the_run)
  * first. All are usage errors now, for every command that takes -o, and nothing is written. */
 Test(run_cmd, output_option_errors)
 {
-    cr_assert_eq(sh("printf '[surface]\\ntype = tully1\\n[dynamics]\\nntraj = 2\\ntmax = 2 fs\\n"
-                    "[initial]\\nsampling = fixed\\n' > t.inp && echo keep > afile"), 0);
+    write_tully_deck(2);
+    cr_assert_eq(sh("echo keep > afile"), 0);
     cr_assert_eq(sh("%s run t.inp -o afile 2> e1.log", FH_TEST_FUSIONHOP), 2);
     expect_in("e1.log", "afile: not a directory");
     cr_assert_eq(sh("grep -qx keep afile"), 0, "the file is untouched");
@@ -137,8 +143,7 @@ Test(run_cmd, output_option_errors)
 
 Test(run_cmd, repeated_range_and_extra_help_arguments_are_usage_errors)
 {
-    cr_assert_eq(sh("printf '[surface]\\ntype = tully1\\n[dynamics]\\nntraj = 4\\ntmax = 2 fs\\n"
-                    "[initial]\\nsampling = fixed\\n' > t.inp"), 0);
+    write_tully_deck(4);
     cr_assert_eq(sh("%s run t.inp -o r --range 0:1 --range 1:2 2> e1.log", FH_TEST_FUSIONHOP), 2);
     expect_in("e1.log", "--range given twice");
     cr_assert_eq(sh("test -e r"), 1, "nothing is written");
