@@ -22,6 +22,12 @@
  * h_pi(i) = -g h_i to 0.92), so near the Franck-Condon and twisted geometries the best such
  * network can do is predict zero. Flipping the sign on one half makes the output antisymmetric
  * under that swap; the list ties the model to an atom order (natoms = nac_flip_natoms).
+ * Even head (nac_even = 1, with the vector readout): a second, unflipped set of 1o readouts w,
+ *   h_p,i = nac_scale_p sum_t (sigma_i v^t_i,p + w^t_i,p),
+ * the sum of a part odd and a part even under the swap, so that geometries near a symmetric one
+ * can have either (the flipped head alone forces the odd part; the measured couplings of some
+ * geometries have an even part). Its weights come after all others and start at zero, so adding
+ * it to a trained model (fh_model_set_nac_even) leaves the model's predictions as they were.
  * The NAC is recovered as d_ij = h_ij (E_j - E_i) / ((E_j - E_i)^2 + eps^2), eps = nac_gap_eps:
  * equal to h_ij / (E_j - E_i) when the gap is much larger than eps, bounded by |h_ij| / (2 eps) at
  * a degeneracy (the degeneracy guard), and smooth everywhere.
@@ -76,6 +82,7 @@ typedef struct {
     int nac_flip_natoms;             /* 0: no coupling sign flips; else the molecule's atoms */
     unsigned char nac_flip[FH_MODEL_MAX_FLIP_ATOMS]; /* 1: atom's coupling sign flipped (sigma) */
     int diabatic;                    /* 1: two-state diabatic readout (see below), 0: direct h */
+    int nac_even;                    /* 1: the vector readout has the even head (see above) */
 } fh_model_hyper;
 
 /* The defaults: 2 states, 32x0e+32x1o, lmax 3, correlation 3 (chain), 2 layers, 5 Angstrom,
@@ -113,6 +120,10 @@ void fh_model_free(fh_model *m);
  * Keeps the weights (fine-tuning a model trained without flips starts from its couplings with
  * the flipped atoms' signs reversed). */
 int fh_model_set_nac_flip(fh_model *m, int natoms, const unsigned char *flip, fh_err *err);
+/* Add the even coupling head (see the top) to a model without one: every member's weights are
+ * kept and the new head's start at zero, so predictions do not change. on = 0 on a model with the
+ * head is an error (its weights would be lost); setting what is already set does nothing. */
+int fh_model_set_nac_even(fh_model *m, int on, fh_err *err);
 /* A copy (weights, normalisation, provenance). */
 int fh_model_copy(const fh_model *src, fh_model **out, fh_err *err);
 

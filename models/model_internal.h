@@ -65,7 +65,8 @@ typedef struct {
     int nw;                      /* radial weights per edge */
     fh_eq_linear *ro1;           /* last layer only: hidden -> readout_hidden */
     fh_eq_linear *roE, *roH;     /* -> N energies (0e), -> P couplings (1o; NULL if P = 0) */
-    size_t o_up, o_mlp, o_msg, o_fus, o_out, o_sc, o_ro1, o_act, o_roE, o_roH;
+    fh_eq_linear *roW;           /* -> P couplings, the unflipped even head (nac_even), or NULL */
+    size_t o_up, o_mlp, o_msg, o_fus, o_out, o_sc, o_ro1, o_act, o_roE, o_roH, o_roW;
     /* intermediates of the last forward, [cap_atoms][...][C] */
     double *xu, *m, *a, *p;
     double *R, *tR;              /* [cap_pairs][nw] radial weights and d/dr */

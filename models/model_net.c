@@ -41,9 +41,11 @@ struct fh_model_ws {
     double *tmp_msg, *tmp_h;
     double *z1, *a1;                  /* last readout [cap_atoms][dimRO][M] */
     double *eo, *ho, *e_atom, *hv;    /* [atoms][N], [atoms][3][P] */
+    double *hw;                       /* even head (nac_even) [atoms][3][P] */
     double *u, *r, *Y, *Yr, *dY, *B, *dB;
     /* backward scratch */
     double *gh0, *gh1, *gxu, *gm, *ga, *gp, *gz1, *ga1, *ge, *ghv, *gR, *gY1, *gY2, *gr, *gu;
+    double *ghw;
 };
 
 int model_irreps_has(const fh_eq_irreps *ir, int l, int p)
@@ -56,9 +58,10 @@ int model_irreps_has(const fh_eq_irreps *ir, int l, int p)
 static void free_bufs(fh_model_ws *ws)
 {
     double **bufs[] = {&ws->tmp_msg, &ws->tmp_h, &ws->z1, &ws->a1, &ws->eo, &ws->ho, &ws->e_atom,
-                       &ws->hv, &ws->u, &ws->r, &ws->Y, &ws->Yr, &ws->dY, &ws->B, &ws->dB,
+                       &ws->hv, &ws->hw, &ws->u, &ws->r, &ws->Y, &ws->Yr, &ws->dY, &ws->B, &ws->dB,
                        &ws->gh0, &ws->gh1, &ws->gxu, &ws->gm, &ws->ga, &ws->gp, &ws->gz1,
-                       &ws->ga1, &ws->ge, &ws->ghv, &ws->gR, &ws->gY1, &ws->gY2, &ws->gr, &ws->gu};
+                       &ws->ga1, &ws->ge, &ws->ghv, &ws->gR, &ws->gY1, &ws->gY2, &ws->gr, &ws->gu,
+                       &ws->ghw};
     for (size_t k = 0; k < sizeof bufs / sizeof *bufs; k++) {
         free(*bufs[k]);
         *bufs[k] = NULL;
@@ -85,6 +88,7 @@ void fh_model_ws_free(fh_model_ws *ws)
         fh_eq_linear_free(L->lin_up), fh_eq_linear_free(L->lin_msg);
         fh_eq_linear_free(L->lin_out), fh_eq_linear_free(L->sc);
         fh_eq_linear_free(L->ro1), fh_eq_linear_free(L->roE), fh_eq_linear_free(L->roH);
+        fh_eq_linear_free(L->roW);
         fh_eq_tp_free(L->tp);
         fh_eq_fusion_free(L->fus);
         model_mlp_release(&L->mlp);
@@ -132,6 +136,7 @@ static int alloc_bufs(fh_model_ws *ws, fh_err *err)
     ws->ho = dalloc(A * 3 * P, &ok);
     ws->e_atom = dalloc(A * N, &ok);
     ws->hv = dalloc(A * 3 * P, &ok);
+    ws->hw = dalloc(A * 3 * P, &ok);
     ws->u = dalloc(Pr * 3, &ok);
     ws->r = dalloc(Pr, &ok);
     ws->Y = dalloc(Pr * nsh, &ok);
@@ -149,6 +154,7 @@ static int alloc_bufs(fh_model_ws *ws, fh_err *err)
     ws->ga1 = dalloc(A * ws->dimRO * M, &ok);
     ws->ge = dalloc(A * N, &ok);
     ws->ghv = dalloc(A * 3 * P, &ok);
+    ws->ghw = dalloc(A * 3 * P, &ok);
     ws->gR = dalloc(Pr * maxnw, &ok);
     ws->gY1 = dalloc(Pr * nsh, &ok);
     ws->gY2 = dalloc(Pr * nsh, &ok);
@@ -274,9 +280,11 @@ fh_model_ws *fh_model_ws_alloc(const fh_model *m, fh_err *err)
             L->ro1 = lin(&ws->H, C, NULL, &ws->RO, ws->M, 1, &ok, err);
             L->roE = lin(&ws->RO, ws->M, "0e", NULL, ws->N, 1, &ok, err);
             if (ws->P) L->roH = lin(&ws->RO, ws->M, "1o", NULL, ws->P, 1, &ok, err);
+            if (ws->P && hp->nac_even) L->roW = lin(&ws->RO, ws->M, "1o", NULL, ws->P, 1, &ok, err);
         } else {
             L->roE = lin(&ws->H, C, "0e", NULL, ws->N, 1, &ok, err);
             if (ws->P) L->roH = lin(&ws->H, C, "1o", NULL, ws->P, 1, &ok, err);
+            if (ws->P && hp->nac_even) L->roW = lin(&ws->H, C, "1o", NULL, ws->P, 1, &ok, err);
         }
         if (!ok) goto fail;
     }
@@ -301,6 +309,9 @@ fh_model_ws *fh_model_ws_alloc(const fh_model *m, fh_err *err)
         L->o_roE = off, off += fh_eq_linear_n_params(L->roE);
         if (L->roH) L->o_roH = off, off += fh_eq_linear_n_params(L->roH);
     }
+    /* the even coupling head last, so that adding it to a trained model keeps every other offset */
+    for (int t = 0; t < ws->T; t++)
+        if (ws->L[t].roW) ws->L[t].o_roW = off, off += fh_eq_linear_n_params(ws->L[t].roW);
     ws->n_params = off;
     if (m->n_params && m->n_params != ws->n_params) {
         fh_err_set(err, FH_EFAIL, "model: %zu parameters expected, architecture has %zu",
@@ -444,6 +455,8 @@ void model_ws_init_params(fh_model_ws *ws, double *theta, model_rng *rng)
         }
         fill(theta + L->o_roE, fh_eq_linear_n_params(L->roE), 1.0 / sqrt(ci), rng);
         if (L->roH) fill(theta + L->o_roH, fh_eq_linear_n_params(L->roH), 1.0 / sqrt(ci), rng);
+        /* the even head starts at zero: the couplings start as those of the flipped head alone */
+        if (L->roW) memset(theta + L->o_roW, 0, sizeof(double) * fh_eq_linear_n_params(L->roW));
     }
 }
 
@@ -591,6 +604,7 @@ int fh_model_forward(fh_model_ws *ws, const fh_model *m, const double *theta, in
     const double inv_nb = 1.0 / ws->hp.avg_neighbors;
     memset(ws->e_atom, 0, sizeof(double) * natoms * N);
     if (P) memset(ws->hv, 0, sizeof(double) * natoms * 3 * P);
+    if (P) memset(ws->hw, 0, sizeof(double) * natoms * 3 * P);
     for (int t = 0; t < ws->T; t++) {
         model_layer *L = &ws->L[t];
         const double *hin = ws->h[t];
@@ -630,6 +644,10 @@ int fh_model_forward(fh_model_ws *ws, const fh_model *m, const double *theta, in
             fh_eq_linear_forward(L->roH, theta + L->o_roH, natoms, NULL, rin, ws->ho);
             add_to(ws->hv, ws->ho, (size_t)natoms * 3 * P);
         }
+        if (L->roW) {
+            fh_eq_linear_forward(L->roW, theta + L->o_roW, natoms, NULL, rin, ws->ho);
+            add_to(ws->hw, ws->ho, (size_t)natoms * 3 * P);
+        }
     }
 
     /* 5. outputs */
@@ -643,9 +661,11 @@ int fh_model_forward(fh_model_ws *ws, const fh_model *m, const double *theta, in
     if (hcoup)
         for (int p = 0; p < P; p++)
             for (int a = 0; a < natoms; a++)
-                for (int k = 0; k < 3; k++)
-                    hcoup[((size_t)p * natoms + a) * 3 + k] = flip_sign(m, a) *
-                        nm->nac_scale[p] * ws->hv[((size_t)a * 3 + cart_m[k]) * P + p];
+                for (int k = 0; k < 3; k++) {
+                    size_t q = ((size_t)a * 3 + cart_m[k]) * P + p;
+                    hcoup[((size_t)p * natoms + a) * 3 + k] = nm->nac_scale[p] *
+                        (flip_sign(m, a) * ws->hv[q] + (m->hp.nac_even ? ws->hw[q] : 0.0));
+                }
     ws->have_forward = 1;
     return FH_OK;
 }
@@ -669,12 +689,16 @@ int fh_model_backward(fh_model_ws *ws, const fh_model *m, const double *theta, c
         for (int s = 0; s < N; s++) ws->ge[a * N + s] = gE ? out_factor(m, s, a) * gE[s] : 0.0;
     if (P) {
         memset(ws->ghv, 0, sizeof(double) * n * 3 * P);
+        memset(ws->ghw, 0, sizeof(double) * n * 3 * P);
         if (gH)
             for (int p = 0; p < P; p++)
                 for (int a = 0; a < n; a++)
-                    for (int k = 0; k < 3; k++)
-                        ws->ghv[((size_t)a * 3 + cart_m[k]) * P + p] = flip_sign(m, a) *
-                            nm->nac_scale[p] * gH[((size_t)p * n + a) * 3 + k];
+                    for (int k = 0; k < 3; k++) {
+                        size_t q = ((size_t)a * 3 + cart_m[k]) * P + p;
+                        double g = nm->nac_scale[p] * gH[((size_t)p * n + a) * 3 + k];
+                        ws->ghv[q] = flip_sign(m, a) * g;
+                        ws->ghw[q] = g;
+                    }
     }
     if (gx) {
         memset(ws->gr, 0, sizeof(double) * np);
@@ -694,6 +718,8 @@ int fh_model_backward(fh_model_ws *ws, const fh_model *m, const double *theta, c
                                   gtheta ? gtheta + L->o_roE : NULL);
             if (P) fh_eq_linear_backward(L->roH, theta + L->o_roH, n, NULL, ws->a1, ws->ghv, ws->ga1,
                                          gtheta ? gtheta + L->o_roH : NULL);
+            if (L->roW) fh_eq_linear_backward(L->roW, theta + L->o_roW, n, NULL, ws->a1, ws->ghw,
+                                              ws->ga1, gtheta ? gtheta + L->o_roW : NULL);
             fh_eq_normact_backward(&ws->RO, ws->M, n, theta + L->o_act, ws->z1, ws->ga1, ws->gz1,
                                    gtheta ? gtheta + L->o_act : NULL);
             fh_eq_linear_backward(L->ro1, theta + L->o_ro1, n, NULL, hout, ws->gz1, gcur,
@@ -703,6 +729,8 @@ int fh_model_backward(fh_model_ws *ws, const fh_model *m, const double *theta, c
                                   gtheta ? gtheta + L->o_roE : NULL);
             if (P) fh_eq_linear_backward(L->roH, theta + L->o_roH, n, NULL, hout, ws->ghv, gcur,
                                          gtheta ? gtheta + L->o_roH : NULL);
+            if (L->roW) fh_eq_linear_backward(L->roW, theta + L->o_roW, n, NULL, hout, ws->ghw, gcur,
+                                              gtheta ? gtheta + L->o_roW : NULL);
         }
         /* h_out = lin_out(p) + sc(h_in) */
         memset(gprev, 0, sizeof(double) * n * L->dim_in * C);
@@ -799,6 +827,7 @@ double fh_model_flops(const fh_model_ws *ws, int backward)
         int rc = L->ro1 ? M : C;
         if (L->ro1) lin += lin_flops(&ws->H, C, &ws->RO, M, n);
         lin += lin_flops(ri, rc, &e0, ws->N, n) + (ws->P ? lin_flops(ri, rc, &v1, ws->P, n) : 0);
+        if (L->roW) lin += lin_flops(ri, rc, &v1, ws->P, n);
         double mlp = model_mlp_flops(&L->mlp, np, 0);
         if (backward == 0) {
             f += lin + mlp * (ws->tangents ? 2 : 1);

@@ -349,6 +349,12 @@ static int build_model(trainer *T, const fh_model_hyper *h0, fh_err *err)
                             "asks for the %s one ([model] coupling; their weights differ)",
                             c->init_model, fh_model_get_hyper(T->m)->diabatic ? "diabatic" : "vector",
                             h0->diabatic ? "diabatic" : "vector");
+        /* the even head is added (at zero) to an init model without one, never dropped */
+        if (!rc && fh_model_get_hyper(T->m)->nac_even && !h0->nac_even)
+            rc = fh_err_set(err, FH_EINPUT, "init model %s has the even coupling head; the deck "
+                            "does not ask for it ([model] nac_even_head = true keeps it)",
+                            c->init_model);
+        if (!rc && h0->nac_even) rc = fh_model_set_nac_even(T->m, 1, err);
         if (!rc) rc = set_flips(T, err);
         if (!rc) T->init_members = fh_model_n_members(T->m);
         if (!rc) rc = fh_train_data_set_types(T->d, T->m, err);

@@ -35,6 +35,23 @@ static void setup(ctx *c, int nstates, uint64_t seed)
     c->N = nstates, c->P = nstates * (nstates - 1) / 2;
 }
 
+/* The same with the even coupling head (fh_model.h), its weights set at random (they start at
+ * zero) so that both heads are exercised. */
+static void setup_even(ctx *c, int nstates, uint64_t seed)
+{
+    fh_err err = {0};
+    setup(c, nstates, seed);
+    size_t old = fh_model_n_params(c->m);
+    cr_assert_eq(fh_model_set_nac_even(c->m, 1, &err), FH_OK, "%s", err.msg);
+    fh_model_ws_free(c->ws);
+    c->ws = fh_model_ws_alloc(c->m, &err);
+    cr_assert_not_null(c->ws, "%s", err.msg);
+    c->theta = fh_model_params(c->m, 0);
+    size_t np = fh_model_n_params(c->m);
+    cr_assert(np > old, "the even head added no weights");
+    for (size_t i = old; i < np; i++) c->theta[i] = 0.3 * tm_normal();
+}
+
 static void teardown(ctx *c)
 {
     fh_model_ws_free(c->ws);
@@ -60,10 +77,11 @@ static double scalar(ctx *c, const double *x, const double *gE, const double *gH
     return s;
 }
 
-Test(model, position_gradients_match_finite_differences)
+static void check_position_gradients(int even)
 {
     ctx c;
-    setup(&c, 3, 11);
+    if (even) setup_even(&c, 3, 11);
+    else setup(&c, 3, 11);
     fh_err err = {0};
     double E[3], h[3 * 3 * NAT];
     /* each state separately, then a random combination of energies and couplings */
@@ -96,11 +114,14 @@ Test(model, position_gradients_match_finite_differences)
     }
     teardown(&c);
 }
+Test(model, position_gradients_match_finite_differences) { check_position_gradients(0); }
+Test(model, position_gradients_match_finite_differences_even_head) { check_position_gradients(1); }
 
-Test(model, weight_gradients_match_finite_differences)
+static void check_weight_gradients(int even)
 {
     ctx c;
-    setup(&c, 3, 12);
+    if (even) setup_even(&c, 3, 12);
+    else setup(&c, 3, 12);
     fh_err err = {0};
     size_t np = fh_model_n_params(c.m);
     double gE[3], gH[3 * 3 * NAT], E[3], h[3 * 3 * NAT];
@@ -130,6 +151,8 @@ Test(model, weight_gradients_match_finite_differences)
     free(an), free(fd), free(gt);
     teardown(&c);
 }
+Test(model, weight_gradients_match_finite_differences) { check_weight_gradients(0); }
+Test(model, weight_gradients_match_finite_differences_even_head) { check_weight_gradients(1); }
 
 /* Energies, gradients of all states and couplings at x. */
 static void full(ctx *c, const double *x, const int *type, double *E, double *G, double *h)
@@ -146,10 +169,11 @@ static void full(ctx *c, const double *x, const int *type, double *E, double *G,
     }
 }
 
-Test(model, invariance_and_equivariance)
+static void check_equivariance(int even)
 {
     ctx c;
-    setup(&c, 3, 13);
+    if (even) setup_even(&c, 3, 13);
+    else setup(&c, 3, 13);
     double E[3], G[3 * 3 * NAT], h[3 * 3 * NAT];
     full(&c, c.x, c.type, E, G, h);
     for (int trial = 0; trial < 4; trial++) {
@@ -188,6 +212,8 @@ Test(model, invariance_and_equivariance)
     cr_assert(eE < 1e-12 && eG < 1e-12 && eh < 1e-12, "permutation: %.2e %.2e %.2e", eE, eG, eh);
     teardown(&c);
 }
+Test(model, invariance_and_equivariance) { check_equivariance(0); }
+Test(model, invariance_and_equivariance_even_head) { check_equivariance(1); }
 
 /* Coupling sign flips (fh_model.h): a molecule symmetric under inversion, whose atom pairs (a,
  * a+3) are swapped by it. Unflipped, the couplings share the geometry's symmetry (h_a+3 = -h_a);
@@ -238,6 +264,69 @@ Test(model, coupling_sign_flips)
     const unsigned char bad[NAT] = {0, 0, 0, 1, 1, 2};
     cr_assert_eq(fh_model_set_nac_flip(c.m, NAT, bad, &err), FH_EINPUT);
     cr_assert(strstr(err.msg, "nac_flip of atom 6 is 2") != NULL, "%s", err.msg);
+    teardown(&c);
+}
+
+/* The even head (fh_model.h) on the inversion-symmetric molecule of the test above, atoms 4-6
+ * flipped: added to a model it changes nothing (its weights start at zero); trained (here: set at
+ * random) its part of h is the unflipped, even one (w_a+3 = -w_a) while the flipped head's part
+ * stays odd, so h itself is neither: the flipped head alone could not give such couplings. */
+Test(model, even_coupling_head)
+{
+    ctx c;
+    setup(&c, 2, 17);
+    fh_err err = {0};
+    const int z[NAT] = {6, 1, 8, 6, 1, 8};
+    int type[NAT];
+    cr_assert_eq(fh_model_types(c.m, NAT, z, type, &err), FH_OK, "%s", err.msg);
+    double x[3 * NAT];
+    tm_molecule(3, 3.0, 1.6, x);
+    for (int a = 0; a < 3; a++) x[3 * a] += 2.5;
+    for (int k = 0; k < 9; k++) x[9 + k] = -x[k];
+    const unsigned char flip[NAT] = {0, 0, 0, 1, 1, 1};
+    cr_assert_eq(fh_model_set_nac_flip(c.m, NAT, flip, &err), FH_OK, "%s", err.msg);
+    double E0[2], E1[2], h0[3 * NAT], h1[3 * NAT];
+    cr_assert_eq(fh_model_forward(c.ws, c.m, c.theta, NAT, type, x, 0, E0, h0, &err), FH_OK, "%s",
+                 err.msg);
+    size_t old = fh_model_n_params(c.m);
+    double *keep = malloc(sizeof(double) * old);
+    memcpy(keep, c.theta, sizeof(double) * old);
+    cr_assert_eq(fh_model_set_nac_even(c.m, 1, &err), FH_OK, "%s", err.msg);
+    cr_assert(fh_model_get_hyper(c.m)->nac_even == 1);
+    fh_model_ws_free(c.ws);
+    c.ws = fh_model_ws_alloc(c.m, &err);
+    cr_assert_not_null(c.ws, "%s", err.msg);
+    c.theta = fh_model_params(c.m, 0);
+    size_t np = fh_model_n_params(c.m);
+    cr_assert(np > old && memcmp(keep, c.theta, sizeof(double) * old) == 0,
+              "adding the head moved the other weights");
+    cr_assert_eq(fh_model_forward(c.ws, c.m, c.theta, NAT, type, x, 0, E1, h1, &err), FH_OK);
+    cr_assert(memcmp(E0, E1, sizeof E0) == 0 && memcmp(h0, h1, sizeof h0) == 0,
+              "a freshly added head changed the predictions");
+    for (size_t i = old; i < np; i++) c.theta[i] = 0.3 * tm_normal();
+    cr_assert_eq(fh_model_forward(c.ws, c.m, c.theta, NAT, type, x, 0, E1, h1, &err), FH_OK);
+    cr_assert(memcmp(E0, E1, sizeof E0) == 0, "the coupling head changed the energies");
+    double norm = 0, odd = 0, even = 0, mixed = 0;
+    for (int k = 0; k < 9; k++) {
+        double w = h1[k] - h0[k], w3 = h1[9 + k] - h0[9 + k];   /* the even head's part */
+        norm = fmax(norm, fabs(w));
+        even = fmax(even, fabs(w3 + w));
+        odd = fmax(odd, fabs(h0[9 + k] - h0[k]));
+        mixed = fmax(mixed, fabs(h1[9 + k] - h1[k]));
+    }
+    cr_assert(norm > 1e-3, "the even head gives nothing (%.2e)", norm);
+    cr_assert(even < 1e-12 * norm && odd < 1e-12 * norm,
+              "even part w_a+3 + w_a %.2e, odd part h_a+3 - h_a %.2e (of %.2e)", even, odd, norm);
+    cr_assert(mixed > 1e-3, "h with both heads is still odd (%.2e)", mixed);
+    /* removing a trained head is refused; the diabatic readout has no vector head */
+    cr_assert_eq(fh_model_set_nac_even(c.m, 0, &err), FH_EINPUT);
+    cr_assert(strstr(err.msg, "even coupling head") != NULL, "%s", err.msg);
+    fh_model *d = tm_small_model_kind(2, 1, 1, 3, &err);
+    cr_assert_not_null(d, "%s", err.msg);
+    cr_assert_eq(fh_model_set_nac_even(d, 1, &err), FH_EINPUT);
+    cr_assert(strstr(err.msg, "needs the vector readout") != NULL, "%s", err.msg);
+    fh_model_free(d);
+    free(keep);
     teardown(&c);
 }
 

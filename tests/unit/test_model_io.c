@@ -78,6 +78,42 @@ Test(model_io, save_load_identical_predictions)
     unlink(path);
 }
 
+/* The even coupling head (fh_model.h) is stored: hyperparameters, weights and predictions
+ * survive the round trip, and the flag is part of the checksum. */
+Test(model_io, save_load_even_coupling_head)
+{
+    char path[1024];
+    tmp_path(path, sizeof path, "even.h5");
+    double x[3 * NAT];
+    fh_model *m = saved_model(path, x);
+    fh_err err = {0};
+    size_t old = fh_model_n_params(m);
+    cr_assert_eq(fh_model_set_nac_even(m, 1, &err), FH_OK, "%s", err.msg);
+    for (int k = 0; k < 2; k++)
+        for (size_t i = old; i < fh_model_n_params(m); i++) fh_model_params(m, k)[i] = 0.2 * tm_normal();
+    cr_assert_eq(fh_model_save(m, path, &err), FH_OK, "%s", err.msg);
+    fh_model *l = NULL;
+    cr_assert_eq(fh_model_load(path, &l, &err), FH_OK, "%s", err.msg);
+    cr_assert_eq(fh_model_get_hyper(l)->nac_even, 1);
+    cr_assert_eq(fh_model_n_params(l), fh_model_n_params(m));
+    cr_assert_eq(memcmp(fh_model_get_hyper(l), fh_model_get_hyper(m), sizeof(fh_model_hyper)), 0);
+    pred p1, p2;
+    predict(m, x, &p1);
+    predict(l, x, &p2);
+    cr_assert_eq(memcmp(&p1, &p2, sizeof p1), 0, "predictions differ after save/load");
+    fh_model_free(l);
+    /* a file whose flag was removed no longer matches its checksum (and its weight count) */
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    cr_assert(f >= 0);
+    cr_assert(H5Adelete_by_name(f, "hyper", "nac_even", H5P_DEFAULT) >= 0);
+    H5Fclose(f);
+    l = NULL;
+    cr_assert_eq(fh_model_load(path, &l, &err), FH_EINPUT, "a file without its nac_even flag loaded");
+    cr_assert_null(l);
+    fh_model_free(m);
+    unlink(path);
+}
+
 static long file_size(const char *path)
 {
     struct stat st;

@@ -371,6 +371,42 @@ Test(train, init_model_with_fewer_members_starts_the_extra_ones_fresh)
     unlink(a.output), unlink(g.output), unlink(f.output), unlink_dataset(ds);
 }
 
+/* [model] nac_even_head on an init model without the head: the head is added at zero, so the
+ * first predictions are the init model's (test_model.c checks that), and then trained (its weights
+ * move); an init model with
+ * the head and a deck without it is refused (its trained weights would be dropped). */
+Test(train, init_model_gains_the_even_coupling_head)
+{
+    char ds[1024];
+    tmp_path(ds, sizeof ds, "even.h5");
+    fh_err err = {0};
+    cr_assert_eq(tt_write_dataset(ds, 24, 8, &err), FH_OK, "%s", err.msg);
+    fh_train_config a = config(ds, "even_a.h5", 4), b = config(ds, "even_b.h5", 3),
+                    c = config(ds, "even_c.h5", 1);
+    fh_train_result r;
+    cr_assert_eq(run(&a, &r, &err), FH_OK, "%s", err.msg);
+    snprintf(b.init_model, sizeof b.init_model, "%s", a.output);
+    fh_model_hyper h = tt_hyper();
+    h.nac_even = 1;
+    cr_assert_eq(fh_train_run(&h, &b, MPI_COMM_NULL, &r, &err), FH_OK, "%s", err.msg);
+    size_t na, nb;
+    int ka, kb;
+    double *wa = weights(a.output, &na, &ka), *wb = weights(b.output, &nb, &kb);
+    cr_assert(nb > na, "no weights added (%zu -> %zu)", na, nb);
+    double moved = 0;
+    for (size_t i = na; i < nb; i++) moved = fmax(moved, fabs(wb[i]));
+    cr_assert(moved > 1e-4, "the even head was not trained (largest weight %.3e)", moved);
+    fh_model *m = NULL;
+    cr_assert_eq(fh_model_load(b.output, &m, &err), FH_OK, "%s", err.msg);
+    cr_assert_eq(fh_model_get_hyper(m)->nac_even, 1);
+    fh_model_free(m);
+    snprintf(c.init_model, sizeof c.init_model, "%s", b.output);
+    cr_assert_eq(run(&c, &r, &err), FH_EINPUT);
+    cr_assert(strstr(err.msg, "even coupling head") != NULL, "%s", err.msg);
+    free(wa), free(wb);
+    unlink(a.output), unlink(b.output), unlink(c.output), unlink_dataset(ds);
+}
+
 Test(train, resume_after_sigkill_is_bitwise_identical)
 {
     char ds[1024];
