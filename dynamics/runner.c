@@ -439,6 +439,24 @@ static void serve(void *p)
     print_progress(m, 0);
 }
 
+/* Whether the file of a trajectory the index records as finished still holds it: there, readable,
+ * this run's, finished (and, when done, with frames). A file lost or damaged after the index heard
+ * of it (a full disk, an interrupted copy) is run again, which gives the same trajectory: its
+ * random numbers depend only on (seed, index). */
+static int finished_file_ok(const fh_run_config *c, long index)
+{
+    char path[4096];
+    fh_ens_traj_path(c->outdir, index, path, sizeof path);
+    fh_h5md_reader *r = NULL;
+    fh_err err = {0};
+    if (fh_h5md_reader_open(path, &r, &err) != FH_OK) return 0;
+    fh_traj_status s = fh_h5md_reader_status(r);
+    int ok = same_run(r, c, index) &&
+             (s == FH_TRAJ_FAILED || (s == FH_TRAJ_DONE && fh_h5md_reader_nframes(r) > 0));
+    fh_h5md_reader_close(r);
+    return ok;
+}
+
 static int setup_outputs(const fh_run_config *c, manager *m, fh_err *err)
 {
     long last = c->last > 0 ? c->last : c->ntraj;
@@ -468,7 +486,15 @@ static int setup_outputs(const fh_run_config *c, manager *m, fh_err *err)
     for (long i = c->first; i < last && rc == FH_OK; i++) {
         fh_ens_record rec;
         if ((rc = fh_ens_get(e, i, &rec, err)) != FH_OK) break;
-        if (!c->force && (rec.status == FH_TRAJ_DONE || rec.status == FH_TRAJ_FAILED))
+        int finished = !c->force && (rec.status == FH_TRAJ_DONE || rec.status == FH_TRAJ_FAILED);
+        if (finished && !finished_file_ok(c, i)) {
+            char path[4096];
+            fh_ens_traj_path(c->outdir, i, path, sizeof path);
+            fprintf(stderr, "fusionhop run: trajectory %ld is recorded as finished but its file %s "
+                    "is missing, unreadable or not this run's: running it again\n", i, path);
+            finished = 0;
+        }
+        if (finished)
             m->sum->skipped++;
         else
             m->queue[m->nqueue++] = i;

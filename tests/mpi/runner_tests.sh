@@ -104,6 +104,16 @@ kill)
     fi
     grep -q "different deck" diff.log
     same_runs ref killed 7
+    # a finished trajectory's file lost or damaged after the index recorded it is run again (the
+    # same trajectory: its random numbers depend only on seed and index); the others are kept
+    rm killed/traj/traj_000002.h5
+    sz=$(stat -c %s killed/traj/traj_000005.h5)
+    truncate -s $((sz / 2)) killed/traj/traj_000005.h5
+    "$FH" run deck.inp -o killed 2>lost.log
+    grep -q "trajectory 2 is recorded as finished but its file .* running it again" lost.log
+    grep -q "trajectory 5 is recorded as finished but its file .* running it again" lost.log
+    grep -q "2 done, 0 failed, 5 already finished" lost.log
+    same_runs ref killed 7
     ;;
 failing)
     # every trajectory violates the per-step energy tolerance: all are recorded as failed with
