@@ -186,8 +186,9 @@ static const fh_deck_key schema[] = {
      "atoms (1-based list, e.g. 2,15-26) whose coupling sign the model flips: one half of a "
      "molecule whose two states differ in symmetry under swapping the halves (stilbene S0/S1)"},
     {"model", "nac_even_head", FH_KEY_BOOL, FH_UNIT_NONE, NULL, "false", UNBOUNDED, NULL,
-     "a second, unflipped coupling head: h = sigma v + w, odd plus even under the swap that "
-     "nac_flip describes (added at zero to an init model without it)"},
+     "a second, unflipped coupling head: h = sigma v + w (with coupling = diabatic: H01 = "
+     "sigma e + f), odd plus even under the swap that nac_flip describes (added at zero to an "
+     "init model without it)"},
     {"model", "coupling", FH_KEY_CHOICE, FH_UNIT_NONE, NULL, "vector", UNBOUNDED, "vector|diabatic",
      "how the model gives the couplings: vector (an equivariant vector per atom and pair) or "
      "diabatic (two states: a 2x2 diabatic Hamiltonian whose eigenvalues, gradients and "

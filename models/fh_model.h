@@ -37,7 +37,11 @@
  * head, the RMS of the h labels; sigma as above, so H01 is odd under
  * the swap of the two halves), with no 1o readout; the adiabatic energies, gradients and h
  * follow from H and its gradients (fh_model_diab_forward), which gives the conical intersection,
- * and the coupling that turns around it, by construction.
+ * and the coupling that turns around it, by construction. With the even head (nac_even = 1) the
+ * head is one more invariant readout f per layer, unflipped, added to H01:
+ *   H01 = nac_scale_0 sum_i sum_t (sigma_i e^t_i,01 + f^t_i),
+ * odd plus even under the swap, for intersections of two states of the same symmetry (where H01
+ * need not vanish at a symmetric geometry); like the vector readout's, it starts at zero.
  *
  * Units: everything inside is atomic (bohr, hartree); positions are bohr at this interface.
  * Ownership: a model owns its hyperparameters, normalisation and every member's weights; an
@@ -82,7 +86,7 @@ typedef struct {
     int nac_flip_natoms;             /* 0: no coupling sign flips; else the molecule's atoms */
     unsigned char nac_flip[FH_MODEL_MAX_FLIP_ATOMS]; /* 1: atom's coupling sign flipped (sigma) */
     int diabatic;                    /* 1: two-state diabatic readout (see below), 0: direct h */
-    int nac_even;                    /* 1: the vector readout has the even head (see above) */
+    int nac_even;                    /* 1: the coupling readout has the even head (see above) */
 } fh_model_hyper;
 
 /* The defaults: 2 states, 32x0e+32x1o, lmax 3, correlation 3 (chain), 2 layers, 5 Angstrom,

@@ -88,8 +88,7 @@ int fh_model_hyper_check(const fh_model_hyper *h, fh_err *err)
     if (h->diabatic && h->nstates != 2)
         BAD("the diabatic readout is for 2 states, not %d", h->nstates);
     if (h->nac_even != 0 && h->nac_even != 1) BAD("nac_even %d is neither 0 nor 1", h->nac_even);
-    if (h->nac_even && (h->diabatic || h->nstates < 2))
-        BAD("the even coupling head needs the vector readout of 2 or more states");
+    if (h->nac_even && h->nstates < 2) BAD("the even coupling head needs 2 or more states");
     if (h->nstates > 1 && !h->diabatic && !model_irreps_has(&H, 1, -1))
         BAD("hidden irreps '%s' lack 1o (couplings of %d states)", h->hidden_irreps, h->nstates);
     if (h->lmax < 1 || h->lmax > FH_EQ_LMAX - 1) BAD("lmax %d outside 1..%d", h->lmax, FH_EQ_LMAX - 1);

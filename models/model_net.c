@@ -22,6 +22,8 @@ struct fh_model_ws {
     int N, P, C, M, T, nt;            /* scalar outputs (the states, or H00, H11, H01 of the
                                          diabatic readout), 1o outputs (pairs, or 0 if diabatic),
                                          channels, readout width, layers, types */
+    int W, nW;                        /* even head (nac_even): outputs (P, or 1 if diabatic) and
+                                         values per atom (3 W, or W if diabatic); 0 without it */
     fh_eq_cg *cg;
     fh_eq_irreps H, RO;               /* hidden features, last readout */
     int dimH, dimRO, nsh, lmax_all;
@@ -41,7 +43,7 @@ struct fh_model_ws {
     double *tmp_msg, *tmp_h;
     double *z1, *a1;                  /* last readout [cap_atoms][dimRO][M] */
     double *eo, *ho, *e_atom, *hv;    /* [atoms][N], [atoms][3][P] */
-    double *hw;                       /* even head (nac_even) [atoms][3][P] */
+    double *hw;                       /* even head (nac_even) [atoms][nW] */
     double *u, *r, *Y, *Yr, *dY, *B, *dB;
     /* backward scratch */
     double *gh0, *gh1, *gxu, *gm, *ga, *gp, *gz1, *ga1, *ge, *ghv, *gR, *gY1, *gY2, *gr, *gu;
@@ -233,6 +235,10 @@ fh_model_ws *fh_model_ws_alloc(const fh_model *m, fh_err *err)
     ws->hp = *hp;
     ws->N = hp->diabatic ? 3 : hp->nstates;
     ws->P = hp->diabatic ? 0 : hp->nstates * (hp->nstates - 1) / 2;
+    /* even head: P vectors (1o) per atom with the vector readout, one scalar (0e, into H01) with
+     * the diabatic one */
+    ws->W = !hp->nac_even ? 0 : hp->diabatic ? 1 : ws->P;
+    ws->nW = hp->diabatic ? ws->W : 3 * ws->W;
     ws->C = hp->channels, ws->M = hp->readout_hidden, ws->T = hp->n_layers;
     ws->nt = hp->n_elements;
     ws->nsh = fh_eq_sph_dim(hp->lmax);
@@ -280,11 +286,11 @@ fh_model_ws *fh_model_ws_alloc(const fh_model *m, fh_err *err)
             L->ro1 = lin(&ws->H, C, NULL, &ws->RO, ws->M, 1, &ok, err);
             L->roE = lin(&ws->RO, ws->M, "0e", NULL, ws->N, 1, &ok, err);
             if (ws->P) L->roH = lin(&ws->RO, ws->M, "1o", NULL, ws->P, 1, &ok, err);
-            if (ws->P && hp->nac_even) L->roW = lin(&ws->RO, ws->M, "1o", NULL, ws->P, 1, &ok, err);
+            if (hp->nac_even) L->roW = lin(&ws->RO, ws->M, ws->P ? "1o" : "0e", NULL, ws->W, 1, &ok, err);
         } else {
             L->roE = lin(&ws->H, C, "0e", NULL, ws->N, 1, &ok, err);
             if (ws->P) L->roH = lin(&ws->H, C, "1o", NULL, ws->P, 1, &ok, err);
-            if (ws->P && hp->nac_even) L->roW = lin(&ws->H, C, "1o", NULL, ws->P, 1, &ok, err);
+            if (hp->nac_even) L->roW = lin(&ws->H, C, ws->P ? "1o" : "0e", NULL, ws->W, 1, &ok, err);
         }
         if (!ok) goto fail;
     }
@@ -604,7 +610,7 @@ int fh_model_forward(fh_model_ws *ws, const fh_model *m, const double *theta, in
     const double inv_nb = 1.0 / ws->hp.avg_neighbors;
     memset(ws->e_atom, 0, sizeof(double) * natoms * N);
     if (P) memset(ws->hv, 0, sizeof(double) * natoms * 3 * P);
-    if (P) memset(ws->hw, 0, sizeof(double) * natoms * 3 * P);
+    if (ws->nW) memset(ws->hw, 0, sizeof(double) * natoms * ws->nW);
     for (int t = 0; t < ws->T; t++) {
         model_layer *L = &ws->L[t];
         const double *hin = ws->h[t];
@@ -646,7 +652,7 @@ int fh_model_forward(fh_model_ws *ws, const fh_model *m, const double *theta, in
         }
         if (L->roW) {
             fh_eq_linear_forward(L->roW, theta + L->o_roW, natoms, NULL, rin, ws->ho);
-            add_to(ws->hw, ws->ho, (size_t)natoms * 3 * P);
+            add_to(ws->hw, ws->ho, (size_t)natoms * ws->nW);
         }
     }
 
@@ -658,6 +664,9 @@ int fh_model_forward(fh_model_ws *ws, const fh_model *m, const double *theta, in
             e += out_offset(m, s, type[a]) + out_factor(m, s, a) * ws->e_atom[a * N + s];
         energy[s] = e;
     }
+    /* the diabatic even head: an unflipped part of H01 */
+    if (m->hp.diabatic && ws->nW)
+        for (int a = 0; a < natoms; a++) energy[2] += nm->nac_scale[0] * ws->hw[a];
     if (hcoup)
         for (int p = 0; p < P; p++)
             for (int a = 0; a < natoms; a++)
@@ -687,9 +696,11 @@ int fh_model_backward(fh_model_ws *ws, const fh_model *m, const double *theta, c
     /* seeds on the per-atom outputs */
     for (int a = 0; a < n; a++)
         for (int s = 0; s < N; s++) ws->ge[a * N + s] = gE ? out_factor(m, s, a) * gE[s] : 0.0;
+    if (ws->nW) memset(ws->ghw, 0, sizeof(double) * n * ws->nW);
+    if (m->hp.diabatic && ws->nW && gE)
+        for (int a = 0; a < n; a++) ws->ghw[a] = nm->nac_scale[0] * gE[2];
     if (P) {
         memset(ws->ghv, 0, sizeof(double) * n * 3 * P);
-        memset(ws->ghw, 0, sizeof(double) * n * 3 * P);
         if (gH)
             for (int p = 0; p < P; p++)
                 for (int a = 0; a < n; a++)
@@ -827,7 +838,7 @@ double fh_model_flops(const fh_model_ws *ws, int backward)
         int rc = L->ro1 ? M : C;
         if (L->ro1) lin += lin_flops(&ws->H, C, &ws->RO, M, n);
         lin += lin_flops(ri, rc, &e0, ws->N, n) + (ws->P ? lin_flops(ri, rc, &v1, ws->P, n) : 0);
-        if (L->roW) lin += lin_flops(ri, rc, &v1, ws->P, n);
+        if (L->roW) lin += lin_flops(ri, rc, ws->P ? &v1 : &e0, ws->W, n);
         double mlp = model_mlp_flops(&L->mlp, np, 0);
         if (backward == 0) {
             f += lin + mlp * (ws->tangents ? 2 : 1);

@@ -318,13 +318,14 @@ Test(model, even_coupling_head)
     cr_assert(even < 1e-12 * norm && odd < 1e-12 * norm,
               "even part w_a+3 + w_a %.2e, odd part h_a+3 - h_a %.2e (of %.2e)", even, odd, norm);
     cr_assert(mixed > 1e-3, "h with both heads is still odd (%.2e)", mixed);
-    /* removing a trained head is refused; the diabatic readout has no vector head */
+    /* removing a trained head is refused; a one-state model has no coupling to give it (the
+     * diabatic readout's even head: test_model_diabatic.c) */
     cr_assert_eq(fh_model_set_nac_even(c.m, 0, &err), FH_EINPUT);
     cr_assert(strstr(err.msg, "even coupling head") != NULL, "%s", err.msg);
-    fh_model *d = tm_small_model_kind(2, 1, 1, 3, &err);
+    fh_model *d = tm_small_model_kind(1, 0, 1, 3, &err);
     cr_assert_not_null(d, "%s", err.msg);
     cr_assert_eq(fh_model_set_nac_even(d, 1, &err), FH_EINPUT);
-    cr_assert(strstr(err.msg, "needs the vector readout") != NULL, "%s", err.msg);
+    cr_assert(strstr(err.msg, "needs 2 or more states") != NULL, "%s", err.msg);
     fh_model_free(d);
     free(keep);
     teardown(&c);

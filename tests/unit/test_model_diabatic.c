@@ -231,13 +231,24 @@ typedef struct {
     double x[3 * NAT];
 } net;
 
-static void net_setup(net *c, int members, uint64_t seed)
+/* even: with the even head (an unflipped part of H01), its weights set at random (they start at
+ * zero) */
+static void net_setup(net *c, int members, uint64_t seed, int even)
 {
     fh_err err = {0};
     c->m = tm_small_model_kind(2, 1, members, seed, &err);
     cr_assert_not_null(c->m, "%s", err.msg);
     const unsigned char flip[NAT] = {0, 1, 0, 1, 0, 1};
     cr_assert_eq(fh_model_set_nac_flip(c->m, NAT, flip, &err), FH_OK, "%s", err.msg);
+    if (even) {
+        size_t old = fh_model_n_params(c->m);
+        cr_assert_eq(fh_model_set_nac_even(c->m, 1, &err), FH_OK, "%s", err.msg);
+        size_t np = fh_model_n_params(c->m);
+        cr_assert(np > old, "the even head added no weights");
+        tm_seed(seed + 3);
+        for (int k = 0; k < members; k++)
+            for (size_t i = old; i < np; i++) fh_model_params(c->m, k)[i] = 0.3 * tm_normal();
+    }
     cr_assert_eq(fh_model_n_outputs(c->m), 3);
     c->ws = fh_model_ws_alloc(c->m, &err);
     cr_assert_not_null(c->ws, "%s", err.msg);
@@ -269,10 +280,10 @@ static void net_eval(net *c, const double *x, double E[2], double *g, double *h)
                                       NULL, &err), FH_OK, "%s", err.msg);
 }
 
-Test(model_diabatic, network_forces_and_coupling_match_finite_differences)
+static void check_net_fd(int even)
 {
     net c;
-    net_setup(&c, 1, 11);
+    net_setup(&c, 1, 11, even);
     fh_err err = {0};
     const int n3 = 3 * NAT;
     double E[2], g[2 * 3 * NAT], h[3 * NAT], H[3], dH[3 * 3 * NAT];
@@ -325,10 +336,16 @@ Test(model_diabatic, network_forces_and_coupling_match_finite_differences)
     net_free(&c);
 }
 
-Test(model_diabatic, network_invariance_and_equivariance)
+Test(model_diabatic, network_forces_and_coupling_match_finite_differences) { check_net_fd(0); }
+Test(model_diabatic, network_forces_and_coupling_match_finite_differences_even_head)
+{
+    check_net_fd(1);
+}
+
+static void check_net_equivariance(int even)
 {
     net c;
-    net_setup(&c, 1, 12);
+    net_setup(&c, 1, 12, even);
     const int n3 = 3 * NAT;
     double E[2], g[2 * 3 * NAT], h[3 * NAT];
     net_eval(&c, c.x, E, g, h);
@@ -350,10 +367,13 @@ Test(model_diabatic, network_invariance_and_equivariance)
     net_free(&c);
 }
 
-Test(model_diabatic, training_loss_gradient_matches_finite_differences)
+Test(model_diabatic, network_invariance_and_equivariance) { check_net_equivariance(0); }
+Test(model_diabatic, network_invariance_and_equivariance_even_head) { check_net_equivariance(1); }
+
+static void check_loss_gradient(int even)
 {
     net c;
-    net_setup(&c, 1, 13);
+    net_setup(&c, 1, 13, even);
     fh_err err = {0};
     const int n3 = 3 * NAT;
     double E0[2], g0[2 * 3 * NAT], h0[3 * NAT];
@@ -395,10 +415,70 @@ Test(model_diabatic, training_loss_gradient_matches_finite_differences)
     net_free(&c);
 }
 
+Test(model_diabatic, training_loss_gradient_matches_finite_differences) { check_loss_gradient(0); }
+Test(model_diabatic, training_loss_gradient_matches_finite_differences_even_head)
+{
+    check_loss_gradient(1);
+}
+
+/* The even head on a geometry symmetric under the swap of the flipped and unflipped atoms (atom
+ * 2k+1 at minus atom 2k, like elements): without it H01 is odd under the swap, so zero there, and
+ * the states cross wherever H00 = H11; adding it changes nothing (zero weights); trained (set at
+ * random) it gives an unflipped, even part of H01 that is not zero there (a coupling of two states
+ * of the same symmetry), and its weights are saved and loaded. */
+Test(model_diabatic, even_head_gives_an_even_h01)
+{
+    net c;
+    net_setup(&c, 1, 15, 0);
+    fh_err err = {0};
+    static const int Zs[NAT] = {6, 6, 1, 1, 8, 8};
+    cr_assert_eq(fh_model_types(c.m, NAT, Zs, c.type, &err), FH_OK, "%s", err.msg);
+    double x[3 * NAT];
+    tm_seed(41);
+    for (int a = 0; a < NAT; a += 2)
+        for (int k = 0; k < 3; k++) x[3 * a + k] = 1.2 * (a / 2 + 1) * (tm_uniform() - 0.5) + (k == a / 2 ? 1.4 : 0);
+    for (int a = 1; a < NAT; a += 2)
+        for (int k = 0; k < 3; k++) x[3 * a + k] = -x[3 * (a - 1) + k];
+    double H0[3], H1[3], H2[3];
+    net_H(&c, x, H0);
+    double scale = fabs(H0[0]) + fabs(H0[1]);
+    cr_assert(fabs(H0[2]) < 1e-13 * scale, "without the head H01 = %.3e at a symmetric geometry", H0[2]);
+    size_t old = fh_model_n_params(c.m);
+    cr_assert_eq(fh_model_set_nac_even(c.m, 1, &err), FH_OK, "%s", err.msg);
+    fh_model_ws_free(c.ws);
+    c.ws = fh_model_ws_alloc(c.m, &err);
+    cr_assert_not_null(c.ws, "%s", err.msg);
+    c.theta = fh_model_params(c.m, 0);
+    net_H(&c, x, H1);
+    cr_assert(memcmp(H0, H1, sizeof H0) == 0, "a freshly added head changed the diabatic elements");
+    size_t np = fh_model_n_params(c.m);
+    for (size_t i = old; i < np; i++) c.theta[i] = 0.3 * tm_normal();
+    net_H(&c, x, H2);
+    cr_assert(H2[0] == H0[0] && H2[1] == H0[1], "the head changed H00 or H11");
+    cr_assert(fabs(H2[2]) > 1e-4, "the even head gives no H01 at a symmetric geometry (%.3e)", H2[2]);
+    /* a swapped copy of the geometry (atom order 1,0,3,2,5,4): the same even part, an odd part of
+     * the opposite sign, so H01 changes; without the flips both would be the same */
+    double xs[3 * NAT], xs0[3 * NAT], Hs[3], Ha[3], Hb[3];
+    for (int a = 0; a < NAT; a++)
+        for (int k = 0; k < 3; k++) xs0[3 * a + k] = x[3 * a + k] + 0.2 * (tm_uniform() - 0.5);
+    for (int a = 0; a < NAT; a++)
+        for (int k = 0; k < 3; k++) xs[3 * a + k] = xs0[3 * (a ^ 1) + k];
+    net_H(&c, xs0, Ha);
+    net_H(&c, xs, Hs);
+    for (size_t i = old; i < np; i++) c.theta[i] = 0.0;
+    net_H(&c, xs0, Hb);   /* the odd part alone */
+    cr_assert(fabs(Hs[0] - Ha[0]) < 1e-12 * scale && fabs(Hs[1] - Ha[1]) < 1e-12 * scale);
+    double even_part = Ha[2] - Hb[2];
+    cr_assert(fabs(Hs[2] - (even_part - Hb[2])) < 1e-12 * scale,
+              "H01 of the swapped geometry %.15g, expected even %.15g minus odd %.15g", Hs[2],
+              even_part, Hb[2]);
+    net_free(&c);
+}
+
 Test(model_diabatic, save_load_and_committee_prediction)
 {
     net c;
-    net_setup(&c, 2, 14);
+    net_setup(&c, 2, 14, 1);
     fh_err err = {0};
     const int n3 = 3 * NAT;
     char path[1024];
