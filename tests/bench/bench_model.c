@@ -1,7 +1,7 @@
 /* Benchmark of the multi-state model on trans-stilbene (C14H12, 26 atoms), one core, at the
  * MACE-comparison hyperparameters (32x0e+32x1o, l_max 3, correlation 3, 5 Angstrom, 8 Bessel
  * functions, radial MLP [64,64,64]) and at the small shipped-default candidate (also with the
- * diabatic readout):
+ * diabatic readout, with and without the even H01 part, nac_even_head):
  *   (a) a dynamics step: energies of all states + gradient of the active state + all NACs;
  *   (b) a full evaluation: energies + gradients of all states + NACs;
  *   (e) energy + forces of one state with a 1-state model (the like-for-like MACE comparison);
@@ -224,6 +224,10 @@ int main(int argc, char **argv)
     fh_model_hyper diab = small;
     diab.diabatic = 1;
     bench_config("small, diabatic readout ([model] coupling = diabatic)", diab, 2,
+                 FH_TRAIN_HVP_FORWARD);
+    fh_model_hyper diab_even = diab;   /* the round-9 candidate's readout */
+    diab_even.nac_even = 1;
+    bench_config("small, diabatic readout with the even H01 part (nac_even_head)", diab_even, 2,
                  FH_TRAIN_HVP_FORWARD);
     /* the capacity candidates measured against the small one on the stilbene data */
     fh_model_hyper wide = small;
