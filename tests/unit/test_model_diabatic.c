@@ -425,7 +425,8 @@ Test(model_diabatic, training_loss_gradient_matches_finite_differences_even_head
  * 2k+1 at minus atom 2k, like elements): without it H01 is odd under the swap, so zero there, and
  * the states cross wherever H00 = H11; adding it changes nothing (zero weights); trained (set at
  * random) it gives an unflipped, even part of H01 that is not zero there (a coupling of two states
- * of the same symmetry), and its weights are saved and loaded. */
+ * of the same symmetry); on a swapped geometry that part keeps its sign while the odd part turns
+ * (save and load with the head: save_load_and_committee_prediction). */
 Test(model_diabatic, even_head_gives_an_even_h01)
 {
     net c;
