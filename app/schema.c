@@ -214,8 +214,8 @@ static const fh_deck_key schema[] = {
     {"train", "energy_weight", FH_KEY_REAL, FH_UNIT_NONE, NULL, "1", 0.0, 1e12, NULL,
      "weight of the energy term (squared per-atom energy errors, atomic units)"},
     {"train", "gap_weight", FH_KEY_REAL, FH_UNIT_NONE, NULL, "0", 0.0, 1e12, NULL,
-     "weight of the gap term (squared per-atom errors of E_j - E_i, atomic units), added to the "
-     "energy term: the gaps drive the hops"},
+     "weight of the gap term (squared per-atom errors of E_j - E_i, atomic units, Huber beyond "
+     "energy_huber), added to the energy term: the gaps drive the hops"},
     {"train", "force_weight", FH_KEY_REAL, FH_UNIT_NONE, NULL, "1", 0.0, 1e12, NULL,
      "weight of the force term (squared gradient-component errors, atomic units)"},
     {"train", "energy_huber", FH_KEY_REAL, FH_UNIT_ENERGY, "eV", "0 eV", 0.0, 1e12, NULL,

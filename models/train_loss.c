@@ -88,8 +88,10 @@ void train_eval_terms(const fh_model *m, const fh_train_sample *s, const fh_trai
                 t->gap_abs += fabs(d);
                 t->gap_n += 1;
                 if (cfg->w_gap == 0) continue;
-                t->l_energy += cfg->w_gap * (d / n) * (d / n) / nGap;
-                double gd = cfg->w_gap * 2.0 * d / ((double)n * n * nGap);
+                /* the energy term's Huber threshold: a squared gap term would let the few
+                 * geometries with gap errors of several hundred meV set the direction */
+                t->l_energy += cfg->w_gap * rho(d, cfg->huber_e) / ((double)n * n * nGap);
+                double gd = cfg->w_gap * rho_d(d, cfg->huber_e) / ((double)n * n * nGap);
                 if (gE) gE[j] += gd, gE[i] -= gd;
             }
     /* forces: v_s = dL/d(dE_s/dR) */

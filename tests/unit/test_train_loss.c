@@ -142,6 +142,27 @@ Test(train_loss, huber_terms_match_finite_differences)
     fh_model_free(c.m);
 }
 
+/* The gap term follows the energy term's Huber threshold: with the energy weight 0 the energy
+ * part of the loss is exactly w_gap rho(d) / n^2 for the one gap with both labels (states 0, 2). */
+Test(train_loss, gap_term_is_huber)
+{
+    ctx c;
+    setup(&c, 45);
+    fh_err err = {0};
+    double E[NS], h[NP * 3 * NAT];
+    cr_assert_eq(fh_model_forward(c.ws, c.m, c.theta, NAT, c.type, c.x, 0, E, h, &err), FH_OK);
+    double d = (E[2] - E[0]) - (c.E[2] - c.E[0]), delta = 0.25 * fabs(d);
+    cr_assert(fabs(d) > 1e-3, "the sample needs a gap error (%.3e)", d);
+    c.cfg.w_energy = 0, c.cfg.huber_e = delta;
+    fh_train_terms t = {0};
+    cr_assert_eq(fh_train_sample_loss(c.ws, c.m, c.theta, &c.s, &c.cfg, NULL, &t, &err), FH_OK);
+    double want = c.cfg.w_gap * delta * (2.0 * fabs(d) - delta) / (NAT * NAT);
+    cr_assert(fabs(t.l_energy - want) < 1e-12 * want, "gap term %.15e, Huber %.15e (squared %.15e)",
+              t.l_energy, want, c.cfg.w_gap * d * d / (NAT * NAT));
+    fh_model_ws_free(c.ws);
+    fh_model_free(c.m);
+}
+
 Test(train_loss, coupling_term_is_phase_free)
 {
     ctx c;
