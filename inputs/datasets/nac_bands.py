@@ -36,7 +36,8 @@ if len(preds) != len(ids):
     sys.exit("nac_bands: %d predictions for %d rows" % (len(preds), len(ids)))
 
 with h5py.File(path, "r") as f:
-    row = {name: i for i, name in enumerate(f["id"][:].astype(str)) if f["status"][i] == 0}
+    status = f["status"][:]
+    row = {name: i for i, name in enumerate(f["id"][:].astype(str)) if status[i] == 0}
     E, Hci, has = f["energies"][:], f["nacs_ci"][:, 0], f["has_nac_parts"][:, 0]
 
 res = []
