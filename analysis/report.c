@@ -389,8 +389,9 @@ static int write_summary_txt(const char *dir, const fh_ana_ensemble *e, const fh
     } else {
         const char *names[2] = {"all used trajectories", "trajectories that ended in S0"};
         for (int set = 0; set < 2; set++) {
-            fprintf(f, "\nquantum yields, %s (n = %ld):\n", names[set], y->n[set]);
-            for (int q = 0; q < FH_PROD_COUNT; q++)
+            fprintf(f, "\nquantum yields, %s (n = %ld)%s\n", names[set], y->n[set],
+                    y->n[set] ? ":" : ": none (no such trajectory)");
+            for (int q = 0; q < FH_PROD_COUNT && y->n[set] > 0; q++)
                 fprintf(f, "  %-6s %4ld  %.3f +- %.3f  (95%% Wilson %.3f-%.3f)\n", fh_ana_product_name(q),
                         y->count[set][q], y->yield[set][q], y->err[set][q], y->lo[set][q], y->hi[set][q]);
         }

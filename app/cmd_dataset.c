@@ -29,7 +29,8 @@ static void usage(FILE *f)
             "usage: fusionhop dataset info FILE [--seed S]\n"
             "       fusionhop dataset export FILE -o OUT.xyz [--origin TAG]\n"
             "       fusionhop dataset withdraw FILE --note TEXT ID...\n"
-            "       fusionhop dataset errors FILE --model MODEL [--origin TAG] [--new]\n\n"
+            "       fusionhop dataset errors FILE --model MODEL [--origin TAG] [--new]\n"
+            "                                [--split train|valid|test [--seed S]] [--rows]\n\n"
             "info      rows per origin: completed, failed, seconds per geometry, S1-S0 gap range\n"
             "          (eV) and the number of geometries with a gap below 1 eV; with --seed S, how\n"
             "          `fusionhop train` (seed S, train_fraction 0.8, valid_fraction 0.1) splits them\n"
@@ -40,7 +41,10 @@ static void usage(FILE *f)
             "errors    MODEL's committee-mean errors per origin: energy MAE per state, gap MAE\n"
             "          (meV), force MAE (meV/A), phase-free NAC cosine where the gap < 1 eV;\n"
             "          --new: only the rows added after those MODEL was trained on (checked by\n"
-            "          the dataset checksum in the model file): an out-of-sample test\n");
+            "          the dataset checksum in the model file): an out-of-sample test;\n"
+            "          --split PART: only the rows `fusionhop train` put into PART (the model's\n"
+            "          seed, or --seed S; fractions 0.8 / 0.1): with PART test, the test report;\n"
+            "          --rows: also one line per row (reference gap in eV, its errors, its NAC cosine)\n");
 }
 
 static double gap_ev(const fh_dataset *d, size_t r)
@@ -252,7 +256,8 @@ int fh_cmd_dataset(int argc, char **argv)
     }
     const char *sub = argv[1], *path = argv[2];
     const char *out = NULL, *origin = NULL, *note = NULL, *model = NULL;
-    int have_seed = 0, only_new = 0;
+    int have_seed = 0, only_new = 0, per_row = 0;
+    const char *split = NULL;
     unsigned long long seed = 0;
     char **ids = malloc(sizeof(char *) * (size_t)argc);
     int nids = 0, rc = FH_EXIT_OK;
@@ -262,8 +267,10 @@ int fh_cmd_dataset(int argc, char **argv)
         int has_value = i + 1 < argc;
         if (!strcmp(a, "--new")) {
             only_new = 1;
+        } else if (!strcmp(a, "--rows")) {
+            per_row = 1;
         } else if (!strcmp(a, "-o") || !strcmp(a, "--origin") || !strcmp(a, "--note") ||
-                   !strcmp(a, "--seed") || !strcmp(a, "--model")) {
+                   !strcmp(a, "--seed") || !strcmp(a, "--model") || !strcmp(a, "--split")) {
             if (!has_value) {
                 fprintf(stderr, "fusionhop dataset: %s needs a value\n", a);
                 rc = FH_EXIT_USAGE;
@@ -280,6 +287,14 @@ int fh_cmd_dataset(int argc, char **argv)
             else if (!strcmp(a, "--origin")) origin = v;
             else if (!strcmp(a, "--note")) note = v;
             else if (!strcmp(a, "--model")) model = v;
+            else if (!strcmp(a, "--split")) {
+                split = v;
+                if (strcmp(v, "train") && strcmp(v, "valid") && strcmp(v, "test")) {
+                    fprintf(stderr, "fusionhop dataset: --split '%s': expected train, valid or "
+                            "test\n", v);
+                    rc = FH_EXIT_USAGE;
+                }
+            }
             else {
                 char *end = NULL;
                 errno = 0;
@@ -303,7 +318,7 @@ int fh_cmd_dataset(int argc, char **argv)
         }
     }
     if (rc == FH_EXIT_OK) {
-        int no_eval = !model && !only_new;
+        int no_eval = !model && !only_new && !split && !per_row;
         if (!strcmp(sub, "info") && nids == 0 && !out && !origin && !note && no_eval) {
             rc = cmd_info(path, have_seed, seed);
         } else if (!strcmp(sub, "export") && nids == 0 && out && !note && !have_seed && no_eval) {
@@ -311,8 +326,11 @@ int fh_cmd_dataset(int argc, char **argv)
         } else if (!strcmp(sub, "withdraw") && nids > 0 && note && *note && !out && !origin &&
                    !have_seed && no_eval) {
             rc = cmd_withdraw(path, note, ids, nids);
-        } else if (!strcmp(sub, "errors") && nids == 0 && model && !out && !note && !have_seed) {
-            rc = fh_dataset_errors(path, model, origin, only_new);
+        } else if (!strcmp(sub, "errors") && nids == 0 && model && !out && !note &&
+                   (!have_seed || split)) {
+            fh_dataset_errors_opts o = {.origin = origin, .only_new = only_new, .split = split,
+                                        .have_seed = have_seed, .seed = seed, .per_row = per_row};
+            rc = fh_dataset_errors(path, model, &o);
         } else {
             fprintf(stderr, "fusionhop dataset: wrong arguments for '%s'\n", sub);
             usage(stderr);

@@ -1,9 +1,11 @@
-/* `fusionhop dataset errors FILE --model M [--origin TAG] [--new]`: how far a model's committee
- * mean is from the reference rows of a dataset, per origin: energy MAE per state, gap MAE, force
- * MAE, and the phase-free NAC cosine where the reference gap is below 1 eV (the numbers of the
- * training's test report). Why: active learning appends rows the model has not seen; --new
- * measures it on exactly those (the rows after the ones it was trained on, recognised by the
- * dataset checksum in the model file), which is the honest out-of-sample test of a region. */
+/* `fusionhop dataset errors FILE --model M [--origin TAG] [--new] [--split PART] [--rows]`: how
+ * far a model's committee mean is from the reference rows of a dataset, per origin: energy MAE per
+ * state, gap MAE, force MAE, and the phase-free NAC cosine where the reference gap is below 1 eV
+ * (the numbers of the training's test report). Why: active learning appends rows the model has not
+ * seen; --new measures it on exactly those (the rows after the ones it was trained on, recognised
+ * by the dataset checksum in the model file), which is the honest out-of-sample test of a region.
+ * --split test gives the training's test report broken down by origin, and --rows row by row:
+ * which geometries an average like the NAC cosine over a few rows comes from. */
 #include "fh_app.h"
 
 #include <math.h>
@@ -37,13 +39,30 @@ static void print_row(const char *name, int rows, const fh_train_terms *t, int N
         printf("       -\n");
 }
 
-int fh_dataset_errors(const char *path, const char *model, const char *origin, int only_new)
+static void print_one(const char *id, const char *origin, double gap_ev, const fh_train_terms *t,
+                      int N)
 {
+    const double meV = 1e3 * FH_HARTREE_EV;
+    printf("%-28s %-16s %6.3f", id, origin, gap_ev);
+    for (int s = 0; s < N; s++) printf(" %7.0f", t->e_n[s] ? meV * t->e_abs[s] / t->e_n[s] : NAN);
+    printf(" %8.0f %9.0f", t->gap_n ? meV * t->gap_abs / t->gap_n : NAN,
+           t->f_n ? meV * FH_ANGSTROM_BOHR * t->f_abs / t->f_n : NAN);
+    if (t->nac_n > 0)
+        printf(" %7.3f\n", t->nac_cos / t->nac_n);
+    else
+        printf("       -\n");
+}
+
+int fh_dataset_errors(const char *path, const char *model, const fh_dataset_errors_opts *o)
+{
+    const char *origin = o->origin;
+    const int only_new = o->only_new;
     fh_err err = {0};
     fh_model *m = NULL;
     fh_dataset *d = NULL;
     fh_train_data *td = NULL;
     origin_sum *sum = NULL;
+    unsigned char *in_part = NULL;
     int rc = FH_EXIT_USAGE;
     if (fh_model_load(model, &m, &err) || fh_dataset_read(path, &d, &err)) {
         fprintf(stderr, "fusionhop dataset errors: %s\n", err.msg);
@@ -92,16 +111,42 @@ int fh_dataset_errors(const char *path, const char *model, const char *origin, i
             goto done;
         }
     }
+    if (o->split) { /* in_part[k]: row k is in the requested part */
+        int want = !strcmp(o->split, "train") ? 0 : !strcmp(o->split, "valid") ? 1 : 2;
+        uint64_t seed = o->have_seed ? (uint64_t)o->seed : pv->seed;
+        size_t *idx = NULL, n[3];
+        in_part = calloc(td->n ? td->n : 1, 1);
+        if (!in_part || fh_train_split(td, 0.8, 0.1, seed, &idx, &n[0], &n[1], &n[2], &err)) {
+            fprintf(stderr, "fusionhop dataset errors: %s: %s\n", path,
+                    in_part ? err.msg : "out of memory");
+            free(row);
+            rc = FH_EXIT_FAIL;
+            goto done;
+        }
+        size_t from = want == 0 ? 0 : want == 1 ? n[0] : n[0] + n[1];
+        for (size_t j = from; j < from + n[want]; j++) in_part[idx[j]] = 1;
+        free(idx);
+        printf("split by id, seed %llu, fractions 0.8 / 0.1: part %s\n", (unsigned long long)seed,
+               o->split);
+    }
     const int N = td->nstates;
     int no = 0;
+    if (o->per_row) {
+        printf("%-28s %-16s %6s", "id", "origin", "gap");
+        for (int s = 0; s < N; s++) printf("     E%d", s);
+        printf("      gap     force  NAC cos\n%-28s %-16s %6s", "", "", "eV");
+        for (int s = 0; s < N; s++) printf("    meV");
+        printf("      meV    meV/A\n");
+    }
     fh_train_loss_cfg cfg = fh_train_loss_cfg_default();
     for (size_t k = first; k < td->n; k++) {
-        const char *o = d->origin[row[k]];
-        if (origin && strcmp(o, origin) != 0) continue;
+        const char *org = d->origin[row[k]];
+        if (origin && strcmp(org, origin) != 0) continue;
+        if (in_part && !in_part[k]) continue;
         int j = 0;
-        while (j < no && strcmp(sum[j].name, o) != 0) j++;
+        while (j < no && strcmp(sum[j].name, org) != 0) j++;
         if (j == no) {
-            if (no < MAX_ORIGINS) snprintf(sum[no++].name, sizeof sum[0].name, "%s", o);
+            if (no < MAX_ORIGINS) snprintf(sum[no++].name, sizeof sum[0].name, "%s", org);
             else j = -1; /* more origins than the table holds: counted in "all" only */
         }
         fh_train_terms t;
@@ -112,6 +157,12 @@ int fh_dataset_errors(const char *path, const char *model, const char *origin, i
             rc = FH_EXIT_FAIL;
             goto done;
         }
+        if (o->per_row) {
+            double gap = N >= 2 && td->has_energy[k * N] && td->has_energy[k * N + 1]
+                             ? (td->energy[k * N + 1] - td->energy[k * N]) * FH_HARTREE_EV
+                             : NAN;
+            print_one(td->id[k], org, gap, &t, N);
+        }
         if (j >= 0) {
             fh_train_terms_add(&sum[j].t, &t);
             sum[j].rows++;
@@ -120,9 +171,9 @@ int fh_dataset_errors(const char *path, const char *model, const char *origin, i
         sum[MAX_ORIGINS].rows++;
     }
     free(row);
-    printf("%s on %s: %s%zu completed rows%s%s\n", model, path, only_new ? "the " : "",
+    printf("%s on %s: %s%zu completed rows%s%s%s%s\n", model, path, only_new ? "the " : "",
            only_new ? td->n - first : td->n, only_new ? " added after its training rows" : "",
-           origin ? ", one origin" : "");
+           origin ? ", one origin" : "", o->split ? ", split part " : "", o->split ? o->split : "");
     printf("%-20s %5s", "origin", "rows");
     for (int s = 0; s < N; s++) printf("     E%d", s);
     printf("  gap MAE  force MAE  NAC cos (n, gap < 1 eV)\n");
@@ -136,6 +187,7 @@ int fh_dataset_errors(const char *path, const char *model, const char *origin, i
         print_row("all", sum[MAX_ORIGINS].rows, &sum[MAX_ORIGINS].t, N);
     rc = FH_EXIT_OK;
 done:
+    free(in_part);
     free(sum);
     fh_train_data_free(td);
     fh_dataset_free(d);

@@ -55,6 +55,14 @@ int fh_cmd_dataset(int argc, char **argv);
 /* `fusionhop dataset errors` (cmd_dataset_errors.c): MODEL's errors on the completed rows of
  * DATASET (of one ORIGIN when not NULL; with only_new, the rows after those it was trained on).
  * Prints the table; returns the exit code. */
-int fh_dataset_errors(const char *dataset, const char *model, const char *origin, int only_new);
+typedef struct {
+    const char *origin; /* only this origin (NULL: all) */
+    int only_new;       /* only the rows appended after the model's training rows */
+    const char *split;  /* "train", "valid", "test": only the rows of that part (NULL: all) */
+    int have_seed;      /* split with this seed instead of the model's */
+    unsigned long long seed;
+    int per_row;        /* one line per row too */
+} fh_dataset_errors_opts;
+int fh_dataset_errors(const char *dataset, const char *model, const fh_dataset_errors_opts *o);
 
 #endif

@@ -14,8 +14,8 @@
 #include "h5md_testutil.h"
 #include "test_read_text.h"
 
-/* leaver >= 0: in that trajectory atom 7 (H) flies off from 30 fs on */
-static const char *make_ensemble_with(long leaver)
+/* leaver >= 0: in that trajectory atom 7 (H) flies off from 30 fs on; no_hops: all stay on S1 */
+static const char *make_ensemble_hops(long leaver, int no_hops)
 {
     const char *base = tu_scratch("ana_cmd");
     static char dir[600];
@@ -30,6 +30,7 @@ static const char *make_ensemble_with(long leaver)
                       .theta = 5.0, .frustrated_at = 2, .status = FH_TRAJ_DONE, .reason = "tmax"};
         if (k == 4) tr.status = FH_TRAJ_FAILED, tr.reason = "nan: NaN in the energies";
         if (k == leaver) tr.leave_fs = 30.0;
+        if (no_hops) tr.hop_fs = -1;
         cr_assert_eq(sy_write(dir, k, &tr, 2.0, 100.0, &err), FH_OK, "%s", err.msg);
         cr_assert_eq(sy_record(e, k, &tr, &err), FH_OK, "%s", err.msg);
     }
@@ -37,6 +38,7 @@ static const char *make_ensemble_with(long leaver)
     return dir;
 }
 
+static const char *make_ensemble_with(long leaver) { return make_ensemble_hops(leaver, 0); }
 static const char *make_ensemble(void) { return make_ensemble_with(-1); }
 
 static int run(char **argv)
@@ -183,4 +185,22 @@ Test(analysis_cmd, a_molecule_that_fell_apart_is_left_out_unless_bond_break_is_0
               "%s", sum);
     free(sum);
     tu_rmdir(dir);
+}
+
+/* No trajectory ended in S0: the summary says so instead of printing NaN yields for that set
+ * (summary.json has null there). */
+Test(analysis_cmd, no_trajectory_in_s0_gives_no_nan_yields, .timeout = 120)
+{
+    const char *dir = make_ensemble_hops(-1, 1);
+    char res[700];
+    snprintf(res, sizeof res, "%s/analysis", dir);
+    char *argv[] = {"fusionhop", "analyze", (char *)dir, "--set", "analysis.dihedral=1 2 3 4",
+                    "--set", "analysis.ring=5,6", "--set", "analysis.nboot=20", NULL};
+    cr_assert_eq(run(argv), FH_EXIT_OK);
+    char *sum = read_text_in(res, "summary.txt");
+    cr_assert_not_null(sum);
+    cr_expect(strstr(sum, "quantum yields, trajectories that ended in S0 (n = 0): none"), "%s", sum);
+    cr_expect(strstr(sum, "quantum yields, all used trajectories (n = 11):"), "%s", sum);
+    cr_expect(!strstr(sum, " nan ") && !strstr(sum, "nan\n"), "no NaN printed:\n%s", sum);
+    free(sum);
 }

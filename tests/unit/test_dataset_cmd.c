@@ -394,3 +394,90 @@ Test(dataset_cmd, errors_match_direct_predictions_and_new_rows_are_checked)
     fh_train_data_free(td);
     fh_model_free(m);
 }
+
+/* --split PART takes exactly the rows `fusionhop train` puts into PART (fh_train_split with the
+ * model's seed, or --seed), and --rows prints each of them with its own errors. */
+Test(dataset_cmd, errors_of_one_split_part_and_per_row)
+{
+    char path[1200], mpath[1200], opath[1200];
+    snprintf(path, sizeof path, "%s/e.h5", dir);
+    snprintf(mpath, sizeof mpath, "%s/m.h5", dir);
+    fh_err err = {0};
+    cr_assert_eq(tt_write_dataset(path, 40, 9, &err), FH_OK, "%s", err.msg);
+    fh_train_data *td = NULL;
+    cr_assert_eq(fh_train_data_load(path, FH_TRAIN_NAC_CI, &td, &err), FH_OK, "%s", err.msg);
+    fh_model *m = tm_small_model(2, 2, 3, &err);
+    cr_assert_not_null(m, "%s", err.msg);
+    fh_model_provenance *pv = fh_model_get_provenance(m);
+    pv->seed = 11;
+    snprintf(pv->nac_target, sizeof pv->nac_target, "ci");
+    cr_assert_eq(fh_model_save(m, mpath, &err), FH_OK, "%s", err.msg);
+
+    static const char *part[3] = {"train", "valid", "test"};
+    for (int seed_opt = 0; seed_opt < 2; seed_opt++) {
+        uint64_t seed = seed_opt ? 4 : 11;
+        size_t *idx = NULL, n[3];
+        cr_assert_eq(fh_train_split(td, 0.8, 0.1, seed, &idx, &n[0], &n[1], &n[2], &err), FH_OK);
+        cr_assert(n[1] > 0 && n[2] > 0, "40 rows: every part has some");
+        for (int p = 1; p < 3; p++) {
+            const size_t *rows = idx + (p == 1 ? n[0] : n[0] + n[1]);
+            cr_assert_eq(sh("%s dataset errors e.h5 --model m.h5 --split %s %s --rows > s.txt",
+                            FH_TEST_FUSIONHOP, part[p], seed_opt ? "--seed 4" : ""), 0);
+            snprintf(opath, sizeof opath, "%s/s.txt", dir);
+            char *t = read_text(opath);
+            /* the part's totals: the sum of its rows' errors */
+            err_line want = {0}, sum_cos = {0};
+            int ncos = 0;
+            for (size_t j = 0; j < n[p]; j++) {
+                err_line one = expected(m, td, rows[j], rows[j] + 1);
+                want.rows++;
+                want.e0 += one.e0, want.e1 += one.e1, want.gap += one.gap, want.f += one.f;
+                if (!isnan(one.cos)) sum_cos.cos += one.cos, ncos++;
+                /* the row's own line: id, origin, reference gap, errors, cosine */
+                char key[80];
+                snprintf(key, sizeof key, "\n%s ", td->id[rows[j]]);
+                const char *l = strstr(t, key);
+                cr_assert(l, "no line for row %s in:\n%s", td->id[rows[j]], t);
+                char org[64];
+                double g, e0, e1, dg, f, c = NAN;
+                int k = sscanf(l + strlen(key), "%63s %lf %lf %lf %lf %lf %lf", org, &g, &e0, &e1,
+                               &dg, &f, &c);
+                cr_assert(k >= 6, "%s", l);
+                double gref = (td->energy[rows[j] * 2 + 1] - td->energy[rows[j] * 2]) * FH_HARTREE_EV;
+                cr_expect(fabs(g - gref) < 1e-3, "%s gap %g vs %g", td->id[rows[j]], g, gref);
+                cr_expect(fabs(e0 - one.e0) <= 0.5 + 1e-9, "%s E0 %g vs %g", org, e0, one.e0);
+                cr_expect(fabs(dg - one.gap) <= 0.5 + 1e-9, "gap error %g vs %g", dg, one.gap);
+                cr_expect(fabs(f - one.f) <= 0.5 + 1e-9, "force %g vs %g", f, one.f);
+                if (isnan(one.cos)) cr_expect(k == 6, "no cosine for a large gap: %s", l);
+                else cr_expect(fabs(c - one.cos) <= 5e-4 + 1e-12, "cos %g vs %g", c, one.cos);
+            }
+            want.e0 /= want.rows, want.e1 /= want.rows, want.gap /= want.rows, want.f /= want.rows;
+            want.cos = ncos ? sum_cos.cos / ncos : NAN;
+            expect_line(t, "all", want);
+            /* no row of another part */
+            for (size_t i = 0; i < td->n; i++) {
+                int mine = 0;
+                for (size_t j = 0; j < n[p]; j++) mine |= rows[j] == i;
+                char key[80];
+                snprintf(key, sizeof key, "\n%s ", td->id[i]);
+                if (!mine) cr_expect(!strstr(t, key), "row %s is not in part %s", td->id[i], part[p]);
+            }
+            char head[96];
+            snprintf(head, sizeof head, "seed %llu, fractions 0.8 / 0.1: part %s",
+                     (unsigned long long)seed, part[p]);
+            cr_expect(strstr(t, head), "%s", t);
+            free(t);
+        }
+        free(idx);
+    }
+    /* a part that does not exist, a seed without --split */
+    cr_assert_eq(sh("%s dataset errors e.h5 --model m.h5 --split tset 2> p.err", FH_TEST_FUSIONHOP),
+                 2);
+    snprintf(opath, sizeof opath, "%s/p.err", dir);
+    char *t = read_text(opath);
+    cr_expect(strstr(t, "--split 'tset': expected train, valid or test"), "%s", t);
+    free(t);
+    cr_assert_eq(sh("%s dataset errors e.h5 --model m.h5 --seed 3 2> p.err", FH_TEST_FUSIONHOP), 2);
+    fh_train_data_free(td);
+    fh_model_free(m);
+}
