@@ -198,6 +198,7 @@ static int train(const fh_deck_args *a)
     c.loss.huber_f = fh_deck_real(d, "train", "force_huber");
     c.loss.w_nac = fh_deck_real(d, "train", "nac_weight");
     c.loss.nac_gap_scale = fh_deck_real(d, "train", "nac_gap_scale");
+    c.loss.nac_norm_scale = fh_deck_real(d, "train", "nac_norm_scale");
     c.loss.w_gap = fh_deck_real(d, "train", "gap_weight");
     c.nac_target = strcmp(fh_deck_string(d, "train", "nac_target"), "total") == 0
                        ? FH_TRAIN_NAC_TOTAL : FH_TRAIN_NAC_CI;

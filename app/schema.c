@@ -229,6 +229,11 @@ static const fh_deck_key schema[] = {
      "gap G that focuses the coupling term on the seam: pair ij's term is weighted 1 / (1 + "
      "(gap/G)^2) with its reference gap (the couplings drive the hops where the gap is small); "
      "0 = the same weight everywhere"},
+    {"train", "nac_norm_scale", FH_KEY_REAL, FH_UNIT_FORCE, "eV/Angstrom", "0 eV/Angstrom", 0.0,
+     1e12, NULL,
+     "coupling size S that makes the coupling term relative: pair ij's term is weighted 1 / (1 + "
+     "|h_ref|^2 / S^2) with the norm of its reference h over all atoms, so that rows with weak "
+     "couplings count for their direction as much as those at the seam; 0 = absolute errors"},
     {"train", "nac_target", FH_KEY_CHOICE, FH_UNIT_NONE, NULL, "ci", UNBOUNDED, "ci|total",
      "what the coupling head learns: ci = the CI block <i|dH/dR|j> where the dataset has it (smooth, "
      "translation-invariant; the NAC is then h/gap, the whole NAC near intersections), else NAC x "

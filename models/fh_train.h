@@ -16,6 +16,10 @@
  * on the fit linearly, not quadratically. With nac_gap_scale = G > 0 the coupling term of pair ij
  * is weighted 1 / (1 + (gap_ref / G)^2) (inside the min: the sign pattern minimises the weighted
  * sum): the couplings drive the hops where the gap is small, so the head spends itself there.
+ * With nac_norm_scale = S > 0 it is weighted (also) 1 / (1 + |h^ref_ij|^2 / S^2): for |h^ref| >> S
+ * the term becomes the relative error |h - h^ref|^2 / |h^ref|^2 (times S^2), so geometries with
+ * weak couplings count for their direction as much as those at the seam, whose |h| is several times
+ * larger (the squared error otherwise weights each geometry by |h^ref|^2).
  *
  * The force term's weight gradient needs mixed second derivatives d/dtheta (v . dE_s/dR) with
  * v = dL/d(dE_s/dR). They are taken as a finite-difference Hessian-vector product of two reverse
@@ -56,6 +60,8 @@ typedef struct {
                            states' */
     double huber_e;     /* hartree: Huber threshold of the energy errors; 0 = squares */
     double huber_f;     /* hartree/bohr: of the gradient components; 0 = squares */
+    double nac_norm_scale; /* hartree/bohr S: pair ij's coupling term weighted 1 / (1 + |h_ref|^2 /
+                              S^2) (|h_ref|: the norm over all atoms); 0 = 1 */
     double nac_gap_scale; /* hartree G: pair ij's coupling term weighted 1 / (1 + (gap_ref/G)^2)
                              (gap_ref = E^ref_j - E^ref_i, where both are labelled); 0 = 1 */
 } fh_train_loss_cfg;

@@ -273,6 +273,8 @@ static void setup_key(const trainer *T, char *key, size_t n)
     if (c->loss.huber_e > 0 || c->loss.huber_f > 0)
         append(text, sizeof text, "|huber%.17g,%.17g", c->loss.huber_e, c->loss.huber_f);
     if (c->loss.nac_gap_scale > 0) append(text, sizeof text, "|nacgap%.17g", c->loss.nac_gap_scale);
+    if (c->loss.nac_norm_scale > 0)
+        append(text, sizeof text, "|nacnorm%.17g", c->loss.nac_norm_scale);
     uint64_t hs = fh_model_fnv1a(text, strlen(text), FH_MODEL_FNV_INIT);
     hs = fh_model_fnv1a(h, sizeof *h, hs);
     const fh_model_norm *nm = fh_model_get_norm_const(T->m);
@@ -587,6 +589,9 @@ int fh_train_run(const fh_model_hyper *h, const fh_train_config *cfg, MPI_Comm c
         if (cfg->loss.nac_gap_scale > 0)
             say(&T, "fusionhop train: coupling term weighted 1 / (1 + (gap / %.4g eV)^2) per pair",
                 FH_HARTREE_EV * cfg->loss.nac_gap_scale);
+        if (cfg->loss.nac_norm_scale > 0)
+            say(&T, "fusionhop train: coupling term weighted 1 / (1 + |h_ref|^2 / (%.4g eV/A)^2) "
+                "per pair", FH_HARTREE_EV * FH_ANGSTROM_BOHR * cfg->loss.nac_norm_scale);
     }
     /* resume? */
     int have_ckpt = !rc && !cfg->force && access(cfg->checkpoint, F_OK) == 0;

@@ -18,7 +18,8 @@ fh_train_loss_cfg fh_train_loss_cfg_default(void)
 {
     fh_train_loss_cfg c = {.w_energy = 1.0, .w_force = 1.0, .w_nac = 1.0,
                            .force_hvp = FH_TRAIN_HVP_FORWARD, .hvp_step = 1e-5, .w_gap = 0.0,
-                           .huber_e = 0.0, .huber_f = 0.0, .nac_gap_scale = 0.0};
+                           .huber_e = 0.0, .huber_f = 0.0, .nac_gap_scale = 0.0,
+                           .nac_norm_scale = 0.0};
     return c;
 }
 
@@ -35,15 +36,26 @@ static double rho_d(double d, double delta)
     return d > 0 ? 2.0 * delta : -2.0 * delta;
 }
 
-/* Weight of pair (i, j) in the coupling term: 1 / (1 + (gap_ref / G)^2) with G = nac_gap_scale
- * where both reference energies are there, else 1. The couplings matter to the dynamics where the
- * gap is small; far from the seam they only take up the head's capacity. */
-static double nac_pair_weight(const fh_train_sample *s, const fh_train_loss_cfg *cfg, int i, int j)
+/* Weight of pair (i, j) = pair p in the coupling term: 1 / (1 + (gap_ref / G)^2) with G =
+ * nac_gap_scale where both reference energies are there (the couplings matter to the dynamics
+ * where the gap is small; far from the seam they only take up the head's capacity), times
+ * 1 / (1 + |h_ref|^2 / S^2) with S = nac_norm_scale (a relative error for strong couplings: the
+ * direction of a weak one counts as much); each factor 1 when off. */
+static double nac_pair_weight(const fh_train_sample *s, const fh_train_loss_cfg *cfg, int i, int j,
+                              int p)
 {
-    if (!(cfg->nac_gap_scale > 0) || !(s->has_energy && s->has_energy[i] && s->has_energy[j]))
-        return 1.0;
-    double x = (s->energy[j] - s->energy[i]) / cfg->nac_gap_scale;
-    return 1.0 / (1.0 + x * x);
+    double w = 1.0;
+    if (cfg->nac_gap_scale > 0 && s->has_energy && s->has_energy[i] && s->has_energy[j]) {
+        double x = (s->energy[j] - s->energy[i]) / cfg->nac_gap_scale;
+        w /= 1.0 + x * x;
+    }
+    if (cfg->nac_norm_scale > 0 && s->has_hcoup && s->has_hcoup[p]) {
+        const double *r = s->hcoup + (size_t)p * 3 * s->natoms;
+        double r2 = 0;
+        for (int q = 0; q < 3 * s->natoms; q++) r2 += r[q] * r[q];
+        w /= 1.0 + r2 / (cfg->nac_norm_scale * cfg->nac_norm_scale);
+    }
+    return w;
 }
 
 void fh_train_terms_add(fh_train_terms *to, const fh_train_terms *from)
@@ -110,7 +122,7 @@ void train_eval_terms(const fh_model *m, const fh_train_sample *s, const fh_trai
     if (P && nH && h) {
         double wp[FH_MODEL_MAX_STATES * (FH_MODEL_MAX_STATES - 1) / 2];
         for (int i = 0, p = 0; i < N; i++)
-            for (int j = i + 1; j < N; j++, p++) wp[p] = nac_pair_weight(s, cfg, i, j);
+            for (int j = i + 1; j < N; j++, p++) wp[p] = nac_pair_weight(s, cfg, i, j, p);
         unsigned flips = model_sign_pattern(N, (size_t)n3, h, s->hcoup, s->has_hcoup, wp);
         for (int i = 0, p = 0; i < N; i++)
             for (int j = i + 1; j < N; j++, p++) {

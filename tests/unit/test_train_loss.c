@@ -224,3 +224,54 @@ Test(train_loss, gap_weighted_coupling_term)
     fh_model_ws_free(c.ws);
     fh_model_free(c.m);
 }
+
+/* Coupling term relative to the reference's size (nac_norm_scale S, with nac_gap_scale G on too):
+ * against the term written out here, with w_p = 1 / (1 + (gap_p / G)^2) / (1 + |ref_p|^2 / S^2),
+ * and its gradient against finite differences. */
+Test(train_loss, norm_weighted_coupling_term)
+{
+    ctx c;
+    setup(&c, 46);
+    fh_err err = {0};
+    c.hasE[1] = 1, c.hasH[1] = 1;
+    c.E[1] = c.E[0] + 0.01, c.E[2] = c.E[0] + 0.2;
+    for (int q = 0; q < 3 * NAT; q++) c.H[2 * 3 * NAT + q] *= 3.0; /* pairs of different size */
+    double nrm[NP];
+    for (int p = 0; p < NP; p++) {
+        nrm[p] = 0;
+        for (int q = 0; q < 3 * NAT; q++) nrm[p] += c.H[p * 3 * NAT + q] * c.H[p * 3 * NAT + q];
+        nrm[p] = sqrt(nrm[p]);
+    }
+    cr_assert(nrm[2] > 1.5 * nrm[0] && nrm[0] > 0, "sizes %g %g", nrm[0], nrm[2]);
+    c.cfg.w_gap = 0;
+    double G = 0.05, S = nrm[0];
+    c.cfg.nac_gap_scale = G, c.cfg.nac_norm_scale = S;
+    double E[NS], h[NP * 3 * NAT];
+    cr_assert_eq(fh_model_forward(c.ws, c.m, c.theta, NAT, c.type, c.x, 0, E, h, &err), FH_OK);
+    double best = INFINITY;
+    for (int s1 = -1; s1 <= 1; s1 += 2)
+        for (int s2 = -1; s2 <= 1; s2 += 2) {
+            int sig[NS] = {1, s1, s2}, pi[NP] = {0, 0, 1}, pj[NP] = {1, 2, 2};
+            double sum = 0;
+            for (int p = 0; p < NP; p++) {
+                double gap = c.E[pj[p]] - c.E[pi[p]], sq = 0;
+                double w = 1.0 / (1.0 + (gap / G) * (gap / G)) / (1.0 + nrm[p] * nrm[p] / (S * S));
+                for (int q = 0; q < 3 * NAT; q++) {
+                    double d = h[p * 3 * NAT + q] - sig[pi[p]] * sig[pj[p]] * c.H[p * 3 * NAT + q];
+                    sq += d * d;
+                }
+                sum += w * sq / (3.0 * NAT);
+            }
+            if (sum < best) best = sum;
+        }
+    fh_train_terms t = {0};
+    cr_assert_eq(fh_train_sample_loss(c.ws, c.m, c.theta, &c.s, &c.cfg, NULL, &t, &err), FH_OK);
+    double want = c.cfg.w_nac * best / NP;
+    cr_assert(fabs(t.l_nac - want) < 1e-12 * want, "coupling term %.15e, written out %.15e", t.l_nac,
+              want);
+    c.cfg.w_gap = 400.0;
+    double share, e = check(&c, FH_TRAIN_HVP_CENTRAL, &share);
+    cr_assert(e < 1e-6, "norm-weighted couplings: loss gradient vs finite differences %.3e", e);
+    fh_model_ws_free(c.ws);
+    fh_model_free(c.m);
+}
