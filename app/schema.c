@@ -189,6 +189,10 @@ static const fh_deck_key schema[] = {
      "a second, unflipped coupling head: h = sigma v + w (with coupling = diabatic: H01 = "
      "sigma e + f), odd plus even under the swap that nac_flip describes (added at zero to an "
      "init model without it)"},
+    {"model", "nac_residual", FH_KEY_BOOL, FH_UNIT_NONE, NULL, "false", UNBOUNDED, NULL,
+     "with coupling = diabatic: a flipped 1o head q for the coupling left between the two diabatic "
+     "states, h = h(H) + (E1 - E0) q / 0.1 hartree (vanishes at the seam; energies and forces do "
+     "not depend on it; added at zero to an init model without it)"},
     {"model", "coupling", FH_KEY_CHOICE, FH_UNIT_NONE, NULL, "vector", UNBOUNDED, "vector|diabatic",
      "how the model gives the couplings: vector (an equivariant vector per atom and pair) or "
      "diabatic (two states: a 2x2 diabatic Hamiltonian whose eigenvalues, gradients and "

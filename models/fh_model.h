@@ -42,6 +42,17 @@
  *   H01 = nac_scale_0 sum_i sum_t (sigma_i e^t_i,01 + f^t_i),
  * odd plus even under the swap, for intersections of two states of the same symmetry (where H01
  * need not vanish at a symmetric geometry); like the vector readout's, it starts at zero.
+ * Residual coupling (nac_resid = 1, diabatic only): a flipped 1o readout of every layer's hidden
+ * features, q_i = sigma_i nac_scale_0 sum_t r^t_i (hartree/bohr), adds to the coupling
+ *   h = h_diab + (2 D / G_r) q,   G_r = FH_MODEL_RESID_GAP,  2 D = E1 - E0 (guarded),
+ * i.e. d01 = grad(mixing angle) + q / G_r: the derivative coupling that is left between the two
+ * quasi-diabatic states (from the other states and the orbitals). A 2x2 model alone gives h =
+ * gap x d(angle), so a coupling as large as the reference's where the gap is several eV (stilbene's
+ * twisted S1 well: |h| ~ 0.055 hartree/bohr at 2.2 eV) needs H01 to change by ~1.5 eV per bohr,
+ * which the energies forbid; the round-12 committee gives half the reference there, even on its
+ * training rows. The residual vanishes with the gap, so the cone and its turning coupling stay
+ * those of H; energies and forces do not depend on it. Its weights come after all others and start
+ * at zero (fh_model_set_nac_resid keeps a trained model's predictions).
  *
  * Units: everything inside is atomic (bohr, hartree); positions are bohr at this interface.
  * Ownership: a model owns its hyperparameters, normalisation and every member's weights; an
@@ -87,7 +98,11 @@ typedef struct {
     unsigned char nac_flip[FH_MODEL_MAX_FLIP_ATOMS]; /* 1: atom's coupling sign flipped (sigma) */
     int diabatic;                    /* 1: two-state diabatic readout (see below), 0: direct h */
     int nac_even;                    /* 1: the coupling readout has the even head (see above) */
+    int nac_resid;                   /* 1: diabatic readout with the residual coupling (above) */
 } fh_model_hyper;
+/* hartree: the gap at which the residual head's output q is the whole coupling h (h = 2D q / G_r);
+ * it only sets the size of the head's outputs */
+#define FH_MODEL_RESID_GAP 0.1
 
 /* The defaults: 2 states, 32x0e+32x1o, lmax 3, correlation 3 (chain), 2 layers, 5 Angstrom,
  * 8 Bessel functions, envelope p = 5, radial MLP [64,64,64], readout 16, avg_neighbors 10,
@@ -128,6 +143,9 @@ int fh_model_set_nac_flip(fh_model *m, int natoms, const unsigned char *flip, fh
  * kept and the new head's start at zero, so predictions do not change. on = 0 on a model with the
  * head is an error (its weights would be lost); setting what is already set does nothing. */
 int fh_model_set_nac_even(fh_model *m, int on, fh_err *err);
+/* Add the residual coupling head (nac_resid, diabatic readout) with zero weights: predictions stay
+ * as they were. Removing it is an error. */
+int fh_model_set_nac_resid(fh_model *m, int on, fh_err *err);
 /* A copy (weights, normalisation, provenance). */
 int fh_model_copy(const fh_model *src, fh_model **out, fh_err *err);
 
@@ -175,7 +193,8 @@ enum {
 /* Energies [nstates] (hartree) and gap-scaled couplings hcoup [npairs][natoms][3] (hartree/bohr,
  * NULL: not wanted) of one member with weights theta at positions x [natoms][3] (bohr). Saves the
  * intermediates for fh_model_backward. The workspace grows on demand. With the diabatic readout
- * `energy` receives the fh_model_n_outputs = 3 elements H00, H11, H01 (hartree) and hcoup nothing;
+ * `energy` receives the fh_model_n_outputs = 3 elements H00, H11, H01 (hartree) and hcoup the
+ * residual head's q [natoms][3] (hartree/bohr) when the model has it (nac_resid), else nothing;
  * fh_model_member_eval gives the adiabatic quantities of either kind. */
 int fh_model_forward(fh_model_ws *ws, const fh_model *m, const double *theta, int natoms,
                      const int *type, const double *x, int flags, double *energy, double *hcoup,
@@ -236,6 +255,12 @@ void fh_model_diab_forward(size_t n3, double eps, const double H[3], const doubl
 void fh_model_diab_backward(size_t n3, double eps, const double H[3], const double *dH,
                             const double gE[2], const double *v, const double *gh, double gH[3],
                             double *wdH);
+/* The residual coupling (nac_resid): h [n3] += (2 D / FH_MODEL_RESID_GAP) q; its backward adds
+ * dL/dH to gH [3] (through D) and writes dL/dq (gq [n3]) from dL/dh (gh). */
+void fh_model_diab_resid_forward(size_t n3, double eps, const double H[3], const double *q,
+                                 double *h);
+void fh_model_diab_resid_backward(size_t n3, double eps, const double H[3], const double *q,
+                                  const double *gh, double gH[3], double *gq);
 
 /* ---------------------------------------------------------------------------------------------
  * Model files (HDF5). Save writes PATH.tmp and renames it (atomic). Load validates format,

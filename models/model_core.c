@@ -89,6 +89,10 @@ int fh_model_hyper_check(const fh_model_hyper *h, fh_err *err)
         BAD("the diabatic readout is for 2 states, not %d", h->nstates);
     if (h->nac_even != 0 && h->nac_even != 1) BAD("nac_even %d is neither 0 nor 1", h->nac_even);
     if (h->nac_even && h->nstates < 2) BAD("the even coupling head needs 2 or more states");
+    if (h->nac_resid != 0 && h->nac_resid != 1) BAD("nac_resid %d is neither 0 nor 1", h->nac_resid);
+    if (h->nac_resid && !h->diabatic) BAD("the residual coupling head is for the diabatic readout");
+    if (h->nac_resid && !model_irreps_has(&H, 1, -1))
+        BAD("hidden irreps '%s' lack 1o (the residual coupling head)", h->hidden_irreps);
     if (h->nstates > 1 && !h->diabatic && !model_irreps_has(&H, 1, -1))
         BAD("hidden irreps '%s' lack 1o (couplings of %d states)", h->hidden_irreps, h->nstates);
     if (h->lmax < 1 || h->lmax > FH_EQ_LMAX - 1) BAD("lmax %d outside 1..%d", h->lmax, FH_EQ_LMAX - 1);
@@ -180,6 +184,7 @@ int fh_model_alloc(const fh_model_hyper *h, int n_members, uint64_t seed, fh_mod
     memcpy(m->hp.nac_flip, h->nac_flip, (size_t)h->nac_flip_natoms);
     m->hp.diabatic = h->diabatic;
     m->hp.nac_even = h->nac_even;
+    m->hp.nac_resid = h->nac_resid;
     m->ws = fh_model_ws_alloc(m, err);
     if (!m->ws) {
         fh_model_free(m);
@@ -219,6 +224,37 @@ int fh_model_set_nac_even(fh_model *m, int on, fh_err *err)
                           "would drop trained weights");
     fh_model_hyper h = m->hp;
     h.nac_even = 1;
+    int rc = fh_model_hyper_check(&h, err);
+    if (rc) return rc;
+    fh_model *tmp = calloc(1, sizeof *tmp);
+    if (!tmp) return fh_err_set(err, FH_EFAIL, "model: out of memory");
+    tmp->hp = h;
+    fh_model_ws *ws = fh_model_ws_alloc(tmp, err);
+    free(tmp);
+    if (!ws) return err ? err->code : FH_EFAIL;
+    size_t np = model_ws_n_params(ws), old = m->n_params;
+    double *p = calloc(np * m->n_members, sizeof(double));
+    if (!p) {
+        fh_model_ws_free(ws);
+        return fh_err_set(err, FH_EFAIL, "model: out of memory");
+    }
+    /* the new head's weights come after all others (model_net.c): copy, the rest stays zero */
+    for (int k = 0; k < m->n_members; k++)
+        memcpy(p + (size_t)k * np, m->params + (size_t)k * old, sizeof(double) * old);
+    free(m->params);
+    fh_model_ws_free(m->ws);
+    m->params = p, m->n_params = np, m->ws = ws, m->hp = h;
+    return FH_OK;
+}
+
+int fh_model_set_nac_resid(fh_model *m, int on, fh_err *err)
+{
+    if (on == m->hp.nac_resid) return FH_OK;
+    if (!on)
+        return fh_err_set(err, FH_EINPUT, "model: it has the residual coupling head; removing it "
+                          "would drop trained weights");
+    fh_model_hyper h = m->hp;
+    h.nac_resid = 1;
     int rc = fh_model_hyper_check(&h, err);
     if (rc) return rc;
     fh_model *tmp = calloc(1, sizeof *tmp);

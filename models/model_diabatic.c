@@ -88,6 +88,29 @@ void fh_model_diab_backward(size_t n3, double eps, const double H[3], const doub
     gH[2] = gc;
 }
 
+/* The residual coupling: h += (2D / G_r) q. Backward: dL/dq = (2D / G_r) gh, and through D
+ * (dD/dDelta = u, dD/dc = w; Delta = (H11 - H00)/2) dL/dH += (2 / G_r) (q . gh) dD/dH. */
+void fh_model_diab_resid_forward(size_t n3, double eps, const double H[3], const double *q,
+                                 double *h)
+{
+    double u, w, f = 2.0 * mixing(H, eps, &u, &w) / FH_MODEL_RESID_GAP;
+    for (size_t k = 0; k < n3; k++) h[k] += f * q[k];
+}
+
+void fh_model_diab_resid_backward(size_t n3, double eps, const double H[3], const double *q,
+                                  const double *gh, double gH[3], double *gq)
+{
+    double u, w, D = mixing(H, eps, &u, &w), f = 2.0 * D / FH_MODEL_RESID_GAP, s = 0;
+    for (size_t k = 0; k < n3; k++) {
+        s += q[k] * gh[k];
+        if (gq) gq[k] = f * gh[k];
+    }
+    double gD = 2.0 * s / FH_MODEL_RESID_GAP;
+    gH[0] -= 0.5 * gD * u;
+    gH[1] += 0.5 * gD * u;
+    gH[2] += gD * w;
+}
+
 /* ---- one member's adiabatic outputs, either readout ------------------------------------------- */
 
 int fh_model_n_outputs(const fh_model *m)
@@ -148,13 +171,25 @@ int fh_model_member_eval(fh_model_ws *ws, const fh_model *m, const double *theta
     const size_t n3 = 3 * (size_t)natoms;
     int nwant = (int)(grad_mask & 1u) + (int)((grad_mask >> 1) & 1u) + (hcoup != NULL);
     double Hl[3], *Hd = H ? H : Hl;
-    int rc = fh_model_forward(ws, m, theta, natoms, type, x, nwant ? FH_MODEL_TANGENTS : 0, Hd,
-                              NULL, err);
-    if (rc) return rc;
-    if (!dH && nwant < 3) return diabatic_seeded(ws, m, theta, natoms, Hd, grad_mask, E, g, hcoup, err);
-    /* scratch: both states' gradients [2][n3], and dH [3][n3] unless the caller's */
-    double *gg = malloc(sizeof(double) * (dH ? 2 : 5) * n3);
+    /* scratch: both states' gradients [2][n3], dH [3][n3] unless the caller's, the residual
+     * head's q [n3] */
+    const double eps = fh_model_get_hyper(m)->nac_gap_eps;
+    int resid = fh_model_get_hyper(m)->nac_resid && hcoup;
+    double *gg = malloc(sizeof(double) * 6 * n3);
     if (!gg) return fh_err_set(err, FH_EFAIL, "model: out of memory");
+    double *q = gg + 5 * n3;
+    int rc = fh_model_forward(ws, m, theta, natoms, type, x, nwant ? FH_MODEL_TANGENTS : 0, Hd,
+                              resid ? q : NULL, err);
+    if (rc == FH_OK && !dH && nwant < 3) {
+        rc = diabatic_seeded(ws, m, theta, natoms, Hd, grad_mask, E, g, hcoup, err);
+        if (rc == FH_OK && resid) fh_model_diab_resid_forward(n3, eps, Hd, q, hcoup);
+        free(gg);
+        return rc;
+    }
+    if (rc) {
+        free(gg);
+        return rc;
+    }
     if (!dH) dH = gg + 2 * n3;
     for (int e = 0; e < 3 && rc == FH_OK && nwant; e++) {
         double seed[3] = {0};
@@ -164,7 +199,8 @@ int fh_model_member_eval(fh_model_ws *ws, const fh_model *m, const double *theta
     }
     if (rc == FH_OK) {
         if (!nwant) memset(dH, 0, sizeof(double) * 3 * n3);
-        fh_model_diab_forward(n3, fh_model_get_hyper(m)->nac_gap_eps, Hd, dH, E, gg, hcoup);
+        fh_model_diab_forward(n3, eps, Hd, dH, E, gg, hcoup);
+        if (resid) fh_model_diab_resid_forward(n3, eps, Hd, q, hcoup);
         for (int s = 0; s < 2; s++)
             if ((grad_mask >> s) & 1u) memcpy(g + s * n3, gg + s * n3, sizeof(double) * n3);
     }

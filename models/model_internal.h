@@ -66,7 +66,8 @@ typedef struct {
     fh_eq_linear *ro1;           /* last layer only: hidden -> readout_hidden */
     fh_eq_linear *roE, *roH;     /* -> N energies (0e), -> P couplings (1o; NULL if P = 0) */
     fh_eq_linear *roW;           /* -> P couplings, the unflipped even head (nac_even), or NULL */
-    size_t o_up, o_mlp, o_msg, o_fus, o_out, o_sc, o_ro1, o_act, o_roE, o_roH, o_roW;
+    fh_eq_linear *roR;           /* hidden -> 1o, the residual coupling head (nac_resid), or NULL */
+    size_t o_up, o_mlp, o_msg, o_fus, o_out, o_sc, o_ro1, o_act, o_roE, o_roH, o_roW, o_roR;
     /* intermediates of the last forward, [cap_atoms][...][C] */
     double *xu, *m, *a, *p;
     double *R, *tR;              /* [cap_pairs][nw] radial weights and d/dr */
@@ -94,6 +95,9 @@ int model_irreps_has(const fh_eq_irreps *ir, int l, int p);
 /* The architecture's parameter count, and random initial weights (fan-in scaled normals; norm
  * activation biases 0) drawn from rng in a fixed order (model_net.c). */
 size_t model_ws_n_params(const fh_model_ws *ws);
+/* The residual coupling head's q [natoms][3] (hartree/bohr) of the most recent forward (nac_resid;
+ * as fh_model_forward's hcoup gives it), without another pass. */
+void model_ws_resid(const fh_model_ws *ws, const fh_model *m, double *q);
 void model_ws_init_params(fh_model_ws *ws, double *theta, model_rng *rng);
 
 #endif

@@ -1,12 +1,13 @@
 /* Model files (HDF5). Layout (every name below is checked on load):
  *   /                 attrs format = "fusionhop-model", format_version, program, created, units,
  *                     checksum (hex FNV-1a 64 of the weights, normalisation, sign flips and
- *                     the diabatic and nac_even flags when set, little-endian)
+ *                     the diabatic, nac_even and nac_resid flags when set, little-endian)
  *   /hyper            attrs nstates, channels, hidden_irreps, lmax, correlation, tree, n_layers,
  *                     r_cut_bohr, n_bessel, envelope_p, radial [n_radial], n_radial,
  *                     readout_hidden, avg_neighbors, nac_gap_eps_hartree, diabatic (optional,
  *                     1 = the two-state diabatic readout; absent = 0), nac_even (optional,
- *                     1 = the even coupling head; absent = 0)
+ *                     1 = the even coupling head; absent = 0), nac_resid (optional, 1 = the
+ *                     residual coupling head of the diabatic readout; absent = 0)
  *   /elements         int [n_elements] atomic numbers
  *   /nac_flip         int [natoms], 0 or 1 (optional: the coupling sign flips, fh_model.h)
  *   /normalisation/   e0 [n_elements][nstates] hartree, shift [nstates] hartree,
@@ -43,6 +44,7 @@ static uint64_t model_checksum(const fh_model *m)
     if (m->hp.nac_flip_natoms) h = fh_model_fnv1a(m->hp.nac_flip, (size_t)m->hp.nac_flip_natoms, h);
     if (m->hp.diabatic) h = fh_model_fnv1a(&m->hp.diabatic, sizeof m->hp.diabatic, h);
     if (m->hp.nac_even) h = fh_model_fnv1a(&m->hp.nac_even, sizeof m->hp.nac_even, h);
+    if (m->hp.nac_resid) h = fh_model_fnv1a(&m->hp.nac_resid, sizeof m->hp.nac_resid, h);
     return h;
 }
 
@@ -84,6 +86,7 @@ static int write_all(const fh_model *m, hid_t f)
     /* only when on, so that files of the direct readout stay as they were */
     if (h->diabatic) bad |= model_h5_put_int(g, "diabatic", h->diabatic);
     if (h->nac_even) bad |= model_h5_put_int(g, "nac_even", h->nac_even);
+    if (h->nac_resid) bad |= model_h5_put_int(g, "nac_resid", h->nac_resid);
     H5Gclose(g);
 
     hsize_t d[2] = {(hsize_t)h->n_elements, (hsize_t)N};
@@ -203,6 +206,8 @@ static int read_hyper(hid_t f, fh_model_hyper *h, fh_err *err)
     if (!rc && H5Aexists(g, "diabatic") > 0) rc = get_intv(g, "diabatic", &h->diabatic, err);
     h->nac_even = 0;
     if (!rc && H5Aexists(g, "nac_even") > 0) rc = get_intv(g, "nac_even", &h->nac_even, err);
+    h->nac_resid = 0;
+    if (!rc && H5Aexists(g, "nac_resid") > 0) rc = get_intv(g, "nac_resid", &h->nac_resid, err);
     H5Gclose(g);
     if (rc) return fh_err_prefix(err, "hyper: ");
     if (strcmp(tree, "chain") == 0) h->tree = FH_EQ_TREE_CHAIN;

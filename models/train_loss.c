@@ -200,10 +200,11 @@ static int diabatic_sample_loss(fh_model_ws *ws, const fh_model *m, const double
                                 double *gtheta, fh_train_terms *terms, fh_err *err)
 {
     const int n3 = 3 * s->natoms;
-    double *buf = calloc((size_t)n3 * 13 + 1, sizeof(double)); /* dH g h v gh w xd */
+    double *buf = calloc((size_t)n3 * 15 + 1, sizeof(double)); /* dH g h v gh w xd q gq */
     if (!buf) return fh_err_set(err, FH_EFAIL, "training: out of memory");
     double *dH = buf, *g = dH + 3 * n3, *h = g + 2 * n3, *v = h + n3, *gh = v + 2 * n3;
-    double *w = gh + n3, *xd = w + 3 * n3;
+    double *w = gh + n3, *xd = w + 3 * n3, *q = xd + n3, *gq = q + n3;
+    const int resid = fh_model_get_hyper(m)->nac_resid;
     double H[3], E[2], gE[2] = {0}, gH[3];
     int any = 0;
     for (int k = 0; k < 2; k++) any |= s->has_grad && s->has_grad[k];
@@ -214,10 +215,15 @@ static int diabatic_sample_loss(fh_model_ws *ws, const fh_model *m, const double
     if (rc == FH_OK) {
         train_eval_terms(m, s, cfg, E, g, any ? h : NULL, &t, gE, v, gh);
         if (gtheta) {
-            fh_model_diab_backward((size_t)n3, fh_model_get_hyper(m)->nac_gap_eps, H, dH, gE, v, gh,
-                                   gH, w);
+            const double eps = fh_model_get_hyper(m)->nac_gap_eps;
+            fh_model_diab_backward((size_t)n3, eps, H, dH, gE, v, gh, gH, w);
             /* member_eval ended with backward passes: the forward at R is still the latest */
-            rc = weight_grad(ws, m, theta, s, cfg, 3, gH, w, NULL, xd, gtheta, err);
+            if (resid && any) {
+                model_ws_resid(ws, m, q);
+                fh_model_diab_resid_backward((size_t)n3, eps, H, q, gh, gH, gq);
+            }
+            rc = weight_grad(ws, m, theta, s, cfg, 3, gH, w, resid && any ? gq : NULL, xd, gtheta,
+                             err);
         }
     }
     free(buf);

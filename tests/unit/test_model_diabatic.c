@@ -231,10 +231,12 @@ typedef struct {
     double x[3 * NAT];
 } net;
 
-/* even: with the even head (an unflipped part of H01), its weights set at random (they start at
- * zero) */
-static void net_setup(net *c, int members, uint64_t seed, int even)
+/* flags: NET_EVEN with the even head (an unflipped part of H01), NET_RESID with the residual
+ * coupling head, their weights set at random (they start at zero) */
+enum { NET_EVEN = 1, NET_RESID = 2 };
+static void net_setup(net *c, int members, uint64_t seed, int flags)
 {
+    int even = flags & NET_EVEN;
     fh_err err = {0};
     c->m = tm_small_model_kind(2, 1, members, seed, &err);
     cr_assert_not_null(c->m, "%s", err.msg);
@@ -246,6 +248,15 @@ static void net_setup(net *c, int members, uint64_t seed, int even)
         size_t np = fh_model_n_params(c->m);
         cr_assert(np > old, "the even head added no weights");
         tm_seed(seed + 3);
+        for (int k = 0; k < members; k++)
+            for (size_t i = old; i < np; i++) fh_model_params(c->m, k)[i] = 0.3 * tm_normal();
+    }
+    if (flags & NET_RESID) {
+        size_t old = fh_model_n_params(c->m);
+        cr_assert_eq(fh_model_set_nac_resid(c->m, 1, &err), FH_OK, "%s", err.msg);
+        size_t np = fh_model_n_params(c->m);
+        cr_assert(np > old, "the residual head added no weights");
+        tm_seed(seed + 4);
         for (int k = 0; k < members; k++)
             for (size_t i = old; i < np; i++) fh_model_params(c->m, k)[i] = 0.3 * tm_normal();
     }
@@ -315,6 +326,18 @@ static void check_net_fd(int even)
         for (int e = 0; e < 3; e++) dHfd[e * n3 + i] = (Hs[0][e] - Hs[1][e]) / (2 * step);
         hfd[i] = 2 * (D * D - eps * eps) / D * (th[0] - th[1]) / (2 * step);
     }
+    if (even & NET_RESID) {
+        /* plus the residual head's q (the forward's 1o output) times 2D / G_r */
+        double Hq[3], q[3 * NAT], big = 0, hmax = 0;
+        cr_assert_eq(fh_model_forward(c.ws, c.m, c.theta, NAT, c.type, c.x, 0, Hq, q, &err), FH_OK);
+        for (int i = 0; i < n3; i++) {
+            double r = 2 * D / FH_MODEL_RESID_GAP * q[i];
+            if (fabs(r) > big) big = fabs(r);
+            if (fabs(hfd[i]) > hmax) hmax = fabs(hfd[i]);
+            hfd[i] += r;
+        }
+        cr_assert(big > 0.05 * hmax, "the residual must matter here (%.3e vs %.3e)", big, hmax);
+    }
     double eg = tm_max_rel(g, gfd, 2 * n3), eh = tm_max_rel(h, hfd, n3), ed = tm_max_rel(dH, dHfd, 3 * n3);
     cr_assert(eg < 1e-7, "state gradients vs finite differences: %.3e", eg);
     cr_assert(ed < 1e-7, "diabatic gradients vs finite differences: %.3e", ed);
@@ -339,7 +362,11 @@ static void check_net_fd(int even)
 Test(model_diabatic, network_forces_and_coupling_match_finite_differences) { check_net_fd(0); }
 Test(model_diabatic, network_forces_and_coupling_match_finite_differences_even_head)
 {
-    check_net_fd(1);
+    check_net_fd(NET_EVEN);
+}
+Test(model_diabatic, network_forces_and_coupling_match_finite_differences_residual_head)
+{
+    check_net_fd(NET_EVEN | NET_RESID);
 }
 
 static void check_net_equivariance(int even)
@@ -368,7 +395,11 @@ static void check_net_equivariance(int even)
 }
 
 Test(model_diabatic, network_invariance_and_equivariance) { check_net_equivariance(0); }
-Test(model_diabatic, network_invariance_and_equivariance_even_head) { check_net_equivariance(1); }
+Test(model_diabatic, network_invariance_and_equivariance_even_head) { check_net_equivariance(NET_EVEN); }
+Test(model_diabatic, network_invariance_and_equivariance_residual_head)
+{
+    check_net_equivariance(NET_RESID);
+}
 
 static void check_loss_gradient(int even)
 {
@@ -418,7 +449,11 @@ static void check_loss_gradient(int even)
 Test(model_diabatic, training_loss_gradient_matches_finite_differences) { check_loss_gradient(0); }
 Test(model_diabatic, training_loss_gradient_matches_finite_differences_even_head)
 {
-    check_loss_gradient(1);
+    check_loss_gradient(NET_EVEN);
+}
+Test(model_diabatic, training_loss_gradient_matches_finite_differences_residual_head)
+{
+    check_loss_gradient(NET_EVEN | NET_RESID);
 }
 
 /* The even head on a geometry symmetric under the swap of the flipped and unflipped atoms (atom
@@ -479,7 +514,7 @@ Test(model_diabatic, even_head_gives_an_even_h01)
 Test(model_diabatic, save_load_and_committee_prediction)
 {
     net c;
-    net_setup(&c, 2, 14, 1);
+    net_setup(&c, 2, 14, NET_EVEN | NET_RESID);
     fh_err err = {0};
     const int n3 = 3 * NAT;
     char path[1024];
@@ -489,6 +524,7 @@ Test(model_diabatic, save_load_and_committee_prediction)
     cr_assert_eq(fh_model_load(path, &l, &err), FH_OK, "%s", err.msg);
     unlink(path);
     cr_assert_eq(fh_model_get_hyper(l)->diabatic, 1);
+    cr_assert_eq(fh_model_get_hyper(l)->nac_resid, 1);
     cr_assert_eq(memcmp(fh_model_get_hyper(l), fh_model_get_hyper(c.m), sizeof(fh_model_hyper)), 0);
     double E[2], sd[2], G[2 * 3 * NAT], nac[3 * NAT], E2[2], sd2[2], G2[2 * 3 * NAT], nac2[3 * NAT];
     fh_model_request rq = {.grad_mask = 3u, .want_nac = 1, .energy = E, .grad = G, .nac = nac,
@@ -518,5 +554,65 @@ Test(model_diabatic, save_load_and_committee_prediction)
         nref[i] = 0.5 * (hm[0][i] + sg * hm[1][i]) * fh_model_nac_factor(gap, fh_model_get_hyper(c.m)->nac_gap_eps);
     cr_assert(tm_max_rel(G, gmean, 2 * n3) < 1e-12 && tm_max_rel(nac, nref, n3) < 1e-12);
     fh_model_free(l);
+    net_free(&c);
+}
+
+/* The residual kernel's backward against central differences of S = sum gh . h_resid(H, q) over
+ * H and q, near and far from the seam. */
+Test(model_diabatic, residual_kernel_backward_matches_finite_differences)
+{
+    const double Hs[2][3] = {{-0.3, -0.1, 0.04}, {0.2, 0.2005, -0.0007}};
+    unsigned long sd = 7;
+    for (int c = 0; c < 2; c++) {
+        double q[N3], gh[N3], H[3], gH[3] = {0}, gq[N3];
+        for (int i = 0; i < N3; i++) q[i] = rnd(&sd), gh[i] = rnd(&sd);
+        memcpy(H, Hs[c], sizeof H);
+        fh_model_diab_resid_backward(N3, 1e-4, H, q, gh, gH, gq);
+        const double st = 1e-7;
+        for (int e = 0; e < 3 + N3; e++) {
+            double S[2];
+            for (int side = 0; side < 2; side++) {
+                double Hp[3], qp[N3], h[N3] = {0};
+                memcpy(Hp, H, sizeof Hp), memcpy(qp, q, sizeof qp);
+                double *x = e < 3 ? &Hp[e] : &qp[e - 3];
+                *x += side ? -st : st;
+                fh_model_diab_resid_forward(N3, 1e-4, Hp, qp, h);
+                S[side] = 0;
+                for (int i = 0; i < N3; i++) S[side] += gh[i] * h[i];
+            }
+            double fd = (S[0] - S[1]) / (2 * st), an = e < 3 ? gH[e] : gq[e - 3];
+            cr_assert(fabs(fd - an) < 1e-7 * (1 + fabs(fd)), "case %d, input %d: %.10g vs %.10g", c,
+                      e, an, fd);
+        }
+    }
+}
+
+/* Adding the residual head keeps every prediction (zero weights); trained (set at random) it
+ * changes the coupling only: energies and forces do not depend on it. */
+Test(model_diabatic, residual_head_changes_only_the_coupling)
+{
+    net c;
+    net_setup(&c, 1, 16, NET_EVEN);
+    fh_err err = {0};
+    const int n3 = 3 * NAT;
+    double E0[2], g0[2 * 3 * NAT], h0[3 * NAT], E1[2], g1[2 * 3 * NAT], h1[3 * NAT];
+    net_eval(&c, c.x, E0, g0, h0);
+    size_t old = fh_model_n_params(c.m);
+    cr_assert_eq(fh_model_set_nac_resid(c.m, 1, &err), FH_OK, "%s", err.msg);
+    cr_assert_neq(fh_model_set_nac_resid(c.m, 0, &err), FH_OK, "removing the head must fail");
+    fh_model_ws_free(c.ws);
+    c.ws = fh_model_ws_alloc(c.m, &err);
+    cr_assert_not_null(c.ws, "%s", err.msg);
+    c.theta = fh_model_params(c.m, 0);
+    net_eval(&c, c.x, E1, g1, h1);
+    cr_assert(memcmp(E0, E1, sizeof E0) == 0 && memcmp(g0, g1, sizeof g0) == 0 &&
+              memcmp(h0, h1, sizeof h0) == 0, "a freshly added residual head changed predictions");
+    size_t np = fh_model_n_params(c.m);
+    tm_seed(5);
+    for (size_t i = old; i < np; i++) c.theta[i] = 0.3 * tm_normal();
+    net_eval(&c, c.x, E1, g1, h1);
+    cr_assert(memcmp(E0, E1, sizeof E0) == 0 && memcmp(g0, g1, sizeof g0) == 0,
+              "the residual head changed energies or forces");
+    cr_assert(tm_max_rel(h1, h0, n3) > 1e-3, "the residual head did not change the coupling");
     net_free(&c);
 }
