@@ -9,7 +9,8 @@
  *       gradient w.r.t. all weights, including the force term's mixed second derivatives).
  * It prints medians of repeated runs (thread CPU time) and the achieved GFLOP/s.
  * Reference (issue): MACE 0.3.14, float64, one thread: 34 ms energy, 64 ms energy+forces,
- * 172 ms per training step. Usage: bench_model [repetitions (default 21)]. */
+ * 172 ms per training step. Usage: bench_model [repetitions (default 21) [NAME: only the
+ * configurations whose name contains NAME]]. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,7 @@ static const double stilbene[26][4] = {
 enum { NAT = 26 };
 
 static int n_reps = 21;
+static const char *only;   /* run only the configurations whose name contains this */
 
 static double now(void)
 {
@@ -135,6 +137,7 @@ static void load_geometry(bctx *c, const char **src)
 
 static void bench_config(const char *name, fh_model_hyper h, int nstates, int force_hvp)
 {
+    if (only && !strstr(name, only)) return;
     bctx c;
     memset(&c, 0, sizeof c);
     const char *src;
@@ -208,6 +211,7 @@ static void bench_config(const char *name, fh_model_hyper h, int nstates, int fo
 int main(int argc, char **argv)
 {
     if (argc > 1) n_reps = atoi(argv[1]) > 0 ? atoi(argv[1]) : 21;
+    if (argc > 2) only = argv[2];
     bctx c0;
     const char *src;
     load_geometry(&c0, &src);
@@ -229,6 +233,10 @@ int main(int argc, char **argv)
     diab_even.nac_even = 1;
     bench_config("small, diabatic readout with the even H01 part (nac_even_head)", diab_even, 2,
                  FH_TRAIN_HVP_FORWARD);
+    fh_model_hyper diab_resid = diab_even;   /* round 13's: plus the residual coupling head */
+    diab_resid.nac_resid = 1;
+    bench_config("small, diabatic readout, even H01 part and residual coupling (nac_residual)",
+                 diab_resid, 2, FH_TRAIN_HVP_FORWARD);
     /* the capacity candidates measured against the small one on the stilbene data */
     fh_model_hyper wide = small;
     wide.channels = 24;
