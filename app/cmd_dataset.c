@@ -30,7 +30,8 @@ static void usage(FILE *f)
             "       fusionhop dataset export FILE -o OUT.xyz [--origin TAG]\n"
             "       fusionhop dataset withdraw FILE --note TEXT ID...\n"
             "       fusionhop dataset errors FILE --model MODEL [--origin TAG] [--new]\n"
-            "                                [--split train|valid|test [--seed S]] [--rows]\n\n"
+            "                                [--split train|valid|test [--seed S]] [--rows]\n"
+            "                                [--member K]\n\n"
             "info      rows per origin: completed, failed, seconds per geometry, S1-S0 gap range\n"
             "          (eV) and the number of geometries with a gap below 1 eV; with --seed S, how\n"
             "          `fusionhop train` (seed S, train_fraction 0.8, valid_fraction 0.1) splits them\n"
@@ -44,7 +45,8 @@ static void usage(FILE *f)
             "          the dataset checksum in the model file): an out-of-sample test;\n"
             "          --split PART: only the rows `fusionhop train` put into PART (the model's\n"
             "          seed, or --seed S; fractions 0.8 / 0.1): with PART test, the test report;\n"
-            "          --rows: also one line per row (reference gap in eV, its errors, its NAC cosine)\n");
+            "          --rows: also one line per row (reference gap in eV, its errors, its NAC cosine);\n"
+            "          --member K: committee member K (1-based) alone instead of the mean\n");
 }
 
 static double gap_ev(const fh_dataset *d, size_t r)
@@ -258,6 +260,7 @@ int fh_cmd_dataset(int argc, char **argv)
     const char *out = NULL, *origin = NULL, *note = NULL, *model = NULL;
     int have_seed = 0, only_new = 0, per_row = 0;
     const char *split = NULL;
+    long member = 0;
     unsigned long long seed = 0;
     char **ids = malloc(sizeof(char *) * (size_t)argc);
     int nids = 0, rc = FH_EXIT_OK;
@@ -270,7 +273,8 @@ int fh_cmd_dataset(int argc, char **argv)
         } else if (!strcmp(a, "--rows")) {
             per_row = 1;
         } else if (!strcmp(a, "-o") || !strcmp(a, "--origin") || !strcmp(a, "--note") ||
-                   !strcmp(a, "--seed") || !strcmp(a, "--model") || !strcmp(a, "--split")) {
+                   !strcmp(a, "--seed") || !strcmp(a, "--model") || !strcmp(a, "--split") ||
+                   !strcmp(a, "--member")) {
             if (!has_value) {
                 fprintf(stderr, "fusionhop dataset: %s needs a value\n", a);
                 rc = FH_EXIT_USAGE;
@@ -287,7 +291,15 @@ int fh_cmd_dataset(int argc, char **argv)
             else if (!strcmp(a, "--origin")) origin = v;
             else if (!strcmp(a, "--note")) note = v;
             else if (!strcmp(a, "--model")) model = v;
-            else if (!strcmp(a, "--split")) {
+            else if (!strcmp(a, "--member")) {
+                char *end = NULL;
+                member = strtol(v, &end, 10);
+                if (!*v || *end || member < 1 || member > 64) {
+                    fprintf(stderr, "fusionhop dataset: --member '%s': expected a member number "
+                            "1..64\n", v);
+                    rc = FH_EXIT_USAGE;
+                }
+            } else if (!strcmp(a, "--split")) {
                 split = v;
                 if (strcmp(v, "train") && strcmp(v, "valid") && strcmp(v, "test")) {
                     fprintf(stderr, "fusionhop dataset: --split '%s': expected train, valid or "
@@ -318,7 +330,7 @@ int fh_cmd_dataset(int argc, char **argv)
         }
     }
     if (rc == FH_EXIT_OK) {
-        int no_eval = !model && !only_new && !split && !per_row;
+        int no_eval = !model && !only_new && !split && !per_row && !member;
         if (!strcmp(sub, "info") && nids == 0 && !out && !origin && !note && no_eval) {
             rc = cmd_info(path, have_seed, seed);
         } else if (!strcmp(sub, "export") && nids == 0 && out && !note && !have_seed && no_eval) {
@@ -329,7 +341,8 @@ int fh_cmd_dataset(int argc, char **argv)
         } else if (!strcmp(sub, "errors") && nids == 0 && model && !out && !note &&
                    (!have_seed || split)) {
             fh_dataset_errors_opts o = {.origin = origin, .only_new = only_new, .split = split,
-                                        .have_seed = have_seed, .seed = seed, .per_row = per_row};
+                                        .have_seed = have_seed, .seed = seed, .per_row = per_row,
+                                        .member = (int)member};
             rc = fh_dataset_errors(path, model, &o);
         } else {
             fprintf(stderr, "fusionhop dataset: wrong arguments for '%s'\n", sub);

@@ -68,6 +68,20 @@ int fh_dataset_errors(const char *path, const char *model, const fh_dataset_erro
         fprintf(stderr, "fusionhop dataset errors: %s\n", err.msg);
         goto done;
     }
+    if (o->member > 0) { /* member K alone: its weights into slot 1, then a committee of one */
+        int K = fh_model_n_members(m);
+        if (o->member > K) {
+            fprintf(stderr, "fusionhop dataset errors: --member %d: %s has %d member%s\n", o->member,
+                    model, K, K == 1 ? "" : "s");
+            goto done;
+        }
+        size_t np = fh_model_n_params(m);
+        memcpy(fh_model_params(m, 0), fh_model_params(m, o->member - 1), sizeof(double) * np);
+        if (fh_model_set_members(m, 1, 0, &err)) {
+            fprintf(stderr, "fusionhop dataset errors: %s\n", err.msg);
+            goto done;
+        }
+    }
     const fh_model_provenance *pv = fh_model_get_provenance(m);
     int target = strcmp(pv->nac_target, "total") == 0 ? FH_TRAIN_NAC_TOTAL : FH_TRAIN_NAC_CI;
     if (fh_train_data_load(path, target, &td, &err) || fh_train_data_set_types(td, m, &err)) {
@@ -171,7 +185,8 @@ int fh_dataset_errors(const char *path, const char *model, const fh_dataset_erro
         sum[MAX_ORIGINS].rows++;
     }
     free(row);
-    printf("%s on %s: %s%zu completed rows%s%s%s%s\n", model, path, only_new ? "the " : "",
+    printf("%s%s on %s: %s%zu completed rows%s%s%s%s\n", model,
+           o->member > 0 ? " (one member)" : "", path, only_new ? "the " : "",
            only_new ? td->n - first : td->n, only_new ? " added after its training rows" : "",
            origin ? ", one origin" : "", o->split ? ", split part " : "", o->split ? o->split : "");
     printf("%-20s %5s", "origin", "rows");

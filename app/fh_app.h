@@ -62,6 +62,7 @@ typedef struct {
     int have_seed;      /* split with this seed instead of the model's */
     unsigned long long seed;
     int per_row;        /* one line per row too */
+    int member;         /* > 0: only this committee member (1-based), not the committee mean */
 } fh_dataset_errors_opts;
 int fh_dataset_errors(const char *dataset, const char *model, const fh_dataset_errors_opts *o);
 

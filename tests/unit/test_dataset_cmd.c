@@ -470,6 +470,44 @@ Test(dataset_cmd, errors_of_one_split_part_and_per_row)
         }
         free(idx);
     }
+    /* --member 2: the second member alone (its weights in a committee of one), on the test part */
+    {
+        fh_model *m2 = NULL;
+        cr_assert_eq(fh_model_copy(m, &m2, &err), FH_OK, "%s", err.msg);
+        size_t np = fh_model_n_params(m2);
+        memcpy(fh_model_params(m2, 0), fh_model_params(m2, 1), sizeof(double) * np);
+        cr_assert_eq(fh_model_set_members(m2, 1, 0, &err), FH_OK, "%s", err.msg);
+        size_t *idx = NULL, n[3];
+        cr_assert_eq(fh_train_split(td, 0.8, 0.1, 11, &idx, &n[0], &n[1], &n[2], &err), FH_OK);
+        err_line want = {0}, whole = {0};
+        double sc = 0;
+        int nc = 0;
+        for (size_t j = n[0] + n[1]; j < n[0] + n[1] + n[2]; j++) {
+            err_line one = expected(m2, td, idx[j], idx[j] + 1);
+            want.rows++, want.e0 += one.e0, want.e1 += one.e1, want.gap += one.gap, want.f += one.f;
+            if (!isnan(one.cos)) sc += one.cos, nc++;
+            err_line mean = expected(m, td, idx[j], idx[j] + 1);
+            whole.gap += fabs(mean.gap - one.gap);
+        }
+        want.e0 /= want.rows, want.e1 /= want.rows, want.gap /= want.rows, want.f /= want.rows;
+        want.cos = nc ? sc / nc : NAN;
+        cr_assert(whole.gap > 1e-3, "the member must differ from the committee mean");
+        cr_assert_eq(sh("%s dataset errors e.h5 --model m.h5 --split test --member 2 > k.txt",
+                        FH_TEST_FUSIONHOP), 0);
+        snprintf(opath, sizeof opath, "%s/k.txt", dir);
+        char *t = read_text(opath);
+        expect_line(t, "all", want);
+        cr_expect(strstr(t, "m.h5 (one member) on e.h5"), "%s", t);
+        free(t);
+        cr_assert_eq(sh("%s dataset errors e.h5 --model m.h5 --member 3 2> k.err", FH_TEST_FUSIONHOP),
+                     2);
+        snprintf(opath, sizeof opath, "%s/k.err", dir);
+        t = read_text(opath);
+        cr_expect(strstr(t, "--member 3: m.h5 has 2 members"), "%s", t);
+        free(t);
+        free(idx);
+        fh_model_free(m2);
+    }
     /* a part that does not exist, a seed without --split */
     cr_assert_eq(sh("%s dataset errors e.h5 --model m.h5 --split tset 2> p.err", FH_TEST_FUSIONHOP),
                  2);
