@@ -43,7 +43,9 @@
  * odd plus even under the swap, for intersections of two states of the same symmetry (where H01
  * need not vanish at a symmetric geometry); like the vector readout's, it starts at zero.
  * Residual coupling (nac_resid = 1, diabatic only): a flipped 1o readout of every layer's hidden
- * features, q_i = sigma_i nac_scale_0 sum_t r^t_i (hartree/bohr), adds to the coupling
+ * features, q_i = sigma_i nac_scale_0 sum_t r^t_i (hartree/bohr) minus its mean over the atoms
+ * (so that h, like the reference's CI block, sums to zero: velocity rescaling along it keeps the
+ * total momentum), adds to the coupling
  *   h = h_diab + (2 D / G_r) q,   G_r = FH_MODEL_RESID_GAP,  2 D = E1 - E0 (guarded),
  * i.e. d01 = grad(mixing angle) + q / G_r: the derivative coupling that is left between the two
  * quasi-diabatic states (from the other states and the orbitals). A 2x2 model alone gives h =

@@ -699,12 +699,20 @@ int fh_model_forward(fh_model_ws *ws, const fh_model *m, const double *theta, in
     return FH_OK;
 }
 
+/* q_a = nac_scale_0 sigma_a r_a minus its mean over the atoms: like the CI-block coupling it
+ * sums to zero, so velocity rescaling along h keeps the total momentum (h(H), the gradient of
+ * invariants, already does). The backward applies the same projection to the seed. */
 void model_ws_resid(const fh_model_ws *ws, const fh_model *m, double *q)
 {
+    double mean[3] = {0, 0, 0};
     for (int a = 0; a < ws->natoms; a++)
-        for (int k = 0; k < 3; k++)
-            q[(size_t)a * 3 + k] = ws->R ? m->norm.nac_scale[0] * flip_sign(m, a) * ws->hr[a * 3 + cart_m[k]]
-                                         : 0.0;
+        for (int k = 0; k < 3; k++) {
+            double v = ws->R ? m->norm.nac_scale[0] * flip_sign(m, a) * ws->hr[a * 3 + cart_m[k]] : 0.0;
+            q[(size_t)a * 3 + k] = v;
+            mean[k] += v / ws->natoms;
+        }
+    for (int a = 0; a < ws->natoms; a++)
+        for (int k = 0; k < 3; k++) q[(size_t)a * 3 + k] -= mean[k];
 }
 
 /* ---- backward -------------------------------------------------------------------------------- */
@@ -741,10 +749,14 @@ int fh_model_backward(fh_model_ws *ws, const fh_model *m, const double *theta, c
     }
     if (ws->R) {
         memset(ws->ghr, 0, sizeof(double) * n * 3);
+        double mean[3] = {0, 0, 0};   /* the mean-free projection of model_ws_resid */
+        for (int a = 0; a < n && gH; a++)
+            for (int k = 0; k < 3; k++) mean[k] += gH[(size_t)a * 3 + k] / n;
         if (gH)
             for (int a = 0; a < n; a++)
                 for (int k = 0; k < 3; k++)
-                    ws->ghr[a * 3 + cart_m[k]] = nm->nac_scale[0] * flip_sign(m, a) * gH[(size_t)a * 3 + k];
+                    ws->ghr[a * 3 + cart_m[k]] =
+                        nm->nac_scale[0] * flip_sign(m, a) * (gH[(size_t)a * 3 + k] - mean[k]);
     }
     if (gx) {
         memset(ws->gr, 0, sizeof(double) * np);

@@ -338,6 +338,13 @@ static void check_net_fd(int even)
         }
         cr_assert(big > 0.05 * hmax, "the residual must matter here (%.3e vs %.3e)", big, hmax);
     }
+    /* h sums to zero over the atoms (translation invariance; with the residual head by its
+     * projection) */
+    for (int k = 0; k < 3; k++) {
+        double sum = 0, nrm = 0;
+        for (int a = 0; a < NAT; a++) sum += h[3 * a + k], nrm += fabs(h[3 * a + k]);
+        cr_assert(fabs(sum) < 1e-12 * nrm, "h sums to %.3e (component %d)", sum, k);
+    }
     double eg = tm_max_rel(g, gfd, 2 * n3), eh = tm_max_rel(h, hfd, n3), ed = tm_max_rel(dH, dHfd, 3 * n3);
     cr_assert(eg < 1e-7, "state gradients vs finite differences: %.3e", eg);
     cr_assert(ed < 1e-7, "diabatic gradients vs finite differences: %.3e", ed);
