@@ -26,13 +26,20 @@ typedef struct {
     int rows;
 } origin_sum;
 
-static void print_row(const char *name, int rows, const fh_train_terms *t, int N)
+/* The error columns shared by the table and the per-row lines: energy MAE per state, gap and
+ * force MAE. */
+static void print_maes(const fh_train_terms *t, int N)
 {
     const double meV = 1e3 * FH_HARTREE_EV;
-    printf("%-20s %5d", name, rows);
     for (int s = 0; s < N; s++) printf(" %7.0f", t->e_n[s] ? meV * t->e_abs[s] / t->e_n[s] : NAN);
     printf(" %8.0f %9.0f", t->gap_n ? meV * t->gap_abs / t->gap_n : NAN,
            t->f_n ? meV * FH_ANGSTROM_BOHR * t->f_abs / t->f_n : NAN);
+}
+
+static void print_row(const char *name, int rows, const fh_train_terms *t, int N)
+{
+    printf("%-20s %5d", name, rows);
+    print_maes(t, N);
     if (t->nac_n > 0)
         printf(" %7.2f (%.0f)\n", t->nac_cos / t->nac_n, t->nac_n);
     else
@@ -42,11 +49,8 @@ static void print_row(const char *name, int rows, const fh_train_terms *t, int N
 static void print_one(const char *id, const char *origin, double gap_ev, const fh_train_terms *t,
                       int N)
 {
-    const double meV = 1e3 * FH_HARTREE_EV;
     printf("%-28s %-16s %6.3f", id, origin, gap_ev);
-    for (int s = 0; s < N; s++) printf(" %7.0f", t->e_n[s] ? meV * t->e_abs[s] / t->e_n[s] : NAN);
-    printf(" %8.0f %9.0f", t->gap_n ? meV * t->gap_abs / t->gap_n : NAN,
-           t->f_n ? meV * FH_ANGSTROM_BOHR * t->f_abs / t->f_n : NAN);
+    print_maes(t, N);
     if (t->nac_n > 0)
         printf(" %7.3f\n", t->nac_cos / t->nac_n);
     else

@@ -216,19 +216,16 @@ int fh_model_set_nac_flip(fh_model *m, int natoms, const unsigned char *flip, fh
     return FH_OK;
 }
 
-int fh_model_set_nac_even(fh_model *m, int on, fh_err *err)
+/* Switch m to the architecture h, which adds a head whose weights come after all others
+ * (model_net.c): each member's weights are copied, the new ones start at zero, so the model's
+ * predictions stay as they were. */
+static int add_zero_head(fh_model *m, const fh_model_hyper *h, fh_err *err)
 {
-    if (on == m->hp.nac_even) return FH_OK;
-    if (!on)
-        return fh_err_set(err, FH_EINPUT, "model: it has the even coupling head; removing it "
-                          "would drop trained weights");
-    fh_model_hyper h = m->hp;
-    h.nac_even = 1;
-    int rc = fh_model_hyper_check(&h, err);
+    int rc = fh_model_hyper_check(h, err);
     if (rc) return rc;
     fh_model *tmp = calloc(1, sizeof *tmp);
     if (!tmp) return fh_err_set(err, FH_EFAIL, "model: out of memory");
-    tmp->hp = h;
+    tmp->hp = *h;
     fh_model_ws *ws = fh_model_ws_alloc(tmp, err);
     free(tmp);
     if (!ws) return err ? err->code : FH_EFAIL;
@@ -238,13 +235,23 @@ int fh_model_set_nac_even(fh_model *m, int on, fh_err *err)
         fh_model_ws_free(ws);
         return fh_err_set(err, FH_EFAIL, "model: out of memory");
     }
-    /* the new head's weights come after all others (model_net.c): copy, the rest stays zero */
     for (int k = 0; k < m->n_members; k++)
         memcpy(p + (size_t)k * np, m->params + (size_t)k * old, sizeof(double) * old);
     free(m->params);
     fh_model_ws_free(m->ws);
-    m->params = p, m->n_params = np, m->ws = ws, m->hp = h;
+    m->params = p, m->n_params = np, m->ws = ws, m->hp = *h;
     return FH_OK;
+}
+
+int fh_model_set_nac_even(fh_model *m, int on, fh_err *err)
+{
+    if (on == m->hp.nac_even) return FH_OK;
+    if (!on)
+        return fh_err_set(err, FH_EINPUT, "model: it has the even coupling head; removing it "
+                          "would drop trained weights");
+    fh_model_hyper h = m->hp;
+    h.nac_even = 1;
+    return add_zero_head(m, &h, err);
 }
 
 int fh_model_set_nac_resid(fh_model *m, int on, fh_err *err)
@@ -255,27 +262,7 @@ int fh_model_set_nac_resid(fh_model *m, int on, fh_err *err)
                           "would drop trained weights");
     fh_model_hyper h = m->hp;
     h.nac_resid = 1;
-    int rc = fh_model_hyper_check(&h, err);
-    if (rc) return rc;
-    fh_model *tmp = calloc(1, sizeof *tmp);
-    if (!tmp) return fh_err_set(err, FH_EFAIL, "model: out of memory");
-    tmp->hp = h;
-    fh_model_ws *ws = fh_model_ws_alloc(tmp, err);
-    free(tmp);
-    if (!ws) return err ? err->code : FH_EFAIL;
-    size_t np = model_ws_n_params(ws), old = m->n_params;
-    double *p = calloc(np * m->n_members, sizeof(double));
-    if (!p) {
-        fh_model_ws_free(ws);
-        return fh_err_set(err, FH_EFAIL, "model: out of memory");
-    }
-    /* the new head's weights come after all others (model_net.c): copy, the rest stays zero */
-    for (int k = 0; k < m->n_members; k++)
-        memcpy(p + (size_t)k * np, m->params + (size_t)k * old, sizeof(double) * old);
-    free(m->params);
-    fh_model_ws_free(m->ws);
-    m->params = p, m->n_params = np, m->ws = ws, m->hp = h;
-    return FH_OK;
+    return add_zero_head(m, &h, err);
 }
 
 int fh_model_copy(const fh_model *src, fh_model **out, fh_err *err)

@@ -171,23 +171,26 @@ int fh_model_member_eval(fh_model_ws *ws, const fh_model *m, const double *theta
     const size_t n3 = 3 * (size_t)natoms;
     int nwant = (int)(grad_mask & 1u) + (int)((grad_mask >> 1) & 1u) + (hcoup != NULL);
     double Hl[3], *Hd = H ? H : Hl;
-    /* scratch: both states' gradients [2][n3], dH [3][n3] unless the caller's, the residual
-     * head's q [n3] */
     const double eps = fh_model_get_hyper(m)->nac_gap_eps;
-    int resid = fh_model_get_hyper(m)->nac_resid && hcoup;
-    double *gg = malloc(sizeof(double) * 6 * n3);
-    if (!gg) return fh_err_set(err, FH_EFAIL, "model: out of memory");
-    double *q = gg + 5 * n3;
-    int rc = fh_model_forward(ws, m, theta, natoms, type, x, nwant ? FH_MODEL_TANGENTS : 0, Hd,
-                              resid ? q : NULL, err);
-    if (rc == FH_OK && !dH && nwant < 3) {
+    /* scratch: the residual head's q [n3] (when it is there and h is wanted), both states'
+     * gradients [2][n3], and dH [3][n3] unless the caller's */
+    const int resid = fh_model_get_hyper(m)->nac_resid && hcoup;
+    const int seeded = !dH && nwant < 3;
+    size_t nbuf = (resid ? 1 : 0) + (seeded ? 0 : dH ? 2 : 5);
+    double *buf = NULL;
+    if (nbuf) {
+        buf = malloc(sizeof(double) * nbuf * n3);
+        if (!buf) return fh_err_set(err, FH_EFAIL, "model: out of memory");
+    }
+    double *q = resid ? buf : NULL, *gg = resid ? buf + n3 : buf;
+    int rc = fh_model_forward(ws, m, theta, natoms, type, x, nwant ? FH_MODEL_TANGENTS : 0, Hd, q,
+                              err);
+    if (rc == FH_OK && seeded) {
         rc = diabatic_seeded(ws, m, theta, natoms, Hd, grad_mask, E, g, hcoup, err);
         if (rc == FH_OK && resid) fh_model_diab_resid_forward(n3, eps, Hd, q, hcoup);
-        free(gg);
-        return rc;
     }
-    if (rc) {
-        free(gg);
+    if (rc || seeded) {
+        free(buf);
         return rc;
     }
     if (!dH) dH = gg + 2 * n3;
@@ -204,6 +207,6 @@ int fh_model_member_eval(fh_model_ws *ws, const fh_model *m, const double *theta
         for (int s = 0; s < 2; s++)
             if ((grad_mask >> s) & 1u) memcpy(g + s * n3, gg + s * n3, sizeof(double) * n3);
     }
-    free(gg);
+    free(buf);
     return rc;
 }

@@ -234,32 +234,30 @@ typedef struct {
 /* flags: NET_EVEN with the even head (an unflipped part of H01), NET_RESID with the residual
  * coupling head, their weights set at random (they start at zero) */
 enum { NET_EVEN = 1, NET_RESID = 2 };
+/* Add a head with set (it starts at zero), then give its weights random values. */
+static void add_random_head(fh_model *m, int members, uint64_t seed,
+                            int (*set)(fh_model *, int, fh_err *), const char *what)
+{
+    fh_err err = {0};
+    size_t old = fh_model_n_params(m);
+    cr_assert_eq(set(m, 1, &err), FH_OK, "%s", err.msg);
+    size_t np = fh_model_n_params(m);
+    cr_assert(np > old, "the %s head added no weights", what);
+    tm_seed(seed);
+    for (int k = 0; k < members; k++)
+        for (size_t i = old; i < np; i++) fh_model_params(m, k)[i] = 0.3 * tm_normal();
+}
+
 static void net_setup(net *c, int members, uint64_t seed, int flags)
 {
-    int even = flags & NET_EVEN;
     fh_err err = {0};
     c->m = tm_small_model_kind(2, 1, members, seed, &err);
     cr_assert_not_null(c->m, "%s", err.msg);
     const unsigned char flip[NAT] = {0, 1, 0, 1, 0, 1};
     cr_assert_eq(fh_model_set_nac_flip(c->m, NAT, flip, &err), FH_OK, "%s", err.msg);
-    if (even) {
-        size_t old = fh_model_n_params(c->m);
-        cr_assert_eq(fh_model_set_nac_even(c->m, 1, &err), FH_OK, "%s", err.msg);
-        size_t np = fh_model_n_params(c->m);
-        cr_assert(np > old, "the even head added no weights");
-        tm_seed(seed + 3);
-        for (int k = 0; k < members; k++)
-            for (size_t i = old; i < np; i++) fh_model_params(c->m, k)[i] = 0.3 * tm_normal();
-    }
-    if (flags & NET_RESID) {
-        size_t old = fh_model_n_params(c->m);
-        cr_assert_eq(fh_model_set_nac_resid(c->m, 1, &err), FH_OK, "%s", err.msg);
-        size_t np = fh_model_n_params(c->m);
-        cr_assert(np > old, "the residual head added no weights");
-        tm_seed(seed + 4);
-        for (int k = 0; k < members; k++)
-            for (size_t i = old; i < np; i++) fh_model_params(c->m, k)[i] = 0.3 * tm_normal();
-    }
+    if (flags & NET_EVEN) add_random_head(c->m, members, seed + 3, fh_model_set_nac_even, "even");
+    if (flags & NET_RESID)
+        add_random_head(c->m, members, seed + 4, fh_model_set_nac_resid, "residual");
     cr_assert_eq(fh_model_n_outputs(c->m), 3);
     c->ws = fh_model_ws_alloc(c->m, &err);
     cr_assert_not_null(c->ws, "%s", err.msg);
@@ -291,10 +289,10 @@ static void net_eval(net *c, const double *x, double E[2], double *g, double *h)
                                       NULL, &err), FH_OK, "%s", err.msg);
 }
 
-static void check_net_fd(int even)
+static void check_net_fd(int flags)
 {
     net c;
-    net_setup(&c, 1, 11, even);
+    net_setup(&c, 1, 11, flags);
     fh_err err = {0};
     const int n3 = 3 * NAT;
     double E[2], g[2 * 3 * NAT], h[3 * NAT], H[3], dH[3 * 3 * NAT];
@@ -326,7 +324,7 @@ static void check_net_fd(int even)
         for (int e = 0; e < 3; e++) dHfd[e * n3 + i] = (Hs[0][e] - Hs[1][e]) / (2 * step);
         hfd[i] = 2 * (D * D - eps * eps) / D * (th[0] - th[1]) / (2 * step);
     }
-    if (even & NET_RESID) {
+    if (flags & NET_RESID) {
         /* plus the residual head's q (the forward's 1o output) times 2D / G_r */
         double Hq[3], q[3 * NAT], big = 0, hmax = 0;
         cr_assert_eq(fh_model_forward(c.ws, c.m, c.theta, NAT, c.type, c.x, 0, Hq, q, &err), FH_OK);
@@ -376,10 +374,10 @@ Test(model_diabatic, network_forces_and_coupling_match_finite_differences_residu
     check_net_fd(NET_EVEN | NET_RESID);
 }
 
-static void check_net_equivariance(int even)
+static void check_net_equivariance(int flags)
 {
     net c;
-    net_setup(&c, 1, 12, even);
+    net_setup(&c, 1, 12, flags);
     const int n3 = 3 * NAT;
     double E[2], g[2 * 3 * NAT], h[3 * NAT];
     net_eval(&c, c.x, E, g, h);
@@ -408,10 +406,10 @@ Test(model_diabatic, network_invariance_and_equivariance_residual_head)
     check_net_equivariance(NET_RESID);
 }
 
-static void check_loss_gradient(int even)
+static void check_loss_gradient(int flags)
 {
     net c;
-    net_setup(&c, 1, 13, even);
+    net_setup(&c, 1, 13, flags);
     fh_err err = {0};
     const int n3 = 3 * NAT;
     double E0[2], g0[2 * 3 * NAT], h0[3 * NAT];

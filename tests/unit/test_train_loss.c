@@ -183,6 +183,33 @@ Test(train_loss, coupling_term_is_phase_free)
     fh_model_free(c.m);
 }
 
+/* The coupling term written out: the minimum over the states' sign patterns of
+ * sum_p w_p mean_q (h_pq - sigma_i sigma_j ref_pq)^2, with h from a forward pass of the model. */
+static const int pair_i[NP] = {0, 0, 1}, pair_j[NP] = {1, 2, 2};
+static double written_out_coupling_term(ctx *c, const double w[NP])
+{
+    fh_err err = {0};
+    double E[NS], h[NP * 3 * NAT];
+    cr_assert_eq(fh_model_forward(c->ws, c->m, c->theta, NAT, c->type, c->x, 0, E, h, &err), FH_OK);
+    double best = INFINITY;
+    for (int s1 = -1; s1 <= 1; s1 += 2)
+        for (int s2 = -1; s2 <= 1; s2 += 2) {
+            int sig[NS] = {1, s1, s2};
+            double sum = 0;
+            for (int p = 0; p < NP; p++) {
+                double sq = 0;
+                for (int q = 0; q < 3 * NAT; q++) {
+                    double d = h[p * 3 * NAT + q] -
+                               sig[pair_i[p]] * sig[pair_j[p]] * c->H[p * 3 * NAT + q];
+                    sq += d * d;
+                }
+                sum += w[p] * sq / (3.0 * NAT);
+            }
+            if (sum < best) best = sum;
+        }
+    return best;
+}
+
 /* Coupling term focused on small gaps (nac_gap_scale G): against the term written out here, the
  * minimum over the states' sign patterns of sum_p w_p mean_q (h_pq - sigma_i sigma_j ref_pq)^2
  * with w_p = 1 / (1 + (gap_p / G)^2), and its gradient against finite differences. */
@@ -196,23 +223,12 @@ Test(train_loss, gap_weighted_coupling_term)
     c.cfg.w_gap = 0;
     double G = 0.05;
     c.cfg.nac_gap_scale = G;
-    double E[NS], h[NP * 3 * NAT];
-    cr_assert_eq(fh_model_forward(c.ws, c.m, c.theta, NAT, c.type, c.x, 0, E, h, &err), FH_OK);
-    double best = INFINITY;
-    for (int s1 = -1; s1 <= 1; s1 += 2)
-        for (int s2 = -1; s2 <= 1; s2 += 2) {
-            int sig[NS] = {1, s1, s2}, pi[NP] = {0, 0, 1}, pj[NP] = {1, 2, 2};
-            double sum = 0;
-            for (int p = 0; p < NP; p++) {
-                double gap = c.E[pj[p]] - c.E[pi[p]], w = 1.0 / (1.0 + (gap / G) * (gap / G)), sq = 0;
-                for (int q = 0; q < 3 * NAT; q++) {
-                    double d = h[p * 3 * NAT + q] - sig[pi[p]] * sig[pj[p]] * c.H[p * 3 * NAT + q];
-                    sq += d * d;
-                }
-                sum += w * sq / (3.0 * NAT);
-            }
-            if (sum < best) best = sum;
-        }
+    double w[NP];
+    for (int p = 0; p < NP; p++) {
+        double gap = c.E[pair_j[p]] - c.E[pair_i[p]];
+        w[p] = 1.0 / (1.0 + (gap / G) * (gap / G));
+    }
+    double best = written_out_coupling_term(&c, w);
     fh_train_terms t = {0};
     cr_assert_eq(fh_train_sample_loss(c.ws, c.m, c.theta, &c.s, &c.cfg, NULL, &t, &err), FH_OK);
     double want = c.cfg.w_nac * best / NP;
@@ -246,24 +262,12 @@ Test(train_loss, norm_weighted_coupling_term)
     c.cfg.w_gap = 0;
     double G = 0.05, S = nrm[0];
     c.cfg.nac_gap_scale = G, c.cfg.nac_norm_scale = S;
-    double E[NS], h[NP * 3 * NAT];
-    cr_assert_eq(fh_model_forward(c.ws, c.m, c.theta, NAT, c.type, c.x, 0, E, h, &err), FH_OK);
-    double best = INFINITY;
-    for (int s1 = -1; s1 <= 1; s1 += 2)
-        for (int s2 = -1; s2 <= 1; s2 += 2) {
-            int sig[NS] = {1, s1, s2}, pi[NP] = {0, 0, 1}, pj[NP] = {1, 2, 2};
-            double sum = 0;
-            for (int p = 0; p < NP; p++) {
-                double gap = c.E[pj[p]] - c.E[pi[p]], sq = 0;
-                double w = 1.0 / (1.0 + (gap / G) * (gap / G)) / (1.0 + nrm[p] * nrm[p] / (S * S));
-                for (int q = 0; q < 3 * NAT; q++) {
-                    double d = h[p * 3 * NAT + q] - sig[pi[p]] * sig[pj[p]] * c.H[p * 3 * NAT + q];
-                    sq += d * d;
-                }
-                sum += w * sq / (3.0 * NAT);
-            }
-            if (sum < best) best = sum;
-        }
+    double w[NP];
+    for (int p = 0; p < NP; p++) {
+        double gap = c.E[pair_j[p]] - c.E[pair_i[p]];
+        w[p] = 1.0 / (1.0 + (gap / G) * (gap / G)) / (1.0 + nrm[p] * nrm[p] / (S * S));
+    }
+    double best = written_out_coupling_term(&c, w);
     fh_train_terms t = {0};
     cr_assert_eq(fh_train_sample_loss(c.ws, c.m, c.theta, &c.s, &c.cfg, NULL, &t, &err), FH_OK);
     double want = c.cfg.w_nac * best / NP;
