@@ -72,19 +72,9 @@ int fh_dataset_errors(const char *path, const char *model, const fh_dataset_erro
         fprintf(stderr, "fusionhop dataset errors: %s\n", err.msg);
         goto done;
     }
-    if (o->member > 0) { /* member K alone: its weights into slot 1, then a committee of one */
-        int K = fh_model_n_members(m);
-        if (o->member > K) {
-            fprintf(stderr, "fusionhop dataset errors: --member %d: %s has %d member%s\n", o->member,
-                    model, K, K == 1 ? "" : "s");
-            goto done;
-        }
-        size_t np = fh_model_n_params(m);
-        memcpy(fh_model_params(m, 0), fh_model_params(m, o->member - 1), sizeof(double) * np);
-        if (fh_model_set_members(m, 1, 0, &err)) {
-            fprintf(stderr, "fusionhop dataset errors: %s\n", err.msg);
-            goto done;
-        }
+    if (o->member > 0 && fh_model_keep_member(m, o->member - 1, &err)) { /* member K alone */
+        fprintf(stderr, "fusionhop dataset errors: --member %d: %s: %s\n", o->member, model, err.msg);
+        goto done;
     }
     const fh_model_provenance *pv = fh_model_get_provenance(m);
     int target = strcmp(pv->nac_target, "total") == 0 ? FH_TRAIN_NAC_TOTAL : FH_TRAIN_NAC_CI;

@@ -1,5 +1,5 @@
-/* `fusionhop predict --model FILE --xyz FILE [--format json|tsv]`: evaluate a trained model
- * (committee mean) on every frame of an XYZ file and write energies, gradients of all states,
+/* `fusionhop predict --model FILE --xyz FILE [--format json|tsv] [--member K]`: evaluate a
+ * trained model (committee mean, or one member) on every frame of an XYZ file and write energies, gradients of all states,
  * NACs of all pairs and the committee spread to stdout, one frame per line. For checking a model
  * against reference data and for scripting without writing C. */
 #include "fh_app.h"
@@ -12,7 +12,7 @@
 
 static void usage(void)
 {
-    printf("usage: fusionhop predict --model FILE --xyz FILE [--format json|tsv]\n\n"
+    printf("usage: fusionhop predict --model FILE --xyz FILE [--format json|tsv] [--member K]\n\n"
            "Evaluate the model (committee mean) on every frame of the XYZ file (Angstrom) and\n"
            "write one line per frame to stdout, in atomic units: energies of all states\n"
            "(hartree), gradients dE/dR of all states (hartree/bohr), NACs d_ij = <i|d/dR j> of\n"
@@ -21,7 +21,9 @@ static void usage(void)
            "  --format json  (default) one JSON object per line with keys frame, energies [N],\n"
            "                 gradients [N][atoms][3], nac [pairs][atoms][3], energy_std [N]\n"
            "  --format tsv   a header line, then one tab-separated row per frame: frame,\n"
-           "                 E_s, std_s, grad_s_aA_k, nac_i_j_aA_k (A = atom from 1, k = x|y|z)\n");
+           "                 E_s, std_s, grad_s_aA_k, nac_i_j_aA_k (A = atom from 1, k = x|y|z)\n"
+           "  --member K     committee member K (1-based) alone instead of the mean (its\n"
+           "                 energy_std is 0): where do the members disagree?\n");
 }
 
 static void json_vec3s(FILE *f, const double *v, int n)
@@ -108,7 +110,7 @@ int fh_cmd_predict(int argc, char **argv)
         usage();
         return FH_EXIT_OK;
     }
-    const char *model_path = NULL, *xyz_path = NULL, *format = "json";
+    const char *model_path = NULL, *xyz_path = NULL, *format = "json", *member_arg = NULL;
     int have_format = 0;
     for (int i = 1; i < argc; i++) {
         int missing = 0, twice = 0;
@@ -123,6 +125,9 @@ int fh_cmd_predict(int argc, char **argv)
             twice = have_format;
             have_format = 1;
             format = v;
+        } else if ((v = opt_value(argc, argv, &i, "--member", &missing))) {
+            twice = member_arg != NULL;
+            member_arg = v;
         } else {
             fprintf(stderr, "fusionhop predict: %s '%s'; see 'fusionhop predict --help'\n",
                     missing ? "missing value for option" : "unknown argument", argv[i]);
@@ -148,10 +153,22 @@ int fh_cmd_predict(int argc, char **argv)
         fprintf(stderr, "fusionhop predict: --format must be json or tsv, not '%s'\n", format);
         return FH_EXIT_USAGE;
     }
+    long member = 0;
+    if (member_arg) {
+        char *end;
+        member = strtol(member_arg, &end, 10);
+        if (!*member_arg || *end || member < 1 || member > 64) {
+            fprintf(stderr, "fusionhop predict: --member '%s': expected a member number 1..64\n",
+                    member_arg);
+            return FH_EXIT_USAGE;
+        }
+    }
     fh_err err = {0};
     fh_model *m = NULL;
     fh_xyz *xyz = NULL;
     int rc = fh_model_load(model_path, &m, &err);
+    if (rc == FH_OK && member > 0 && (rc = fh_model_keep_member(m, (int)member - 1, &err)))
+        fh_err_prefix(&err, "--member %ld: %s: ", member, model_path);
     if (rc == FH_OK) rc = fh_xyz_read(xyz_path, &xyz, &err);
     double *G = NULL, *nac = NULL;
     if (rc == FH_OK) {

@@ -169,6 +169,9 @@ int fh_model_calibrate(fh_model *m, int member, int ngeom, int natoms, const int
                        const double *x, fh_err *err);
 /* Change the committee size (new members initialised from (seed, k)); keeps existing ones. */
 int fh_model_set_members(fh_model *m, int n_members, uint64_t seed, fh_err *err);
+/* Keep only member k (0-based) as a committee of one: its predictions alone, e.g. to see where
+ * the members disagree. Normalisation and provenance are shared by all members and stay. */
+int fh_model_keep_member(fh_model *m, int k, fh_err *err);
 
 /* Normalisation (owned by the model): e0 [n_elements][nstates] hartree, shift [nstates]
  * hartree per atom, scale [nstates] hartree, nac_scale [npairs] hartree/bohr. */

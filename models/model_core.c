@@ -314,6 +314,16 @@ int fh_model_set_members(fh_model *m, int n_members, uint64_t seed, fh_err *err)
     return FH_OK;
 }
 
+int fh_model_keep_member(fh_model *m, int k, fh_err *err)
+{
+    if (k < 0 || k >= m->n_members)
+        return fh_err_set(err, FH_EINPUT, "model: member %d requested, the committee has %d member%s",
+                          k + 1, m->n_members, m->n_members == 1 ? "" : "s");
+    if (k > 0) memcpy(m->params, m->params + (size_t)k * m->n_params, sizeof(double) * m->n_params);
+    m->n_members = 1; /* the buffer keeps its size; set_members reallocates when it grows again */
+    return FH_OK;
+}
+
 int fh_model_types(const fh_model *m, int natoms, const int *z, int *type, fh_err *err)
 {
     for (int a = 0; a < natoms; a++) {

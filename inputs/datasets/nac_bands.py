@@ -9,6 +9,8 @@
 # reference gap, the median of |h| (reference, model), the median ratio of the norms and the mean
 # phase-free |cos|. Runs `fusionhop predict` once (seconds).
 #   /usr/bin/python3 inputs/datasets/nac_bands.py MODEL [DATASET] [FUSIONHOP]
+# MEMBER=K in the environment: committee member K alone (fusionhop predict --member K), to tell
+# a member's own shortfall from the shrinking of a mean over members that disagree.
 # (Debian's python3 with numpy and h5py: python3-numpy, python3-h5py)
 import json
 import os
@@ -29,7 +31,8 @@ with tempfile.TemporaryDirectory() as tmp:
     xyz = os.path.join(tmp, "rows.xyz")
     subprocess.run([exe, "dataset", "export", path, "-o", xyz], check=True, stderr=subprocess.DEVNULL)
     ids = [line.split()[0][3:] for line in open(xyz) if line.startswith("id=")]
-    out = subprocess.run([exe, "predict", "--model", model, "--xyz", xyz, "--format", "json"],
+    member = ["--member", os.environ["MEMBER"]] if os.environ.get("MEMBER") else []
+    out = subprocess.run([exe, "predict", "--model", model, "--xyz", xyz, "--format", "json"] + member,
                          check=True, capture_output=True, text=True).stdout
 preds = [json.loads(line) for line in out.splitlines()]
 if len(preds) != len(ids):
@@ -53,7 +56,8 @@ for name, p in zip(ids, preds):
     res.append((gap, nr, nm, cos))
 res = np.array(res)
 
-print("model %s, %d rows with the CI-block coupling" % (model, len(res)))
+print("model %s%s, %d rows with the CI-block coupling" %
+      (model, " (member %s alone)" % os.environ["MEMBER"] if os.environ.get("MEMBER") else "", len(res)))
 print("|h|: median norm, hartree/bohr; ratio: median model/reference; |cos|: mean phase-free")
 print("gap (eV)     rows  |h| ref  |h| model  ratio  |cos|")
 for lo, hi in BANDS:

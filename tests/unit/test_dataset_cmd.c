@@ -503,7 +503,7 @@ Test(dataset_cmd, errors_of_one_split_part_and_per_row)
                      2);
         snprintf(opath, sizeof opath, "%s/k.err", dir);
         t = read_text(opath);
-        cr_expect(strstr(t, "--member 3: m.h5 has 2 members"), "%s", t);
+        cr_expect(strstr(t, "--member 3: m.h5: model: member 3 requested, the committee has 2 members"), "%s", t);
         free(t);
         free(idx);
         fh_model_free(m2);

@@ -68,6 +68,23 @@ static fh_model *load(const char *name)
     return m;
 }
 
+/* All numbers of one output line, in order (at most max). */
+static int line_numbers(const char *line, double *v, int max)
+{
+    int nv = 0;
+    const char *p = line;
+    while (*p && *p != '\n' && nv < max) {
+        if ((*p >= '0' && *p <= '9') || *p == '-') {
+            char *end;
+            v[nv++] = strtod(p, &end);
+            p = end;
+        } else {
+            p++;
+        }
+    }
+    return nv;
+}
+
 Test(train_cli, train_under_mpi_and_predict)
 {
     setup_dir();
@@ -118,17 +135,7 @@ Test(train_cli, train_under_mpi_and_predict)
         cr_assert_eq(fh_model_predict(m1, 3, xyz->z, xyz->x + 9 * f, &rq, &err), FH_OK);
         /* all numbers of the line in order: frame, energies, gradients, nac, energy_std */
         double v[64];
-        int nv = 0;
-        const char *p = line;
-        while (*p && *p != '\n' && nv < 64) {
-            if ((*p >= '0' && *p <= '9') || *p == '-') {
-                char *end;
-                v[nv++] = strtod(p, &end);
-                p = end;
-            } else {
-                p++;
-            }
-        }
+        int nv = line_numbers(line, v, 64);
         cr_assert_eq(nv, 1 + 2 + 18 + 9 + 2, "frame %d: %d numbers", f, nv);
         cr_assert(v[0] == f);
         cr_assert(v[1] == E[0] && v[2] == E[1], "energies differ from the library");
@@ -146,6 +153,62 @@ Test(train_cli, train_under_mpi_and_predict)
     free(js), free(ts);
     fh_xyz_free(xyz);
     fh_model_free(m1), fh_model_free(a), fh_model_free(b);
+    cleanup_dir();
+}
+
+/* --member K: member K's own prediction (the weights it was trained to), not the mean. The
+ * reference is independent of fh_model_keep_member: member K's weights copied by hand into a
+ * committee of one. */
+Test(train_cli, predict_one_member)
+{
+    setup_dir();
+    cr_assert_eq(sh("%s train train.inp -o c2.h5 --set train.committee=2 2>/dev/null", FH_TEST_FUSIONHOP), 0);
+    cr_assert_eq(sh("%s predict --model c2.h5 --xyz frames.xyz > mean.json", FH_TEST_FUSIONHOP), 0);
+    cr_assert_eq(sh("%s predict --model c2.h5 --xyz frames.xyz --member 2 > k2.json", FH_TEST_FUSIONHOP), 0);
+    fh_model *c = load("c2.h5");
+    cr_assert_eq(fh_model_n_members(c), 2);
+    fh_xyz *xyz = NULL;
+    char path[1200];
+    snprintf(path, sizeof path, "%s/frames.xyz", dir);
+    fh_err err = {0};
+    cr_assert_eq(fh_xyz_read(path, &xyz, &err), FH_OK);
+    double E2[3][2], Ec[3][2], sd[2], G[18], d[9];
+    for (int f = 0; f < 3; f++) {
+        fh_model_request rq = {.grad_mask = 3u, .want_nac = 1, .energy = Ec[f], .grad = G, .nac = d, .energy_std = sd};
+        cr_assert_eq(fh_model_predict(c, 3, xyz->z, xyz->x + 9 * f, &rq, &err), FH_OK);
+        cr_assert(sd[0] > 0, "two trained members should differ");
+    }
+    size_t np = fh_model_n_params(c);
+    memcpy(fh_model_params(c, 0), fh_model_params(c, 1), sizeof(double) * np);
+    cr_assert_eq(fh_model_set_members(c, 1, 0, &err), FH_OK, "%s", err.msg);
+    char *js = read_text_in(dir, "k2.json"), *jm = read_text_in(dir, "mean.json");
+    const char *line = js, *lm = jm;
+    for (int f = 0; f < 3; f++) {
+        fh_model_request rq = {.grad_mask = 3u, .want_nac = 1, .energy = E2[f], .grad = G, .nac = d, .energy_std = sd};
+        cr_assert_eq(fh_model_predict(c, 3, xyz->z, xyz->x + 9 * f, &rq, &err), FH_OK);
+        double v[64], w[64];
+        cr_assert_eq(line_numbers(line, v, 64), 32);
+        cr_assert_eq(line_numbers(lm, w, 64), 32);
+        cr_assert(v[1] == E2[f][0] && v[2] == E2[f][1], "frame %d: not member 2's energies", f);
+        cr_assert(w[1] == Ec[f][0] && w[2] == Ec[f][1], "frame %d: not the committee mean", f);
+        cr_assert(v[1] != w[1], "frame %d: --member 2 printed the mean", f);
+        for (int k = 0; k < 18; k++) cr_assert(v[3 + k] == G[k]);
+        for (int k = 0; k < 9; k++) cr_assert(v[21 + k] == d[k]);
+        cr_assert(v[30] == 0 && v[31] == 0, "one member has no spread");
+        line = strchr(line, '\n') + 1, lm = strchr(lm, '\n') + 1;
+    }
+    free(js), free(jm);
+    /* a member the file does not have, or not a number: exit 2 and a message naming it */
+    cr_assert_eq(sh("%s predict --model c2.h5 --xyz frames.xyz --member 3 2> e1.log", FH_TEST_FUSIONHOP), 2);
+    char *e = read_text_in(dir, "e1.log");
+    cr_assert(strstr(e, "--member 3: c2.h5: model: member 3 requested, the committee has 2 members"), "%s", e);
+    free(e);
+    cr_assert_eq(sh("%s predict --model c2.h5 --xyz frames.xyz --member x2 2> e2.log", FH_TEST_FUSIONHOP), 2);
+    e = read_text_in(dir, "e2.log");
+    cr_assert(strstr(e, "--member 'x2': expected a member number"), "%s", e);
+    free(e);
+    fh_xyz_free(xyz);
+    fh_model_free(c);
     cleanup_dir();
 }
 
