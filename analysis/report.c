@@ -401,11 +401,14 @@ static int write_summary_txt(const char *dir, const fh_ana_ensemble *e, const fh
     const fh_ana_hops *h = &r->hops;
     fprintf(f, "\nhops (used trajectories): up %ld, down %ld, frustrated %ld; S%d->S%d %ld\n", h->up, h->down,
             h->frustrated, s->excited_state, s->ground_state, h->ndown_es);
-    if (h->nfirst > 0)
-        fprintf(f, "first hop to S%d: mean %.4g fs, median %.4g fs, std %.3g fs, range %.4g-%.4g fs (n = %ld; never: %ld)\n",
-                s->ground_state, h->first_mean * FS, h->first_median * FS, h->first_std * FS,
+    if (h->nfirst > 0) {
+        /* one hop has no standard deviation: say so rather than print nan */
+        char sd[32] = "- (n = 1)";
+        if (isfinite(h->first_std)) snprintf(sd, sizeof sd, "%.3g fs", h->first_std * FS);
+        fprintf(f, "first hop to S%d: mean %.4g fs, median %.4g fs, std %s, range %.4g-%.4g fs (n = %ld; never: %ld)\n",
+                s->ground_state, h->first_mean * FS, h->first_median * FS, sd,
                 h->first_min * FS, h->first_max * FS, h->nfirst, h->nnever);
-    else
+    } else
         fprintf(f, "first hop to S%d: none (%ld trajectories never hopped there)\n", s->ground_state, h->nnever);
     if (h->ndown_es > 0) {
         fprintf(f, "S%d->S%d hops at: gap median %.3g eV (range %.3g-%.3g eV)", s->excited_state,

@@ -15,7 +15,8 @@
 #include "test_read_text.h"
 
 /* leaver >= 0: in that trajectory atom 7 (H) flies off from 30 fs on; no_hops: all stay on S1 */
-static const char *make_ensemble_hops(long leaver, int no_hops)
+/* hops: 0 every trajectory hops, 1 none does, 2 only the first */
+static const char *make_ensemble_hops(long leaver, int hops)
 {
     const char *base = tu_scratch("ana_cmd");
     static char dir[600];
@@ -30,7 +31,7 @@ static const char *make_ensemble_hops(long leaver, int no_hops)
                       .theta = 5.0, .frustrated_at = 2, .status = FH_TRAJ_DONE, .reason = "tmax"};
         if (k == 4) tr.status = FH_TRAJ_FAILED, tr.reason = "nan: NaN in the energies";
         if (k == leaver) tr.leave_fs = 30.0;
-        if (no_hops) tr.hop_fs = -1;
+        if (hops == 1 || (hops == 2 && k > 0)) tr.hop_fs = -1;
         cr_assert_eq(sy_write(dir, k, &tr, 2.0, 100.0, &err), FH_OK, "%s", err.msg);
         cr_assert_eq(sy_record(e, k, &tr, &err), FH_OK, "%s", err.msg);
     }
@@ -202,5 +203,22 @@ Test(analysis_cmd, no_trajectory_in_s0_gives_no_nan_yields, .timeout = 120)
     cr_expect(strstr(sum, "quantum yields, trajectories that ended in S0 (n = 0): none"), "%s", sum);
     cr_expect(strstr(sum, "quantum yields, all used trajectories (n = 11):"), "%s", sum);
     cr_expect(!strstr(sum, " nan ") && !strstr(sum, "nan\n"), "no NaN printed:\n%s", sum);
+    free(sum);
+}
+
+/* one hop to S0 in the whole ensemble: its spread is not defined, and the report says so */
+Test(analysis_cmd, one_hop_gives_no_nan_std, .timeout = 120)
+{
+    const char *dir = make_ensemble_hops(-1, 2);
+    char res[700];
+    snprintf(res, sizeof res, "%s/analysis", dir);
+    char *argv[] = {"fusionhop", "analyze", (char *)dir, "--set", "analysis.dihedral=1 2 3 4",
+                    "--set", "analysis.ring=5,6", "--set", "analysis.nboot=20", NULL};
+    cr_assert_eq(run(argv), FH_EXIT_OK);
+    char *sum = read_text_in(res, "summary.txt");
+    cr_assert_not_null(sum);
+    cr_expect(strstr(sum, "first hop to S0: mean 10 fs, median 10 fs, std - (n = 1), range 10-10 fs (n = 1; never: 10)"),
+              "%s", sum);
+    cr_expect(!strstr(sum, " nan ") && !strstr(sum, "nan fs"), "no NaN printed:\n%s", sum);
     free(sum);
 }
