@@ -260,7 +260,7 @@ int fh_cmd_dataset(int argc, char **argv)
     const char *out = NULL, *origin = NULL, *note = NULL, *model = NULL;
     int have_seed = 0, only_new = 0, per_row = 0;
     const char *split = NULL;
-    long member = 0;
+    int member = 0;
     unsigned long long seed = 0;
     char **ids = malloc(sizeof(char *) * (size_t)argc);
     int nids = 0, rc = FH_EXIT_OK;
@@ -292,13 +292,7 @@ int fh_cmd_dataset(int argc, char **argv)
             else if (!strcmp(a, "--note")) note = v;
             else if (!strcmp(a, "--model")) model = v;
             else if (!strcmp(a, "--member")) {
-                char *end = NULL;
-                member = strtol(v, &end, 10);
-                if (!*v || *end || member < 1 || member > 64) {
-                    fprintf(stderr, "fusionhop dataset: --member '%s': expected a member number "
-                            "1..64\n", v);
-                    rc = FH_EXIT_USAGE;
-                }
+                if (fh_parse_member("dataset", v, &member)) rc = FH_EXIT_USAGE;
             } else if (!strcmp(a, "--split")) {
                 split = v;
                 if (strcmp(v, "train") && strcmp(v, "valid") && strcmp(v, "test")) {
@@ -342,7 +336,7 @@ int fh_cmd_dataset(int argc, char **argv)
                    (!have_seed || split)) {
             fh_dataset_errors_opts o = {.origin = origin, .only_new = only_new, .split = split,
                                         .have_seed = have_seed, .seed = seed, .per_row = per_row,
-                                        .member = (int)member};
+                                        .member = member};
             rc = fh_dataset_errors(path, model, &o);
         } else {
             fprintf(stderr, "fusionhop dataset: wrong arguments for '%s'\n", sub);

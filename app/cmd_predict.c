@@ -153,22 +153,14 @@ int fh_cmd_predict(int argc, char **argv)
         fprintf(stderr, "fusionhop predict: --format must be json or tsv, not '%s'\n", format);
         return FH_EXIT_USAGE;
     }
-    long member = 0;
-    if (member_arg) {
-        char *end;
-        member = strtol(member_arg, &end, 10);
-        if (!*member_arg || *end || member < 1 || member > 64) {
-            fprintf(stderr, "fusionhop predict: --member '%s': expected a member number 1..64\n",
-                    member_arg);
-            return FH_EXIT_USAGE;
-        }
-    }
+    int member = 0;
+    if (member_arg && fh_parse_member("predict", member_arg, &member)) return FH_EXIT_USAGE;
     fh_err err = {0};
     fh_model *m = NULL;
     fh_xyz *xyz = NULL;
     int rc = fh_model_load(model_path, &m, &err);
-    if (rc == FH_OK && member > 0 && (rc = fh_model_keep_member(m, (int)member - 1, &err)))
-        fh_err_prefix(&err, "--member %ld: %s: ", member, model_path);
+    if (rc == FH_OK && member > 0 && (rc = fh_model_keep_member(m, member - 1, &err)))
+        fh_err_prefix(&err, "--member %d: %s: ", member, model_path);
     if (rc == FH_OK) rc = fh_xyz_read(xyz_path, &xyz, &err);
     double *G = NULL, *nac = NULL;
     if (rc == FH_OK) {

@@ -1,9 +1,11 @@
 /* The command table and dispatch: adding a subcommand is a cmd_*.c file and one row here. */
 #include "fh_app.h"
+#include "fh_model.h"
 
 #include <mpi.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const fh_command commands[] = {
@@ -53,6 +55,19 @@ int fh_wants_help(int argc, char **argv)
         if (strcmp(argv[i], "--") == 0) return 0;
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) return 1;
     }
+    return 0;
+}
+
+int fh_parse_member(const char *cmd, const char *v, int *member)
+{
+    char *end = NULL;
+    long k = strtol(v, &end, 10);
+    if (!*v || *end || k < 1 || k > FH_MODEL_MAX_MEMBERS) {
+        fprintf(stderr, "fusionhop %s: --member '%s': expected a member number 1..%d\n", cmd, v,
+                FH_MODEL_MAX_MEMBERS);
+        return FH_EXIT_USAGE;
+    }
+    *member = (int)k;
     return 0;
 }
 

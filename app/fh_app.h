@@ -23,6 +23,9 @@ int fh_app_main(int argc, char **argv);
 void fh_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* True when argv holds -h or --help (before a "--"). */
 int fh_wants_help(int argc, char **argv);
+/* The value of --member K (a committee member, 1-based) of command cmd: 0, or FH_EXIT_USAGE
+ * after saying on stderr what is wrong with v. */
+int fh_parse_member(const char *cmd, const char *v, int *member);
 
 /* Arguments shared by the commands that read a deck: `[DECK] [-o DIR] [--set s.k=v]... [--force]`. */
 typedef struct {

@@ -188,11 +188,10 @@ Test(analysis_cmd, a_molecule_that_fell_apart_is_left_out_unless_bond_break_is_0
     tu_rmdir(dir);
 }
 
-/* No trajectory ended in S0: the summary says so instead of printing NaN yields for that set
- * (summary.json has null there). */
-Test(analysis_cmd, no_trajectory_in_s0_gives_no_nan_yields, .timeout = 120)
+/* `fusionhop analyze` on make_ensemble_hops(-1, hops) (12 trajectories); its summary.txt. */
+static char *analyze_hops(int hops)
 {
-    const char *dir = make_ensemble_hops(-1, 1);
+    const char *dir = make_ensemble_hops(-1, hops);
     char res[700];
     snprintf(res, sizeof res, "%s/analysis", dir);
     char *argv[] = {"fusionhop", "analyze", (char *)dir, "--set", "analysis.dihedral=1 2 3 4",
@@ -200,6 +199,14 @@ Test(analysis_cmd, no_trajectory_in_s0_gives_no_nan_yields, .timeout = 120)
     cr_assert_eq(run(argv), FH_EXIT_OK);
     char *sum = read_text_in(res, "summary.txt");
     cr_assert_not_null(sum);
+    return sum;
+}
+
+/* No trajectory ended in S0: the summary says so instead of printing NaN yields for that set
+ * (summary.json has null there). */
+Test(analysis_cmd, no_trajectory_in_s0_gives_no_nan_yields, .timeout = 120)
+{
+    char *sum = analyze_hops(1);
     cr_expect(strstr(sum, "quantum yields, trajectories that ended in S0 (n = 0): none"), "%s", sum);
     cr_expect(strstr(sum, "quantum yields, all used trajectories (n = 11):"), "%s", sum);
     cr_expect(!strstr(sum, " nan ") && !strstr(sum, "nan\n"), "no NaN printed:\n%s", sum);
@@ -209,14 +216,7 @@ Test(analysis_cmd, no_trajectory_in_s0_gives_no_nan_yields, .timeout = 120)
 /* one hop to S0 in the whole ensemble: its spread is not defined, and the report says so */
 Test(analysis_cmd, one_hop_gives_no_nan_std, .timeout = 120)
 {
-    const char *dir = make_ensemble_hops(-1, 2);
-    char res[700];
-    snprintf(res, sizeof res, "%s/analysis", dir);
-    char *argv[] = {"fusionhop", "analyze", (char *)dir, "--set", "analysis.dihedral=1 2 3 4",
-                    "--set", "analysis.ring=5,6", "--set", "analysis.nboot=20", NULL};
-    cr_assert_eq(run(argv), FH_EXIT_OK);
-    char *sum = read_text_in(res, "summary.txt");
-    cr_assert_not_null(sum);
+    char *sum = analyze_hops(2);
     cr_expect(strstr(sum, "first hop to S0: mean 10 fs, median 10 fs, std - (n = 1), range 10-10 fs (n = 1; never: 10)"),
               "%s", sum);
     cr_expect(!strstr(sum, " nan ") && !strstr(sum, "nan fs"), "no NaN printed:\n%s", sum);
