@@ -45,10 +45,11 @@ static int parse_widths(const char *s, fh_model_hyper *h, fh_err *err)
     return FH_OK;
 }
 
-/* "2,15-26" (1-based atoms and ranges) -> 0-based atoms in c->nac_flip. */
-static int parse_flip(const char *s, fh_train_config *c, fh_err *err)
+/* "2,15-26": a comma-separated list of 1-based numbers and ranges up to max -> 0-based values
+ * in out[*n] (at most max of them); -1 if the text is not such a list. */
+static int parse_list(const char *s, int max, int *out, int *n)
 {
-    c->nac_flip_count = 0;
+    *n = 0;
     const char *p = s;
     while (*p == ' ') p++;
     while (*p) {
@@ -59,17 +60,36 @@ static int parse_flip(const char *s, fh_train_config *c, fh_err *err)
             b = strtol(q, &end, 10);
             if (end == q) b = 0;
         }
-        if (end == p || a < 1 || b < a || b > FH_MODEL_MAX_FLIP_ATOMS ||
-            c->nac_flip_count + (b - a + 1) > FH_MODEL_MAX_FLIP_ATOMS)
-            return fh_err_set(err, FH_EINPUT, "[model] nac_flip = '%s': need a comma-separated "
-                              "list of atoms and ranges (e.g. 2,15-26), 1..%d", s,
-                              FH_MODEL_MAX_FLIP_ATOMS);
-        for (long k = a; k <= b; k++) c->nac_flip[c->nac_flip_count++] = (int)k - 1;
+        if (end == p || a < 1 || b < a || b > max || *n + (b - a + 1) > max) return -1;
+        for (long k = a; k <= b; k++) out[(*n)++] = (int)k - 1;
         p = end;
         while (*p == ' ') p++;
         if (*p == ',') p++;
         while (*p == ' ') p++;
     }
+    return 0;
+}
+
+/* [model] nac_flip = "2,15-26" (1-based atoms and ranges) -> 0-based atoms in c->nac_flip. */
+static int parse_flip(const char *s, fh_train_config *c, fh_err *err)
+{
+    if (parse_list(s, FH_MODEL_MAX_FLIP_ATOMS, c->nac_flip, &c->nac_flip_count))
+        return fh_err_set(err, FH_EINPUT, "[model] nac_flip = '%s': need a comma-separated "
+                          "list of atoms and ranges (e.g. 2,15-26), 1..%d", s,
+                          FH_MODEL_MAX_FLIP_ATOMS);
+    return FH_OK;
+}
+
+/* [train] KEY = "2,3" (1-based members) -> bit mask of 0-based members (0 for an empty list). */
+static int parse_members(const char *key, const char *s, int committee, uint64_t *mask, fh_err *err)
+{
+    int list[FH_MODEL_MAX_MEMBERS], n = 0;
+    *mask = 0;
+    if (parse_list(s, committee, list, &n))
+        return fh_err_set(err, FH_EINPUT, "[train] %s = '%s': need a comma-separated list of "
+                          "members and ranges (e.g. 2,3) within the committee of %d", key, s,
+                          committee);
+    for (int k = 0; k < n; k++) *mask |= (uint64_t)1 << list[k];
     return FH_OK;
 }
 
@@ -221,6 +241,12 @@ static int train(const fh_deck_args *a)
     c.committee = (int)fh_deck_int(d, "train", "committee");
     c.max_samples = (int)fh_deck_int(d, "train", "max_geometries");
     if (rc == FH_OK) rc = parse_flip(fh_deck_string(d, "model", "nac_flip"), &c, &err);
+    if (rc == FH_OK)
+        rc = parse_members("members", fh_deck_string(d, "train", "members"), c.committee, &c.members, &err);
+    if (rc == FH_OK)
+        rc = parse_members("reinit", fh_deck_string(d, "train", "reinit"), c.committee, &c.reinit, &err);
+    c.use_init_seed = fh_deck_given(d, "train", "init_seed");
+    if (c.use_init_seed) c.init_seed = (uint64_t)fh_deck_int(d, "train", "init_seed");
     c.force = a->force;
     c.log = log_line;
     if (rc == FH_OK && c.train_fraction + c.valid_fraction > 1.0 + 1e-12)

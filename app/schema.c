@@ -214,7 +214,7 @@ static const fh_deck_key schema[] = {
     {"train", "valid_fraction", FH_KEY_REAL, FH_UNIT_NONE, NULL, "0.1", 0.0, 1.0, NULL,
      "fraction for validation (early stopping, learning-rate decay); the rest is the test split"},
     {"train", "seed", FH_KEY_INT, FH_UNIT_NONE, NULL, "1", 0, 4294967295.0, NULL,
-     "seed of the split, the initial weights and the data order"},
+     "seed of the split, the data order and (unless init_seed is given) the initial weights"},
     {"train", "energy_weight", FH_KEY_REAL, FH_UNIT_NONE, NULL, "1", 0.0, 1e12, NULL,
      "weight of the energy term (squared per-atom energy errors, atomic units)"},
     {"train", "gap_weight", FH_KEY_REAL, FH_UNIT_NONE, NULL, "0", 0.0, 1e12, NULL,
@@ -272,6 +272,14 @@ static const fh_deck_key schema[] = {
      "geometries per optimiser step"},
     {"train", "committee", FH_KEY_INT, FH_UNIT_NONE, NULL, "1", 1, 64, NULL,
      "independently trained members (their spread flags extrapolation)"},
+    {"train", "members", FH_KEY_STRING, FH_UNIT_NONE, NULL, "", UNBOUNDED, NULL,
+     "train only these members (1-based list, e.g. 2,3; empty: all); the others keep init_model's "
+     "weights unchanged, so that one member of a committee can be redone alone"},
+    {"train", "reinit", FH_KEY_STRING, FH_UNIT_NONE, NULL, "", UNBOUNDED, NULL,
+     "members (1-based list) that start from fresh random weights even where init_model has them"},
+    {"train", "init_seed", FH_KEY_INT, FH_UNIT_NONE, NULL, "", 0, 4294967295.0, NULL,
+     "seed of fresh weights: member k starts from (init_seed, k) (default: seed; the split and "
+     "the data order always follow seed)"},
     {"train", "max_geometries", FH_KEY_INT, FH_UNIT_NONE, NULL, "0", 0, 1e9, NULL,
      "use only the first this many usable geometries (0: all)"},
 

@@ -182,6 +182,12 @@ typedef struct {
     int max_epochs;
     int batch_size;            /* geometries per optimiser step */
     int committee;             /* members trained independently */
+    uint64_t members;          /* bit k: train member k (0: all); the others keep the init
+                                  model's weights unchanged, so one member can be redone alone */
+    uint64_t reinit;           /* bit k: member k starts from fresh weights (init_seed, k) even
+                                  where the init model has it */
+    int use_init_seed;         /* fresh weights from init_seed (0: from seed) */
+    uint64_t init_seed;        /* seed of fresh weights; the split and data order keep seed */
     int force;                 /* ignore (overwrite) an existing checkpoint */
     int max_samples;           /* use at most this many rows (0: all) */
     int nac_flip_count;        /* atoms listed in nac_flip (0: the model's own flips, if any) */

@@ -7,7 +7,13 @@
  * and loss sums are combined by a reduction declared non-commutative (MPI then combines in rank
  * order) and broadcast, so every rank takes the same step and the result depends only on the
  * seed and the rank count. Everything random (initial weights, data order) is derived from
- * (seed, member, epoch), which also makes a resumed run identical to an uninterrupted one. */
+ * (seed, member, epoch), which also makes a resumed run identical to an uninterrupted one; the
+ * initial weights may have a seed of their own (init_seed), so that a member can be redone from
+ * other random weights on the same split.
+ *
+ * A committee is not always trained whole: with an init model, cfg->members names the members to
+ * train and the others pass through unchanged. Why: the members of a committee can land in
+ * different solutions, and the way out for one poor member is to redo it alone (cfg->reinit). */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -52,6 +58,37 @@ typedef struct {
     double t_start;
     int init_members;       /* members the init model brought (0: no init model) */
 } trainer;
+
+static int trains(const fh_train_config *c, int k)
+{
+    return c->members == 0 || (c->members >> k & 1);
+}
+
+/* Does member k start from fresh random weights (rather than the init model's)? */
+static int is_fresh(const trainer *T, int k)
+{
+    return !T->cfg->init_model[0] || k >= T->init_members || (T->cfg->reinit >> k & 1);
+}
+
+/* The first member not trained (the committee size if all are). */
+static int next_untrained(const fh_train_config *c)
+{
+    int k = 0;
+    while (k < c->committee && trains(c, k)) k++;
+    return k;
+}
+
+static uint64_t init_seed(const fh_train_config *c)
+{
+    return c->use_init_seed ? c->init_seed : c->seed;
+}
+
+/* The first member >= k that is trained (the committee size if none). */
+static int next_trained(const fh_train_config *c, int k)
+{
+    while (k < c->committee && !trains(c, k)) k++;
+    return k;
+}
 
 static double wall(void)
 {
@@ -275,6 +312,9 @@ static void setup_key(const trainer *T, char *key, size_t n)
     if (c->loss.nac_gap_scale > 0) append(text, sizeof text, "|nacgap%.17g", c->loss.nac_gap_scale);
     if (c->loss.nac_norm_scale > 0)
         append(text, sizeof text, "|nacnorm%.17g", c->loss.nac_norm_scale);
+    if (c->members || c->reinit || c->use_init_seed)
+        append(text, sizeof text, "|members%llx,%llx,%llu", (unsigned long long)c->members,
+               (unsigned long long)c->reinit, (unsigned long long)init_seed(c));
     uint64_t hs = fh_model_fnv1a(text, strlen(text), FH_MODEL_FNV_INIT);
     hs = fh_model_fnv1a(h, sizeof *h, hs);
     const fh_model_norm *nm = fh_model_get_norm_const(T->m);
@@ -394,8 +434,12 @@ static int build_model(trainer *T, const fh_model_hyper *h0, fh_err *err)
         if (!rc) rc = set_flips(T, err);
         if (!rc) T->init_members = fh_model_n_members(T->m);
         if (!rc) rc = fh_train_data_set_types(T->d, T->m, err);
-        if (!rc) rc = rezero_offsets(T, err);
-        if (!rc) rc = fh_model_set_members(T->m, c->committee, c->seed, err);
+        /* members kept as they are keep the energy zero they were trained with too (with the
+         * diabatic readout a shift is more than a constant: it moves the seam) */
+        if (!rc && next_untrained(c) == c->committee) rc = rezero_offsets(T, err);
+        if (!rc) rc = fh_model_set_members(T->m, c->committee, init_seed(c), err);
+        for (int k = 0; k < c->committee && k < T->init_members && !rc; k++)
+            if (c->reinit >> k & 1) fh_model_init_params(T->m, k, init_seed(c));
         return rc;
     }
     fh_model_hyper h = *h0;
@@ -403,7 +447,7 @@ static int build_model(trainer *T, const fh_model_hyper *h0, fh_err *err)
     if (h.n_elements == 0) h.n_elements = fh_train_data_elements(T->d, h.elements);
     if (!(h.avg_neighbors > 0))
         h.avg_neighbors = fh_train_avg_neighbors(T->d, T->idx, T->n_train, h.r_cut);
-    rc = fh_model_alloc(&h, c->committee, c->seed, &T->m, err);
+    rc = fh_model_alloc(&h, c->committee, init_seed(c), &T->m, err);
     if (!rc) rc = set_flips(T, err);
     if (!rc) rc = fh_train_data_set_types(T->d, T->m, err);
     if (!rc) rc = fh_train_fit_norm(T->d, T->idx, T->n_train, T->m, err);
@@ -468,10 +512,10 @@ static void test_report(const trainer *T, const fh_train_terms *t)
 
 /* Start member k: its initial weights (calibrated on up to 16 training geometries unless they
  * come from an init model: a committee larger than the init model's has its extra members
- * calibrated as fresh ones) and a fresh optimiser. */
+ * calibrated as fresh ones, as are the reinit ones) and a fresh optimiser. */
 static int fresh_member(trainer *T, train_state *st, int k, fh_err *err)
 {
-    if (!T->cfg->init_model[0] || k >= T->init_members) {
+    if (is_fresh(T, k)) {
         size_t ng = T->n_train < 16 ? T->n_train : 16, n3 = 3 * (size_t)T->d->natoms;
         double *x = malloc(sizeof(double) * (ng ? ng : 1) * n3);
         if (!x) return fh_err_set(err, FH_EFAIL, "out of memory");
@@ -536,6 +580,17 @@ static int finish(trainer *T, const train_state *st, fh_train_result *res, fh_er
     return agree(T, rc, err);
 }
 
+/* The member lists name members of the committee, and at least one is trained. */
+static int check_members(const fh_train_config *c, fh_err *err)
+{
+    if (c->committee < 1 || c->committee > FH_MODEL_MAX_MEMBERS) return FH_OK; /* reported below */
+    uint64_t all = c->committee == 64 ? ~(uint64_t)0 : ((uint64_t)1 << c->committee) - 1;
+    if ((c->members & ~all) || (c->reinit & ~all))
+        return fh_err_set(err, FH_EINPUT, "[train] members / reinit name a member beyond the "
+                          "committee of %d", c->committee);
+    return FH_OK;
+}
+
 int fh_train_run(const fh_model_hyper *h, const fh_train_config *cfg, MPI_Comm comm,
                  fh_train_result *res, fh_err *err)
 {
@@ -559,11 +614,18 @@ int fh_train_run(const fh_model_hyper *h, const fh_train_config *cfg, MPI_Comm c
     }
     train_state st;
     memset(&st, 0, sizeof st);
-    int rc = fh_train_data_load(cfg->dataset, cfg->nac_target, &T.d, err);
+    int rc = check_members(cfg, err);
+    if (!rc) rc = fh_train_data_load(cfg->dataset, cfg->nac_target, &T.d, err);
     if (!rc && cfg->max_samples > 0 && T.d->n > (size_t)cfg->max_samples) T.d->n = (size_t)cfg->max_samples;
     if (!rc) rc = fh_train_split(T.d, cfg->train_fraction, cfg->valid_fraction, cfg->seed, &T.idx,
                                  &T.n_train, &T.n_valid, &T.n_test, err);
     if (!rc) rc = build_model(&T, h, err);
+    for (int k = 0; k < cfg->committee && !rc; k++)
+        if (!trains(cfg, k) && is_fresh(&T, k))
+            rc = fh_err_set(err, FH_EINPUT, "[train] members: member %d is not trained, but %s",
+                            k + 1, !cfg->init_model[0] ? "there is no init_model to take it from"
+                            : k >= T.init_members ? "the init model has fewer members"
+                            : "it is in reinit (fresh weights)");
     if (!rc) {
         T.ws = fh_model_ws_alloc(T.m, err);
         if (!T.ws) rc = err ? err->code : FH_EFAIL;
@@ -608,7 +670,15 @@ int fh_train_run(const fh_model_hyper *h, const fh_train_config *cfg, MPI_Comm c
             say(&T, "resuming from %s: member %d, %ld epochs done", cfg->checkpoint, st.member + 1, st.epoch);
         }
     }
-    if (!rc && !have_ckpt) rc = fresh_member(&T, &st, 0, err);
+    if (!rc && !have_ckpt) {
+        /* members not trained here are finished already: the init model's weights */
+        for (int k = 0; k < cfg->committee; k++)
+            if (!trains(cfg, k))
+                memcpy(st.done + (size_t)k * T.np, fh_model_params(T.m, k), sizeof(double) * T.np);
+        int k0 = next_trained(cfg, 0);
+        if (k0 < cfg->committee) rc = fresh_member(&T, &st, k0, err);
+        else st.member = cfg->committee;
+    }
     int stopped = 0;
     while (!rc && st.member < cfg->committee) {
         int k = st.member;
@@ -618,7 +688,8 @@ int fh_train_run(const fh_model_hyper *h, const fh_train_config *cfg, MPI_Comm c
             memcpy(st.done + (size_t)k * T.np, st.best, sizeof(double) * T.np);
             st.epochs_done[k] = st.epoch;
             res->members_done = k + 1;
-            if (k + 1 < cfg->committee) rc = fresh_member(&T, &st, k + 1, err);
+            int next = next_trained(cfg, k + 1);
+            if (next < cfg->committee) rc = fresh_member(&T, &st, next, err);
             else st.member = cfg->committee;
         }
         if (rc) break;

@@ -382,6 +382,85 @@ Test(train, init_model_with_fewer_members_starts_the_extra_ones_fresh)
     unlink(a.output), unlink(g.output), unlink(f.output), unlink_dataset(ds);
 }
 
+/* Redoing one member of a committee ([train] members, reinit, init_seed): member 1 passes through
+ * bitwise (weights and predictions: its energy zero is not moved either), member 2 starts from
+ * fresh weights (init_seed, 2) and is then exactly a fresh run's member 2 with that init seed (same
+ * split, data order and calibration); a stop and resume gives the same file; lists that leave a
+ * member without weights are refused. */
+Test(train, members_redoes_one_member_and_keeps_the_others)
+{
+    char ds[1024];
+    tmp_path(ds, sizeof ds, "redo.h5");
+    fh_err err = {0};
+    cr_assert_eq(tt_write_dataset(ds, 24, 8, &err), FH_OK, "%s", err.msg);
+    fh_train_config a = config(ds, "redo_a.h5", 4), g = config(ds, "redo_g.h5", 3),
+                    f = config(ds, "redo_f.h5", 3), s = config(ds, "redo_s.h5", 3);
+    a.committee = g.committee = f.committee = s.committee = 2;
+    fh_train_result r;
+    cr_assert_eq(run(&a, &r, &err), FH_OK, "%s", err.msg);
+    snprintf(g.init_model, sizeof g.init_model, "%s", a.output);
+    g.members = g.reinit = 1u << 1;
+    g.use_init_seed = f.use_init_seed = 1;
+    g.init_seed = f.init_seed = 9;
+    cr_assert_eq(run(&g, &r, &err), FH_OK, "%s", err.msg);
+    cr_assert(r.finished && r.epochs == 3, "only member 2 trains: %ld epochs", r.epochs);
+    cr_assert_eq(run(&f, &r, &err), FH_OK, "%s", err.msg);
+    size_t na, ng, nf;
+    int ka, kg, kf;
+    double *wa = weights(a.output, &na, &ka), *wg = weights(g.output, &ng, &kg),
+           *wf = weights(f.output, &nf, &kf);
+    cr_assert(ka == 2 && kg == 2 && kf == 2 && na == ng && ng == nf);
+    cr_assert_eq(memcmp(wg, wa, sizeof(double) * na), 0, "member 1 changed");
+    cr_assert_eq(memcmp(wg + ng, wf + nf, sizeof(double) * ng), 0,
+                 "member 2 is not a fresh run's member 2 (init_seed 9)");
+    double d2 = 0;
+    for (size_t i = 0; i < na; i++) d2 = fmax(d2, fabs(wg[ng + i] - wa[na + i]));
+    cr_assert(d2 > 1e-3, "member 2 is still the init model's (%.3e)", d2);
+    /* member 1's predictions, energy zero included */
+    fh_model *ma = NULL, *mg = NULL;
+    cr_assert_eq(fh_model_load(a.output, &ma, &err), FH_OK, "%s", err.msg);
+    cr_assert_eq(fh_model_load(g.output, &mg, &err), FH_OK, "%s", err.msg);
+    cr_assert_eq(fh_model_keep_member(ma, 0, &err), FH_OK);
+    cr_assert_eq(fh_model_keep_member(mg, 0, &err), FH_OK);
+    double x[9], ea[2], eg[2];
+    tt_geometry(x);
+    fh_model_request qa = {.energy = ea}, qg = {.energy = eg};
+    cr_assert_eq(fh_model_predict(ma, 3, tt_z, x, &qa, &err), FH_OK, "%s", err.msg);
+    cr_assert_eq(fh_model_predict(mg, 3, tt_z, x, &qg, &err), FH_OK, "%s", err.msg);
+    cr_assert(ea[0] == eg[0] && ea[1] == eg[1], "member 1 predicts %.12f %.12f, was %.12f %.12f",
+              eg[0], eg[1], ea[0], ea[1]);
+    fh_model_free(ma), fh_model_free(mg);
+    /* stop and resume */
+    s = g;
+    tmp_path(s.output, sizeof s.output, "redo_s.h5");
+    snprintf(s.checkpoint, sizeof s.checkpoint, "%.1000s.ckpt", s.output);
+    s.stop_after_epochs = 1;
+    cr_assert_eq(run(&s, &r, &err), FH_OK, "%s", err.msg);
+    cr_assert(!r.finished);
+    s.stop_after_epochs = 0;
+    cr_assert_eq(run(&s, &r, &err), FH_OK, "%s", err.msg);
+    cr_assert(r.finished && r.resumed && r.epochs == 2);
+    same_models(g.output, s.output);
+    /* refused: a member beyond the committee, a kept member without weights */
+    fh_train_config b = g;
+    b.members = 1u << 2;
+    cr_assert_eq(run(&b, &r, &err), FH_EINPUT);
+    cr_assert(strstr(err.msg, "beyond the committee of 2"), "%s", err.msg);
+    b.members = 1u << 1, b.reinit = 1u << 0;
+    cr_assert_eq(run(&b, &r, &err), FH_EINPUT);
+    cr_assert(strstr(err.msg, "member 1 is not trained") && strstr(err.msg, "reinit"), "%s", err.msg);
+    b.reinit = 0, b.committee = 3;
+    cr_assert_eq(run(&b, &r, &err), FH_EINPUT);
+    cr_assert(strstr(err.msg, "member 3 is not trained") && strstr(err.msg, "fewer members"),
+              "%s", err.msg);
+    b = f;
+    b.members = 1u << 1;
+    cr_assert_eq(run(&b, &r, &err), FH_EINPUT);
+    cr_assert(strstr(err.msg, "no init_model"), "%s", err.msg);
+    free(wa), free(wg), free(wf);
+    unlink(a.output), unlink(g.output), unlink(f.output), unlink(s.output), unlink_dataset(ds);
+}
+
 /* [model] nac_even_head on an init model without the head: the head is added at zero, so the
  * first predictions are the init model's (test_model.c checks that), and then trained (its weights
  * move); an init model with

@@ -212,6 +212,50 @@ Test(train_cli, predict_one_member)
     cleanup_dir();
 }
 
+/* [train] members / reinit / init_seed from the deck: member 2 of a committee redone from new
+ * random weights, member 1 printed byte for byte as before (and with init_seed = seed, member 2
+ * too: the same start, split and data order); lists outside the committee exit 2 naming the key. */
+Test(train_cli, redo_one_member_from_the_deck)
+{
+    setup_dir();
+    cr_assert_eq(sh("%s train train.inp -o c2.h5 --set train.committee=2 2>/dev/null", FH_TEST_FUSIONHOP), 0);
+    cr_assert_eq(sh("%s train train.inp -o r2.h5 --set train.committee=2 --set train.init_model=c2.h5 "
+                    "--set train.members=2 --set train.reinit=2 --set train.init_seed=6 2> r2.log",
+                    FH_TEST_FUSIONHOP), 0);
+    char *log = read_text_in(dir, "r2.log");
+    cr_assert(strstr(log, "member 2/2 epoch") && !strstr(log, "member 1/2 epoch"), "%s", log);
+    free(log);
+    for (int k = 1; k <= 2; k++)
+        for (int f = 0; f < 2; f++)
+            cr_assert_eq(sh("%s predict --model %s --xyz frames.xyz --member %d > p%d%d.json",
+                            FH_TEST_FUSIONHOP, f ? "r2.h5" : "c2.h5", k, k, f), 0);
+    char *a = read_text_in(dir, "p10.json"), *b = read_text_in(dir, "p11.json");
+    cr_assert_str_eq(a, b, "member 1 changed");
+    free(a), free(b);
+    a = read_text_in(dir, "p20.json"), b = read_text_in(dir, "p21.json");
+    cr_assert(strcmp(a, b) != 0, "member 2 was not redone");
+    free(a), free(b);
+    /* with the deck's own seed (5) the redone member 2 is the original one again */
+    cr_assert_eq(sh("%s train train.inp -o r5.h5 --set train.committee=2 --set train.init_model=c2.h5 "
+                    "--set train.members=2 --set train.reinit=2 --set train.init_seed=5 2>/dev/null && "
+                    "%s predict --model r5.h5 --xyz frames.xyz --member 2 > p25.json",
+                    FH_TEST_FUSIONHOP, FH_TEST_FUSIONHOP), 0);
+    a = read_text_in(dir, "p20.json"), b = read_text_in(dir, "p25.json");
+    cr_assert_str_eq(a, b, "init_seed = seed should reproduce member 2");
+    free(a), free(b);
+    cr_assert_eq(sh("%s train train.inp -o r3.h5 --set train.committee=2 --set train.init_model=c2.h5 "
+                    "--set train.members=3 2> e1.log", FH_TEST_FUSIONHOP), 2);
+    char *e = read_text_in(dir, "e1.log");
+    cr_assert(strstr(e, "[train] members = '3'") && strstr(e, "committee of 2"), "%s", e);
+    free(e);
+    cr_assert_eq(sh("%s train train.inp -o r3.h5 --set train.committee=2 --set train.init_model=c2.h5 "
+                    "--set train.members=2 --set train.reinit=1 2> e2.log", FH_TEST_FUSIONHOP), 2);
+    e = read_text_in(dir, "e2.log");
+    cr_assert(strstr(e, "member 1 is not trained"), "%s", e);
+    free(e);
+    cleanup_dir();
+}
+
 Test(train_cli, usage_and_input_errors)
 {
     setup_dir();
