@@ -654,6 +654,12 @@ int fh_train_run(const fh_model_hyper *h, const fh_train_config *cfg, MPI_Comm c
                 "meV/A (gradient components) count linearly (0: squared)",
                 1e3 * FH_HARTREE_EV * cfg->loss.huber_e,
                 1e3 * FH_HARTREE_EV * FH_ANGSTROM_BOHR * cfg->loss.huber_f);
+        if (next_untrained(cfg) < cfg->committee) {
+            char kept[512] = "";
+            for (int k = 0; k < cfg->committee; k++)
+                if (!trains(cfg, k)) append(kept, sizeof kept, "%s%d", kept[0] ? "," : "", k + 1);
+            say(&T, "fusionhop train: member(s) %s kept unchanged from %s", kept, cfg->init_model);
+        }
         if (cfg->loss.nac_gap_scale > 0)
             say(&T, "fusionhop train: coupling term weighted 1 / (1 + (gap / %.4g eV)^2) per pair",
                 FH_HARTREE_EV * cfg->loss.nac_gap_scale);

@@ -223,7 +223,8 @@ Test(train_cli, redo_one_member_from_the_deck)
                     "--set train.members=2 --set train.reinit=2 --set train.init_seed=6 2> r2.log",
                     FH_TEST_FUSIONHOP), 0);
     char *log = read_text_in(dir, "r2.log");
-    cr_assert(strstr(log, "member 2/2 epoch") && !strstr(log, "member 1/2 epoch"), "%s", log);
+    cr_assert(strstr(log, "member 2/2 epoch") && !strstr(log, "member 1/2 epoch") &&
+              strstr(log, "member(s) 1 kept unchanged from ./c2.h5"), "%s", log);
     free(log);
     for (int k = 1; k <= 2; k++)
         for (int f = 0; f < 2; f++)
