@@ -580,7 +580,8 @@ static int finish(trainer *T, const train_state *st, fh_train_result *res, fh_er
     return agree(T, rc, err);
 }
 
-/* The member lists name members of the committee, and at least one is trained. */
+/* The member lists name members of the committee only (a non-empty members list then trains at
+ * least one); the deck parser checks the same, callers of the library may not have. */
 static int check_members(const fh_train_config *c, fh_err *err)
 {
     if (c->committee < 1 || c->committee > FH_MODEL_MAX_MEMBERS) return FH_OK; /* reported below */
