@@ -238,6 +238,7 @@ static int train(const fh_deck_args *a)
                    ? FH_TRAIN_SELECT_ENERGY_FORCE : FH_TRAIN_SELECT_LOSS;
     c.max_epochs = (int)fh_deck_int(d, "train", "epochs");
     c.batch_size = (int)fh_deck_int(d, "train", "batch_size");
+    c.clip_grad = fh_deck_real(d, "train", "clip_grad");
     c.committee = (int)fh_deck_int(d, "train", "committee");
     c.max_samples = (int)fh_deck_int(d, "train", "max_geometries");
     if (rc == FH_OK) rc = parse_flip(fh_deck_string(d, "model", "nac_flip"), &c, &err);

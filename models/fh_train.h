@@ -87,6 +87,10 @@ int fh_train_sample_loss(fh_model_ws *ws, const fh_model *m, const double *theta
                          const fh_train_sample *s, const fh_train_loss_cfg *cfg, double *gtheta,
                          fh_train_terms *terms, fh_err *err);
 
+/* Scale g[0..n) down to the L2 norm max_norm where it is longer (max_norm <= 0: never); returns
+ * its norm before. The trainer applies it to every batch's mean gradient ([train] clip_grad). */
+double fh_train_clip_grad(double *g, size_t n, double max_norm);
+
 /* ---------------------------------------------------------------------------------------------
  * Training data: the rows of a reference dataset with status OK, in atomic units, with h^ref. */
 typedef struct {
@@ -181,6 +185,12 @@ typedef struct {
                                   epoch and drives the plateau and early stopping */
     int max_epochs;
     int batch_size;            /* geometries per optimiser step */
+    double clip_grad;          /* largest L2 norm of a batch's mean gradient: longer ones are
+                                  scaled down to it before the Adam step (0: off). Why: one row
+                                  where the model is far off (a hole the data has just found) gives
+                                  a gradient many orders above the rest, and Adam's second moment
+                                  (for amsgrad: its maximum, kept for good) then shrinks every
+                                  later step */
     int committee;             /* members trained independently */
     uint64_t members;          /* bit k: train member k (0: all); the others keep the init
                                   model's weights unchanged, so one member can be redone alone */

@@ -168,6 +168,21 @@ static int evaluate(trainer *T, const double *theta, const size_t *list, size_t 
     return FH_OK;
 }
 
+static void append(char *text, size_t n, const char *fmt, ...);
+static int cmp_double(const void *a, const void *b);
+
+double fh_train_clip_grad(double *g, size_t n, double max_norm)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += g[i] * g[i];
+    double norm = sqrt(s);
+    if (max_norm > 0 && norm > max_norm) {
+        double f = max_norm / norm;
+        for (size_t i = 0; i < n; i++) g[i] *= f;
+    }
+    return norm;
+}
+
 static void adam_step(trainer *T, train_state *st, const double *g)
 {
     const fh_train_config *c = T->cfg;
@@ -214,7 +229,11 @@ static int train_member(trainer *T, train_state *st, long *epochs_run, int *stop
     const int k = st->member, K = fh_model_n_members(T->m);
     const size_t B = (size_t)c->batch_size;
     size_t *order = malloc(sizeof(size_t) * (T->n_train ? T->n_train : 1));
-    if (!order) return fh_err_set(err, FH_EFAIL, "out of memory");
+    double *gnorm = c->clip_grad > 0 ? malloc(sizeof(double) * (T->n_train / B + 1)) : NULL;
+    if (!order || (c->clip_grad > 0 && !gnorm)) {
+        free(order), free(gnorm);
+        return fh_err_set(err, FH_EFAIL, "out of memory");
+    }
     const size_t *valid = T->n_valid ? T->idx + T->n_train : T->idx;
     const size_t n_valid = T->n_valid ? T->n_valid : T->n_train;
     int rc = FH_OK;
@@ -229,6 +248,7 @@ static int train_member(trainer *T, train_state *st, long *epochs_run, int *stop
             order[i - 1] = order[j], order[j] = t;
         }
         double train_loss = 0;
+        size_t nbatch = 0, nclipped = 0;
         for (size_t b0 = 0; b0 < T->n_train && rc == FH_OK; b0 += B) {
             size_t nb = T->n_train - b0 < B ? T->n_train - b0 : B;
             rc = evaluate(T, st->theta, order + b0, nb, 1, err);
@@ -236,6 +256,12 @@ static int train_member(trainer *T, train_state *st, long *epochs_run, int *stop
             double cnt = T->red[T->np + NTERMS];
             for (size_t i = 0; i < T->np; i++) T->red[i] /= cnt;
             train_loss += ((fh_train_terms *)(T->red + T->np))->loss;
+            if (c->clip_grad > 0) {
+                double norm = fh_train_clip_grad(T->red, T->np, c->clip_grad);
+                if (gnorm) gnorm[nbatch] = norm;
+                nclipped += norm > c->clip_grad;
+            }
+            nbatch++;
             adam_step(T, st, T->red);
         }
         if (rc) break;
@@ -261,8 +287,13 @@ static int train_member(trainer *T, train_state *st, long *epochs_run, int *stop
             st->lr = st->lr * c->lr_factor < c->lr_min ? c->lr_min : st->lr * c->lr_factor;
             st->plateau = 0;
         }
-        char mae[256];
+        char mae[320];
         fmt_terms(mae, sizeof mae, &vt, fh_model_nstates(T->m));
+        if (c->clip_grad > 0 && nbatch > 0) {
+            qsort(gnorm, nbatch, sizeof *gnorm, cmp_double);
+            append(mae, sizeof mae, "  |grad| median %.3g max %.3g, %zu/%zu clipped",
+                   gnorm[nbatch / 2], gnorm[nbatch - 1], nclipped, nbatch);
+        }
         say(T, "member %d/%d epoch %4ld  lr %.2e  loss train %.4e valid %.4e%s  valid MAE: %s  "
             "[%.1f s]", k + 1, K, st->epoch, st->lr, train_loss, vloss, improved ? "*" : " ", mae,
             wall() - t0);
@@ -278,6 +309,7 @@ static int train_member(trainer *T, train_state *st, long *epochs_run, int *stop
         rc = agree(T, rc, err);
     }
     free(order);
+    free(gnorm);
     return rc;
 }
 
@@ -312,6 +344,7 @@ static void setup_key(const trainer *T, char *key, size_t n)
     if (c->loss.nac_gap_scale > 0) append(text, sizeof text, "|nacgap%.17g", c->loss.nac_gap_scale);
     if (c->loss.nac_norm_scale > 0)
         append(text, sizeof text, "|nacnorm%.17g", c->loss.nac_norm_scale);
+    if (c->clip_grad > 0) append(text, sizeof text, "|clip%.17g", c->clip_grad);
     if (c->members || c->reinit || c->use_init_seed)
         append(text, sizeof text, "|members%llx,%llx,%llu", (unsigned long long)c->members,
                (unsigned long long)c->reinit, (unsigned long long)init_seed(c));
@@ -667,6 +700,9 @@ int fh_train_run(const fh_model_hyper *h, const fh_train_config *cfg, MPI_Comm c
         if (cfg->loss.nac_norm_scale > 0)
             say(&T, "fusionhop train: coupling term weighted 1 / (1 + |h_ref|^2 / (%.4g eV/A)^2) "
                 "per pair", FH_HARTREE_EV * FH_ANGSTROM_BOHR * cfg->loss.nac_norm_scale);
+        if (cfg->clip_grad > 0)
+            say(&T, "fusionhop train: batch gradients longer than %.4g are scaled down to it",
+                cfg->clip_grad);
     }
     /* resume? */
     int have_ckpt = !rc && !cfg->force && access(cfg->checkpoint, F_OK) == 0;
