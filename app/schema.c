@@ -273,7 +273,8 @@ static const fh_deck_key schema[] = {
     {"train", "clip_grad", FH_KEY_REAL, FH_UNIT_NONE, NULL, "0", 0.0, 1e300, NULL,
      "largest norm of a batch's mean weight gradient (loss in atomic units): longer ones are scaled "
      "down to it, so that a row where the model is far off cannot wreck the optimiser state; the "
-     "epoch line then reports the median norm and how many batches were clipped; 0 = off"},
+     "epoch line then reports the median and largest norms and how many batches were clipped; "
+     "0 = off"},
     {"train", "committee", FH_KEY_INT, FH_UNIT_NONE, NULL, "1", 1, 64, NULL,
      "independently trained members (their spread flags extrapolation)"},
     {"train", "members", FH_KEY_STRING, FH_UNIT_NONE, NULL, "", UNBOUNDED, NULL,

@@ -258,7 +258,7 @@ static int train_member(trainer *T, train_state *st, long *epochs_run, int *stop
             train_loss += ((fh_train_terms *)(T->red + T->np))->loss;
             if (c->clip_grad > 0) {
                 double norm = fh_train_clip_grad(T->red, T->np, c->clip_grad);
-                if (gnorm) gnorm[nbatch] = norm;
+                gnorm[nbatch] = norm;
                 nclipped += norm > c->clip_grad;
             }
             nbatch++;
