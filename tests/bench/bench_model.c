@@ -208,6 +208,61 @@ static void bench_config(const char *name, fh_model_hyper h, int nstates, int fo
     fh_model_free(c.m);
 }
 
+/* The shipped stilbene committee (inputs/models/stilbene.h5) as the dynamics calls it:
+ * fh_model_predict with every member, the committee mean, the aligned couplings and the spread.
+ * (a) is the dynamics step on S1; the per-member figure divides by the committee size. */
+typedef struct {
+    fh_model *m;
+    int z[NAT];
+    double x[3 * NAT], E[2], g[2 * 3 * NAT], d[3 * NAT], sd[2];
+    unsigned mask;
+    int nac;
+} shipped_ctx;
+
+static int shipped_call(void *p)
+{
+    shipped_ctx *c = p;
+    fh_err err;
+    fh_model_request rq = {.grad_mask = c->mask, .want_nac = c->nac, .energy = c->E, .grad = c->g,
+                           .nac = c->nac ? c->d : NULL, .energy_std = c->sd};
+    return fh_model_predict(c->m, NAT, c->z, c->x, &rq, &err);
+}
+
+static void bench_shipped(void)
+{
+    const char *name = "shipped stilbene committee (inputs/models/stilbene.h5)";
+    if (only && !strstr(name, only)) return;
+    shipped_ctx c;
+    memset(&c, 0, sizeof c);
+    bctx g;
+    const char *src;
+    load_geometry(&g, &src);
+    memcpy(c.z, g.z, sizeof c.z);
+    memcpy(c.x, g.x, sizeof c.x);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/inputs/models/stilbene.h5", FH_TEST_SOURCE_DIR);
+    fh_err err;
+    if (fh_model_load(path, &c.m, &err) != FH_OK) {
+        printf("%s: not measured: %s\n\n", name, err.msg);
+        return;
+    }
+    int K = fh_model_n_members(c.m);
+    c.mask = 0, c.nac = 0;
+    double te = median_time(shipped_call, &c);
+    c.mask = 2u, c.nac = 1;
+    double ta = median_time(shipped_call, &c);
+    c.mask = 3u, c.nac = 1;
+    double tb = median_time(shipped_call, &c);
+    printf("%s, %d members\n", name, K);
+    printf("  energies + spread:                  %7.3f ms (%.3f ms per member)\n", 1e3 * te,
+           1e3 * te / K);
+    printf("  (a) dynamics step (S1 active):      %7.3f ms (%.3f ms per member)\n", 1e3 * ta,
+           1e3 * ta / K);
+    printf("  (b) full evaluation:                %7.3f ms (%.3f ms per member)\n\n", 1e3 * tb,
+           1e3 * tb / K);
+    fh_model_free(c.m);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1) n_reps = atoi(argv[1]) > 0 ? atoi(argv[1]) : 21;
@@ -244,5 +299,6 @@ int main(int argc, char **argv)
     fh_model_hyper mid = small;
     mid.channels = 32;
     bench_config("mid 32x0e+32x1o lmax 2 nu 3 [32,32]", mid, 2, FH_TRAIN_HVP_FORWARD);
+    bench_shipped();
     return 0;
 }
