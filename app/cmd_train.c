@@ -186,7 +186,7 @@ static int train(const fh_deck_args *a)
     h.nac_gap_eps = fh_deck_real(d, "model", "nac_gap_eps");
     h.diabatic = strcmp(fh_deck_string(d, "model", "coupling"), "diabatic") == 0;
     h.nac_even = fh_deck_bool(d, "model", "nac_even_head");
-    h.nac_resid = fh_deck_bool(d, "model", "nac_residual");
+    h.nac_resid = fh_deck_bool(d, "model", "nac_residual_even") ? 2 : fh_deck_bool(d, "model", "nac_residual");
     rc = parse_widths(fh_deck_string(d, "model", "radial_mlp"), &h, &err);
 
     fh_train_config c = fh_train_config_default();

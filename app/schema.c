@@ -193,6 +193,10 @@ static const fh_deck_key schema[] = {
      "with coupling = diabatic: a flipped 1o head q for the coupling left between the two diabatic "
      "states, h = h(H) + (E1 - E0) q / 0.1 hartree (vanishes at the seam; energies and forces do "
      "not depend on it; added at zero to an init model without it)"},
+    {"model", "nac_residual_even", FH_KEY_BOOL, FH_UNIT_NONE, NULL, "false", UNBOUNDED, NULL,
+     "the residual head of nac_residual (which this implies) with an unflipped part too: q odd "
+     "plus even under the swap that nac_flip describes, for states of the same symmetry (added "
+     "at zero to an init model without it)"},
     {"model", "coupling", FH_KEY_CHOICE, FH_UNIT_NONE, NULL, "vector", UNBOUNDED, "vector|diabatic",
      "how the model gives the couplings: vector (an equivariant vector per atom and pair) or "
      "diabatic (two states: a 2x2 diabatic Hamiltonian whose eigenvalues, gradients and "

@@ -55,6 +55,13 @@
  * training rows. The residual vanishes with the gap, so the cone and its turning coupling stay
  * those of H; energies and forces do not depend on it. Its weights come after all others and start
  * at zero (fh_model_set_nac_resid keeps a trained model's predictions).
+ * With nac_resid = 2 the residual has an unflipped part too, a second 1o readout e^t_i:
+ *   q_i = nac_scale_0 sum_t (sigma_i r^t_i + e^t_i), mean-free as above,
+ * odd plus even under the swap of the flipped halves, as the even head is for H01. Why: in
+ * stilbene's twisted S1 well (reference gaps 2.0-2.5 eV) S0 and S1 have the same symmetry under
+ * the swap of the two halves: at the 70 near-symmetric rows (halves superimpose within 0.3 A
+ * RMSD) only 4 % of |h_ref|^2 is odd (inputs/datasets/nac_symmetry.py), where the flipped residual
+ * can only give odd vectors; at the Franck-Condon rows (gaps above 3 eV) 65-89 % is odd.
  *
  * Units: everything inside is atomic (bohr, hartree); positions are bohr at this interface.
  * Ownership: a model owns its hyperparameters, normalisation and every member's weights; an
@@ -100,7 +107,8 @@ typedef struct {
     unsigned char nac_flip[FH_MODEL_MAX_FLIP_ATOMS]; /* 1: atom's coupling sign flipped (sigma) */
     int diabatic;                    /* 1: two-state diabatic readout (see below), 0: direct h */
     int nac_even;                    /* 1: the coupling readout has the even head (see above) */
-    int nac_resid;                   /* 1: diabatic readout with the residual coupling (above) */
+    int nac_resid;                   /* 1: diabatic readout with the residual coupling (above);
+                                        2: with its even part too */
 } fh_model_hyper;
 /* hartree: the gap at which the residual head's output q is the whole coupling h (h = 2D q / G_r);
  * it only sets the size of the head's outputs */
@@ -145,9 +153,10 @@ int fh_model_set_nac_flip(fh_model *m, int natoms, const unsigned char *flip, fh
  * kept and the new head's start at zero, so predictions do not change. on = 0 on a model with the
  * head is an error (its weights would be lost); setting what is already set does nothing. */
 int fh_model_set_nac_even(fh_model *m, int on, fh_err *err);
-/* Add the residual coupling head (nac_resid, diabatic readout) with zero weights: predictions stay
- * as they were. Removing it is an error. */
-int fh_model_set_nac_resid(fh_model *m, int on, fh_err *err);
+/* Raise the residual coupling head to level 1 (the flipped head) or 2 (with the even part;
+ * diabatic readout): the new weights start at zero, so predictions stay as they were. Lowering
+ * the level is an error (trained weights would be lost); the same level does nothing. */
+int fh_model_set_nac_resid(fh_model *m, int level, fh_err *err);
 /* A copy (weights, normalisation, provenance). */
 int fh_model_copy(const fh_model *src, fh_model **out, fh_err *err);
 

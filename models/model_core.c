@@ -89,7 +89,7 @@ int fh_model_hyper_check(const fh_model_hyper *h, fh_err *err)
         BAD("the diabatic readout is for 2 states, not %d", h->nstates);
     if (h->nac_even != 0 && h->nac_even != 1) BAD("nac_even %d is neither 0 nor 1", h->nac_even);
     if (h->nac_even && h->nstates < 2) BAD("the even coupling head needs 2 or more states");
-    if (h->nac_resid != 0 && h->nac_resid != 1) BAD("nac_resid %d is neither 0 nor 1", h->nac_resid);
+    if (h->nac_resid < 0 || h->nac_resid > 2) BAD("nac_resid %d is not 0, 1 or 2", h->nac_resid);
     if (h->nac_resid && !h->diabatic) BAD("the residual coupling head is for the diabatic readout");
     if (h->nac_resid && !model_irreps_has(&H, 1, -1))
         BAD("hidden irreps '%s' lack 1o (the residual coupling head)", h->hidden_irreps);
@@ -254,14 +254,16 @@ int fh_model_set_nac_even(fh_model *m, int on, fh_err *err)
     return add_zero_head(m, &h, err);
 }
 
-int fh_model_set_nac_resid(fh_model *m, int on, fh_err *err)
+int fh_model_set_nac_resid(fh_model *m, int level, fh_err *err)
 {
-    if (on == m->hp.nac_resid) return FH_OK;
-    if (!on)
-        return fh_err_set(err, FH_EINPUT, "model: it has the residual coupling head; removing it "
-                          "would drop trained weights");
+    if (level == m->hp.nac_resid) return FH_OK;
+    if (level < 0 || level > 2)
+        return fh_err_set(err, FH_EINPUT, "model: residual coupling level %d is not 0, 1 or 2", level);
+    if (level < m->hp.nac_resid)
+        return fh_err_set(err, FH_EINPUT, "model: it has the residual coupling head%s; removing it "
+                          "would drop trained weights", m->hp.nac_resid == 2 ? " with the even part" : "");
     fh_model_hyper h = m->hp;
-    h.nac_resid = 1;
+    h.nac_resid = level;
     return add_zero_head(m, &h, err);
 }
 

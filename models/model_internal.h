@@ -67,7 +67,8 @@ typedef struct {
     fh_eq_linear *roE, *roH;     /* -> N energies (0e), -> P couplings (1o; NULL if P = 0) */
     fh_eq_linear *roW;           /* -> P couplings, the unflipped even head (nac_even), or NULL */
     fh_eq_linear *roR;           /* hidden -> 1o, the residual coupling head (nac_resid), or NULL */
-    size_t o_up, o_mlp, o_msg, o_fus, o_out, o_sc, o_ro1, o_act, o_roE, o_roH, o_roW, o_roR;
+    fh_eq_linear *roRe;          /* hidden -> 1o, its unflipped even part (nac_resid = 2), or NULL */
+    size_t o_up, o_mlp, o_msg, o_fus, o_out, o_sc, o_ro1, o_act, o_roE, o_roH, o_roW, o_roR, o_roRe;
     /* intermediates of the last forward, [cap_atoms][...][C] */
     double *xu, *m, *a, *p;
     double *R, *tR;              /* [cap_pairs][nw] radial weights and d/dr */

@@ -7,7 +7,8 @@
  *                     readout_hidden, avg_neighbors, nac_gap_eps_hartree, diabatic (optional,
  *                     1 = the two-state diabatic readout; absent = 0), nac_even (optional,
  *                     1 = the even coupling head; absent = 0), nac_resid (optional, 1 = the
- *                     residual coupling head of the diabatic readout; absent = 0)
+ *                     residual coupling head of the diabatic readout, 2 = with its even part;
+ *                     absent = 0)
  *   /elements         int [n_elements] atomic numbers
  *   /nac_flip         int [natoms], 0 or 1 (optional: the coupling sign flips, fh_model.h)
  *   /normalisation/   e0 [n_elements][nstates] hartree, shift [nstates] hartree,

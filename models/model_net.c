@@ -25,6 +25,7 @@ struct fh_model_ws {
     int W, nW;                        /* even head (nac_even): outputs (P, or 1 if diabatic) and
                                          values per atom (3 W, or W if diabatic); 0 without it */
     int R;                            /* 1: residual coupling head (nac_resid), one 1o output */
+    int Re;                           /* 1: with its unflipped even part too (nac_resid = 2) */
     fh_eq_cg *cg;
     fh_eq_irreps H, RO;               /* hidden features, last readout */
     int dimH, dimRO, nsh, lmax_all;
@@ -46,10 +47,11 @@ struct fh_model_ws {
     double *eo, *ho, *e_atom, *hv;    /* [atoms][N], [atoms][3][P] */
     double *hw;                       /* even head (nac_even) [atoms][nW] */
     double *hr;                       /* residual head (nac_resid) [atoms][3] */
+    double *hre;                      /* its even part (nac_resid = 2) [atoms][3] */
     double *u, *r, *Y, *Yr, *dY, *B, *dB;
     /* backward scratch */
     double *gh0, *gh1, *gxu, *gm, *ga, *gp, *gz1, *ga1, *ge, *ghv, *gR, *gY1, *gY2, *gr, *gu;
-    double *ghw, *ghr;
+    double *ghw, *ghr, *ghre;
 };
 
 int model_irreps_has(const fh_eq_irreps *ir, int l, int p)
@@ -65,7 +67,7 @@ static void free_bufs(fh_model_ws *ws)
                        &ws->hv, &ws->hw, &ws->u, &ws->r, &ws->Y, &ws->Yr, &ws->dY, &ws->B, &ws->dB,
                        &ws->gh0, &ws->gh1, &ws->gxu, &ws->gm, &ws->ga, &ws->gp, &ws->gz1,
                        &ws->ga1, &ws->ge, &ws->ghv, &ws->gR, &ws->gY1, &ws->gY2, &ws->gr, &ws->gu,
-                       &ws->ghw, &ws->hr, &ws->ghr};
+                       &ws->ghw, &ws->hr, &ws->ghr, &ws->hre, &ws->ghre};
     for (size_t k = 0; k < sizeof bufs / sizeof *bufs; k++) {
         free(*bufs[k]);
         *bufs[k] = NULL;
@@ -92,7 +94,7 @@ void fh_model_ws_free(fh_model_ws *ws)
         fh_eq_linear_free(L->lin_up), fh_eq_linear_free(L->lin_msg);
         fh_eq_linear_free(L->lin_out), fh_eq_linear_free(L->sc);
         fh_eq_linear_free(L->ro1), fh_eq_linear_free(L->roE), fh_eq_linear_free(L->roH);
-        fh_eq_linear_free(L->roW), fh_eq_linear_free(L->roR);
+        fh_eq_linear_free(L->roW), fh_eq_linear_free(L->roR), fh_eq_linear_free(L->roRe);
         fh_eq_tp_free(L->tp);
         fh_eq_fusion_free(L->fus);
         model_mlp_release(&L->mlp);
@@ -161,6 +163,8 @@ static int alloc_bufs(fh_model_ws *ws, fh_err *err)
     ws->ghw = dalloc(A * 3 * P, &ok);
     ws->hr = dalloc(A * 3, &ok);
     ws->ghr = dalloc(A * 3, &ok);
+    ws->hre = dalloc(A * 3, &ok);
+    ws->ghre = dalloc(A * 3, &ok);
     ws->gR = dalloc(Pr * maxnw, &ok);
     ws->gY1 = dalloc(Pr * nsh, &ok);
     ws->gY2 = dalloc(Pr * nsh, &ok);
@@ -244,6 +248,7 @@ fh_model_ws *fh_model_ws_alloc(const fh_model *m, fh_err *err)
     ws->W = !hp->nac_even ? 0 : hp->diabatic ? 1 : ws->P;
     ws->nW = hp->diabatic ? ws->W : 3 * ws->W;
     ws->R = hp->diabatic && hp->nac_resid ? 1 : 0;
+    ws->Re = ws->R && hp->nac_resid == 2 ? 1 : 0;
     ws->C = hp->channels, ws->M = hp->readout_hidden, ws->T = hp->n_layers;
     ws->nt = hp->n_elements;
     ws->nsh = fh_eq_sph_dim(hp->lmax);
@@ -300,6 +305,7 @@ fh_model_ws *fh_model_ws_alloc(const fh_model *m, fh_err *err)
         /* the residual head reads the hidden features of every layer (the last layer's nonlinear
          * readout has no 1o part in the diabatic readout) */
         if (ws->R) L->roR = lin(&ws->H, C, "1o", NULL, 1, 1, &ok, err);
+        if (ws->Re) L->roRe = lin(&ws->H, C, "1o", NULL, 1, 1, &ok, err);
         if (!ok) goto fail;
     }
     /* Fusion blocks (for one atom for now; grown with the molecule), then the offsets after them. */
@@ -329,6 +335,9 @@ fh_model_ws *fh_model_ws_alloc(const fh_model *m, fh_err *err)
     /* then the residual head, for the same reason */
     for (int t = 0; t < ws->T; t++)
         if (ws->L[t].roR) ws->L[t].o_roR = off, off += fh_eq_linear_n_params(ws->L[t].roR);
+    /* then its even part */
+    for (int t = 0; t < ws->T; t++)
+        if (ws->L[t].roRe) ws->L[t].o_roRe = off, off += fh_eq_linear_n_params(ws->L[t].roRe);
     ws->n_params = off;
     if (m->n_params && m->n_params != ws->n_params) {
         fh_err_set(err, FH_EFAIL, "model: %zu parameters expected, architecture has %zu",
@@ -476,6 +485,7 @@ void model_ws_init_params(fh_model_ws *ws, double *theta, model_rng *rng)
         if (L->roW) memset(theta + L->o_roW, 0, sizeof(double) * fh_eq_linear_n_params(L->roW));
         /* so does the residual head: the coupling starts as that of the 2x2 model */
         if (L->roR) memset(theta + L->o_roR, 0, sizeof(double) * fh_eq_linear_n_params(L->roR));
+        if (L->roRe) memset(theta + L->o_roRe, 0, sizeof(double) * fh_eq_linear_n_params(L->roRe));
     }
 }
 
@@ -625,6 +635,7 @@ int fh_model_forward(fh_model_ws *ws, const fh_model *m, const double *theta, in
     if (P) memset(ws->hv, 0, sizeof(double) * natoms * 3 * P);
     if (ws->nW) memset(ws->hw, 0, sizeof(double) * natoms * ws->nW);
     if (ws->R) memset(ws->hr, 0, sizeof(double) * natoms * 3);
+    if (ws->Re) memset(ws->hre, 0, sizeof(double) * natoms * 3);
     for (int t = 0; t < ws->T; t++) {
         model_layer *L = &ws->L[t];
         const double *hin = ws->h[t];
@@ -672,6 +683,10 @@ int fh_model_forward(fh_model_ws *ws, const fh_model *m, const double *theta, in
             fh_eq_linear_forward(L->roR, theta + L->o_roR, natoms, NULL, hout, ws->ho);
             add_to(ws->hr, ws->ho, (size_t)natoms * 3);
         }
+        if (L->roRe) {
+            fh_eq_linear_forward(L->roRe, theta + L->o_roRe, natoms, NULL, hout, ws->ho);
+            add_to(ws->hre, ws->ho, (size_t)natoms * 3);
+        }
     }
 
     /* 5. outputs */
@@ -708,6 +723,7 @@ void model_ws_resid(const fh_model_ws *ws, const fh_model *m, double *q)
     for (int a = 0; a < ws->natoms; a++)
         for (int k = 0; k < 3; k++) {
             double v = ws->R ? m->norm.nac_scale[0] * flip_sign(m, a) * ws->hr[a * 3 + cart_m[k]] : 0.0;
+            if (ws->Re) v += m->norm.nac_scale[0] * ws->hre[a * 3 + cart_m[k]];
             q[(size_t)a * 3 + k] = v;
             mean[k] += v / ws->natoms;
         }
@@ -757,6 +773,13 @@ int fh_model_backward(fh_model_ws *ws, const fh_model *m, const double *theta, c
                 for (int k = 0; k < 3; k++)
                     ws->ghr[a * 3 + cart_m[k]] =
                         nm->nac_scale[0] * flip_sign(m, a) * (gH[(size_t)a * 3 + k] - mean[k]);
+        if (ws->Re) {
+            memset(ws->ghre, 0, sizeof(double) * n * 3);
+            if (gH)
+                for (int a = 0; a < n; a++)
+                    for (int k = 0; k < 3; k++)
+                        ws->ghre[a * 3 + cart_m[k]] = nm->nac_scale[0] * (gH[(size_t)a * 3 + k] - mean[k]);
+        }
     }
     if (gx) {
         memset(ws->gr, 0, sizeof(double) * np);
@@ -793,6 +816,9 @@ int fh_model_backward(fh_model_ws *ws, const fh_model *m, const double *theta, c
         if (L->roR && gH)
             fh_eq_linear_backward(L->roR, theta + L->o_roR, n, NULL, hout, ws->ghr, gcur,
                                   gtheta ? gtheta + L->o_roR : NULL);
+        if (L->roRe && gH)
+            fh_eq_linear_backward(L->roRe, theta + L->o_roRe, n, NULL, hout, ws->ghre, gcur,
+                                  gtheta ? gtheta + L->o_roRe : NULL);
         /* h_out = lin_out(p) + sc(h_in) */
         memset(gprev, 0, sizeof(double) * n * L->dim_in * C);
         memset(ws->gp, 0, sizeof(double) * n * ws->dimH * C);
@@ -890,6 +916,7 @@ double fh_model_flops(const fh_model_ws *ws, int backward)
         lin += lin_flops(ri, rc, &e0, ws->N, n) + (ws->P ? lin_flops(ri, rc, &v1, ws->P, n) : 0);
         if (L->roW) lin += lin_flops(ri, rc, ws->P ? &v1 : &e0, ws->W, n);
         if (L->roR) lin += lin_flops(&ws->H, C, &v1, 1, n);
+        if (L->roRe) lin += lin_flops(&ws->H, C, &v1, 1, n);
         double mlp = model_mlp_flops(&L->mlp, np, 0);
         if (backward == 0) {
             f += lin + mlp * (ws->tangents ? 2 : 1);

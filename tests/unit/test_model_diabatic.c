@@ -229,18 +229,20 @@ typedef struct {
     double *theta;
     int type[NAT];
     double x[3 * NAT];
+    size_t head0;   /* the first weight of the last head added (0: none) */
 } net;
 
 /* flags: NET_EVEN with the even head (an unflipped part of H01), NET_RESID with the residual
- * coupling head, their weights set at random (they start at zero) */
-enum { NET_EVEN = 1, NET_RESID = 2 };
-/* Add a head with set (it starts at zero), then give its weights random values. */
+ * coupling head, NET_RESID_EVEN with its even part too (nac_resid = 2), their weights set at
+ * random (they start at zero) */
+enum { NET_EVEN = 1, NET_RESID = 2, NET_RESID_EVEN = 4 };
+/* Add a head with set at level (it starts at zero), then give its weights random values. */
 static void add_random_head(fh_model *m, int members, uint64_t seed,
-                            int (*set)(fh_model *, int, fh_err *), const char *what)
+                            int (*set)(fh_model *, int, fh_err *), int level, const char *what)
 {
     fh_err err = {0};
     size_t old = fh_model_n_params(m);
-    cr_assert_eq(set(m, 1, &err), FH_OK, "%s", err.msg);
+    cr_assert_eq(set(m, level, &err), FH_OK, "%s", err.msg);
     size_t np = fh_model_n_params(m);
     cr_assert(np > old, "the %s head added no weights", what);
     tm_seed(seed);
@@ -255,9 +257,19 @@ static void net_setup(net *c, int members, uint64_t seed, int flags)
     cr_assert_not_null(c->m, "%s", err.msg);
     const unsigned char flip[NAT] = {0, 1, 0, 1, 0, 1};
     cr_assert_eq(fh_model_set_nac_flip(c->m, NAT, flip, &err), FH_OK, "%s", err.msg);
-    if (flags & NET_EVEN) add_random_head(c->m, members, seed + 3, fh_model_set_nac_even, "even");
-    if (flags & NET_RESID)
-        add_random_head(c->m, members, seed + 4, fh_model_set_nac_resid, "residual");
+    c->head0 = 0;
+    if (flags & NET_EVEN) {
+        c->head0 = fh_model_n_params(c->m);
+        add_random_head(c->m, members, seed + 3, fh_model_set_nac_even, 1, "even");
+    }
+    if (flags & NET_RESID) {
+        c->head0 = fh_model_n_params(c->m);
+        add_random_head(c->m, members, seed + 4, fh_model_set_nac_resid, 1, "residual");
+    }
+    if (flags & NET_RESID_EVEN) {
+        c->head0 = fh_model_n_params(c->m);
+        add_random_head(c->m, members, seed + 6, fh_model_set_nac_resid, 2, "even residual");
+    }
     cr_assert_eq(fh_model_n_outputs(c->m), 3);
     c->ws = fh_model_ws_alloc(c->m, &err);
     cr_assert_not_null(c->ws, "%s", err.msg);
@@ -324,7 +336,7 @@ static void check_net_fd(int flags)
         for (int e = 0; e < 3; e++) dHfd[e * n3 + i] = (Hs[0][e] - Hs[1][e]) / (2 * step);
         hfd[i] = 2 * (D * D - eps * eps) / D * (th[0] - th[1]) / (2 * step);
     }
-    if (flags & NET_RESID) {
+    if (flags & (NET_RESID | NET_RESID_EVEN)) {
         /* plus the residual head's q (the forward's 1o output) times 2D / G_r */
         double Hq[3], q[3 * NAT], big = 0, hmax = 0;
         cr_assert_eq(fh_model_forward(c.ws, c.m, c.theta, NAT, c.type, c.x, 0, Hq, q, &err), FH_OK);
@@ -373,6 +385,10 @@ Test(model_diabatic, network_forces_and_coupling_match_finite_differences_residu
 {
     check_net_fd(NET_EVEN | NET_RESID);
 }
+Test(model_diabatic, network_forces_and_coupling_match_finite_differences_even_residual)
+{
+    check_net_fd(NET_EVEN | NET_RESID | NET_RESID_EVEN);
+}
 
 static void check_net_equivariance(int flags)
 {
@@ -405,6 +421,10 @@ Test(model_diabatic, network_invariance_and_equivariance_residual_head)
 {
     check_net_equivariance(NET_RESID);
 }
+Test(model_diabatic, network_invariance_and_equivariance_even_residual)
+{
+    check_net_equivariance(NET_RESID | NET_RESID_EVEN);
+}
 
 static void check_loss_gradient(int flags)
 {
@@ -433,7 +453,9 @@ static void check_loss_gradient(int flags)
     tm_seed(99);
     double an[200], fd[200];
     for (int q = 0; q < 200; q++) {
-        size_t i = (size_t)(tm_uniform() * np);
+        /* the last 40 from the last head added, which a uniform draw might miss */
+        size_t i = q >= 160 && c.head0 ? c.head0 + (size_t)(tm_uniform() * (np - c.head0))
+                                       : (size_t)(tm_uniform() * np);
         double keep = c.theta[i], st = 1e-6, L[2];
         for (int side = 0; side < 2; side++) {
             c.theta[i] = keep + (side ? -st : st);
@@ -459,6 +481,10 @@ Test(model_diabatic, training_loss_gradient_matches_finite_differences_even_head
 Test(model_diabatic, training_loss_gradient_matches_finite_differences_residual_head)
 {
     check_loss_gradient(NET_EVEN | NET_RESID);
+}
+Test(model_diabatic, training_loss_gradient_matches_finite_differences_even_residual)
+{
+    check_loss_gradient(NET_EVEN | NET_RESID | NET_RESID_EVEN);
 }
 
 /* The even head on a geometry symmetric under the swap of the flipped and unflipped atoms (atom
@@ -516,10 +542,64 @@ Test(model_diabatic, even_head_gives_an_even_h01)
     net_free(&c);
 }
 
+/* The residual head's even part at a geometry symmetric under the swap of the flipped and
+ * unflipped atoms (atom a <-> a ^ 1 with x_(a^1) = -x_a, as in the test above): the flipped head
+ * alone gives q_(a^1) = q_a (odd under the swap: inversion turns the vectors), the even part
+ * q_(a^1) = -q_a. Stilbene's twisted S1 well needs the latter (fh_model.h). */
+Test(model_diabatic, even_residual_gives_an_even_coupling)
+{
+    net c;
+    net_setup(&c, 1, 17, NET_RESID);
+    fh_err err = {0};
+    static const int Zs[NAT] = {6, 6, 1, 1, 8, 8};
+    cr_assert_eq(fh_model_types(c.m, NAT, Zs, c.type, &err), FH_OK, "%s", err.msg);
+    double x[3 * NAT];
+    tm_seed(43);
+    for (int a = 0; a < NAT; a += 2)
+        for (int k = 0; k < 3; k++) x[3 * a + k] = 1.2 * (a / 2 + 1) * (tm_uniform() - 0.5) + (k == a / 2 ? 1.4 : 0);
+    for (int a = 1; a < NAT; a += 2)
+        for (int k = 0; k < 3; k++) x[3 * a + k] = -x[3 * (a - 1) + k];
+    double H[3], q1[3 * NAT], q2[3 * NAT], q3[3 * NAT], big = 0;
+    cr_assert_eq(fh_model_forward(c.ws, c.m, c.theta, NAT, c.type, x, 0, H, q1, &err), FH_OK, "%s", err.msg);
+    for (int i = 0; i < 3 * NAT; i++) big = fmax(big, fabs(q1[i]));
+    cr_assert(big > 1e-3, "the flipped residual head gives nothing here (%.3e)", big);
+    for (int a = 0; a < NAT; a++)
+        for (int k = 0; k < 3; k++)
+            cr_assert(fabs(q1[3 * (a ^ 1) + k] - q1[3 * a + k]) < 1e-12 * big,
+                      "flipped head: atom %d, component %d: %.3e vs %.3e", a, k, q1[3 * (a ^ 1) + k],
+                      q1[3 * a + k]);
+    /* raise to the even part: nothing changes until its weights do */
+    size_t old = fh_model_n_params(c.m);
+    cr_assert_eq(fh_model_set_nac_resid(c.m, 2, &err), FH_OK, "%s", err.msg);
+    cr_assert_neq(fh_model_set_nac_resid(c.m, 1, &err), FH_OK, "lowering the level must fail");
+    cr_assert_eq(fh_model_get_hyper(c.m)->nac_resid, 2);
+    fh_model_ws_free(c.ws);
+    c.ws = fh_model_ws_alloc(c.m, &err);
+    cr_assert_not_null(c.ws, "%s", err.msg);
+    c.theta = fh_model_params(c.m, 0);
+    cr_assert_eq(fh_model_forward(c.ws, c.m, c.theta, NAT, c.type, x, 0, H, q2, &err), FH_OK);
+    cr_assert(memcmp(q1, q2, sizeof q1) == 0, "a freshly added even part changed q");
+    size_t np = fh_model_n_params(c.m);
+    cr_assert(np > old, "the even part added no weights");
+    tm_seed(8);
+    for (size_t i = old; i < np; i++) c.theta[i] = 0.3 * tm_normal();
+    cr_assert_eq(fh_model_forward(c.ws, c.m, c.theta, NAT, c.type, x, 0, H, q3, &err), FH_OK);
+    double even_big = 0;
+    for (int i = 0; i < 3 * NAT; i++) even_big = fmax(even_big, fabs(q3[i] - q1[i]));
+    cr_assert(even_big > 1e-3, "the even part gives nothing at a symmetric geometry (%.3e)", even_big);
+    for (int a = 0; a < NAT; a++)
+        for (int k = 0; k < 3; k++) {
+            double e_a = q3[3 * a + k] - q1[3 * a + k], e_b = q3[3 * (a ^ 1) + k] - q1[3 * (a ^ 1) + k];
+            cr_assert(fabs(e_b + e_a) < 1e-12 * even_big, "even part: atom %d, component %d: %.3e vs %.3e",
+                      a, k, e_b, e_a);
+        }
+    net_free(&c);
+}
+
 Test(model_diabatic, save_load_and_committee_prediction)
 {
     net c;
-    net_setup(&c, 2, 14, NET_EVEN | NET_RESID);
+    net_setup(&c, 2, 14, NET_EVEN | NET_RESID | NET_RESID_EVEN);
     fh_err err = {0};
     const int n3 = 3 * NAT;
     char path[1024];
@@ -529,7 +609,7 @@ Test(model_diabatic, save_load_and_committee_prediction)
     cr_assert_eq(fh_model_load(path, &l, &err), FH_OK, "%s", err.msg);
     unlink(path);
     cr_assert_eq(fh_model_get_hyper(l)->diabatic, 1);
-    cr_assert_eq(fh_model_get_hyper(l)->nac_resid, 1);
+    cr_assert_eq(fh_model_get_hyper(l)->nac_resid, 2);
     cr_assert_eq(memcmp(fh_model_get_hyper(l), fh_model_get_hyper(c.m), sizeof(fh_model_hyper)), 0);
     double E[2], sd[2], G[2 * 3 * NAT], nac[3 * NAT], E2[2], sd2[2], G2[2 * 3 * NAT], nac2[3 * NAT];
     fh_model_request rq = {.grad_mask = 3u, .want_nac = 1, .energy = E, .grad = G, .nac = nac,
