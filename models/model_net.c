@@ -768,18 +768,14 @@ int fh_model_backward(fh_model_ws *ws, const fh_model *m, const double *theta, c
         double mean[3] = {0, 0, 0};   /* the mean-free projection of model_ws_resid */
         for (int a = 0; a < n && gH; a++)
             for (int k = 0; k < 3; k++) mean[k] += gH[(size_t)a * 3 + k] / n;
+        if (ws->Re) memset(ws->ghre, 0, sizeof(double) * n * 3);
         if (gH)
             for (int a = 0; a < n; a++)
-                for (int k = 0; k < 3; k++)
-                    ws->ghr[a * 3 + cart_m[k]] =
-                        nm->nac_scale[0] * flip_sign(m, a) * (gH[(size_t)a * 3 + k] - mean[k]);
-        if (ws->Re) {
-            memset(ws->ghre, 0, sizeof(double) * n * 3);
-            if (gH)
-                for (int a = 0; a < n; a++)
-                    for (int k = 0; k < 3; k++)
-                        ws->ghre[a * 3 + cart_m[k]] = nm->nac_scale[0] * (gH[(size_t)a * 3 + k] - mean[k]);
-        }
+                for (int k = 0; k < 3; k++) {
+                    double g = nm->nac_scale[0] * (gH[(size_t)a * 3 + k] - mean[k]);
+                    ws->ghr[a * 3 + cart_m[k]] = flip_sign(m, a) * g;
+                    if (ws->Re) ws->ghre[a * 3 + cart_m[k]] = g;
+                }
     }
     if (gx) {
         memset(ws->gr, 0, sizeof(double) * np);

@@ -459,12 +459,12 @@ static int build_model(trainer *T, const fh_model_hyper *h0, fh_err *err)
                             c->init_model);
         if (!rc && h0->nac_even) rc = fh_model_set_nac_even(T->m, 1, err);
         /* the same for the residual coupling head */
-        if (!rc && fh_model_get_hyper(T->m)->nac_resid > h0->nac_resid)
+        const int resid = rc ? 0 : fh_model_get_hyper(T->m)->nac_resid;
+        if (!rc && resid > h0->nac_resid)
             rc = fh_err_set(err, FH_EINPUT, "init model %s has the residual coupling head%s; the "
                             "deck does not ask for it ([model] %s = true keeps it)", c->init_model,
-                            fh_model_get_hyper(T->m)->nac_resid == 2 ? " with its even part" : "",
-                            fh_model_get_hyper(T->m)->nac_resid == 2 ? "nac_residual_even"
-                                                                      : "nac_residual");
+                            resid == 2 ? " with its even part" : "",
+                            resid == 2 ? "nac_residual_even" : "nac_residual");
         if (!rc && h0->nac_resid) rc = fh_model_set_nac_resid(T->m, h0->nac_resid, err);
         if (!rc) rc = set_flips(T, err);
         if (!rc) T->init_members = fh_model_n_members(T->m);

@@ -285,6 +285,30 @@ static void net_free(net *c)
     fh_model_free(c->m);
 }
 
+/* A new workspace after a head was added (the parameter count changed); theta is member 0's. */
+static void net_rebuild(net *c)
+{
+    fh_err err = {0};
+    fh_model_ws_free(c->ws);
+    c->ws = fh_model_ws_alloc(c->m, &err);
+    cr_assert_not_null(c->ws, "%s", err.msg);
+    c->theta = fh_model_params(c->m, 0);
+}
+
+/* Atoms C C H H O O with atom 2k+1 at minus atom 2k (random from seed): symmetric under the swap
+ * of the flipped and unflipped atoms (atom a <-> a ^ 1) combined with the inversion. */
+static void net_symmetric_geometry(net *c, uint64_t seed, double x[3 * NAT])
+{
+    fh_err err = {0};
+    static const int Zs[NAT] = {6, 6, 1, 1, 8, 8};
+    cr_assert_eq(fh_model_types(c->m, NAT, Zs, c->type, &err), FH_OK, "%s", err.msg);
+    tm_seed(seed);
+    for (int a = 0; a < NAT; a += 2)
+        for (int k = 0; k < 3; k++) x[3 * a + k] = 1.2 * (a / 2 + 1) * (tm_uniform() - 0.5) + (k == a / 2 ? 1.4 : 0);
+    for (int a = 1; a < NAT; a += 2)
+        for (int k = 0; k < 3; k++) x[3 * a + k] = -x[3 * (a - 1) + k];
+}
+
 /* the diabatic elements at x by a plain forward pass */
 static void net_H(net *c, const double *x, double H[3])
 {
@@ -498,24 +522,15 @@ Test(model_diabatic, even_head_gives_an_even_h01)
     net c;
     net_setup(&c, 1, 15, 0);
     fh_err err = {0};
-    static const int Zs[NAT] = {6, 6, 1, 1, 8, 8};
-    cr_assert_eq(fh_model_types(c.m, NAT, Zs, c.type, &err), FH_OK, "%s", err.msg);
     double x[3 * NAT];
-    tm_seed(41);
-    for (int a = 0; a < NAT; a += 2)
-        for (int k = 0; k < 3; k++) x[3 * a + k] = 1.2 * (a / 2 + 1) * (tm_uniform() - 0.5) + (k == a / 2 ? 1.4 : 0);
-    for (int a = 1; a < NAT; a += 2)
-        for (int k = 0; k < 3; k++) x[3 * a + k] = -x[3 * (a - 1) + k];
+    net_symmetric_geometry(&c, 41, x);
     double H0[3], H1[3], H2[3];
     net_H(&c, x, H0);
     double scale = fabs(H0[0]) + fabs(H0[1]);
     cr_assert(fabs(H0[2]) < 1e-13 * scale, "without the head H01 = %.3e at a symmetric geometry", H0[2]);
     size_t old = fh_model_n_params(c.m);
     cr_assert_eq(fh_model_set_nac_even(c.m, 1, &err), FH_OK, "%s", err.msg);
-    fh_model_ws_free(c.ws);
-    c.ws = fh_model_ws_alloc(c.m, &err);
-    cr_assert_not_null(c.ws, "%s", err.msg);
-    c.theta = fh_model_params(c.m, 0);
+    net_rebuild(&c);
     net_H(&c, x, H1);
     cr_assert(memcmp(H0, H1, sizeof H0) == 0, "a freshly added head changed the diabatic elements");
     size_t np = fh_model_n_params(c.m);
@@ -551,14 +566,8 @@ Test(model_diabatic, even_residual_gives_an_even_coupling)
     net c;
     net_setup(&c, 1, 17, NET_RESID);
     fh_err err = {0};
-    static const int Zs[NAT] = {6, 6, 1, 1, 8, 8};
-    cr_assert_eq(fh_model_types(c.m, NAT, Zs, c.type, &err), FH_OK, "%s", err.msg);
     double x[3 * NAT];
-    tm_seed(43);
-    for (int a = 0; a < NAT; a += 2)
-        for (int k = 0; k < 3; k++) x[3 * a + k] = 1.2 * (a / 2 + 1) * (tm_uniform() - 0.5) + (k == a / 2 ? 1.4 : 0);
-    for (int a = 1; a < NAT; a += 2)
-        for (int k = 0; k < 3; k++) x[3 * a + k] = -x[3 * (a - 1) + k];
+    net_symmetric_geometry(&c, 43, x);
     double H[3], q1[3 * NAT], q2[3 * NAT], q3[3 * NAT], big = 0;
     cr_assert_eq(fh_model_forward(c.ws, c.m, c.theta, NAT, c.type, x, 0, H, q1, &err), FH_OK, "%s", err.msg);
     for (int i = 0; i < 3 * NAT; i++) big = fmax(big, fabs(q1[i]));
@@ -573,10 +582,7 @@ Test(model_diabatic, even_residual_gives_an_even_coupling)
     cr_assert_eq(fh_model_set_nac_resid(c.m, 2, &err), FH_OK, "%s", err.msg);
     cr_assert_neq(fh_model_set_nac_resid(c.m, 1, &err), FH_OK, "lowering the level must fail");
     cr_assert_eq(fh_model_get_hyper(c.m)->nac_resid, 2);
-    fh_model_ws_free(c.ws);
-    c.ws = fh_model_ws_alloc(c.m, &err);
-    cr_assert_not_null(c.ws, "%s", err.msg);
-    c.theta = fh_model_params(c.m, 0);
+    net_rebuild(&c);
     cr_assert_eq(fh_model_forward(c.ws, c.m, c.theta, NAT, c.type, x, 0, H, q2, &err), FH_OK);
     cr_assert(memcmp(q1, q2, sizeof q1) == 0, "a freshly added even part changed q");
     size_t np = fh_model_n_params(c.m);
@@ -685,10 +691,7 @@ Test(model_diabatic, residual_head_changes_only_the_coupling)
     size_t old = fh_model_n_params(c.m);
     cr_assert_eq(fh_model_set_nac_resid(c.m, 1, &err), FH_OK, "%s", err.msg);
     cr_assert_neq(fh_model_set_nac_resid(c.m, 0, &err), FH_OK, "removing the head must fail");
-    fh_model_ws_free(c.ws);
-    c.ws = fh_model_ws_alloc(c.m, &err);
-    cr_assert_not_null(c.ws, "%s", err.msg);
-    c.theta = fh_model_params(c.m, 0);
+    net_rebuild(&c);
     net_eval(&c, c.x, E1, g1, h1);
     cr_assert(memcmp(E0, E1, sizeof E0) == 0 && memcmp(g0, g1, sizeof g0) == 0 &&
               memcmp(h0, h1, sizeof h0) == 0, "a freshly added residual head changed predictions");
