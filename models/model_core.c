@@ -130,6 +130,7 @@ void fh_model_free(fh_model *m)
 {
     if (!m) return;
     fh_model_ws_free(m->ws);
+    model_free_tables(m);
     free(m->params);
     free(m->norm.e0), free(m->norm.shift), free(m->norm.scale), free(m->norm.nac_scale);
     free(m->scratch);

@@ -8,6 +8,8 @@
 #include "fh_equivariant.h"
 #include "fh_model.h"
 
+typedef struct model_rtab model_rtab;
+
 struct fh_model {
     fh_model_hyper hp;
     int n_members;
@@ -20,6 +22,9 @@ struct fh_model {
     size_t scratch_len;
     int *types;                /* predict: type of each atom */
     int types_len;
+    model_rtab *rtab;          /* predict: [n_members][layers] tabulated radial MLPs, or NULL */
+    int n_rtab;
+    int exact_radial;          /* 1: predict evaluates the radial MLPs, no tables */
 };
 
 /* ---- seeded random numbers (splitmix64; weights initialisation and data shuffles) -------- */
@@ -53,6 +58,28 @@ int model_mlp_forward(model_mlp *m, const double *theta, int rows, const double 
 /* gtheta += d(sum gy . y)/dtheta from the saved primal pass. */
 void model_mlp_backward(model_mlp *m, const double *theta, const double *gy, double *gtheta);
 double model_mlp_flops(const model_mlp *m, int rows, int tangents);
+
+/* ---- the radial MLP tabulated for inference (model_radial_table.c): R and dR/dr at n_knots
+ * uniform knots up to r_cut, cubic Hermite in between ---- */
+struct model_rtab {
+    int nw, nk;                 /* weights per edge, knots */
+    double h, inv_h;            /* knot spacing, bohr */
+    fh_eq_radial rb;            /* the radial basis it was made with */
+    double *v;                  /* [nk + 1][3][nw]: R, h R' and h^2 R'' at r_k; knot 0 unused */
+    double *w;                  /* [nwts] the MLP weights it was made from */
+    size_t nwts;
+};
+#define MODEL_RTAB_KNOTS 1024
+int model_rtab_build(model_rtab *t, model_mlp *mlp, const fh_eq_radial *rb, const double *theta,
+                     int n_knots, fh_err *err);
+/* 1 if t was made from these MLP weights and this basis */
+int model_rtab_current(const model_rtab *t, const model_mlp *mlp, const fh_eq_radial *rb,
+                       const double *theta);
+/* R, tR [rows][nw] at the edge lengths r; 0 (nothing written) if an r lies outside the table */
+int model_rtab_eval(const model_rtab *t, int rows, const double *r, double *R, double *tR);
+void model_rtab_free(model_rtab *t);
+/* every member's tables (model_predict.c) */
+void model_free_tables(fh_model *m);
 
 /* ---- the network --------------------------------------------------------------------------- */
 typedef struct {
@@ -100,5 +127,8 @@ size_t model_ws_n_params(const fh_model_ws *ws);
  * as fh_model_forward's hcoup gives it), without another pass. */
 void model_ws_resid(const fh_model_ws *ws, const fh_model *m, double *q);
 void model_ws_init_params(fh_model_ws *ws, double *theta, model_rng *rng);
+void model_ws_use_tables(fh_model_ws *ws, const model_rtab *tabs);
+int model_ws_make_tables(fh_model_ws *ws, const double *theta, model_rtab *tabs, fh_err *err);
+int model_ws_n_layers(const fh_model_ws *ws);
 
 #endif

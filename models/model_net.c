@@ -52,6 +52,10 @@ struct fh_model_ws {
     /* backward scratch */
     double *gh0, *gh1, *gxu, *gm, *ga, *gp, *gz1, *ga1, *ge, *ghv, *gR, *gY1, *gY2, *gr, *gu;
     double *ghw, *ghr, *ghre;
+    /* inference: the current member's tabulated radial MLPs [T] (model_radial_table.c), or NULL;
+     * radial_tabulated: the last forward used them (no parameter gradients then) */
+    const model_rtab *rtab;
+    int radial_tabulated;
 };
 
 int model_irreps_has(const fh_eq_irreps *ir, int l, int p)
@@ -612,6 +616,7 @@ int fh_model_forward(fh_model_ws *ws, const fh_model *m, const double *theta, in
         }
     ws->natoms = natoms, ws->npairs = np;
     ws->tangents = (flags & FH_MODEL_TANGENTS) != 0;
+    ws->radial_tabulated = 0;
     memcpy(ws->type, type, sizeof(int) * natoms);
     const int C = ws->C, N = ws->N, P = ws->P, nsh = ws->nsh, lmax = ws->hp.lmax;
     const int *tp = ws->nt > 1 ? ws->type : NULL;
@@ -623,7 +628,7 @@ int fh_model_forward(fh_model_ws *ws, const fh_model *m, const double *theta, in
             double s = (l % 2) ? -1.0 : 1.0;
             for (int q = l * l; q < (l + 1) * (l + 1); q++) ws->Yr[p * nsh + q] = s * ws->Y[p * nsh + q];
         }
-    fh_eq_radial_eval(&ws->rb, np, ws->r, ws->B, ws->tangents ? ws->dB : NULL);
+    int have_basis = 0;   /* the radial basis is needed only where no table is used */
 
     /* 3. embedding */
     for (int a = 0; a < natoms; a++)
@@ -640,9 +645,15 @@ int fh_model_forward(fh_model_ws *ws, const fh_model *m, const double *theta, in
         model_layer *L = &ws->L[t];
         const double *hin = ws->h[t];
         double *hout = ws->h[t + 1];
-        rc = model_mlp_forward(&L->mlp, theta + L->o_mlp, np, ws->B, ws->tangents ? ws->dB : NULL,
-                               L->R, ws->tangents ? L->tR : NULL, err);
-        if (rc) return rc;
+        if (ws->rtab && model_rtab_eval(&ws->rtab[t], np, ws->r, L->R, L->tR)) {
+            ws->radial_tabulated = 1;
+        } else {
+            if (!have_basis) fh_eq_radial_eval(&ws->rb, np, ws->r, ws->B, ws->tangents ? ws->dB : NULL);
+            have_basis = 1;
+            rc = model_mlp_forward(&L->mlp, theta + L->o_mlp, np, ws->B,
+                                   ws->tangents ? ws->dB : NULL, L->R, ws->tangents ? L->tR : NULL, err);
+            if (rc) return rc;
+        }
         fh_eq_linear_forward(L->lin_up, theta + L->o_up, natoms, NULL, hin, L->xu);
         rc = fh_eq_tp_forward(L->tp, NULL, natoms, np, ws->pj, ws->pi, L->xu, ws->Y, L->R, L->m, err);
         if (!rc) rc = fh_eq_tp_forward(L->tp, NULL, natoms, np, ws->pi, ws->pj, L->xu, ws->Yr, L->R,
@@ -714,6 +725,23 @@ int fh_model_forward(fh_model_ws *ws, const fh_model *m, const double *theta, in
     return FH_OK;
 }
 
+/* The tables of one member's layers for the forward passes that follow (NULL: the exact MLPs).
+ * model_ws_make_tables (re)builds those that are missing or were made from other weights. */
+void model_ws_use_tables(fh_model_ws *ws, const model_rtab *tabs) { ws->rtab = tabs; }
+
+int model_ws_make_tables(fh_model_ws *ws, const double *theta, model_rtab *tabs, fh_err *err)
+{
+    for (int t = 0; t < ws->T; t++) {
+        model_layer *L = &ws->L[t];
+        if (model_rtab_current(&tabs[t], &L->mlp, &ws->rb, theta + L->o_mlp)) continue;
+        int rc = model_rtab_build(&tabs[t], &L->mlp, &ws->rb, theta + L->o_mlp, MODEL_RTAB_KNOTS, err);
+        if (rc) return rc;
+    }
+    return FH_OK;
+}
+
+int model_ws_n_layers(const fh_model_ws *ws) { return ws->T; }
+
 /* q_a = nac_scale_0 sigma_a r_a minus its mean over the atoms: like the CI-block coupling it
  * sums to zero, so velocity rescaling along h keeps the total momentum (h(H), the gradient of
  * invariants, already does). The backward applies the same projection to the seed. */
@@ -740,6 +768,9 @@ int fh_model_backward(fh_model_ws *ws, const fh_model *m, const double *theta, c
     if (gx && !ws->tangents)
         return fh_err_set(err, FH_EFAIL, "model: position gradients need a forward with tangents");
     if (!gx && !gtheta) return FH_OK;
+    if (gtheta && ws->radial_tabulated)
+        return fh_err_set(err, FH_EFAIL, "model: parameter gradients after a forward with tabulated "
+                          "radial functions");
     const int n = ws->natoms, np = ws->npairs, C = ws->C, N = ws->N, P = ws->P, nsh = ws->nsh;
     const int *tp = ws->nt > 1 ? ws->type : NULL;
     const fh_model_norm *nm = &m->norm;
@@ -820,8 +851,11 @@ int fh_model_backward(fh_model_ws *ws, const fh_model *m, const double *theta, c
         memset(ws->gp, 0, sizeof(double) * n * ws->dimH * C);
         fh_eq_linear_backward(L->lin_out, theta + L->o_out, n, NULL, L->p, gcur, ws->gp,
                               gtheta ? gtheta + L->o_out : NULL);
-        fh_eq_linear_backward(L->sc, theta + L->o_sc, n, tp, hin, gcur, gprev,
-                              gtheta ? gtheta + L->o_sc : NULL);
+        /* the first layer's input is the embedding: its gradient matters for the weights only */
+        const int need_gin = t > 0 || gtheta;
+        if (need_gin)
+            fh_eq_linear_backward(L->sc, theta + L->o_sc, n, tp, hin, gcur, gprev,
+                                  gtheta ? gtheta + L->o_sc : NULL);
         /* p = fusion(a), a = lin_msg(m) */
         memset(ws->ga, 0, sizeof(double) * n * L->dim_msg * C);
         int rc = fh_eq_fusion_backward(L->fus, theta + L->o_fus, n, tp, L->a, ws->gp, ws->ga,
@@ -834,13 +868,15 @@ int fh_model_backward(fh_model_ws *ws, const fh_model *m, const double *theta, c
         /* m = TP(j -> i) + TP(i -> j) */
         memset(ws->gxu, 0, sizeof(double) * n * L->dim_in * C);
         memset(ws->gR, 0, sizeof(double) * np * L->nw);
+        double *gxu = need_gin ? ws->gxu : NULL;
         rc = fh_eq_tp_backward(L->tp, NULL, n, np, ws->pj, ws->pi, L->xu, ws->Y, L->R, ws->gm,
-                               ws->gxu, gx ? ws->gY1 : NULL, ws->gR, NULL, err);
+                               gxu, gx ? ws->gY1 : NULL, ws->gR, NULL, err);
         if (!rc) rc = fh_eq_tp_backward(L->tp, NULL, n, np, ws->pi, ws->pj, L->xu, ws->Yr, L->R,
-                                        ws->gm, ws->gxu, gx ? ws->gY2 : NULL, ws->gR, NULL, err);
+                                        ws->gm, gxu, gx ? ws->gY2 : NULL, ws->gR, NULL, err);
         if (rc) return rc;
-        fh_eq_linear_backward(L->lin_up, theta + L->o_up, n, NULL, hin, ws->gxu, gprev,
-                              gtheta ? gtheta + L->o_up : NULL);
+        if (need_gin)
+            fh_eq_linear_backward(L->lin_up, theta + L->o_up, n, NULL, hin, ws->gxu, gprev,
+                                  gtheta ? gtheta + L->o_up : NULL);
         if (gx)
             for (int p = 0; p < np; p++) {
                 const double *g = ws->gR + (size_t)p * L->nw, *d = L->tR + (size_t)p * L->nw;

@@ -39,6 +39,20 @@ unsigned model_sign_pattern(int N, size_t n3, const double *h, const double *ref
     return best;
 }
 
+/* The tabulated radial MLPs of every member (model_radial_table.c). */
+void model_free_tables(fh_model *m)
+{
+    for (int i = 0; i < m->n_rtab; i++) model_rtab_free(&m->rtab[i]);
+    free(m->rtab);
+    m->rtab = NULL, m->n_rtab = 0;
+}
+
+void fh_model_set_exact_radial(fh_model *m, int exact)
+{
+    m->exact_radial = exact != 0;
+    if (exact) model_free_tables(m);
+}
+
 int fh_model_predict(fh_model *m, int natoms, const int *z, const double *x, fh_model_request *req,
                      fh_err *err)
 {
@@ -73,10 +87,21 @@ int fh_model_predict(fh_model *m, int natoms, const int *z, const double *x, fh_
     for (int s = 0; s < N; s++)
         if ((req->grad_mask >> s) & 1u) memset(req->grad + (size_t)s * n3, 0, sizeof(double) * n3);
 
+    const int T = model_ws_n_layers(m->ws);
+    if (!m->exact_radial && m->n_rtab != K * T) {
+        model_free_tables(m);
+        m->rtab = calloc((size_t)K * T, sizeof(model_rtab));
+        if (!m->rtab) return fh_err_set(err, FH_EFAIL, "model: out of memory");
+        m->n_rtab = K * T;
+    }
     for (int k = 0; k < K; k++) {
         const double *theta = fh_model_params_const(m, k);
+        model_rtab *tabs = m->exact_radial ? NULL : m->rtab + (size_t)k * T;
+        if (tabs && (rc = model_ws_make_tables(m->ws, theta, tabs, err))) return rc;
+        model_ws_use_tables(m->ws, tabs);
         rc = fh_model_member_eval(m->ws, m, theta, natoms, m->types, x, req->grad_mask,
                                   Ek + (size_t)k * N, g, want_h ? hk : NULL, NULL, NULL, err);
+        model_ws_use_tables(m->ws, NULL);
         if (rc) return rc;
         for (int s = 0; s < N; s++) {
             if (!((req->grad_mask >> s) & 1u)) continue;

@@ -357,6 +357,7 @@ Test(model, committee_mean_spread_and_sign_alignment)
     const int K = 3, N = 3, P = 3;
     fh_model *m = tm_small_model(N, K, 21, &err);
     cr_assert_not_null(m, "%s", err.msg);
+    fh_model_set_exact_radial(m, 1);   /* as the members below (tables: test_model_radial_table) */
     fh_model_ws *ws = fh_model_ws_alloc(m, &err);
     double x[3 * NAT];
     tm_seed(5);

@@ -617,6 +617,9 @@ Test(model_diabatic, save_load_and_committee_prediction)
     cr_assert_eq(fh_model_get_hyper(l)->diabatic, 1);
     cr_assert_eq(fh_model_get_hyper(l)->nac_resid, 2);
     cr_assert_eq(memcmp(fh_model_get_hyper(l), fh_model_get_hyper(c.m), sizeof(fh_model_hyper)), 0);
+    /* the radial MLPs evaluated, as by fh_model_member_eval below (tables: test_model_radial_table) */
+    fh_model_set_exact_radial(c.m, 1);
+    fh_model_set_exact_radial(l, 1);
     double E[2], sd[2], G[2 * 3 * NAT], nac[3 * NAT], E2[2], sd2[2], G2[2 * 3 * NAT], nac2[3 * NAT];
     fh_model_request rq = {.grad_mask = 3u, .want_nac = 1, .energy = E, .grad = G, .nac = nac,
                            .energy_std = sd};
