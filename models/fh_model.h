@@ -256,7 +256,7 @@ int fh_model_predict(fh_model *m, int natoms, const int *z, const double *x, fh_
                      fh_err *err);
 /* By default fh_model_predict evaluates each member's radial MLP from a table (R, R' and R'' at
  * 1024 knots up to the cutoff, quintic Hermite in between; made on first use, remade whenever the
- * weights change): the dynamics step is about a fifth faster, and the function differs from the
+ * weights change): the dynamics step is about a quarter faster, and the function differs from the
  * network's by about 1e-12 hartree in energies and 1e-9 of the largest gradient component
  * (tests/unit/test_model_radial_table.c). exact = 1 evaluates the MLPs instead. */
 void fh_model_set_exact_radial(fh_model *m, int exact);

@@ -59,8 +59,8 @@ int model_mlp_forward(model_mlp *m, const double *theta, int rows, const double 
 void model_mlp_backward(model_mlp *m, const double *theta, const double *gy, double *gtheta);
 double model_mlp_flops(const model_mlp *m, int rows, int tangents);
 
-/* ---- the radial MLP tabulated for inference (model_radial_table.c): R and dR/dr at n_knots
- * uniform knots up to r_cut, cubic Hermite in between ---- */
+/* ---- the radial MLP tabulated for inference (model_radial_table.c): R, R' and R'' at n_knots
+ * uniform knots up to r_cut, quintic Hermite in between ---- */
 struct model_rtab {
     int nw, nk;                 /* weights per edge, knots */
     double h, inv_h;            /* knot spacing, bohr */
