@@ -1,7 +1,8 @@
 /* Equivariant linear map: mixes channels within each (l, p), never across degrees or parities
  * (Schur's lemma: anything else would break equivariance). One block of all nodes is one matrix
  * (rows = node x m, grouped, see eq_mat), so with shared weights the map is one product per pair of
- * blocks. With per-node-type weights the rows of each node are multiplied separately. */
+ * blocks. With per-node-type weights each run of consecutive nodes of one type is one product
+ * (molecule files usually list atoms of an element together, so runs are long). */
 #include <stdlib.h>
 #include "fh_equivariant.h"
 #include "eq_internal.h"
@@ -72,42 +73,45 @@ static size_t lin_b_off(const fh_eq_linear *lin, int t)
     return (size_t)lin->n_types * lin->w_per_type + (size_t)t * lin->n_bias * lin->c_out;
 }
 
+/* The rows of n consecutive nodes that share the weights of type t. */
+static void forward_rows(const fh_eq_linear *lin, const double *theta, int t, int n,
+                         const double *x, double *y)
+{
+    const int ci = lin->c_in, co = lin->c_out;
+    for (int o = 0; o < lin->out.n; o++) {
+        eq_mat ym = block_mat(y, &lin->out, lin->dim_out, co, o);
+        long rows = (long)n * ym.group;
+        int started = 0;
+        for (int q = 0; q < lin->n_pairs; q++) {
+            if (lin->pair_o[q] != o) continue;
+            eq_mat xm = block_mat(x, &lin->in, lin->dim_in, ci, lin->pair_i[q]);
+            eq_gemm_nn(rows, co, ci, xm, lin_w(lin, theta, t, q), co, ym, started);
+            started = 1;
+        }
+        if (!started)
+            for (long r = 0; r < rows; r++) memset(eq_row(ym, r), 0, sizeof(double) * co);
+    }
+}
+
+/* Length of the run of nodes from a on that have the same type. */
+static int type_run(const int *type, int n, int a)
+{
+    int b = a + 1;
+    while (b < n && type[b] == type[a]) b++;
+    return b - a;
+}
+
 void fh_eq_linear_forward(const fh_eq_linear *lin, const double *theta, int n, const int *type,
                           const double *x, double *y)
 {
     const int ci = lin->c_in, co = lin->c_out;
     if (lin->n_types == 1 || !type) {
-        for (int o = 0; o < lin->out.n; o++) {
-            eq_mat ym = block_mat(y, &lin->out, lin->dim_out, co, o);
-            long rows = (long)n * ym.group;
-            int started = 0;
-            for (int q = 0; q < lin->n_pairs; q++) {
-                if (lin->pair_o[q] != o) continue;
-                eq_mat xm = block_mat(x, &lin->in, lin->dim_in, ci, lin->pair_i[q]);
-                eq_gemm_nn(rows, co, ci, xm, lin_w(lin, theta, 0, q), co, ym, started);
-                started = 1;
-            }
-            if (!started)
-                for (long r = 0; r < rows; r++) memset(eq_row(ym, r), 0, sizeof(double) * co);
-        }
+        forward_rows(lin, theta, 0, n, x, y);
     } else {
-        for (int a = 0; a < n; a++) {
-            int t = type[a];
-            const double *xa = x + (long)a * lin->dim_in * ci;
-            double *ya = y + (long)a * lin->dim_out * co;
-            for (int o = 0; o < lin->out.n; o++) {
-                int d = 2 * lin->out.l[o] + 1;
-                double *yb = ya + (long)fh_eq_irreps_offset(&lin->out, o) * co;
-                int started = 0;
-                for (int q = 0; q < lin->n_pairs; q++) {
-                    if (lin->pair_o[q] != o) continue;
-                    const double *xb = xa + (long)fh_eq_irreps_offset(&lin->in, lin->pair_i[q]) * ci;
-                    eq_gemm_nn(d, co, ci, eq_mat_plain(xb, ci), lin_w(lin, theta, t, q), co,
-                               eq_mat_plain(yb, co), started);
-                    started = 1;
-                }
-                if (!started) memset(yb, 0, sizeof(double) * d * co);
-            }
+        for (int a = 0, len; a < n; a += len) {
+            len = type_run(type, n, a);
+            forward_rows(lin, theta, type[a], len, x + (long)a * lin->dim_in * ci,
+                         y + (long)a * lin->dim_out * co);
         }
     }
     for (int k = 0; k < lin->n_bias; k++) {
@@ -122,38 +126,35 @@ void fh_eq_linear_forward(const fh_eq_linear *lin, const double *theta, int n, c
     }
 }
 
+static void backward_rows(const fh_eq_linear *lin, const double *theta, int t, int n,
+                          const double *x, const double *gy, double *gx, double *gtheta)
+{
+    const int ci = lin->c_in, co = lin->c_out;
+    for (int q = 0; q < lin->n_pairs; q++) {
+        int o = lin->pair_o[q], i = lin->pair_i[q];
+        eq_mat gym = block_mat(gy, &lin->out, lin->dim_out, co, o);
+        long rows = (long)n * gym.group;
+        if (gx)
+            eq_gemm_nt(rows, ci, co, gym, lin_w(lin, theta, t, q), co,
+                       block_mat(gx, &lin->in, lin->dim_in, ci, i), 1);
+        if (gtheta)
+            eq_gemm_tn(rows, ci, co, block_mat(x, &lin->in, lin->dim_in, ci, i), gym,
+                       gtheta + (size_t)t * lin->w_per_type + (size_t)q * ci * co, co, 1);
+    }
+}
+
 void fh_eq_linear_backward(const fh_eq_linear *lin, const double *theta, int n, const int *type,
                            const double *x, const double *gy, double *gx, double *gtheta)
 {
     const int ci = lin->c_in, co = lin->c_out;
     if (lin->n_types == 1 || !type) {
-        for (int q = 0; q < lin->n_pairs; q++) {
-            int o = lin->pair_o[q], i = lin->pair_i[q];
-            eq_mat gym = block_mat(gy, &lin->out, lin->dim_out, co, o);
-            long rows = (long)n * gym.group;
-            if (gx)
-                eq_gemm_nt(rows, ci, co, gym, lin_w(lin, theta, 0, q), co,
-                           block_mat(gx, &lin->in, lin->dim_in, ci, i), 1);
-            if (gtheta)
-                eq_gemm_tn(rows, ci, co, block_mat(x, &lin->in, lin->dim_in, ci, i), gym,
-                           gtheta + (size_t)q * ci * co, co, 1);
-        }
+        backward_rows(lin, theta, 0, n, x, gy, gx, gtheta);
     } else {
-        for (int a = 0; a < n; a++) {
-            int t = type[a];
-            const double *xa = x + (long)a * lin->dim_in * ci;
-            const double *ga = gy + (long)a * lin->dim_out * co;
-            for (int q = 0; q < lin->n_pairs; q++) {
-                int o = lin->pair_o[q], i = lin->pair_i[q], d = 2 * lin->out.l[o] + 1;
-                const double *gb = ga + (long)fh_eq_irreps_offset(&lin->out, o) * co;
-                long xoff = (long)fh_eq_irreps_offset(&lin->in, i) * ci;
-                if (gx)
-                    eq_gemm_nt(d, ci, co, eq_mat_plain(gb, co), lin_w(lin, theta, t, q), co,
-                               eq_mat_plain(gx + (long)a * lin->dim_in * ci + xoff, ci), 1);
-                if (gtheta)
-                    eq_gemm_tn(d, ci, co, eq_mat_plain(xa + xoff, ci), eq_mat_plain(gb, co),
-                               gtheta + (size_t)t * lin->w_per_type + (size_t)q * ci * co, co, 1);
-            }
+        for (int a = 0, len; a < n; a += len) {
+            len = type_run(type, n, a);
+            backward_rows(lin, theta, type[a], len, x ? x + (long)a * lin->dim_in * ci : NULL,
+                          gy + (long)a * lin->dim_out * co, gx ? gx + (long)a * lin->dim_in * ci : NULL,
+                          gtheta);
         }
     }
     if (gtheta)

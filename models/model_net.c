@@ -3,8 +3,9 @@
  *
  * Edges. Neighbours are found as unordered pairs p = (i < j) with u_p = r_j - r_i inside the
  * cutoff. The radial basis and the radial MLP depend only on |u_p|, so they run once per pair;
- * the tensor product runs twice with the same radial weights, once j -> i with Y(u_p) and once
- * i -> j with Y(-u_p) = (-1)^l Y(u_p) (a message from s to r always uses Y(r_s - r_r)).
+ * the tensor product's pair form (fh_eq_tp_forward_pairs) sends both messages of a pair with the
+ * same radial weights, j -> i with Y(u_p) and i -> j with Y(-u_p) = (-1)^l Y(u_p) (a message from
+ * s to r always uses Y(r_s - r_r)), from one evaluation of the CG-contracted harmonics.
  *
  * Position gradients. The radial MLP carries forward-mode tangents dR/dr (model_radial.c), so a
  * reverse pass for positions touches the MLP only through one dot product per pair; the
@@ -42,15 +43,15 @@ struct fh_model_ws {
     int natoms, npairs, tangents, have_forward;
     int *type, *pi, *pj;
     double *h[FH_MODEL_MAX_LAYERS + 1];  /* layer inputs/outputs [cap_atoms][dim][C] */
-    double *tmp_msg, *tmp_h;
+    double *tmp_h;
     double *z1, *a1;                  /* last readout [cap_atoms][dimRO][M] */
     double *eo, *ho, *e_atom, *hv;    /* [atoms][N], [atoms][3][P] */
     double *hw;                       /* even head (nac_even) [atoms][nW] */
     double *hr;                       /* residual head (nac_resid) [atoms][3] */
     double *hre;                      /* its even part (nac_resid = 2) [atoms][3] */
-    double *u, *r, *Y, *Yr, *dY, *B, *dB;
+    double *u, *r, *Y, *dY, *B, *dB;
     /* backward scratch */
-    double *gh0, *gh1, *gxu, *gm, *ga, *gp, *gz1, *ga1, *ge, *ghv, *gR, *gY1, *gY2, *gr, *gu;
+    double *gh0, *gh1, *gxu, *gm, *ga, *gp, *gz1, *ga1, *ge, *ghv, *gR, *gY, *gr, *gu;
     double *ghw, *ghr, *ghre;
     /* inference: the current member's tabulated radial MLPs [T] (model_radial_table.c), or NULL;
      * radial_tabulated: the last forward used them (no parameter gradients then) */
@@ -67,10 +68,10 @@ int model_irreps_has(const fh_eq_irreps *ir, int l, int p)
 
 static void free_bufs(fh_model_ws *ws)
 {
-    double **bufs[] = {&ws->tmp_msg, &ws->tmp_h, &ws->z1, &ws->a1, &ws->eo, &ws->ho, &ws->e_atom,
-                       &ws->hv, &ws->hw, &ws->u, &ws->r, &ws->Y, &ws->Yr, &ws->dY, &ws->B, &ws->dB,
+    double **bufs[] = {&ws->tmp_h, &ws->z1, &ws->a1, &ws->eo, &ws->ho, &ws->e_atom,
+                       &ws->hv, &ws->hw, &ws->u, &ws->r, &ws->Y, &ws->dY, &ws->B, &ws->dB,
                        &ws->gh0, &ws->gh1, &ws->gxu, &ws->gm, &ws->ga, &ws->gp, &ws->gz1,
-                       &ws->ga1, &ws->ge, &ws->ghv, &ws->gR, &ws->gY1, &ws->gY2, &ws->gr, &ws->gu,
+                       &ws->ga1, &ws->ge, &ws->ghv, &ws->gR, &ws->gY, &ws->gr, &ws->gu,
                        &ws->ghw, &ws->hr, &ws->ghr, &ws->hre, &ws->ghre};
     for (size_t k = 0; k < sizeof bufs / sizeof *bufs; k++) {
         free(*bufs[k]);
@@ -138,7 +139,6 @@ static int alloc_bufs(fh_model_ws *ws, fh_err *err)
         L->R = dalloc(Pr * L->nw, &ok);
         L->tR = dalloc(Pr * L->nw, &ok);
     }
-    ws->tmp_msg = dalloc(A * D * C, &ok);
     ws->tmp_h = dalloc(A * ws->dimH * C, &ok);
     ws->z1 = dalloc(A * ws->dimRO * M, &ok);
     ws->a1 = dalloc(A * ws->dimRO * M, &ok);
@@ -150,7 +150,6 @@ static int alloc_bufs(fh_model_ws *ws, fh_err *err)
     ws->u = dalloc(Pr * 3, &ok);
     ws->r = dalloc(Pr, &ok);
     ws->Y = dalloc(Pr * nsh, &ok);
-    ws->Yr = dalloc(Pr * nsh, &ok);
     ws->dY = dalloc(Pr * nsh * 3, &ok);
     ws->B = dalloc(Pr * nb, &ok);
     ws->dB = dalloc(Pr * nb, &ok);
@@ -170,8 +169,7 @@ static int alloc_bufs(fh_model_ws *ws, fh_err *err)
     ws->hre = dalloc(A * 3, &ok);
     ws->ghre = dalloc(A * 3, &ok);
     ws->gR = dalloc(Pr * maxnw, &ok);
-    ws->gY1 = dalloc(Pr * nsh, &ok);
-    ws->gY2 = dalloc(Pr * nsh, &ok);
+    ws->gY = dalloc(Pr * nsh, &ok);
     ws->gr = dalloc(Pr, &ok);
     ws->gu = dalloc(Pr * 3, &ok);
     ws->type = malloc(sizeof(int) * A);
@@ -618,16 +616,11 @@ int fh_model_forward(fh_model_ws *ws, const fh_model *m, const double *theta, in
     ws->tangents = (flags & FH_MODEL_TANGENTS) != 0;
     ws->radial_tabulated = 0;
     memcpy(ws->type, type, sizeof(int) * natoms);
-    const int C = ws->C, N = ws->N, P = ws->P, nsh = ws->nsh, lmax = ws->hp.lmax;
+    const int C = ws->C, N = ws->N, P = ws->P, lmax = ws->hp.lmax;
     const int *tp = ws->nt > 1 ? ws->type : NULL;
 
     /* 2. edge features */
     fh_eq_sph(lmax, np, ws->u, ws->Y, ws->tangents ? ws->dY : NULL);
-    for (int p = 0; p < np; p++)
-        for (int l = 0; l <= lmax; l++) {
-            double s = (l % 2) ? -1.0 : 1.0;
-            for (int q = l * l; q < (l + 1) * (l + 1); q++) ws->Yr[p * nsh + q] = s * ws->Y[p * nsh + q];
-        }
     int have_basis = 0;   /* the radial basis is needed only where no table is used */
 
     /* 3. embedding */
@@ -655,12 +648,10 @@ int fh_model_forward(fh_model_ws *ws, const fh_model *m, const double *theta, in
             if (rc) return rc;
         }
         fh_eq_linear_forward(L->lin_up, theta + L->o_up, natoms, NULL, hin, L->xu);
-        rc = fh_eq_tp_forward(L->tp, NULL, natoms, np, ws->pj, ws->pi, L->xu, ws->Y, L->R, L->m, err);
-        if (!rc) rc = fh_eq_tp_forward(L->tp, NULL, natoms, np, ws->pi, ws->pj, L->xu, ws->Yr, L->R,
-                                       ws->tmp_msg, err);
+        rc = fh_eq_tp_forward_pairs(L->tp, natoms, np, ws->pi, ws->pj, L->xu, ws->Y, L->R, L->m, err);
         if (rc) return rc;
         size_t nm = (size_t)natoms * L->dim_msg * C;
-        for (size_t i = 0; i < nm; i++) L->m[i] = (L->m[i] + ws->tmp_msg[i]) * inv_nb;
+        for (size_t i = 0; i < nm; i++) L->m[i] *= inv_nb;
         fh_eq_linear_forward(L->lin_msg, theta + L->o_msg, natoms, NULL, L->m, L->a);
         rc = fh_eq_fusion_forward(L->fus, theta + L->o_fus, natoms, tp, L->a, L->p, err);
         if (rc) return rc;
@@ -810,8 +801,7 @@ int fh_model_backward(fh_model_ws *ws, const fh_model *m, const double *theta, c
     }
     if (gx) {
         memset(ws->gr, 0, sizeof(double) * np);
-        memset(ws->gY1, 0, sizeof(double) * np * nsh);
-        memset(ws->gY2, 0, sizeof(double) * np * nsh);
+        memset(ws->gY, 0, sizeof(double) * np * nsh);
     }
     double *gcur = ws->gh0, *gprev = ws->gh1;   /* gradient w.r.t. h[t+1], then h[t] */
     memset(gcur, 0, sizeof(double) * n * ws->dimH * C);
@@ -869,10 +859,8 @@ int fh_model_backward(fh_model_ws *ws, const fh_model *m, const double *theta, c
         memset(ws->gxu, 0, sizeof(double) * n * L->dim_in * C);
         memset(ws->gR, 0, sizeof(double) * np * L->nw);
         double *gxu = need_gin ? ws->gxu : NULL;
-        rc = fh_eq_tp_backward(L->tp, NULL, n, np, ws->pj, ws->pi, L->xu, ws->Y, L->R, ws->gm,
-                               gxu, gx ? ws->gY1 : NULL, ws->gR, NULL, err);
-        if (!rc) rc = fh_eq_tp_backward(L->tp, NULL, n, np, ws->pi, ws->pj, L->xu, ws->Yr, L->R,
-                                        ws->gm, gxu, gx ? ws->gY2 : NULL, ws->gR, NULL, err);
+        rc = fh_eq_tp_backward_pairs(L->tp, n, np, ws->pi, ws->pj, L->xu, ws->Y, L->R, 1, ws->gm,
+                                     gxu, gx ? ws->gY : NULL, ws->gR, err);
         if (rc) return rc;
         if (need_gin)
             fh_eq_linear_backward(L->lin_up, theta + L->o_up, n, NULL, hin, ws->gxu, gprev,
@@ -896,13 +884,8 @@ int fh_model_backward(fh_model_ws *ws, const fh_model *m, const double *theta, c
         }
     /* positions: through Y(u), Y(-u) and |u| */
     if (gx) {
-        for (int p = 0; p < np; p++)
-            for (int l = 0; l <= ws->hp.lmax; l++) {
-                double s = (l % 2) ? -1.0 : 1.0;
-                for (int q = l * l; q < (l + 1) * (l + 1); q++) ws->gY1[p * nsh + q] += s * ws->gY2[p * nsh + q];
-            }
         memset(ws->gu, 0, sizeof(double) * np * 3);
-        fh_eq_sph_backward(ws->hp.lmax, np, ws->dY, ws->gY1, ws->gu);
+        fh_eq_sph_backward(ws->hp.lmax, np, ws->dY, ws->gY, ws->gu);
         for (int p = 0; p < np; p++) {
             double *gu = ws->gu + 3 * p, f = ws->gr[p] / ws->r[p];
             const double *u = ws->u + 3 * p;

@@ -1,0 +1,146 @@
+/* The tensor product's pair form (fh_eq_tp_forward_pairs / fh_eq_tp_backward_pairs) against the
+ * directed form it replaces in the network: both messages of each undirected pair as two
+ * fh_eq_tp_forward calls (edges j -> i with Y(u), i -> j with Y(-u)), and the reverse pass with
+ * several seeds against one pair of fh_eq_tp_backward calls per seed (whose gradients
+ * test_eq_grad checks against finite differences). Channel counts cover the 16-wide kernel, the
+ * 4-wide one and the one-channel tail. */
+#include <criterion/criterion.h>
+
+#include "test_eq_util.h"
+
+#define NAT 7
+#define MAXP (NAT * (NAT - 1) / 2)
+
+typedef struct {
+    int np, pi[MAXP], pj[MAXP];
+    double u[3 * MAXP];
+} pairs;
+
+static void make_pairs(pairs *g, double rc)
+{
+    double pos[3 * NAT];
+    eqt_fill(pos, 3 * NAT, 1.4);
+    g->np = 0;
+    for (int i = 0; i < NAT; i++)
+        for (int j = i + 1; j < NAT; j++) {
+            double d[3] = {pos[3 * j] - pos[3 * i], pos[3 * j + 1] - pos[3 * i + 1], pos[3 * j + 2] - pos[3 * i + 2]};
+            if (eqt_dot(d, d, 3) >= rc * rc) continue;
+            g->pi[g->np] = i, g->pj[g->np] = j;
+            memcpy(g->u + 3 * g->np, d, sizeof d);
+            g->np++;
+        }
+}
+
+/* Y(-u) = (-1)^l Y(u) */
+static void reverse_harmonics(int lsh, int np, const double *Y, double *Yr)
+{
+    int nsh = fh_eq_sph_dim(lsh);
+    for (int p = 0; p < np; p++)
+        for (int l = 0; l <= lsh; l++)
+            for (int q = l * l; q < (l + 1) * (l + 1); q++) Yr[p * nsh + q] = (l % 2 ? -1.0 : 1.0) * Y[p * nsh + q];
+}
+
+static void check_channels(const char *in_s, int c, int lsh)
+{
+    fh_err err;
+    fh_eq_cg *cg = fh_eq_cg_alloc(4, NULL);
+    fh_eq_irreps in, out;
+    fh_eq_irreps_parse(in_s, &in, NULL, NULL);
+    fh_eq_irreps_tp_reachable(&in, lsh, 2, &out);
+    fh_eq_tp *tp = fh_eq_tp_alloc(cg, FH_EQ_TP_CHANNELWISE, &in, c, lsh, &out, c, NAT, &err);
+    cr_assert_not_null(tp, "%s", err.msg);
+    pairs g;
+    make_pairs(&g, 3.0);
+    cr_assert(g.np > 8, "%d pairs", g.np);
+    const int S = 3, din = fh_eq_irreps_dim(&in), dout = fh_eq_irreps_dim(&out);
+    const int nsh = fh_eq_sph_dim(lsh), nw = fh_eq_tp_n_weights(tp);
+    const size_t nx = (size_t)NAT * din * c, ny = (size_t)NAT * dout * c;
+    const size_t nY = (size_t)g.np * nsh, nR = (size_t)g.np * nw;
+    double *x = malloc(sizeof(double) * nx), *Y = malloc(sizeof(double) * nY);
+    double *Yr = malloc(sizeof(double) * nY), *R = malloc(sizeof(double) * nR);
+    double *y = malloc(sizeof(double) * ny), *y1 = malloc(sizeof(double) * ny);
+    double *y2 = malloc(sizeof(double) * ny), *gy = malloc(sizeof(double) * S * ny);
+    eqt_fill(x, nx, 1.0), eqt_fill(R, nR, 1.0), eqt_fill(gy, S * ny, 1.0);
+    fh_eq_sph(lsh, g.np, g.u, Y, NULL);
+    reverse_harmonics(lsh, g.np, Y, Yr);
+
+    /* forward */
+    cr_assert_eq(fh_eq_tp_forward_pairs(tp, NAT, g.np, g.pi, g.pj, x, Y, R, y, &err), FH_OK, "%s", err.msg);
+    fh_eq_tp_forward(tp, NULL, NAT, g.np, g.pj, g.pi, x, Y, R, y1, &err);
+    fh_eq_tp_forward(tp, NULL, NAT, g.np, g.pi, g.pj, x, Yr, R, y2, &err);
+    for (size_t k = 0; k < ny; k++) y1[k] += y2[k];
+    double e = eqt_rel_err(y, y1, ny);
+    cr_assert(e < 1e-14, "%s, %d channels: pair-form messages off by %.2e", in_s, c, e);
+
+    /* backward, S seeds at once, against the directed form seed by seed */
+    double *gx = calloc(S * nx, sizeof(double)), *gY = calloc(S * nY, sizeof(double));
+    double *gR = calloc(S * nR, sizeof(double)), *gx1 = calloc(S * nx, sizeof(double));
+    double *gY1 = calloc(S * nY, sizeof(double)), *gR1 = calloc(S * nR, sizeof(double));
+    double *gYr = malloc(sizeof(double) * nY);
+    cr_assert_eq(fh_eq_tp_backward_pairs(tp, NAT, g.np, g.pi, g.pj, x, Y, R, S, gy, gx, gY, gR, &err),
+                 FH_OK, "%s", err.msg);
+    for (int s = 0; s < S; s++) {
+        memset(gYr, 0, sizeof(double) * nY);
+        fh_eq_tp_backward(tp, NULL, NAT, g.np, g.pj, g.pi, x, Y, R, gy + s * ny, gx1 + s * nx,
+                          gY1 + s * nY, gR1 + s * nR, NULL, &err);
+        fh_eq_tp_backward(tp, NULL, NAT, g.np, g.pi, g.pj, x, Yr, R, gy + s * ny, gx1 + s * nx, gYr,
+                          gR1 + s * nR, NULL, &err);
+        double sYr[MAXP * 16];
+        reverse_harmonics(lsh, g.np, gYr, sYr);   /* d/dY(u) of Y(-u) = (-1)^l Y(u) */
+        for (size_t k = 0; k < nY; k++) gY1[s * nY + k] += sYr[k];
+    }
+    double ex = eqt_rel_err(gx, gx1, S * nx), eY = eqt_rel_err(gY, gY1, S * nY);
+    double eR = eqt_rel_err(gR, gR1, S * nR);
+    cr_assert(ex < 1e-13 && eY < 1e-13 && eR < 1e-13,
+              "%s, %d channels: pair-form gradients off by gx %.2e, gY %.2e, gR %.2e", in_s, c, ex, eY, eR);
+
+    /* each output alone, the others NULL; gradients accumulate (+=) */
+    double *gYa = calloc(S * nY, sizeof(double)), *gRa = calloc(S * nR, sizeof(double));
+    fh_eq_tp_backward_pairs(tp, NAT, g.np, g.pi, g.pj, x, Y, R, S, gy, NULL, gYa, NULL, &err);
+    fh_eq_tp_backward_pairs(tp, NAT, g.np, g.pi, g.pj, x, Y, R, S, gy, NULL, gYa, NULL, &err);
+    for (size_t k = 0; k < S * nY; k++) gYa[k] *= 0.5;
+    fh_eq_tp_backward_pairs(tp, NAT, g.np, g.pi, g.pj, x, Y, R, S, gy, NULL, NULL, gRa, &err);
+    cr_assert(eqt_rel_err(gYa, gY1, S * nY) < 1e-13 && eqt_rel_err(gRa, gR1, S * nR) < 1e-13);
+
+    free(x), free(Y), free(Yr), free(R), free(y), free(y1), free(y2), free(gy), free(gx), free(gY);
+    free(gR), free(gx1), free(gY1), free(gR1), free(gYr), free(gYa), free(gRa);
+    fh_eq_tp_free(tp);
+    fh_eq_cg_free(cg);
+}
+
+Test(eq_tp_pairs, matches_directed_form_16_channels)
+{
+    eqt_seed(71);
+    check_channels("0e+1o", 16, 2);
+    check_channels("0e", 32, 2);
+}
+
+Test(eq_tp_pairs, matches_directed_form_other_channels)
+{
+    eqt_seed(72);
+    check_channels("0e+1o+2e", 20, 3);   /* 16 + 4 */
+    check_channels("0e+1o", 7, 2);       /* 4 + 3 single channels */
+    check_channels("1o", 3, 1);          /* single channels only */
+}
+
+Test(eq_tp_pairs, rejects_full_kind_and_no_seeds)
+{
+    fh_err err;
+    fh_eq_cg *cg = fh_eq_cg_alloc(2, NULL);
+    fh_eq_irreps in, out;
+    fh_eq_irreps_parse("0e+1o", &in, NULL, NULL);
+    fh_eq_irreps_parse("0e+1o", &out, NULL, NULL);
+    fh_eq_tp *full = fh_eq_tp_alloc(cg, FH_EQ_TP_FULL, &in, 4, 1, &out, 4, 3, &err);
+    fh_eq_tp *cw = fh_eq_tp_alloc(cg, FH_EQ_TP_CHANNELWISE, &in, 4, 1, &out, 4, 3, &err);
+    cr_assert(full && cw);
+    int pi[1] = {0}, pj[1] = {1};
+    double x[3 * 4 * 4] = {0}, Y[4] = {1, 0, 0, 1}, R[64] = {0}, y[3 * 4 * 4];
+    cr_assert_eq(fh_eq_tp_forward_pairs(full, 3, 1, pi, pj, x, Y, R, y, &err), FH_EINPUT);
+    cr_assert(strstr(err.msg, "channelwise"), "%s", err.msg);
+    cr_assert_eq(fh_eq_tp_backward_pairs(cw, 3, 1, pi, pj, x, Y, R, 0, y, NULL, NULL, NULL, &err), FH_EINPUT);
+    cr_assert(strstr(err.msg, "seeds"), "%s", err.msg);
+    pj[0] = 3;   /* outside 0..2 */
+    cr_assert_eq(fh_eq_tp_forward_pairs(cw, 3, 1, pi, pj, x, Y, R, y, &err), FH_EINPUT);
+    fh_eq_tp_free(full), fh_eq_tp_free(cw);
+    fh_eq_cg_free(cg);
+}
