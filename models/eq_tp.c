@@ -13,40 +13,7 @@
 #include <stdlib.h>
 #include "fh_equivariant.h"
 #include "eq_internal.h"
-
-typedef struct {
-    int in_block, l1, l2, out_block, l3;
-    int x_off;       /* m offset of the input block */
-    int y_off;       /* m offset of the output: block k (channelwise) or the path's rows (full) */
-    int sh_off;      /* l2 * l2: offset of Y_l2 in an edge's harmonics */
-    int pair0, npair;
-} tp_path;
-
-typedef struct {
-    int m3, m1;
-    int e0, ne;      /* entries e0 .. e0+ne-1 of cg_m2 / cg_c */
-} tp_pair;
-
-struct fh_eq_tp {
-    fh_eq_tp_kind kind;
-    fh_eq_irreps in, out;
-    int c_in, c_out, lmax_sh, nsh, dim_in, dim_out, max_nodes;
-    int n_paths;
-    tp_path *paths;
-    tp_pair *pairs;
-    int *cg_m2;
-    double *cg_c;
-    int agg_dim;         /* full: rows per node of the per-path buffer */
-    double *agg, *gagg;  /* full: [max_nodes][agg_dim][c_in] */
-    int *by_m1;          /* per path, local pair indices ordered by m1 (for the backward pass) */
-    int max_npair;
-    double *abuf;        /* scratch: A of each pair of a path, broadcast to 4 lanes */
-    double *abufn;       /* the same negated (pair form, reversed edge) */
-    double *dbuf;        /* pair form: dL/dA of each pair, 4 lanes */
-    double *t3;          /* scratch [(2 lmax_out + 1) c_in] */
-    double flops_edge, flops_edge_bwd;   /* per edge, forward and backward */
-    double flops_node;                   /* full: per node mixing, forward */
-};
+#include "eq_tp_internal.h"
 
 fh_eq_tp *fh_eq_tp_alloc(const fh_eq_cg *cg, fh_eq_tp_kind kind, const fh_eq_irreps *in, int c_in,
                          int lmax_sh, const fh_eq_irreps *out, int c_out, int max_nodes,
@@ -158,10 +125,11 @@ fh_eq_tp *fh_eq_tp_alloc(const fh_eq_cg *cg, fh_eq_tp_kind kind, const fh_eq_irr
         if (P->npair > tp->max_npair) tp->max_npair = P->npair;
     }
     tp->abuf = malloc(sizeof(double) * 4 * (size_t)tp->max_npair);
-    tp->abufn = malloc(sizeof(double) * 4 * (size_t)tp->max_npair);
     tp->dbuf = malloc(sizeof(double) * 4 * (size_t)tp->max_npair);
+    tp->gRt = malloc(sizeof(double) * (size_t)c_in);
+    tp->n_coeffs = npair_all;
     tp->t3 = malloc(sizeof(double) * (size_t)(2 * fh_eq_irreps_lmax(out) + 1) * c_in);
-    if (!tp->abuf || !tp->abufn || !tp->dbuf || !tp->t3) goto oom;
+    if (!tp->abuf || !tp->dbuf || !tp->gRt || !tp->t3) goto oom;
     if (kind == FH_EQ_TP_FULL) {
         size_t na = (size_t)max_nodes * tp->agg_dim * c_in;
         tp->agg = malloc(sizeof(double) * na);
@@ -179,7 +147,7 @@ void fh_eq_tp_free(fh_eq_tp *tp)
 {
     if (!tp) return;
     free(tp->paths), free(tp->pairs), free(tp->cg_m2), free(tp->cg_c);
-    free(tp->agg), free(tp->gagg), free(tp->by_m1), free(tp->abuf), free(tp->abufn), free(tp->dbuf), free(tp->t3);
+    free(tp->agg), free(tp->gagg), free(tp->by_m1), free(tp->abuf), free(tp->dbuf), free(tp->gRt), free(tp->t3);
     free(tp);
 }
 
@@ -324,8 +292,8 @@ EQ_INLINE void bwd_chunk4(int C, int c0, const tp_pair *pr, const int *ord, int 
     grv[0] = g0;
 }
 
-static int check_edges(const fh_eq_tp *tp, int n_nodes, int n_edges, const int *sender,
-                       const int *receiver, fh_err *err)
+int eq_tp_check_edges(const fh_eq_tp *tp, int n_nodes, int n_edges, const int *sender,
+                      const int *receiver, fh_err *err)
 {
     if (n_nodes < 0 || n_edges < 0)
         return fh_err_set(err, FH_EINPUT, "tensor product: negative sizes");
@@ -483,7 +451,7 @@ int fh_eq_tp_forward(fh_eq_tp *tp, const double *theta, int n_nodes, int n_edges
                      const int *sender, const int *receiver, const double *x, const double *Y,
                      const double *R, double *y, fh_err *err)
 {
-    int rc = check_edges(tp, n_nodes, n_edges, sender, receiver, err);
+    int rc = eq_tp_check_edges(tp, n_nodes, n_edges, sender, receiver, err);
     if (rc) return rc;
     if (tp->kind == FH_EQ_TP_CHANNELWISE) {
         memset(y, 0, sizeof(double) * (size_t)n_nodes * tp->dim_out * tp->c_out);
@@ -514,7 +482,7 @@ int fh_eq_tp_backward(fh_eq_tp *tp, const double *theta, int n_nodes, int n_edge
                       const double *R, const double *gy, double *gx, double *gY, double *gR,
                       double *gtheta, fh_err *err)
 {
-    int rc = check_edges(tp, n_nodes, n_edges, sender, receiver, err);
+    int rc = eq_tp_check_edges(tp, n_nodes, n_edges, sender, receiver, err);
     if (rc) return rc;
     if (tp->kind == FH_EQ_TP_CHANNELWISE) {
         tp_edges_backward(tp, n_edges, sender, receiver, x, Y, R, gy, tp->dim_out, gx, gY, gR);
@@ -532,215 +500,3 @@ int fh_eq_tp_backward(fh_eq_tp *tp, const double *theta, int n_nodes, int n_edge
     return FH_OK;
 }
 
-/* --- both directions of neighbour pairs, several reverse seeds at once ------------------------ */
-
-/* A of path P negated when l2 is odd: the reversed edge's harmonics Y(-u) = (-1)^l2 Y(u). */
-EQ_INLINE const double *pair_coefficients_reversed(const tp_path *P, const double *abuf,
-                                                  double *abufn)
-{
-    if (P->l2 % 2 == 0) return abuf;
-    for (int q = 0; q < P->npair; q++) eq_store(abufn + 4 * q, -eq_load(abuf + 4 * q));
-    return abufn;
-}
-
-FH_EQ_HOT static void tp_pairs_forward(fh_eq_tp *tp, int n_pairs, const int *pi, const int *pj,
-                                       const double *x, const double *Y, const double *R, double *y)
-{
-    const int C = tp->c_in, nw = fh_eq_tp_n_weights(tp), D = tp->dim_in, O = tp->dim_out;
-    double *abuf = tp->abuf, *abufn = tp->abufn;
-    for (int e = 0; e < n_pairs; e++) {
-        const double *xi_ = x + (long)pi[e] * D * C, *xj_ = x + (long)pj[e] * D * C;
-        double *yi_ = y + (long)pi[e] * O * C, *yj_ = y + (long)pj[e] * O * C;
-        const double *Ye = Y + (long)e * tp->nsh, *Re = R + (long)e * nw;
-        for (int p = 0; p < tp->n_paths; p++) {
-            const tp_path *P = &tp->paths[p];
-            const tp_pair *pr = tp->pairs + P->pair0;
-            const double *rv = Re + (long)p * C;
-            pair_coefficients(tp, P, Ye + P->sh_off, abuf);
-            const double *abr = pair_coefficients_reversed(P, abuf, abufn);
-            const double *xj = xj_ + (long)P->x_off * C, *xi = xi_ + (long)P->x_off * C;
-            double *yi = yi_ + (long)P->y_off * C, *yj = yj_ + (long)P->y_off * C;
-            int c0 = 0;
-            for (; c0 + 16 <= C; c0 += 16) {
-                fwd_chunk16(C, c0, pr, P->npair, abuf, xj, rv, 0.0, yi);
-                fwd_chunk16(C, c0, pr, P->npair, abr, xi, rv, 0.0, yj);
-            }
-            for (; c0 + 4 <= C; c0 += 4) {
-                fwd_chunk4(C, c0, pr, P->npair, abuf, xj, rv, 0.0, yi);
-                fwd_chunk4(C, c0, pr, P->npair, abr, xi, rv, 0.0, yj);
-            }
-            for (; c0 < C; c0++)
-                for (int q = 0; q < P->npair; q++) {
-                    yi[pr[q].m3 * C + c0] += rv[c0] * abuf[4 * q] * xj[pr[q].m1 * C + c0];
-                    yj[pr[q].m3 * C + c0] += rv[c0] * abr[4 * q] * xi[pr[q].m1 * C + c0];
-                }
-        }
-    }
-}
-
-/* One direction of one pair and path, channels c0 .. c0+16: as bwd_chunk16, and with dbuf also
- * dL/dA[q] += sum_c g[m3][c] r[c] sg x[m1][c] (4 lanes per pair, summed later), sg the sign of
- * the direction's harmonics. */
-EQ_INLINE void bwd2_chunk16(int C, int c0, const tp_pair *pr, const int *ord, int np,
-                            const double *ab, double sg, const double *gk, const double *xi,
-                            const double *rv, double *gxi, double *dbuf, eq_v4 *grv)
-{
-    eq_v4 r0 = eq_load(rv + c0), r1 = eq_load(rv + c0 + 4), r2 = eq_load(rv + c0 + 8),
-          r3 = eq_load(rv + c0 + 12), s = eq_set1(sg);
-    eq_v4 g0 = grv[0], g1 = grv[1], g2 = grv[2], g3 = grv[3];
-    int i = 0;
-    while (i < np) {
-        int m1 = pr[ord[i]].m1;
-        const double *xm = xi + m1 * C + c0;
-        eq_v4 x0 = eq_load(xm), x1 = eq_load(xm + 4), x2 = eq_load(xm + 8), x3 = eq_load(xm + 12);
-        eq_v4 xr0 = s * (x0 * r0), xr1 = s * (x1 * r1), xr2 = s * (x2 * r2), xr3 = s * (x3 * r3);
-        eq_v4 a0 = eq_set1(0), a1 = a0, a2 = a0, a3 = a0;
-        for (; i < np && pr[ord[i]].m1 == m1; i++) {
-            int q = ord[i];
-            eq_v4 a = eq_load(ab + 4 * q);
-            const double *gm = gk + pr[q].m3 * C + c0;
-            eq_v4 G0 = eq_load(gm), G1 = eq_load(gm + 4), G2 = eq_load(gm + 8), G3 = eq_load(gm + 12);
-            a0 += a * G0, a1 += a * G1, a2 += a * G2, a3 += a * G3;
-            if (dbuf) eq_store(dbuf + 4 * q, eq_load(dbuf + 4 * q) + ((G0 * xr0 + G1 * xr1) + (G2 * xr2 + G3 * xr3)));
-        }
-        if (gxi) {
-            double *gxm = gxi + m1 * C + c0;
-            eq_store(gxm, eq_load(gxm) + r0 * a0);
-            eq_store(gxm + 4, eq_load(gxm + 4) + r1 * a1);
-            eq_store(gxm + 8, eq_load(gxm + 8) + r2 * a2);
-            eq_store(gxm + 12, eq_load(gxm + 12) + r3 * a3);
-        }
-        g0 += x0 * a0, g1 += x1 * a1, g2 += x2 * a2, g3 += x3 * a3;
-    }
-    grv[0] = g0, grv[1] = g1, grv[2] = g2, grv[3] = g3;
-}
-
-EQ_INLINE void bwd2_chunk4(int C, int c0, const tp_pair *pr, const int *ord, int np,
-                           const double *ab, double sg, const double *gk, const double *xi,
-                           const double *rv, double *gxi, double *dbuf, eq_v4 *grv)
-{
-    eq_v4 r0 = eq_load(rv + c0), g0 = grv[0], s = eq_set1(sg);
-    int i = 0;
-    while (i < np) {
-        int m1 = pr[ord[i]].m1;
-        eq_v4 x0 = eq_load(xi + m1 * C + c0), xr0 = s * (x0 * r0), a0 = eq_set1(0);
-        for (; i < np && pr[ord[i]].m1 == m1; i++) {
-            int q = ord[i];
-            eq_v4 G0 = eq_load(gk + pr[q].m3 * C + c0);
-            a0 += eq_load(ab + 4 * q) * G0;
-            if (dbuf) eq_store(dbuf + 4 * q, eq_load(dbuf + 4 * q) + G0 * xr0);
-        }
-        if (gxi) eq_store(gxi + m1 * C + c0, eq_load(gxi + m1 * C + c0) + r0 * a0);
-        g0 += x0 * a0;
-    }
-    grv[0] = g0;
-}
-
-/* The remaining channels one at a time (dbuf lane 0). */
-static void bwd2_tail(int C, int c0, const tp_pair *pr, int np, const double *ab, double sg,
-                      const double *gk, const double *xi, const double *rv, double *gxi,
-                      double *dbuf, double *gRp)
-{
-    for (int c = c0; c < C; c++) {
-        double gsc = 0.0;
-        for (int q = 0; q < np; q++) {
-            double g = gk[pr[q].m3 * C + c], xv = xi[pr[q].m1 * C + c], acc = ab[4 * q] * g;
-            if (gxi) gxi[pr[q].m1 * C + c] += rv[c] * acc;
-            gsc += xv * acc;
-            if (dbuf) dbuf[4 * q] += g * (sg * (xv * rv[c]));
-        }
-        if (gRp) gRp[c] += gsc;
-    }
-}
-
-FH_EQ_HOT static void tp_pairs_backward(fh_eq_tp *tp, int n_pairs, const int *pi, const int *pj,
-                                        const double *x, const double *Y, const double *R,
-                                        int n_seeds, long n_nodes, const double *gy, double *gx,
-                                        double *gY, double *gR)
-{
-    const int C = tp->c_in, nw = fh_eq_tp_n_weights(tp), D = tp->dim_in, O = tp->dim_out;
-    const long sy = n_nodes * O * C, sx = n_nodes * D * C, sY = (long)n_pairs * tp->nsh,
-               sR = (long)n_pairs * nw;
-    double *abuf = tp->abuf, *abufn = tp->abufn, *dbuf = gY ? tp->dbuf : NULL;
-    for (int e = 0; e < n_pairs; e++) {
-        const int ia = pi[e], ja = pj[e];
-        const double *Ye = Y + (long)e * tp->nsh, *Re = R + (long)e * nw;
-        for (int p = 0; p < tp->n_paths; p++) {
-            const tp_path *P = &tp->paths[p];
-            const tp_pair *pr = tp->pairs + P->pair0;
-            const int *ord = tp->by_m1 + P->pair0;
-            const double *rv = Re + (long)p * C;
-            const double sg = P->l2 % 2 ? -1.0 : 1.0;
-            pair_coefficients(tp, P, Ye + P->sh_off, abuf);
-            const double *abr = pair_coefficients_reversed(P, abuf, abufn);
-            for (int s = 0; s < n_seeds; s++) {
-                const double *gys = gy + s * sy;
-                const double *gi = gys + ((long)ia * O + P->y_off) * C;   /* at i: from j */
-                const double *gj = gys + ((long)ja * O + P->y_off) * C;
-                const double *xi = x + ((long)ia * D + P->x_off) * C;
-                const double *xj = x + ((long)ja * D + P->x_off) * C;
-                double *gxi = gx ? gx + s * sx + ((long)ia * D + P->x_off) * C : NULL;
-                double *gxj = gx ? gx + s * sx + ((long)ja * D + P->x_off) * C : NULL;
-                double *gRp = gR ? gR + s * sR + (long)e * nw + (long)p * C : NULL;
-                if (dbuf) memset(dbuf, 0, sizeof(double) * 4 * (size_t)P->npair);
-                int c0 = 0;
-                for (; c0 + 16 <= C; c0 += 16) {
-                    eq_v4 grv[4] = {eq_set1(0), eq_set1(0), eq_set1(0), eq_set1(0)};
-                    bwd2_chunk16(C, c0, pr, ord, P->npair, abuf, 1.0, gi, xj, rv, gxj, dbuf, grv);
-                    bwd2_chunk16(C, c0, pr, ord, P->npair, abr, sg, gj, xi, rv, gxi, dbuf, grv);
-                    if (gRp)
-                        for (int k = 0; k < 4; k++)
-                            eq_store(gRp + c0 + 4 * k, eq_load(gRp + c0 + 4 * k) + grv[k]);
-                }
-                for (; c0 + 4 <= C; c0 += 4) {
-                    eq_v4 grv[1] = {eq_set1(0)};
-                    bwd2_chunk4(C, c0, pr, ord, P->npair, abuf, 1.0, gi, xj, rv, gxj, dbuf, grv);
-                    bwd2_chunk4(C, c0, pr, ord, P->npair, abr, sg, gj, xi, rv, gxi, dbuf, grv);
-                    if (gRp) eq_store(gRp + c0, eq_load(gRp + c0) + grv[0]);
-                }
-                if (c0 < C) {
-                    bwd2_tail(C, c0, pr, P->npair, abuf, 1.0, gi, xj, rv, gxj, dbuf, gRp);
-                    bwd2_tail(C, c0, pr, P->npair, abr, sg, gj, xi, rv, gxi, dbuf, gRp);
-                }
-                if (dbuf) {
-                    double *gsh = gY + s * sY + (long)e * tp->nsh + P->sh_off;
-                    for (int q = 0; q < P->npair; q++) {
-                        double ga = eq_hsum(eq_load(dbuf + 4 * q));
-                        for (int t = pr[q].e0; t < pr[q].e0 + pr[q].ne; t++)
-                            gsh[tp->cg_m2[t]] += tp->cg_c[t] * ga;
-                    }
-                }
-            }
-        }
-    }
-}
-
-static int check_pairs(const fh_eq_tp *tp, int n_nodes, int n_pairs, const int *pi, const int *pj,
-                       fh_err *err)
-{
-    if (tp->kind != FH_EQ_TP_CHANNELWISE)
-        return fh_err_set(err, FH_EINPUT, "tensor product: pair form needs the channelwise kind");
-    return check_edges(tp, n_nodes, n_pairs, pi, pj, err);
-}
-
-int fh_eq_tp_forward_pairs(fh_eq_tp *tp, int n_nodes, int n_pairs, const int *pi, const int *pj,
-                           const double *x, const double *Y, const double *R, double *y,
-                           fh_err *err)
-{
-    int rc = check_pairs(tp, n_nodes, n_pairs, pi, pj, err);
-    if (rc) return rc;
-    memset(y, 0, sizeof(double) * (size_t)n_nodes * tp->dim_out * tp->c_out);
-    tp_pairs_forward(tp, n_pairs, pi, pj, x, Y, R, y);
-    return FH_OK;
-}
-
-int fh_eq_tp_backward_pairs(fh_eq_tp *tp, int n_nodes, int n_pairs, const int *pi, const int *pj,
-                            const double *x, const double *Y, const double *R, int n_seeds,
-                            const double *gy, double *gx, double *gY, double *gR, fh_err *err)
-{
-    int rc = check_pairs(tp, n_nodes, n_pairs, pi, pj, err);
-    if (rc) return rc;
-    if (n_seeds < 1) return fh_err_set(err, FH_EINPUT, "tensor product: %d seeds", n_seeds);
-    tp_pairs_backward(tp, n_pairs, pi, pj, x, Y, R, n_seeds, n_nodes, gy, gx, gY, gR);
-    return FH_OK;
-}

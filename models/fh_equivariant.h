@@ -200,19 +200,26 @@ int fh_eq_tp_backward(fh_eq_tp *tp, const double *theta, int n_nodes, int n_edge
                       const int *sender, const int *receiver, const double *x, const double *Y,
                       const double *R, const double *gy, double *gx, double *gY, double *gR,
                       double *gtheta, fh_err *err);
-/* Channelwise kind, undirected neighbour pairs (i = pi[p], j = pj[p]): both messages of each pair,
- * j -> i with Y[p] = Y(r_j - r_i) and i -> j with Y(r_i - r_j) = (-1)^l Y[p], the same radial
- * weights R[p]; the same as two fh_eq_tp_forward calls with the edges each way, at the cost of
- * about one and a half. The backward takes n_seeds independent output gradients at once, gy
- * [n_seeds][n_nodes][dim_out][c], and gives each its gx [n_seeds][n_nodes][dim_in][c],
- * gY [n_seeds][n_pairs][nsh] (w.r.t. Y[p], both directions) and gR [n_seeds][n_pairs][n_weights]
- * (all +=; gx, gY, gR may be NULL). */
-int fh_eq_tp_forward_pairs(fh_eq_tp *tp, int n_nodes, int n_pairs, const int *pi, const int *pj,
-                           const double *x, const double *Y, const double *R, double *y,
-                           fh_err *err);
+/* Pair form (channelwise kind only; models/eq_tp_pairs.c): undirected neighbour pairs p with
+ * i = pi[p], j = pj[p] and u_p = r_j - r_i. Both messages of each pair, j -> i with Y(u_p) and
+ * i -> j with Y(-u_p) = (-1)^l Y(u_p), with the same radial weights R[p]: the same as two
+ * fh_eq_tp_forward calls with the edges each way. The harmonics enter through their CG
+ * contractions A [n_pairs][fh_eq_tp_n_coeffs], from fh_eq_tp_coeffs(Y [n_pairs][nsh] of u_p),
+ * which depend on the geometry only (compute once, use for every pass). The backward takes
+ * n_seeds independent output gradients at once, gy [n_seeds][n_nodes][dim_out][c], and gives each
+ * its gx [n_seeds][n_nodes][dim_in][c], gY [n_seeds][n_pairs][nsh] (w.r.t. Y(u_p), both
+ * directions), gR [n_seeds][n_pairs][n_weights] and, given dR = dR/d|u| [n_pairs][n_weights],
+ * gr [n_seeds][n_pairs] = sum_w gR dR, the gradient through the pair's length without storing gR
+ * (all +=; any of them may be NULL). */
+int fh_eq_tp_n_coeffs(const fh_eq_tp *tp);
+void fh_eq_tp_coeffs(const fh_eq_tp *tp, int n_pairs, const double *Y, double *A);
+int fh_eq_tp_forward_pairs(const fh_eq_tp *tp, int n_nodes, int n_pairs, const int *pi,
+                           const int *pj, const double *x, const double *A, const double *R,
+                           double *y, fh_err *err);
 int fh_eq_tp_backward_pairs(fh_eq_tp *tp, int n_nodes, int n_pairs, const int *pi, const int *pj,
-                            const double *x, const double *Y, const double *R, int n_seeds,
-                            const double *gy, double *gx, double *gY, double *gR, fh_err *err);
+                            const double *x, const double *A, const double *R, const double *dR,
+                            int n_seeds, const double *gy, double *gx, double *gY, double *gR,
+                            double *gr, fh_err *err);
 /* Floating-point operations of a forward (backward = 0) or of a backward pass with all gradients
  * (backward = 1), as performed by the kernels (for benchmarks). */
 double fh_eq_tp_flops(const fh_eq_tp *tp, int n_nodes, int n_edges, int backward);
@@ -274,19 +281,6 @@ fh_eq_fusion *fh_eq_fusion_alloc(const fh_eq_cg *cg, const fh_eq_irreps *in, int
                                  int l_hidden, int n_types, int max_nodes, fh_err *err);
 void fh_eq_fusion_free(fh_eq_fusion *f);
 size_t fh_eq_fusion_n_params(const fh_eq_fusion *f);
-/* Channelwise kind, undirected neighbour pairs (i = pi[p], j = pj[p]): both messages of each pair,
- * j -> i with Y[p] = Y(r_j - r_i) and i -> j with Y(r_i - r_j) = (-1)^l Y[p], the same radial
- * weights R[p]; the same as two fh_eq_tp_forward calls with the edges each way, at the cost of
- * about one and a half. The backward takes n_seeds independent output gradients at once, gy
- * [n_seeds][n_nodes][dim_out][c], and gives each its gx [n_seeds][n_nodes][dim_in][c],
- * gY [n_seeds][n_pairs][nsh] (w.r.t. Y[p], both directions) and gR [n_seeds][n_pairs][n_weights]
- * (all +=; gx, gY, gR may be NULL). */
-int fh_eq_tp_forward_pairs(fh_eq_tp *tp, int n_nodes, int n_pairs, const int *pi, const int *pj,
-                           const double *x, const double *Y, const double *R, double *y,
-                           fh_err *err);
-int fh_eq_tp_backward_pairs(fh_eq_tp *tp, int n_nodes, int n_pairs, const int *pi, const int *pj,
-                            const double *x, const double *Y, const double *R, int n_seeds,
-                            const double *gy, double *gx, double *gY, double *gR, fh_err *err);
 /* Floating-point operations of a forward (backward = 0) or of a backward pass with all gradients
  * (backward = 1) over n atoms, as performed by the kernels (for benchmarks). */
 double fh_eq_fusion_flops(const fh_eq_fusion *f, int n, int backward);

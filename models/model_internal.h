@@ -99,6 +99,7 @@ typedef struct {
     /* intermediates of the last forward, [cap_atoms][...][C] */
     double *xu, *m, *a, *p;
     double *R, *tR;              /* [cap_pairs][nw] radial weights and d/dr */
+    double *A;                   /* [cap_pairs][n_coeffs] CG-contracted harmonics (fh_eq_tp_coeffs) */
 } model_layer;
 
 /* Sign patterns of the states (bit s set: state s flipped; state 0 never): the sign of pair

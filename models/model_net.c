@@ -41,6 +41,10 @@ struct fh_model_ws {
     double stat_p[FH_MODEL_MAX_LAYERS], stat_np[FH_MODEL_MAX_LAYERS];
     /* last forward */
     int natoms, npairs, tangents, have_forward;
+    /* the pairs and edge features (u, r, Y, dY if edges_tangents, each layer's A) are those of
+     * x_edges while edges_valid: a forward at the same geometry reuses them */
+    double *x_edges;
+    int edges_valid, edges_tangents;
     int *type, *pi, *pj;
     double *h[FH_MODEL_MAX_LAYERS + 1];  /* layer inputs/outputs [cap_atoms][dim][C] */
     double *tmp_h;
@@ -83,11 +87,13 @@ static void free_bufs(fh_model_ws *ws)
     }
     for (int t = 0; t < ws->T; t++) {
         model_layer *L = &ws->L[t];
-        free(L->xu), free(L->m), free(L->a), free(L->p), free(L->R), free(L->tR);
-        L->xu = L->m = L->a = L->p = L->R = L->tR = NULL;
+        free(L->xu), free(L->m), free(L->a), free(L->p), free(L->R), free(L->tR), free(L->A);
+        L->xu = L->m = L->a = L->p = L->R = L->tR = L->A = NULL;
     }
-    free(ws->type), free(ws->pi), free(ws->pj);
+    free(ws->type), free(ws->pi), free(ws->pj), free(ws->x_edges);
     ws->type = ws->pi = ws->pj = NULL;
+    ws->x_edges = NULL;
+    ws->edges_valid = 0;
 }
 
 void fh_model_ws_free(fh_model_ws *ws)
@@ -137,6 +143,7 @@ static int alloc_bufs(fh_model_ws *ws, fh_err *err)
         L->a = dalloc(A * L->dim_msg * C, &ok);
         L->p = dalloc(A * ws->dimH * C, &ok);
         L->R = dalloc(Pr * L->nw, &ok);
+        L->A = dalloc(Pr * fh_eq_tp_n_coeffs(L->tp), &ok);
         L->tR = dalloc(Pr * L->nw, &ok);
     }
     ws->tmp_h = dalloc(A * ws->dimH * C, &ok);
@@ -173,6 +180,7 @@ static int alloc_bufs(fh_model_ws *ws, fh_err *err)
     ws->gr = dalloc(Pr, &ok);
     ws->gu = dalloc(Pr * 3, &ok);
     ws->type = malloc(sizeof(int) * A);
+    ws->x_edges = dalloc(A * 3, &ok);
     ws->pi = malloc(sizeof(int) * (Pr ? Pr : 1));
     ws->pj = malloc(sizeof(int) * (Pr ? Pr : 1));
     if (!ok || !ws->type || !ws->pi || !ws->pj) {
@@ -575,6 +583,9 @@ static double out_offset(const fh_model *m, int s, int type)
     return m->norm.e0[(size_t)type * m->hp.nstates + s] + m->norm.shift[s];
 }
 
+static int forward_layers(fh_model_ws *ws, const fh_model *m, const double *theta, int tangents,
+                          double *energy, double *hcoup, fh_err *err);
+
 int fh_model_forward(fh_model_ws *ws, const fh_model *m, const double *theta, int natoms,
                      const int *type, const double *x, int flags, double *energy, double *hcoup,
                      fh_err *err)
@@ -588,7 +599,14 @@ int fh_model_forward(fh_model_ws *ws, const fh_model *m, const double *theta, in
         if (type[a] < 0 || type[a] >= ws->nt)
             return fh_err_set(err, FH_EINPUT, "model: atom %d has type %d (model knows %d elements)",
                               a + 1, type[a], ws->nt);
-    /* 1. neighbour pairs */
+    /* 1. neighbour pairs and edge features, unless this is the geometry of the last forward (the
+     * committee members, one after another) */
+    const int tangents = (flags & FH_MODEL_TANGENTS) != 0;
+    if (ws->edges_valid && natoms == ws->natoms && (ws->edges_tangents || !tangents) &&
+        !memcmp(x, ws->x_edges, sizeof(double) * 3 * natoms) &&
+        !memcmp(type, ws->type, sizeof(int) * natoms))
+        return forward_layers(ws, m, theta, tangents, energy, hcoup, err);
+    ws->edges_valid = 0;
     const double rc2 = ws->hp.r_cut * ws->hp.r_cut;
     int np = 0;
     for (int i = 0; i < natoms; i++)
@@ -613,14 +631,24 @@ int fh_model_forward(fh_model_ws *ws, const fh_model *m, const double *theta, in
             np++;
         }
     ws->natoms = natoms, ws->npairs = np;
-    ws->tangents = (flags & FH_MODEL_TANGENTS) != 0;
-    ws->radial_tabulated = 0;
     memcpy(ws->type, type, sizeof(int) * natoms);
-    const int C = ws->C, N = ws->N, P = ws->P, lmax = ws->hp.lmax;
-    const int *tp = ws->nt > 1 ? ws->type : NULL;
+    fh_eq_sph(ws->hp.lmax, np, ws->u, ws->Y, tangents ? ws->dY : NULL);
+    for (int t = 0; t < ws->T; t++) fh_eq_tp_coeffs(ws->L[t].tp, np, ws->Y, ws->L[t].A);
+    memcpy(ws->x_edges, x, sizeof(double) * 3 * natoms);
+    ws->edges_tangents = tangents;
+    ws->edges_valid = 1;
+    return forward_layers(ws, m, theta, tangents, energy, hcoup, err);
+}
 
-    /* 2. edge features */
-    fh_eq_sph(lmax, np, ws->u, ws->Y, ws->tangents ? ws->dY : NULL);
+/* The layers, readouts and outputs of fh_model_forward, on the pairs and edge features in ws. */
+static int forward_layers(fh_model_ws *ws, const fh_model *m, const double *theta, int tangents,
+                          double *energy, double *hcoup, fh_err *err)
+{
+    const int natoms = ws->natoms, np = ws->npairs, C = ws->C, N = ws->N, P = ws->P;
+    const int *type = ws->type, *tp = ws->nt > 1 ? ws->type : NULL;
+    int rc;
+    ws->tangents = tangents;
+    ws->radial_tabulated = 0;
     int have_basis = 0;   /* the radial basis is needed only where no table is used */
 
     /* 3. embedding */
@@ -648,7 +676,7 @@ int fh_model_forward(fh_model_ws *ws, const fh_model *m, const double *theta, in
             if (rc) return rc;
         }
         fh_eq_linear_forward(L->lin_up, theta + L->o_up, natoms, NULL, hin, L->xu);
-        rc = fh_eq_tp_forward_pairs(L->tp, natoms, np, ws->pi, ws->pj, L->xu, ws->Y, L->R, L->m, err);
+        rc = fh_eq_tp_forward_pairs(L->tp, natoms, np, ws->pi, ws->pj, L->xu, L->A, L->R, L->m, err);
         if (rc) return rc;
         size_t nm = (size_t)natoms * L->dim_msg * C;
         for (size_t i = 0; i < nm; i++) L->m[i] *= inv_nb;
@@ -857,21 +885,15 @@ int fh_model_backward(fh_model_ws *ws, const fh_model *m, const double *theta, c
         for (size_t i = 0; i < (size_t)n * L->dim_msg * C; i++) ws->gm[i] *= inv_nb;
         /* m = TP(j -> i) + TP(i -> j) */
         memset(ws->gxu, 0, sizeof(double) * n * L->dim_in * C);
-        memset(ws->gR, 0, sizeof(double) * np * L->nw);
+        if (gtheta) memset(ws->gR, 0, sizeof(double) * np * L->nw);
         double *gxu = need_gin ? ws->gxu : NULL;
-        rc = fh_eq_tp_backward_pairs(L->tp, n, np, ws->pi, ws->pj, L->xu, ws->Y, L->R, 1, ws->gm,
-                                     gxu, gx ? ws->gY : NULL, ws->gR, err);
+        rc = fh_eq_tp_backward_pairs(L->tp, n, np, ws->pi, ws->pj, L->xu, L->A, L->R,
+                                     gx ? L->tR : NULL, 1, ws->gm, gxu, gx ? ws->gY : NULL,
+                                     gtheta ? ws->gR : NULL, gx ? ws->gr : NULL, err);
         if (rc) return rc;
         if (need_gin)
             fh_eq_linear_backward(L->lin_up, theta + L->o_up, n, NULL, hin, ws->gxu, gprev,
                                   gtheta ? gtheta + L->o_up : NULL);
-        if (gx)
-            for (int p = 0; p < np; p++) {
-                const double *g = ws->gR + (size_t)p * L->nw, *d = L->tR + (size_t)p * L->nw;
-                double s = 0.0;
-                for (int w = 0; w < L->nw; w++) s += g[w] * d[w];
-                ws->gr[p] += s;
-            }
         if (gtheta) model_mlp_backward(&L->mlp, theta + L->o_mlp, ws->gR, gtheta + L->o_mlp);
         double *sw = gcur;
         gcur = gprev, gprev = sw;

@@ -1,6 +1,7 @@
 /* The tensor product's pair form (fh_eq_tp_forward_pairs / fh_eq_tp_backward_pairs) against the
  * directed form it replaces in the network: both messages of each undirected pair as two
- * fh_eq_tp_forward calls (edges j -> i with Y(u), i -> j with Y(-u)), and the reverse pass with
+ * fh_eq_tp_forward calls (edges j -> i with Y(u), i -> j with Y(-u)), the harmonics entering the
+ * pair form through their CG contractions (fh_eq_tp_coeffs), and the reverse pass with
  * several seeds against one pair of fh_eq_tp_backward calls per seed (whose gradients
  * test_eq_grad checks against finite differences). Channel counts cover the 16-wide kernel, the
  * 4-wide one and the one-channel tail. */
@@ -50,7 +51,7 @@ static void check_channels(const char *in_s, int c, int lsh)
     fh_eq_tp *tp = fh_eq_tp_alloc(cg, FH_EQ_TP_CHANNELWISE, &in, c, lsh, &out, c, NAT, &err);
     cr_assert_not_null(tp, "%s", err.msg);
     pairs g;
-    make_pairs(&g, 3.0);
+    make_pairs(&g, 4.0);
     cr_assert(g.np > 8, "%d pairs", g.np);
     const int S = 3, din = fh_eq_irreps_dim(&in), dout = fh_eq_irreps_dim(&out);
     const int nsh = fh_eq_sph_dim(lsh), nw = fh_eq_tp_n_weights(tp);
@@ -63,9 +64,11 @@ static void check_channels(const char *in_s, int c, int lsh)
     eqt_fill(x, nx, 1.0), eqt_fill(R, nR, 1.0), eqt_fill(gy, S * ny, 1.0);
     fh_eq_sph(lsh, g.np, g.u, Y, NULL);
     reverse_harmonics(lsh, g.np, Y, Yr);
+    double *A = malloc(sizeof(double) * g.np * fh_eq_tp_n_coeffs(tp));
+    fh_eq_tp_coeffs(tp, g.np, Y, A);
 
     /* forward */
-    cr_assert_eq(fh_eq_tp_forward_pairs(tp, NAT, g.np, g.pi, g.pj, x, Y, R, y, &err), FH_OK, "%s", err.msg);
+    cr_assert_eq(fh_eq_tp_forward_pairs(tp, NAT, g.np, g.pi, g.pj, x, A, R, y, &err), FH_OK, "%s", err.msg);
     fh_eq_tp_forward(tp, NULL, NAT, g.np, g.pj, g.pi, x, Y, R, y1, &err);
     fh_eq_tp_forward(tp, NULL, NAT, g.np, g.pi, g.pj, x, Yr, R, y2, &err);
     for (size_t k = 0; k < ny; k++) y1[k] += y2[k];
@@ -77,7 +80,7 @@ static void check_channels(const char *in_s, int c, int lsh)
     double *gR = calloc(S * nR, sizeof(double)), *gx1 = calloc(S * nx, sizeof(double));
     double *gY1 = calloc(S * nY, sizeof(double)), *gR1 = calloc(S * nR, sizeof(double));
     double *gYr = malloc(sizeof(double) * nY);
-    cr_assert_eq(fh_eq_tp_backward_pairs(tp, NAT, g.np, g.pi, g.pj, x, Y, R, S, gy, gx, gY, gR, &err),
+    cr_assert_eq(fh_eq_tp_backward_pairs(tp, NAT, g.np, g.pi, g.pj, x, A, R, NULL, S, gy, gx, gY, gR, NULL, &err),
                  FH_OK, "%s", err.msg);
     for (int s = 0; s < S; s++) {
         memset(gYr, 0, sizeof(double) * nY);
@@ -96,13 +99,27 @@ static void check_channels(const char *in_s, int c, int lsh)
 
     /* each output alone, the others NULL; gradients accumulate (+=) */
     double *gYa = calloc(S * nY, sizeof(double)), *gRa = calloc(S * nR, sizeof(double));
-    fh_eq_tp_backward_pairs(tp, NAT, g.np, g.pi, g.pj, x, Y, R, S, gy, NULL, gYa, NULL, &err);
-    fh_eq_tp_backward_pairs(tp, NAT, g.np, g.pi, g.pj, x, Y, R, S, gy, NULL, gYa, NULL, &err);
+    fh_eq_tp_backward_pairs(tp, NAT, g.np, g.pi, g.pj, x, A, R, NULL, S, gy, NULL, gYa, NULL, NULL, &err);
+    fh_eq_tp_backward_pairs(tp, NAT, g.np, g.pi, g.pj, x, A, R, NULL, S, gy, NULL, gYa, NULL, NULL, &err);
     for (size_t k = 0; k < S * nY; k++) gYa[k] *= 0.5;
-    fh_eq_tp_backward_pairs(tp, NAT, g.np, g.pi, g.pj, x, Y, R, S, gy, NULL, NULL, gRa, &err);
+    fh_eq_tp_backward_pairs(tp, NAT, g.np, g.pi, g.pj, x, A, R, NULL, S, gy, NULL, NULL, gRa, NULL, &err);
     cr_assert(eqt_rel_err(gYa, gY1, S * nY) < 1e-13 && eqt_rel_err(gRa, gR1, S * nR) < 1e-13);
 
-    free(x), free(Y), free(Yr), free(R), free(y), free(y1), free(y2), free(gy), free(gx), free(gY);
+    /* gr = sum_w gR dR, alone and beside gR (then gR as before) */
+    double *dR = malloc(sizeof(double) * nR), *gr = calloc((size_t)S * g.np, sizeof(double));
+    double *gr1 = calloc((size_t)S * g.np, sizeof(double)), *gRb = calloc(S * nR, sizeof(double));
+    eqt_fill(dR, nR, 1.0);
+    for (int s = 0; s < S; s++)
+        for (int p = 0; p < g.np; p++)
+            gr1[s * g.np + p] = eqt_dot(gR1 + s * nR + (size_t)p * nw, dR + (size_t)p * nw, nw);
+    fh_eq_tp_backward_pairs(tp, NAT, g.np, g.pi, g.pj, x, A, R, dR, S, gy, NULL, NULL, NULL, gr, &err);
+    cr_assert(eqt_rel_err(gr, gr1, (size_t)S * g.np) < 1e-13);
+    memset(gr, 0, sizeof(double) * S * g.np);
+    fh_eq_tp_backward_pairs(tp, NAT, g.np, g.pi, g.pj, x, A, R, dR, S, gy, NULL, NULL, gRb, gr, &err);
+    cr_assert(eqt_rel_err(gr, gr1, (size_t)S * g.np) < 1e-13 && eqt_rel_err(gRb, gR1, S * nR) < 1e-13);
+    free(dR), free(gr), free(gr1), free(gRb);
+
+    free(x), free(Y), free(Yr), free(A), free(R), free(y), free(y1), free(y2), free(gy), free(gx), free(gY);
     free(gR), free(gx1), free(gY1), free(gR1), free(gYr), free(gYa), free(gRa);
     fh_eq_tp_free(tp);
     fh_eq_cg_free(cg);
@@ -135,9 +152,9 @@ Test(eq_tp_pairs, rejects_full_kind_and_no_seeds)
     cr_assert(full && cw);
     int pi[1] = {0}, pj[1] = {1};
     double x[3 * 4 * 4] = {0}, Y[4] = {1, 0, 0, 1}, R[64] = {0}, y[3 * 4 * 4];
-    cr_assert_eq(fh_eq_tp_forward_pairs(full, 3, 1, pi, pj, x, Y, R, y, &err), FH_EINPUT);
+    cr_assert_eq(fh_eq_tp_forward_pairs(full, 3, 1, pi, pj, x, Y, R, y, &err), FH_EINPUT);   /* Y: any A */
     cr_assert(strstr(err.msg, "channelwise"), "%s", err.msg);
-    cr_assert_eq(fh_eq_tp_backward_pairs(cw, 3, 1, pi, pj, x, Y, R, 0, y, NULL, NULL, NULL, &err), FH_EINPUT);
+    cr_assert_eq(fh_eq_tp_backward_pairs(cw, 3, 1, pi, pj, x, Y, R, NULL, 0, y, NULL, NULL, NULL, NULL, &err), FH_EINPUT);
     cr_assert(strstr(err.msg, "seeds"), "%s", err.msg);
     pj[0] = 3;   /* outside 0..2 */
     cr_assert_eq(fh_eq_tp_forward_pairs(cw, 3, 1, pi, pj, x, Y, R, y, &err), FH_EINPUT);

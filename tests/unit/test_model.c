@@ -458,3 +458,42 @@ Test(model, bad_input_is_reported)
                  "position gradients without tangents must be refused");
     teardown(&c);
 }
+
+/* A forward at the geometry of the previous one reuses its pairs and edge features (the committee
+ * members of one prediction): whatever came before (another geometry, no tangents, other types,
+ * other weights), the results are bitwise those of a fresh workspace. */
+Test(model, same_geometry_reuses_edge_features)
+{
+    ctx c, f;
+    setup(&c, 2, 16);
+    setup(&f, 2, 16);   /* the same model and molecule; f->ws is used once per comparison */
+    const size_t n3 = 3 * NAT;
+    double E[2], G[2 * 3 * NAT], h[3 * NAT], E0[2], G0[2 * 3 * NAT], h0[3 * NAT];
+    double xo[3 * NAT];
+    for (size_t k = 0; k < n3; k++) xo[k] = c.x[k] + 0.05 * tm_normal();
+    int types2[NAT];
+    memcpy(types2, c.type, sizeof types2);
+    int t = types2[0];
+    types2[0] = types2[4], types2[4] = t;   /* C <-> O: same positions, other elements */
+    for (int trial = 0; trial < 4; trial++) {
+        const int *ty = trial == 2 ? types2 : c.type;
+        if (trial == 0) eval(&c, c.x, E, h, 0);                  /* no tangents at this geometry */
+        if (trial == 1) full(&c, xo, c.type, E, G, h);           /* another geometry */
+        if (trial == 2) full(&c, c.x, c.type, E, G, h);          /* other types next */
+        if (trial == 3) {                                        /* other weights next */
+            full(&c, c.x, c.type, E, G, h);
+            for (size_t i = 0; i < fh_model_n_params(c.m); i += 7) c.theta[i] *= 1.01;
+        }
+        full(&c, c.x, ty, E, G, h);
+        fh_err err = {0};
+        fh_model_ws_free(f.ws);
+        f.ws = fh_model_ws_alloc(f.m, &err);
+        cr_assert_not_null(f.ws, "%s", err.msg);
+        if (trial == 3) memcpy(f.theta, c.theta, sizeof(double) * fh_model_n_params(c.m));
+        full(&f, c.x, ty, E0, G0, h0);
+        cr_assert(!memcmp(E, E0, sizeof E) && !memcmp(G, G0, sizeof G) && !memcmp(h, h0, sizeof h),
+                  "trial %d: reused edge features give other results", trial);
+    }
+    teardown(&c);
+    teardown(&f);
+}

@@ -1,0 +1,48 @@
+/* Private layout of the tensor product (models/eq_tp.c, the directed edge form, and
+ * models/eq_tp_pairs.c, the pair form): its paths and the sparse (m3, m1) pairs of each, with the
+ * CG entries that make A[m3][m1] = sum_m2 CG[m1 m2 m3] Y_l2,m2 (see eq_tp.c). */
+#ifndef FH_EQ_TP_INTERNAL_H
+#define FH_EQ_TP_INTERNAL_H
+
+#include "fh_equivariant.h"
+
+typedef struct {
+    int in_block, l1, l2, out_block, l3;
+    int x_off;       /* m offset of the input block */
+    int y_off;       /* m offset of the output: block k (channelwise) or the path's rows (full) */
+    int sh_off;      /* l2 * l2: offset of Y_l2 in an edge's harmonics */
+    int pair0, npair;
+} tp_path;
+
+typedef struct {
+    int m3, m1;
+    int e0, ne;      /* entries e0 .. e0+ne-1 of cg_m2 / cg_c */
+} tp_pair;
+
+struct fh_eq_tp {
+    fh_eq_tp_kind kind;
+    fh_eq_irreps in, out;
+    int c_in, c_out, lmax_sh, nsh, dim_in, dim_out, max_nodes;
+    int n_paths;
+    tp_path *paths;
+    tp_pair *pairs;
+    int *cg_m2;
+    double *cg_c;
+    int agg_dim;         /* full: rows per node of the per-path buffer */
+    double *agg, *gagg;  /* full: [max_nodes][agg_dim][c_in] */
+    int *by_m1;          /* per path, local pair indices ordered by m1 (for the backward pass) */
+    int max_npair;
+    double *abuf;        /* scratch: A of each pair of a path, broadcast to 4 lanes */
+    double *t3;          /* scratch [(2 lmax_out + 1) c_in] */
+    double *dbuf;        /* pair form: dL/dA of each pair of a path, 4 lanes */
+    double *gRt;         /* pair form: one path's R gradient [c_in] */
+    int n_coeffs;        /* pair form: A values per edge, all paths (= pairs in total) */
+    double flops_edge, flops_edge_bwd;   /* per edge, forward and backward */
+    double flops_node;                   /* full: per node mixing, forward */
+};
+
+/* Sizes and node indices of an edge list, checked before any kernel runs. */
+int eq_tp_check_edges(const fh_eq_tp *tp, int n_nodes, int n_edges, const int *sender,
+                      const int *receiver, fh_err *err);
+
+#endif
