@@ -57,6 +57,7 @@ typedef struct {
     fus_path *paths;
     size_t w_off, m_off;     /* offsets of path weights and mixing matrices in theta */
     double *z, *h, *gh, *gz; /* [max_atoms][dim][C] */
+    unsigned char *active;   /* backward: path q's gradient is not exactly zero */
 } fus_node;
 
 struct fh_eq_fusion {
@@ -112,7 +113,7 @@ static void fusion_free_bufs(fh_eq_fusion *f)
     for (int n = 0; n < FH_EQ_FUSION_MAX_NODES; n++) {
         for (int q = 0; q < f->node[n].n_paths && f->node[n].paths; q++)
             free(f->node[n].paths[q].by_m3);   /* one allocation holds all three lists */
-        free(f->node[n].paths);
+        free(f->node[n].paths), free(f->node[n].active);
         free(f->node[n].z), free(f->node[n].h), free(f->node[n].gh), free(f->node[n].gz);
     }
     free(f->gt);
@@ -221,7 +222,8 @@ fh_eq_fusion *fh_eq_fusion_alloc(const fh_eq_cg *cg, const fh_eq_irreps *in, int
                     }
             if (pass == 0) {
                 nd->paths = calloc((size_t)(np ? np : 1), sizeof(fus_path));
-                if (!nd->paths) {
+                nd->active = malloc((size_t)(np ? np : 1));
+                if (!nd->paths || !nd->active) {
                     fh_err_set(err, FH_EFAIL, "fusion block: out of memory");
                     fh_eq_fusion_free(f);
                     return NULL;
@@ -510,12 +512,12 @@ FH_EQ_HOT static void node_forward_atoms(const fh_eq_fusion *f, const fus_node *
 }
 
 /* Reverse of node_forward_atoms: from gz, accumulate into gha, ghb (may be the same array) and
- * the path weights' gradient. */
+ * the path weights' gradient; paths with active[q] = 0 (their gz block is zero) are skipped. */
 FH_EQ_HOT static void node_backward_atoms(const fh_eq_fusion *f, const fus_node *nd,
                                           const double *theta, int n, const int *type,
                                           const double *ha, int dima, const double *hb, int dimb,
                                           const double *gz, double *gha, double *ghb,
-                                          double *gtheta)
+                                          double *gtheta, const unsigned char *active)
 {
     const int C = f->c;
     double *gt = f->gt;
@@ -527,6 +529,7 @@ FH_EQ_HOT static void node_backward_atoms(const fh_eq_fusion *f, const fus_node 
         const double *w = theta + nd->w_off + (size_t)t * nd->n_paths * C;
         double *gw = gtheta ? gtheta + nd->w_off + (size_t)t * nd->n_paths * C : NULL;
         for (int q = 0; q < nd->n_paths; q++) {
+            if (!active[q]) continue;
             const fus_path *P = &nd->paths[q];
             const double *wq = w + (long)q * C, *ai = a + (long)P->a_off * C;
             const double *bj = b + (long)P->b_off * C, *gk = gza + (long)P->z_off * C;
@@ -629,13 +632,32 @@ int fh_eq_fusion_backward(fh_eq_fusion *f, const double *theta, int n, const int
     if (f->n_types == 1) type = NULL;
     for (int q = 0; q < f->n_nodes; q++)
         memset(f->node[q].gh, 0, sizeof(double) * (size_t)n * f->node[q].dim * C);
+    /* Which node blocks receive a gradient that is not exactly zero: an output block whose gy is
+     * all zero (a reverse pass for energies only leaves the vector outputs of the last layer
+     * without a gradient) passes nothing down, and the couplings that only feed it are skipped. */
+    unsigned char nz[FH_EQ_FUSION_MAX_NODES][FH_EQ_MAX_BLOCKS] = {{0}};
+    unsigned char out_nz[FH_EQ_MAX_BLOCKS];
+    for (int k = 0; k < f->out.n; k++) {
+        long yoff = (long)fh_eq_irreps_offset(&f->out, k) * C, len = (2L * f->out.l[k] + 1) * C;
+        out_nz[k] = 0;
+        for (int a = 0; a < n && !out_nz[k]; a++) {
+            const double *ga = gy + (long)a * f->dim_out * C + yoff;
+            for (long i = 0; i < len; i++)
+                if (ga[i] != 0.0) {
+                    out_nz[k] = 1;
+                    break;
+                }
+        }
+    }
     /* Output sums. */
     for (int k = 0; k < f->out.n; k++) {
         long yoff = (long)fh_eq_irreps_offset(&f->out, k) * C;
         int d = 2 * f->out.l[k] + 1;
+        if (!out_nz[k]) continue;
         for (int q = 1; q < f->n_nodes; q++) {
             int b = f->out_map[q][k];
             if (b < 0) continue;
+            nz[q][b] = 1;
             fus_node *nd = &f->node[q];
             long hoff = (long)fh_eq_irreps_offset(&nd->blk, b) * C;
             for (int a = 0; a < n; a++) {
@@ -661,11 +683,13 @@ int fh_eq_fusion_backward(fh_eq_fusion *f, const double *theta, int n, const int
                 }
         }
     }
-    /* Nodes in reverse order: through the mixing, then through the couplings into the children. */
+    /* Nodes in reverse order (children have lower numbers): through the mixing, then through the
+     * couplings into the children. */
     for (int q = f->n_nodes - 1; q >= 1; q--) {
         fus_node *nd = &f->node[q];
         if (nd->blk.n == 0) continue;
         for (int b = 0; b < nd->blk.n; b++) {
+            if (!nz[q][b]) continue;
             eq_mat ghm = node_block(nd, nd->gh, b, C), gzm = node_block(nd, nd->gz, b, C);
             long rows = (long)n * ghm.group;
             const double *M = theta + nd->m_off + (size_t)b * C * C;
@@ -675,8 +699,14 @@ int fh_eq_fusion_backward(fh_eq_fusion *f, const double *theta, int n, const int
                            gtheta + nd->m_off + (size_t)b * C * C, C, 1);
         }
         fus_node *A = &f->node[nd->left], *B = &f->node[nd->right];
+        for (int p = 0; p < nd->n_paths; p++) {
+            const fus_path *P = &nd->paths[p];
+            nd->active[p] = nz[q][P->k];
+            if (nd->active[p]) nz[nd->left][P->i] = nz[nd->right][P->j] = 1;
+        }
         node_backward_atoms(f, nd, theta, n, type, node_h(f, nd->left, x), A->dim,
-                            node_h(f, nd->right, x), B->dim, nd->gz, A->gh, B->gh, gtheta);
+                            node_h(f, nd->right, x), B->dim, nd->gz, A->gh, B->gh, gtheta,
+                            nd->active);
     }
     if (gx) {
         const double *g0 = f->node[0].gh;

@@ -377,3 +377,61 @@ Test(eq_network, forces_and_symmetry)
     cr_assert(fabs(E3 - E) < SYM_TOL * fabs(E), "energy not permutation invariant: %.17g vs %.17g", E3, E);
     net_free(&N);
 }
+
+/* The reverse pass skips couplings whose gradient is exactly zero (an output block without a
+ * gradient). With gy only on the scalar block, or only on the vector block, the input and weight
+ * gradients must still match central differences of gy . y, with both tree kinds. */
+typedef struct {
+    fh_eq_fusion *f;
+    double *theta, *x, *y;
+    const double *seed;
+    const int *type;
+    int n;
+    size_t ny;
+} fus_ctx;
+
+static double fus_loss(void *p)
+{
+    fus_ctx *c = p;
+    fh_eq_fusion_forward(c->f, c->theta, c->n, c->type, c->x, c->y, NULL);
+    return eqt_dot(c->seed, c->y, c->ny);
+}
+
+Test(eq_fusion, zero_output_blocks_are_skipped_exactly)
+{
+    eqt_seed(77);
+    fh_eq_cg *cg = fh_eq_cg_alloc(3, NULL);
+    fh_eq_irreps in, out;
+    fh_eq_irreps_parse("0e+1o+2e", &in, NULL, NULL);
+    fh_eq_irreps_parse("0e+1o", &out, NULL, NULL);
+    fh_err err;
+    const int n = 3, c = 3, type[3] = {0, 1, 0};
+    for (int kind = 0; kind < 2; kind++) {
+        fh_eq_fusion_tree tree;
+        cr_assert_eq(fh_eq_fusion_tree_make(kind, kind ? 4 : 3, &tree, &err), FH_OK);
+        fh_eq_fusion *f = fh_eq_fusion_alloc(cg, &in, c, &out, &tree, 2, 2, n, &err);
+        cr_assert_not_null(f, "%s", err.msg);
+        size_t np = fh_eq_fusion_n_params(f), nx = (size_t)n * 9 * c, ny = (size_t)n * 4 * c;
+        double *theta = malloc(sizeof(double) * np), *x = malloc(sizeof(double) * nx);
+        double *y = malloc(sizeof(double) * ny), *seed = malloc(sizeof(double) * ny);
+        double *gx = malloc(sizeof(double) * nx), *gt = malloc(sizeof(double) * np);
+        eqt_fill(theta, np, 0.5), eqt_fill(x, nx, 1.0);
+        for (int part = 0; part < 2; part++) {   /* 0: gy on 0e only, 1: on 1o only */
+            eqt_fill(seed, ny, 1.0);
+            for (int a = 0; a < n; a++)
+                for (int i = 0; i < 4 * c; i++)
+                    if ((i < c) != (part == 0)) seed[a * 4 * c + i] = 0.0;
+            memset(gx, 0, sizeof(double) * nx), memset(gt, 0, sizeof(double) * np);
+            cr_assert_eq(fh_eq_fusion_forward(f, theta, n, type, x, y, &err), FH_OK);
+            cr_assert_eq(fh_eq_fusion_backward(f, theta, n, type, x, seed, gx, gt, &err), FH_OK);
+            fus_ctx ctx = {f, theta, x, y, seed, type, n, ny};
+            double ex = eqt_fd_check(fus_loss, &ctx, x, nx, gx, 1e-5);
+            double et = eqt_fd_check(fus_loss, &ctx, theta, np, gt, 1e-5);
+            cr_assert(ex < 1e-7 && et < 1e-7, "tree %d, gradient on %s only: off by %.2e (input), "
+                      "%.2e (weights)", kind, part ? "1o" : "0e", ex, et);
+        }
+        free(theta), free(x), free(y), free(seed), free(gx), free(gt);
+        fh_eq_fusion_free(f);
+    }
+    fh_eq_cg_free(cg);
+}
