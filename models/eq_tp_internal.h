@@ -19,6 +19,15 @@ typedef struct {
     int e0, ne;      /* entries e0 .. e0+ne-1 of cg_m2 / cg_c */
 } tp_pair;
 
+/* The pair form's loop programs (eq_tp_pairs.c): a path's pairs in groups that share one row
+ * (m3 for the forward, m1 for the backward), offsets premultiplied by the channel count. */
+typedef struct {
+    int row, n;      /* the shared row's offset (m c_in), the group's number of items */
+} tp_group;
+typedef struct {
+    int q, row;      /* the pair's index within its path, the other row's offset */
+} tp_item;
+
 struct fh_eq_tp {
     fh_eq_tp_kind kind;
     fh_eq_irreps in, out;
@@ -34,12 +43,19 @@ struct fh_eq_tp {
     int max_npair;
     double *abuf;        /* scratch: A of each pair of a path, broadcast to 4 lanes */
     double *t3;          /* scratch [(2 lmax_out + 1) c_in] */
-    double *dbuf;        /* pair form: dL/dA of each pair of a path, 4 lanes */
+    double *dbuf;        /* pair form: dL/dA of each pair of a path, 4 lanes, each direction */
     double *gRt;         /* pair form: one path's R gradient [c_in] */
     int n_coeffs;        /* pair form: A values per edge, all paths (= pairs in total) */
+    tp_group *fgrp, *bgrp;   /* pair form: groups by m3 (forward) and by m1 (backward) */
+    tp_item *fitem, *bitem;  /* [n_coeffs]: path p's items from paths[p].pair0 */
+    int *fgrp0, *bgrp0;      /* [n_paths + 1]: path p's groups fgrp0[p] .. fgrp0[p+1]-1 */
     double flops_edge, flops_edge_bwd;   /* per edge, forward and backward */
     double flops_node;                   /* full: per node mixing, forward */
 };
+
+/* Build the pair form's loop programs (called by fh_eq_tp_alloc); FH_OK or FH_EFAIL. */
+int eq_tp_pairs_prepare(fh_eq_tp *tp);
+void eq_tp_pairs_release(fh_eq_tp *tp);
 
 /* Sizes and node indices of an edge list, checked before any kernel runs. */
 int eq_tp_check_edges(const fh_eq_tp *tp, int n_nodes, int n_edges, const int *sender,
