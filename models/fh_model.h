@@ -209,7 +209,9 @@ enum {
  * intermediates for fh_model_backward. The workspace grows on demand. With the diabatic readout
  * `energy` receives the fh_model_n_outputs = 3 elements H00, H11, H01 (hartree) and hcoup the
  * residual head's q [natoms][3] (hartree/bohr) when the model has it (nac_resid), else nothing;
- * fh_model_member_eval gives the adiabatic quantities of either kind. */
+ * fh_model_member_eval gives the adiabatic quantities of either kind. At the positions and types
+ * of the previous forward on this workspace (the next committee member) the neighbour pairs and
+ * edge features are reused, not recomputed: same results, less work. */
 int fh_model_forward(fh_model_ws *ws, const fh_model *m, const double *theta, int natoms,
                      const int *type, const double *x, int flags, double *energy, double *hcoup,
                      fh_err *err);
