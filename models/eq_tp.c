@@ -125,11 +125,8 @@ fh_eq_tp *fh_eq_tp_alloc(const fh_eq_cg *cg, fh_eq_tp_kind kind, const fh_eq_irr
         if (P->npair > tp->max_npair) tp->max_npair = P->npair;
     }
     tp->abuf = malloc(sizeof(double) * 4 * (size_t)tp->max_npair);
-    tp->dbuf = malloc(sizeof(double) * 8 * (size_t)tp->max_npair);
-    tp->gRt = malloc(sizeof(double) * (size_t)c_in);
-    tp->n_coeffs = npair_all;
     tp->t3 = malloc(sizeof(double) * (size_t)(2 * fh_eq_irreps_lmax(out) + 1) * c_in);
-    if (!tp->abuf || !tp->dbuf || !tp->gRt || !tp->t3 || eq_tp_pairs_prepare(tp)) goto oom;
+    if (!tp->abuf || !tp->t3 || eq_tp_pairs_prepare(tp)) goto oom;
     if (kind == FH_EQ_TP_FULL) {
         size_t na = (size_t)max_nodes * tp->agg_dim * c_in;
         tp->agg = malloc(sizeof(double) * na);
@@ -147,8 +144,7 @@ void fh_eq_tp_free(fh_eq_tp *tp)
 {
     if (!tp) return;
     free(tp->paths), free(tp->pairs), free(tp->cg_m2), free(tp->cg_c);
-    free(tp->agg), free(tp->gagg), free(tp->by_m1), free(tp->abuf), free(tp->dbuf), free(tp->gRt);
-    free(tp->t3);
+    free(tp->agg), free(tp->gagg), free(tp->by_m1), free(tp->abuf), free(tp->t3);
     eq_tp_pairs_release(tp);
     free(tp);
 }

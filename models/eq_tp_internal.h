@@ -53,7 +53,8 @@ struct fh_eq_tp {
     double flops_node;                   /* full: per node mixing, forward */
 };
 
-/* Build the pair form's loop programs (called by fh_eq_tp_alloc); FH_OK or FH_EFAIL. */
+/* The pair form's scratch and loop programs (made by fh_eq_tp_alloc once the paths, by_m1 and
+ * max_npair are set; freed by fh_eq_tp_free); FH_OK, or FH_EFAIL out of memory. */
 int eq_tp_pairs_prepare(fh_eq_tp *tp);
 void eq_tp_pairs_release(fh_eq_tp *tp);
 
