@@ -497,4 +497,3 @@ int fh_eq_tp_backward(fh_eq_tp *tp, const double *theta, int n_nodes, int n_edge
     tp_edges_backward(tp, n_edges, sender, receiver, x, Y, R, tp->gagg, tp->agg_dim, gx, gY, gR);
     return FH_OK;
 }
-

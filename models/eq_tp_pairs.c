@@ -256,7 +256,6 @@ FH_EQ_HOT static void pairs_backward(fh_eq_tp *tp, int n_pairs, const int *pi, c
     double *dbuf = gY ? tp->dbuf : NULL, *dbuf2 = gY ? tp->dbuf + 4 * tp->max_npair : NULL;
     double *gRt = tp->gRt;
     if (!dR) gr = NULL;
-    const int want_R = gR || gr;
     for (int e = 0; e < n_pairs; e++) {
         const int ia = pi[e], ja = pj[e];
         const double *Ae = A + (long)e * tp->n_coeffs, *Re = R + (long)e * nw;
@@ -298,11 +297,11 @@ FH_EQ_HOT static void pairs_backward(fh_eq_tp *tp, int n_pairs, const int *pi, c
                     bwd_tail(C, c0, pr, P->npair, ap, 1.0, gi, xj, rv, gxj, dbuf, gRt);
                     bwd_tail(C, c0, pr, P->npair, ap, sg, gj, xi, rv, gxi, dbuf2, gRt);
                 }
-                if (want_R && gR) {
+                if (gR) {
                     double *gRs = gR + s * sR + (long)e * nw + (long)p * C;
                     for (int c = 0; c < C; c++) gRs[c] += gRt[c];
                 }
-                if (want_R && gr) {
+                if (gr) {
                     const double *dRp = dR + (long)e * nw + (long)p * C;
                     eq_v4 t = eq_set1(0);
                     int c = 0;
