@@ -29,7 +29,7 @@ static void usage(FILE *f)
             "usage: fusionhop dataset info FILE [--seed S]\n"
             "       fusionhop dataset export FILE -o OUT.xyz [--origin TAG]\n"
             "       fusionhop dataset withdraw FILE --note TEXT ID...\n"
-            "       fusionhop dataset errors FILE --model MODEL [--origin TAG] [--new]\n"
+            "       fusionhop dataset errors FILE --model MODEL [--origin TAG] [--new | --trained]\n"
             "                                [--split train|valid|test [--seed S]] [--rows]\n"
             "                                [--member K]\n\n"
             "info      rows per origin: completed, failed, seconds per geometry, S1-S0 gap range\n"
@@ -43,6 +43,8 @@ static void usage(FILE *f)
             "          (meV), force MAE (meV/A), phase-free NAC cosine where the gap < 1 eV;\n"
             "          --new: only the rows added after those MODEL was trained on (checked by\n"
             "          the dataset checksum in the model file): an out-of-sample test;\n"
+            "          --trained: only the rows MODEL was trained on (checked the same way): with\n"
+            "          --split test, its training's test report on a dataset that has grown since;\n"
             "          --split PART: only the rows `fusionhop train` put into PART (the model's\n"
             "          seed, or --seed S; fractions 0.8 / 0.1): with PART test, the test report;\n"
             "          --rows: also one line per row (reference gap in eV, its errors, its NAC cosine);\n"
@@ -258,7 +260,7 @@ int fh_cmd_dataset(int argc, char **argv)
     }
     const char *sub = argv[1], *path = argv[2];
     const char *out = NULL, *origin = NULL, *note = NULL, *model = NULL;
-    int have_seed = 0, only_new = 0, per_row = 0;
+    int have_seed = 0, only_new = 0, only_trained = 0, per_row = 0;
     const char *split = NULL;
     int member = 0;
     unsigned long long seed = 0;
@@ -270,6 +272,8 @@ int fh_cmd_dataset(int argc, char **argv)
         int has_value = i + 1 < argc;
         if (!strcmp(a, "--new")) {
             only_new = 1;
+        } else if (!strcmp(a, "--trained")) {
+            only_trained = 1;
         } else if (!strcmp(a, "--rows")) {
             per_row = 1;
         } else if (!strcmp(a, "-o") || !strcmp(a, "--origin") || !strcmp(a, "--note") ||
@@ -324,7 +328,7 @@ int fh_cmd_dataset(int argc, char **argv)
         }
     }
     if (rc == FH_EXIT_OK) {
-        int no_eval = !model && !only_new && !split && !per_row && !member;
+        int no_eval = !model && !only_new && !only_trained && !split && !per_row && !member;
         if (!strcmp(sub, "info") && nids == 0 && !out && !origin && !note && no_eval) {
             rc = cmd_info(path, have_seed, seed);
         } else if (!strcmp(sub, "export") && nids == 0 && out && !note && !have_seed && no_eval) {
@@ -332,9 +336,14 @@ int fh_cmd_dataset(int argc, char **argv)
         } else if (!strcmp(sub, "withdraw") && nids > 0 && note && *note && !out && !origin &&
                    !have_seed && no_eval) {
             rc = cmd_withdraw(path, note, ids, nids);
+        } else if (!strcmp(sub, "errors") && only_new && only_trained) {
+            fprintf(stderr, "fusionhop dataset: errors: --new and --trained exclude each other "
+                    "(the rows after a model's training rows, or those rows)\n");
+            rc = FH_EXIT_USAGE;
         } else if (!strcmp(sub, "errors") && nids == 0 && model && !out && !note &&
                    (!have_seed || split)) {
-            fh_dataset_errors_opts o = {.origin = origin, .only_new = only_new, .split = split,
+            fh_dataset_errors_opts o = {.origin = origin, .only_new = only_new,
+                                        .only_trained = only_trained, .split = split,
                                         .have_seed = have_seed, .seed = seed, .per_row = per_row,
                                         .member = member};
             rc = fh_dataset_errors(path, model, &o);

@@ -1,10 +1,12 @@
-/* `fusionhop dataset errors FILE --model M [--origin TAG] [--new] [--split PART] [--rows]`: how
+/* `fusionhop dataset errors FILE --model M [--origin TAG] [--new | --trained] [--split PART]
+ * [--rows]`: how
  * far a model's committee mean is from the reference rows of a dataset, per origin: energy MAE per
  * state, gap MAE, force MAE, and the phase-free NAC cosine where the reference gap is below 1 eV
  * (the numbers of the training's test report). Why: active learning appends rows the model has not
  * seen; --new measures it on exactly those (the rows after the ones it was trained on, recognised
  * by the dataset checksum in the model file), which is the honest out-of-sample test of a region.
- * --split test gives the training's test report broken down by origin, and --rows row by row:
+ * --split test gives the training's test report broken down by origin (with --trained exactly
+ * the rows that report was made from, on a dataset that has grown since), and --rows row by row:
  * which geometries an average like the NAC cosine over a few rows comes from. */
 #include "fh_app.h"
 
@@ -93,21 +95,25 @@ int fh_dataset_errors(const char *path, const char *model, const fh_dataset_erro
     }
     for (size_t r = 0, k = 0; r < d->n && k < td->n; r++)
         if (d->status[r] == FH_DATASET_OK) row[k++] = r;
-    size_t first = 0;
-    if (only_new) {
+    /* --new: rows [used, n); --trained: rows [0, used), where the model's training saw the
+     * first `used` completed rows (recognised by their checksum) */
+    size_t first = 0, end = td->n;
+    if (only_new || o->only_trained) {
+        const char *opt = only_new ? "--new" : "--trained";
         long used = pv->n_train + pv->n_valid + pv->n_test;
         char ck[40];
         if (used > 0 && (size_t)used <= td->n) fh_train_data_checksum(td, (size_t)used, ck);
         if (used <= 0 || (size_t)used > td->n || strcmp(ck, pv->dataset_checksum) != 0) {
             fprintf(stderr,
-                    "fusionhop dataset errors: --new: the first %ld completed rows of %s are not "
+                    "fusionhop dataset errors: %s: the first %ld completed rows of %s are not "
                     "the rows %s was trained on (its dataset checksum %s); the dataset was "
                     "changed other than by appending, or the model comes from another dataset\n",
-                    used, path, model, pv->dataset_checksum);
+                    opt, used, path, model, pv->dataset_checksum);
             free(row);
             goto done;
         }
-        first = (size_t)used;
+        if (only_new) first = (size_t)used;
+        else end = (size_t)used;
     }
     if (origin) { /* a mistyped origin is an input error, not an empty table */
         size_t k = 0;
@@ -147,7 +153,7 @@ int fh_dataset_errors(const char *path, const char *model, const fh_dataset_erro
         printf("      meV    meV/A\n");
     }
     fh_train_loss_cfg cfg = fh_train_loss_cfg_default();
-    for (size_t k = first; k < td->n; k++) {
+    for (size_t k = first; k < end; k++) {
         const char *org = d->origin[row[k]];
         if (origin && strcmp(org, origin) != 0) continue;
         if (in_part && !in_part[k]) continue;
@@ -180,8 +186,9 @@ int fh_dataset_errors(const char *path, const char *model, const fh_dataset_erro
     }
     free(row);
     printf("%s%s on %s: %s%zu completed rows%s%s%s%s\n", model,
-           o->member > 0 ? " (one member)" : "", path, only_new ? "the " : "",
-           only_new ? td->n - first : td->n, only_new ? " added after its training rows" : "",
+           o->member > 0 ? " (one member)" : "", path, only_new || o->only_trained ? "the " : "",
+           end - first, only_new ? " added after its training rows"
+                        : o->only_trained ? " it was trained on" : "",
            origin ? ", one origin" : "", o->split ? ", split part " : "", o->split ? o->split : "");
     printf("%-20s %5s", "origin", "rows");
     for (int s = 0; s < N; s++) printf("     E%d", s);

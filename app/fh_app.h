@@ -56,11 +56,13 @@ int fh_cmd_predict(int argc, char **argv);
 int fh_cmd_sample(int argc, char **argv);
 int fh_cmd_dataset(int argc, char **argv);
 /* `fusionhop dataset errors` (cmd_dataset_errors.c): MODEL's errors on the completed rows of
- * DATASET (of one ORIGIN when not NULL; with only_new, the rows after those it was trained on).
+ * DATASET (of one ORIGIN when not NULL; with only_new, the rows after those it was trained on;
+ * with only_trained, those rows alone).
  * Prints the table; returns the exit code. */
 typedef struct {
     const char *origin; /* only this origin (NULL: all) */
     int only_new;       /* only the rows appended after the model's training rows */
+    int only_trained;   /* only the rows the model was trained on (its train, valid and test) */
     const char *split;  /* "train", "valid", "test": only the rows of that part (NULL: all) */
     int have_seed;      /* split with this seed instead of the model's */
     unsigned long long seed;

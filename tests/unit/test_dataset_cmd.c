@@ -2,9 +2,9 @@
  * their cost, gap ranges and small gaps (and the split by id with --seed, as `fusionhop train`
  * makes it); export writes the completed geometries with id= and origin= comments that read back
  * to the same positions; withdraw turns rows into failed ones; errors reproduces the committee
- * mean's errors computed here from direct predictions, and --new takes exactly the rows after
- * those a model file says it was trained on; bad arguments and files exit 2 with a message naming
- * the problem. */
+ * mean's errors computed here from direct predictions; --new takes exactly the rows after those a
+ * model file says it was trained on, --trained exactly those rows; bad arguments and files exit 2
+ * with a message naming the problem. */
 #include <criterion/criterion.h>
 #include "test_workdir.h"
 #include <math.h>
@@ -359,6 +359,21 @@ Test(dataset_cmd, errors_match_direct_predictions_and_new_rows_are_checked)
     free(t);
     err_line a = expected(m, td, 8, 12);
     cr_assert(!isnan(a.cos), "the data have rows with gaps below 1 eV");
+    /* --trained: exactly the first 8 rows, the ones the model saw */
+    cr_assert_eq(sh("%s dataset errors e.h5 --model m.h5 --trained > old.txt", FH_TEST_FUSIONHOP), 0);
+    snprintf(opath, sizeof opath, "%s/old.txt", dir);
+    t = read_text(opath);
+    expect_line(t, "analytic", expected(m, td, 0, 8));
+    expect_line(t, "all", expected(m, td, 0, 8));
+    cr_expect(!strstr(t, "\nextra "), "%s", t);
+    cr_expect(strstr(t, "the 8 completed rows it was trained on"), "%s", t);
+    free(t);
+    cr_assert_eq(sh("%s dataset errors e.h5 --model m.h5 --trained --new 2> both.txt",
+                    FH_TEST_FUSIONHOP), 2);
+    snprintf(opath, sizeof opath, "%s/both.txt", dir);
+    t = read_text(opath);
+    cr_expect(strstr(t, "--new and --trained exclude each other"), "%s", t);
+    free(t);
 
     cr_assert_eq(sh("%s dataset errors e.h5 --model m.h5 --origin extra > x.txt",
                     FH_TEST_FUSIONHOP), 0);
@@ -377,6 +392,13 @@ Test(dataset_cmd, errors_match_direct_predictions_and_new_rows_are_checked)
     t = read_text(opath);
     cr_expect(strstr(t, "--new: the first 9 completed rows of e.h5 are not the rows m.h5 was "
                         "trained on"), "%s", t);
+    free(t);
+    cr_assert_eq(sh("%s dataset errors e.h5 --model m.h5 --trained 2> bad2.txt", FH_TEST_FUSIONHOP),
+                 2);
+    snprintf(opath, sizeof opath, "%s/bad2.txt", dir);
+    t = read_text(opath);
+    cr_expect(strstr(t, "--trained: the first 9 completed rows of e.h5 are not the rows m.h5 "
+                        "was trained on"), "%s", t);
     free(t);
     /* a mistyped origin: exit 2, not an empty table with exit 0 */
     cr_assert_eq(sh("%s dataset errors e.h5 --model m.h5 --origin exrta > o.txt 2> o.err",
