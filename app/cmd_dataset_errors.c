@@ -1,13 +1,13 @@
 /* `fusionhop dataset errors FILE --model M [--origin TAG] [--new | --trained] [--split PART]
- * [--rows]`: how
- * far a model's committee mean is from the reference rows of a dataset, per origin: energy MAE per
- * state, gap MAE, force MAE, and the phase-free NAC cosine where the reference gap is below 1 eV
- * (the numbers of the training's test report). Why: active learning appends rows the model has not
- * seen; --new measures it on exactly those (the rows after the ones it was trained on, recognised
- * by the dataset checksum in the model file), which is the honest out-of-sample test of a region.
- * --split test gives the training's test report broken down by origin (with --trained exactly
- * the rows that report was made from, on a dataset that has grown since), and --rows row by row:
- * which geometries an average like the NAC cosine over a few rows comes from. */
+ * [--rows]`: how far a model's committee mean is from the reference rows of a dataset, per
+ * origin: energy MAE per state, gap MAE, force MAE, and the phase-free NAC cosine where the
+ * reference gap is below 1 eV (the numbers of the training's test report). Why: active learning
+ * appends rows the model has not seen; --new measures it on exactly those (the rows after the ones
+ * it was trained on, recognised by the dataset checksum in the model file), which is the honest
+ * out-of-sample test of a region. --split test gives the training's test report broken down by
+ * origin (with --trained exactly the rows that report was made from, on a dataset that has grown
+ * since), and --rows row by row: which geometries an average like the NAC cosine over a few rows
+ * comes from. */
 #include "fh_app.h"
 
 #include <math.h>
@@ -116,11 +116,13 @@ int fh_dataset_errors(const char *path, const char *model, const fh_dataset_erro
         else end = (size_t)used;
     }
     if (origin) { /* a mistyped origin is an input error, not an empty table */
-        size_t k = 0;
-        while (k < td->n && strcmp(d->origin[row[k]], origin) != 0) k++;
-        if (k == td->n) {
-            fprintf(stderr, "fusionhop dataset errors: %s: no completed rows of origin '%s' (see "
-                    "'fusionhop dataset info %s')\n", path, origin, path);
+        size_t k = first;
+        while (k < end && strcmp(d->origin[row[k]], origin) != 0) k++;
+        if (k == end) {
+            fprintf(stderr, "fusionhop dataset errors: %s: no completed rows of origin '%s'%s (see "
+                    "'fusionhop dataset info %s')\n", path, origin,
+                    only_new ? " after the model's training rows"
+                    : o->only_trained ? " among the model's training rows" : "", path);
             free(row);
             goto done;
         }

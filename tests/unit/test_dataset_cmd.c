@@ -368,6 +368,13 @@ Test(dataset_cmd, errors_match_direct_predictions_and_new_rows_are_checked)
     cr_expect(!strstr(t, "\nextra "), "%s", t);
     cr_expect(strstr(t, "the 8 completed rows it was trained on"), "%s", t);
     free(t);
+    /* an origin outside the requested rows: exit 2, not an empty table */
+    cr_assert_eq(sh("%s dataset errors e.h5 --model m.h5 --trained --origin extra 2> ox.txt",
+                    FH_TEST_FUSIONHOP), 2);
+    snprintf(opath, sizeof opath, "%s/ox.txt", dir);
+    t = read_text(opath);
+    cr_expect(strstr(t, "no completed rows of origin 'extra' among the model's training rows"), "%s", t);
+    free(t);
     cr_assert_eq(sh("%s dataset errors e.h5 --model m.h5 --trained --new 2> both.txt",
                     FH_TEST_FUSIONHOP), 2);
     snprintf(opath, sizeof opath, "%s/both.txt", dir);
