@@ -7,7 +7,8 @@
  * loop in double and in float (8 lanes per AVX2 register instead of 4), with the same loop
  * program; the reverse pass (input gradient, dL/dY, dL/d|u|) with the library's kernel and this
  * file's float copy of it. Prints the median time of each over repeated runs and the float
- * results' largest deviations, relative to the largest value of each. Run: build/tests/bench_tp_precision [runs]. */
+ * results' largest deviations, relative to the largest value of each.
+ * Run: build/tests/bench_tp_precision [runs]. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
