@@ -7,7 +7,8 @@
  * loop in double and in float (8 lanes per AVX2 register instead of 4), with the same loop
  * program; the reverse pass (input gradient, dL/dY, dL/d|u|) with the library's kernel and this
  * file's float copy of it. Prints the median time of each over repeated runs and the float
- * results' largest deviations, relative to the largest value of each.
+ * results' largest deviations, relative to the largest value of each. Last, the committee's
+ * three members in lockstep (one 48-channel pass against three 16-channel ones), in double.
  * Run: build/tests/bench_tp_precision [runs]. */
 #include <math.h>
 #include <stdio.h>
@@ -177,6 +178,57 @@ HOT static void bwd_float(const fh_eq_tp *tp, int np, const int *pi, const int *
         }
 }
 
+/* The committee in lockstep: three members' 16 channels side by side as one 48-channel tensor
+ * product (the harmonics and the loop program are shared; each member keeps its own features
+ * and radial weights). Median time of the library's forward + reverse pass at 48 channels
+ * against three passes at 16. */
+static void lockstep(const fh_eq_cg *cg, const fh_eq_irreps *in, const fh_eq_irreps *out, int n,
+                     int np, const int *pi, const int *pj, const double *Y, int runs)
+{
+    fh_err err = {0};
+    double *tm = malloc(sizeof(double) * 2 * runs);
+    for (int v = 0; v < 2; v++) {
+        const int C = v ? 48 : 16, calls = v ? 1 : 3;
+        fh_eq_tp *tp = fh_eq_tp_alloc(cg, FH_EQ_TP_CHANNELWISE, in, C, 2, out, C, 1, &err);
+        if (!tp) {
+            fprintf(stderr, "%s\n", err.msg);
+            free(tm);
+            return;
+        }
+        const int D = tp->dim_in, O = tp->dim_out, nw = fh_eq_tp_n_weights(tp);
+        const int nc = fh_eq_tp_n_coeffs(tp);
+        double *A = malloc(sizeof(double) * np * nc), *x = malloc(sizeof(double) * n * D * C);
+        double *R = malloc(sizeof(double) * np * nw), *dR = malloc(sizeof(double) * np * nw);
+        double *y = malloc(sizeof(double) * n * O * C), *gy = malloc(sizeof(double) * n * O * C);
+        double *gx = malloc(sizeof(double) * n * D * C), *gY = malloc(sizeof(double) * np * 9);
+        double *gr = malloc(sizeof(double) * np);
+        fh_eq_tp_coeffs(tp, np, Y, A);
+        for (int i = 0; i < n * D * C; i++) x[i] = 2.0 * rand() / RAND_MAX - 1.0;
+        for (int i = 0; i < np * nw; i++) R[i] = 2.0 * rand() / RAND_MAX - 1.0, dR[i] = R[i] * 0.5;
+        for (int i = 0; i < n * O * C; i++) gy[i] = 2.0 * rand() / RAND_MAX - 1.0;
+        for (int r = 0; r < runs; r++) {
+            double t0 = now();
+            for (int rep = 0; rep < 100; rep++)
+                for (int k = 0; k < calls; k++) {
+                    fh_eq_tp_forward_pairs(tp, n, np, pi, pj, x, A, R, y, &err);
+                    memset(gx, 0, sizeof(double) * n * D * C), memset(gY, 0, sizeof(double) * np * 9);
+                    memset(gr, 0, sizeof(double) * np);
+                    fh_eq_tp_backward_pairs(tp, n, np, pi, pj, x, A, R, dR, 1, gy, gx, gY, NULL, gr,
+                                            &err);
+                }
+            tm[v * runs + r] = (now() - t0) * 10;
+        }
+        qsort(tm + v * runs, runs, sizeof(double), cmp);
+        free(A), free(x), free(R), free(dR), free(y), free(gy), free(gx), free(gY), free(gr);
+        fh_eq_tp_free(tp);
+    }
+    printf("committee in lockstep (library kernels, double; forward + reverse):\n");
+    printf("  three members one after another (3 x 16 channels) %8.1f us\n", 1e3 * tm[runs / 2]);
+    printf("  three members at once (48 channels)               %8.1f us   ratio %.2f\n",
+           1e3 * tm[runs + runs / 2], tm[runs + runs / 2] / tm[runs / 2]);
+    free(tm);
+}
+
 int main(int argc, char **argv)
 {
     int runs = argc > 1 ? atoi(argv[1]) : 51;
@@ -289,10 +341,12 @@ int main(int argc, char **argv)
     printf("  this file's loop, float       %8.1f us   max |diff| / max: gx %.1e, gY %.1e, gr %.1e\n",
            1e3 * t[4 * runs + runs / 2], gxd / gxm, gYd / gYm, grd / grm);
     printf("  float / library               %8.2f\n", t[4 * runs + runs / 2] / t[3 * runs + runs / 2]);
-    free(t), free(Y), free(A), free(x), free(R), free(y), free(y2), free(xf), free(Rf), free(Af),
+    lockstep(cg, &in, &out, n, np, pi, pj, Y, runs);
+    free(t), free(A), free(x), free(R), free(y), free(y2), free(xf), free(Rf), free(Af),
         free(yf), free(u), free(pi), free(pj);
     free(gy), free(dR), free(gx), free(gY), free(gr), free(gyf), free(dRf), free(gxf), free(gYf),
         free(grf), free(dbf);
+    free(Y);
     fh_eq_tp_free(tp);
     fh_eq_cg_free(cg);
     fh_xyz_free(g);
