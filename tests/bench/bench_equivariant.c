@@ -10,9 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <math.h>
 
+#include "bench_util.h"
 #include "fh_equivariant.h"
 
 /* trans-stilbene, Angstrom (Z, x, y, z) */
@@ -31,19 +31,6 @@ enum { NAT = 26, MAXE = 26 * 25 };
 static int n_reps = 15;
 static double peak_gflops = 0;
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 typedef void (*bench_fn)(void *ctx);
 
 /* Median over n_reps samples of the time of one call; each sample repeats the call enough times
@@ -52,19 +39,18 @@ typedef void (*bench_fn)(void *ctx);
 static double median_time(bench_fn fn, void *ctx, double *best)
 {
     fn(ctx);
-    double t0 = now();
+    double t0 = bench_now();
     fn(ctx);
-    double one = now() - t0;
+    double one = bench_now() - t0;
     int inner = one > 0 ? (int)(3e-3 / one) : 1000;
     if (inner < 1) inner = 1;
     double *s = malloc(sizeof(double) * n_reps);
     for (int r = 0; r < n_reps; r++) {
-        t0 = now();
+        t0 = bench_now();
         for (int i = 0; i < inner; i++) fn(ctx);
-        s[r] = (now() - t0) / inner;
+        s[r] = (bench_now() - t0) / inner;
     }
-    qsort(s, n_reps, sizeof(double), cmp_d);
-    double m = s[n_reps / 2];
+    double m = bench_sort_median(s, n_reps);
     *best = s[0];
     free(s);
     return m;

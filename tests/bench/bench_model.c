@@ -19,8 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench_util.h"
 #include "fh_model.h"
 #include "fh_train.h"
 #include "fh_units.h"
@@ -43,19 +43,6 @@ enum { NAT = 26 };
 static int n_reps = 21;
 static const char *only;   /* run only the configurations whose name contains this */
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 typedef int (*bench_fn)(void *ctx);
 
 /* Median over n_reps samples (after one warm-up call) of one call's time. */
@@ -64,12 +51,11 @@ static double median_time(bench_fn fn, void *ctx)
     if (fn(ctx) != FH_OK) return NAN;
     double *s = malloc(sizeof(double) * n_reps);
     for (int r = 0; r < n_reps; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         fn(ctx);
-        s[r] = now() - t0;
+        s[r] = bench_now() - t0;
     }
-    qsort(s, n_reps, sizeof(double), cmp_d);
-    double m = s[n_reps / 2];
+    double m = bench_sort_median(s, n_reps);
     free(s);
     return m;
 }

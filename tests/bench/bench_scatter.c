@@ -6,13 +6,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "fh_scatter.h"
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 int main(int argc, char **argv)
 {
@@ -38,8 +33,8 @@ int main(int argc, char **argv)
         rate[r] = (double)ntraj / s;
         steps[r] = (double)res.nsteps / s;
     }
-    qsort(rate, (size_t)repeats, sizeof *rate, cmp);
-    qsort(steps, (size_t)repeats, sizeof *steps, cmp);
+    bench_sort_median(rate, repeats);
+    bench_sort_median(steps, repeats);
     printf("bench_scatter: Tully model 1, k = 20 a.u., %ld trajectories x %d repeats, one core\n",
            ntraj, repeats);
     printf("trajectories_per_second\t%.0f\t(median; min %.0f, max %.0f)\n", rate[repeats / 2],

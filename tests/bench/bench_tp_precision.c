@@ -14,8 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench_util.h"
 #include "eq_tp_internal.h"
 #include "fh_equivariant.h"
 #include "fh_xyz.h"
@@ -28,19 +28,6 @@
 
 typedef double v4d __attribute__((vector_size(32)));
 typedef float v8f __attribute__((vector_size(32)));
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* The library's forward loop (models/eq_tp_pairs.c) for 16 channels, in double ... */
 HOT static void fwd_double(const fh_eq_tp *tp, int np, const int *pi, const int *pj,
@@ -207,7 +194,7 @@ static void lockstep(const fh_eq_cg *cg, const fh_eq_irreps *in, const fh_eq_irr
         for (int i = 0; i < np * nw; i++) R[i] = 2.0 * rand() / RAND_MAX - 1.0, dR[i] = R[i] * 0.5;
         for (int i = 0; i < n * O * C; i++) gy[i] = 2.0 * rand() / RAND_MAX - 1.0;
         for (int r = 0; r < runs; r++) {
-            double t0 = now();
+            double t0 = bench_now();
             for (int rep = 0; rep < 100; rep++)
                 for (int k = 0; k < calls; k++) {
                     fh_eq_tp_forward_pairs(tp, n, np, pi, pj, x, A, R, y, &err);
@@ -216,9 +203,9 @@ static void lockstep(const fh_eq_cg *cg, const fh_eq_irreps *in, const fh_eq_irr
                     fh_eq_tp_backward_pairs(tp, n, np, pi, pj, x, A, R, dR, 1, gy, gx, gY, NULL, gr,
                                             &err);
                 }
-            tm[v * runs + r] = (now() - t0) * 10;
+            tm[v * runs + r] = (bench_now() - t0) * 10;
         }
-        qsort(tm + v * runs, runs, sizeof(double), cmp);
+        bench_sort_median(tm + v * runs, runs);
         free(A), free(x), free(R), free(dR), free(y), free(gy), free(gx), free(gY), free(gr);
         fh_eq_tp_free(tp);
     }
@@ -288,32 +275,32 @@ int main(int argc, char **argv)
 
     double *t = malloc(sizeof(double) * 5 * runs);
     for (int r = 0; r < runs; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         for (int rep = 0; rep < 100; rep++)
             fh_eq_tp_forward_pairs(tp, n, np, pi, pj, x, A, R, y, &err);
-        double t1 = now();
+        double t1 = bench_now();
         for (int rep = 0; rep < 100; rep++) {
             memset(y2, 0, sizeof(double) * n * O * C);
             fwd_double(tp, np, pi, pj, x, A, R, y2);
         }
-        double t2 = now();
+        double t2 = bench_now();
         for (int rep = 0; rep < 100; rep++) {
             memset(yf, 0, sizeof(float) * n * O * C);
             fwd_float(tp, np, pi, pj, xf, Af, Rf, yf);
         }
-        double t3 = now();
+        double t3 = bench_now();
         for (int rep = 0; rep < 100; rep++) {
             memset(gx, 0, sizeof(double) * nx), memset(gY, 0, sizeof(double) * np * 9);
             memset(gr, 0, sizeof(double) * np);
             fh_eq_tp_backward_pairs(tp, n, np, pi, pj, x, A, R, dR, 1, gy, gx, gY, NULL, gr, &err);
         }
-        double t4 = now();
+        double t4 = bench_now();
         for (int rep = 0; rep < 100; rep++) {
             memset(gxf, 0, sizeof(float) * nx), memset(gYf, 0, sizeof(float) * np * 9);
             memset(grf, 0, sizeof(float) * np);
             bwd_float(tp, np, pi, pj, xf, Af, Rf, dRf, gyf, gxf, gYf, grf, dbf);
         }
-        double t5 = now();
+        double t5 = bench_now();
         t[r] = (t1 - t0) * 10, t[runs + r] = (t2 - t1) * 10, t[2 * runs + r] = (t3 - t2) * 10;
         t[3 * runs + r] = (t4 - t3) * 10, t[4 * runs + r] = (t5 - t4) * 10;
     }
@@ -327,7 +314,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < nx; i++) gxm = fmax(gxm, fabs(gx[i])), gxd = fmax(gxd, fabs(gxf[i] - gx[i]));
     for (int i = 0; i < np * 9; i++) gYm = fmax(gYm, fabs(gY[i])), gYd = fmax(gYd, fabs(gYf[i] - gY[i]));
     for (int i = 0; i < np; i++) grm = fmax(grm, fabs(gr[i])), grd = fmax(grd, fabs(grf[i] - gr[i]));
-    for (int k = 0; k < 5; k++) qsort(t + k * runs, runs, sizeof(double), cmp);
+    for (int k = 0; k < 5; k++) bench_sort_median(t + k * runs, runs);
     printf("tensor product, pair form, forward: trans-stilbene, %d pairs within 5 A, 16 channels, "
            "0e+1o x Y(l<=2) -> 0e+1o+1e+2e+2o; median of %d runs of 100 (thread CPU time)\n", np, runs);
     printf("  library kernel (double)       %8.1f us\n", 1e3 * t[runs / 2]);
