@@ -62,7 +62,7 @@ static void print_one(const char *id, const char *origin, double gap_ev, const f
 int fh_dataset_errors(const char *path, const char *model, const fh_dataset_errors_opts *o)
 {
     const char *origin = o->origin;
-    const int only_new = o->only_new;
+    const int only_new = o->only_new, only_trained = o->only_trained;
     fh_err err = {0};
     fh_model *m = NULL;
     fh_dataset *d = NULL;
@@ -98,7 +98,7 @@ int fh_dataset_errors(const char *path, const char *model, const fh_dataset_erro
     /* --new: rows [used, n); --trained: rows [0, used), where the model's training saw the
      * first `used` completed rows (recognised by their checksum) */
     size_t first = 0, end = td->n;
-    if (only_new || o->only_trained) {
+    if (only_new || only_trained) {
         const char *opt = only_new ? "--new" : "--trained";
         long used = pv->n_train + pv->n_valid + pv->n_test;
         char ck[40];
@@ -122,7 +122,7 @@ int fh_dataset_errors(const char *path, const char *model, const fh_dataset_erro
             fprintf(stderr, "fusionhop dataset errors: %s: no completed rows of origin '%s'%s (see "
                     "'fusionhop dataset info %s')\n", path, origin,
                     only_new ? " after the model's training rows"
-                    : o->only_trained ? " among the model's training rows" : "", path);
+                    : only_trained ? " among the model's training rows" : "", path);
             free(row);
             goto done;
         }
@@ -188,9 +188,9 @@ int fh_dataset_errors(const char *path, const char *model, const fh_dataset_erro
     }
     free(row);
     printf("%s%s on %s: %s%zu completed rows%s%s%s%s\n", model,
-           o->member > 0 ? " (one member)" : "", path, only_new || o->only_trained ? "the " : "",
+           o->member > 0 ? " (one member)" : "", path, only_new || only_trained ? "the " : "",
            end - first, only_new ? " added after its training rows"
-                        : o->only_trained ? " it was trained on" : "",
+                        : only_trained ? " it was trained on" : "",
            origin ? ", one origin" : "", o->split ? ", split part " : "", o->split ? o->split : "");
     printf("%-20s %5s", "origin", "rows");
     for (int s = 0; s < N; s++) printf("     E%d", s);
