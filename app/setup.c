@@ -24,6 +24,7 @@ int fh_setup_surface(const fh_deck *d, const char *deck_name, fh_surface **s, fh
     cfg.type = fh_deck_string(d, "surface", "type");
     cfg.nstates = (int)fh_deck_int(d, "surface", "nstates");
     cfg.model_file = fh_deck_string(d, "surface", "model");
+    cfg.ml_mixed = strcmp(fh_deck_string(d, "surface", "precision"), "mixed") == 0;
     const char *gpath = fh_deck_string(d, "surface", "geometry");
     int molecular = strcmp(cfg.type, "ml") == 0 || strcmp(cfg.type, "openmolcas") == 0;
     if (molecular && !*gpath)

@@ -22,7 +22,7 @@ int fh_dyn_hessian_fd(fh_surface *s, int state, const double *x, double h, doubl
     int rc = (xp && gp && gm && e) ? FH_OK : fh_err_set(err, FH_EFAIL, "out of memory");
     if (rc == FH_OK) memcpy(xp, x, (size_t)n * sizeof *xp);
     for (int i = 0; i < n && rc == FH_OK; i++) {
-        fh_surface_eval ev = {.x = xp, .grad_mask = 1u << state, .energy = e};
+        fh_surface_eval ev = {.x = xp, .grad_mask = 1u << state, .energy = e, .exact = 1};
         xp[i] = x[i] + h;
         ev.grad = gp;
         rc = fh_surface_evaluate(s, &ev, err);
@@ -299,7 +299,8 @@ static void opt_eval(const gsl_vector *v, opt_ctx *c, double *f, gsl_vector *df)
 {
     int n = c->s->ndof;
     for (int i = 0; i < n; i++) c->x[i] = gsl_vector_get(v, (size_t)i);
-    fh_surface_eval ev = {.x = c->x, .grad_mask = 1u << c->state, .energy = c->e, .grad = c->g};
+    fh_surface_eval ev = {.x = c->x, .grad_mask = 1u << c->state, .energy = c->e, .grad = c->g,
+                          .exact = 1};
     if (c->rc == FH_OK) c->rc = fh_surface_evaluate(c->s, &ev, c->err);
     if (c->rc != FH_OK) { /* make the minimiser stop: NaN ends the iteration */
         if (f) *f = NAN;

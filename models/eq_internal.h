@@ -37,6 +37,10 @@ EQ_INLINE eq_v4 eq_set1(double a)
 }
 EQ_INLINE double eq_hsum(eq_v4 v) { return (v[0] + v[1]) + (v[2] + v[3]); }
 
+/* Conversions for the single-precision kernels (eq_tp_pairs_f.c): b = (float) a; b = a. */
+void eq_to_float(size_t n, const double *a, float *b);
+void eq_from_float(size_t n, const float *a, double *b);
+
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
 #define FH_EQ_HOT __attribute__((target_clones("avx2", "default")))
 #else

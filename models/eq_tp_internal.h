@@ -45,6 +45,7 @@ struct fh_eq_tp {
     double *t3;          /* scratch [(2 lmax_out + 1) c_in] */
     double *dbuf;        /* pair form: dL/dA of each pair of a path, 4 lanes, each direction */
     double *gRt;         /* pair form: one path's R gradient [c_in] */
+    float *fbuf;         /* pair form in float (eq_tp_pairs_f.c): dbuf with 8 lanes, then gRt */
     int n_coeffs;        /* pair form: A values per edge, all paths (= pairs in total) */
     tp_group *fgrp, *bgrp;   /* pair form: groups by m3 (forward) and by m1 (backward) */
     tp_item *fitem, *bitem;  /* [n_coeffs]: path p's items from paths[p].pair0 */

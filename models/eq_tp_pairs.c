@@ -43,12 +43,13 @@ int eq_tp_pairs_prepare(fh_eq_tp *tp)
     tp->n_coeffs = last->pair0 + last->npair;
     tp->dbuf = malloc(sizeof(double) * 8 * (size_t)tp->max_npair);
     tp->gRt = malloc(sizeof(double) * (size_t)tp->c_in);
+    tp->fbuf = malloc(sizeof(float) * (16 * (size_t)tp->max_npair + (size_t)tp->c_in));
     size_t n = (size_t)(tp->n_coeffs > 0 ? tp->n_coeffs : 1);
     tp->fgrp = malloc(sizeof(tp_group) * n), tp->bgrp = malloc(sizeof(tp_group) * n);
     tp->fitem = malloc(sizeof(tp_item) * n), tp->bitem = malloc(sizeof(tp_item) * n);
     tp->fgrp0 = malloc(sizeof(int) * (size_t)(tp->n_paths + 1));
     tp->bgrp0 = malloc(sizeof(int) * (size_t)(tp->n_paths + 1));
-    if (!tp->dbuf || !tp->gRt || !tp->fgrp || !tp->bgrp || !tp->fitem || !tp->bitem ||
+    if (!tp->dbuf || !tp->gRt || !tp->fbuf || !tp->fgrp || !tp->bgrp || !tp->fitem || !tp->bitem ||
         !tp->fgrp0 || !tp->bgrp0)
         return FH_EFAIL;
     int nf = 0, nb = 0;
@@ -64,7 +65,8 @@ int eq_tp_pairs_prepare(fh_eq_tp *tp)
 
 void eq_tp_pairs_release(fh_eq_tp *tp)
 {
-    free(tp->dbuf), free(tp->gRt);
+    free(tp->dbuf), free(tp->gRt), free(tp->fbuf);
+    tp->fbuf = NULL;
     free(tp->fgrp), free(tp->bgrp), free(tp->fitem), free(tp->bitem), free(tp->fgrp0), free(tp->bgrp0);
     tp->dbuf = tp->gRt = NULL;
     tp->fgrp = tp->bgrp = NULL, tp->fitem = tp->bitem = NULL, tp->fgrp0 = tp->bgrp0 = NULL;

@@ -220,6 +220,17 @@ int fh_eq_tp_backward_pairs(fh_eq_tp *tp, int n_nodes, int n_pairs, const int *p
                             const double *x, const double *A, const double *R, const double *dR,
                             int n_seeds, const double *gy, double *gx, double *gY, double *gR,
                             double *gr, fh_err *err);
+/* The pair form in single precision (models/eq_tp_pairs_f.c), for inference: x, A, R, dR, gy
+ * and y, gx in float, one seed, no gR; gY and gr summed in double. Same layouts and contract as
+ * the two above (y overwritten; gx, gY, gr +=, each may be NULL); results within about 1e-7 of
+ * each output's largest value of the double kernels'. */
+int fh_eq_tp_forward_pairs_f(const fh_eq_tp *tp, int n_nodes, int n_pairs, const int *pi,
+                             const int *pj, const float *x, const float *A, const float *R,
+                             float *y, fh_err *err);
+int fh_eq_tp_backward_pairs_f(fh_eq_tp *tp, int n_nodes, int n_pairs, const int *pi,
+                              const int *pj, const float *x, const float *A, const float *R,
+                              const float *dR, const float *gy, float *gx, double *gY, double *gr,
+                              fh_err *err);
 /* Floating-point operations of a forward (backward = 0) or of a backward pass with all gradients
  * (backward = 1), as performed by the kernels (for benchmarks). */
 double fh_eq_tp_flops(const fh_eq_tp *tp, int n_nodes, int n_edges, int backward);

@@ -25,6 +25,7 @@ struct fh_model {
     model_rtab *rtab;          /* predict: [n_members][layers] tabulated radial MLPs, or NULL */
     int n_rtab;
     int exact_radial;          /* 1: predict evaluates the radial MLPs, no tables */
+    int precision;             /* FH_MODEL_PRECISION_* of fh_model_predict */
 };
 
 /* ---- seeded random numbers (splitmix64; weights initialisation and data shuffles) -------- */
@@ -66,6 +67,7 @@ struct model_rtab {
     double h, inv_h;            /* knot spacing, bohr */
     fh_eq_radial rb;            /* the radial basis it was made with */
     double *v;                  /* [nk + 1][3][nw]: R, h R' and h^2 R'' at r_k; knot 0 unused */
+    float *vf;                  /* the same in float (mixed precision, model_rtab_eval_f) */
     double *w;                  /* [nwts] the MLP weights it was made from */
     size_t nwts;
 };
@@ -77,6 +79,8 @@ int model_rtab_current(const model_rtab *t, const model_mlp *mlp, const fh_eq_ra
                        const double *theta);
 /* R, tR [rows][nw] at the edge lengths r; 0 (nothing written) if an r lies outside the table */
 int model_rtab_eval(const model_rtab *t, int rows, const double *r, double *R, double *tR);
+/* The same from the float table into float R, tR (mixed precision; within ~1e-7 relative) */
+int model_rtab_eval_f(const model_rtab *t, int rows, const double *r, float *R, float *tR);
 void model_rtab_free(model_rtab *t);
 /* every member's tables (model_predict.c) */
 void model_free_tables(fh_model *m);
@@ -100,6 +104,10 @@ typedef struct {
     double *xu, *m, *a, *p;
     double *R, *tR;              /* [cap_pairs][nw] radial weights and d/dr */
     double *A;                   /* [cap_pairs][n_coeffs] CG-contracted harmonics (fh_eq_tp_coeffs) */
+    /* the tensor product in single precision (fh_model_set_precision): float copies of its
+     * inputs xu, R, tR, A; used_f: the last forward took that path */
+    float *xuf, *Rf, *tRf, *Af;
+    int used_f;
 } model_layer;
 
 /* Sign patterns of the states (bit s set: state s flipped; state 0 never): the sign of pair
@@ -129,6 +137,9 @@ size_t model_ws_n_params(const fh_model_ws *ws);
 void model_ws_resid(const fh_model_ws *ws, const fh_model *m, double *q);
 void model_ws_init_params(fh_model_ws *ws, double *theta, model_rng *rng);
 void model_ws_use_tables(fh_model_ws *ws, const model_rtab *tabs);
+/* single = 1: forward passes run the message tensor product in float (predict only: no
+ * parameter gradients then), as fh_model_set_precision describes. */
+void model_ws_use_single(fh_model_ws *ws, int single);
 int model_ws_make_tables(fh_model_ws *ws, const double *theta, model_rtab *tabs, fh_err *err);
 int model_ws_n_layers(const fh_model_ws *ws);
 

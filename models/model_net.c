@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "eq_internal.h"
 #include "model_internal.h"
 
 struct fh_model_ws {
@@ -61,6 +62,11 @@ struct fh_model_ws {
      * radial_tabulated: the last forward used them (no parameter gradients then) */
     const model_rtab *rtab;
     int radial_tabulated;
+    /* inference in mixed precision (model_ws_use_single): the tensor product's output and its
+     * gradient in float [cap_atoms][max dim][C], the input gradient likewise; af_valid: each
+     * layer's Af matches A (the edge features of x_edges) */
+    int single, af_valid;
+    float *mf, *gxuf;
 };
 
 int model_irreps_has(const fh_eq_irreps *ir, int l, int p)
@@ -89,7 +95,12 @@ static void free_bufs(fh_model_ws *ws)
         model_layer *L = &ws->L[t];
         free(L->xu), free(L->m), free(L->a), free(L->p), free(L->R), free(L->tR), free(L->A);
         L->xu = L->m = L->a = L->p = L->R = L->tR = L->A = NULL;
+        free(L->xuf), free(L->Rf), free(L->tRf), free(L->Af);
+        L->xuf = L->Rf = L->tRf = L->Af = NULL;
     }
+    free(ws->mf), free(ws->gxuf);
+    ws->mf = ws->gxuf = NULL;
+    ws->af_valid = 0;
     free(ws->type), free(ws->pi), free(ws->pj), free(ws->x_edges);
     ws->type = ws->pi = ws->pj = NULL;
     ws->x_edges = NULL;
@@ -121,6 +132,13 @@ static double *dalloc(size_t n, int *ok)
     return p;
 }
 
+static float *falloc(size_t n, int *ok)
+{
+    float *p = malloc(sizeof(float) * (n > 0 ? n : 1));
+    if (!p) *ok = 0;
+    return p;
+}
+
 /* Allocate every per-atom and per-pair buffer for the current capacities. */
 static int alloc_bufs(fh_model_ws *ws, fh_err *err)
 {
@@ -145,7 +163,14 @@ static int alloc_bufs(fh_model_ws *ws, fh_err *err)
         L->R = dalloc(Pr * L->nw, &ok);
         L->A = dalloc(Pr * fh_eq_tp_n_coeffs(L->tp), &ok);
         L->tR = dalloc(Pr * L->nw, &ok);
+        L->xuf = falloc(A * L->dim_in * C, &ok);
+        L->Rf = falloc(Pr * L->nw, &ok);
+        L->tRf = falloc(Pr * L->nw, &ok);
+        L->Af = falloc(Pr * fh_eq_tp_n_coeffs(L->tp), &ok);
     }
+    ws->mf = falloc(A * D * C, &ok);
+    ws->gxuf = falloc(A * D * C, &ok);
+    ws->af_valid = 0;
     ws->tmp_h = dalloc(A * ws->dimH * C, &ok);
     ws->z1 = dalloc(A * ws->dimRO * M, &ok);
     ws->a1 = dalloc(A * ws->dimRO * M, &ok);
@@ -634,10 +659,30 @@ int fh_model_forward(fh_model_ws *ws, const fh_model *m, const double *theta, in
     memcpy(ws->type, type, sizeof(int) * natoms);
     fh_eq_sph(ws->hp.lmax, np, ws->u, ws->Y, tangents ? ws->dY : NULL);
     for (int t = 0; t < ws->T; t++) fh_eq_tp_coeffs(ws->L[t].tp, np, ws->Y, ws->L[t].A);
+    ws->af_valid = 0;
     memcpy(ws->x_edges, x, sizeof(double) * 3 * natoms);
     ws->edges_tangents = tangents;
     ws->edges_valid = 1;
     return forward_layers(ws, m, theta, tangents, energy, hcoup, err);
+}
+
+/* The message tensor product in float (fh_model_set_precision): its inputs rounded to float (R
+ * and tR unless the float table wrote them), the messages back to double; the harmonics'
+ * contractions once per geometry for all layers. */
+static int tp_forward_single(fh_model_ws *ws, model_layer *L, int conv_tR, int conv_R, fh_err *err)
+{
+    const int n = ws->natoms, np = ws->npairs, C = ws->C;
+    if (!ws->af_valid) {
+        for (int t = 0; t < ws->T; t++)
+            eq_to_float((size_t)np * fh_eq_tp_n_coeffs(ws->L[t].tp), ws->L[t].A, ws->L[t].Af);
+        ws->af_valid = 1;
+    }
+    eq_to_float((size_t)n * L->dim_in * C, L->xu, L->xuf);
+    if (conv_R) eq_to_float((size_t)np * L->nw, L->R, L->Rf);
+    if (conv_tR) eq_to_float((size_t)np * L->nw, L->tR, L->tRf);
+    int rc = fh_eq_tp_forward_pairs_f(L->tp, n, np, ws->pi, ws->pj, L->xuf, L->Af, L->Rf, ws->mf, err);
+    if (!rc) eq_from_float((size_t)n * L->dim_msg * C, ws->mf, L->m);
+    return rc;
 }
 
 /* The layers, readouts and outputs of fh_model_forward, on the pairs and edge features in ws. */
@@ -666,7 +711,11 @@ static int forward_layers(fh_model_ws *ws, const fh_model *m, const double *thet
         model_layer *L = &ws->L[t];
         const double *hin = ws->h[t];
         double *hout = ws->h[t + 1];
-        if (ws->rtab && model_rtab_eval(&ws->rtab[t], np, ws->r, L->R, L->tR)) {
+        int rf_done = 0;   /* Rf, tRf written by the float table */
+        if (ws->rtab && ws->single && model_rtab_eval_f(&ws->rtab[t], np, ws->r, L->Rf, L->tRf)) {
+            ws->radial_tabulated = 1;
+            rf_done = 1;
+        } else if (ws->rtab && model_rtab_eval(&ws->rtab[t], np, ws->r, L->R, L->tR)) {
             ws->radial_tabulated = 1;
         } else {
             if (!have_basis) fh_eq_radial_eval(&ws->rb, np, ws->r, ws->B, ws->tangents ? ws->dB : NULL);
@@ -676,7 +725,11 @@ static int forward_layers(fh_model_ws *ws, const fh_model *m, const double *thet
             if (rc) return rc;
         }
         fh_eq_linear_forward(L->lin_up, theta + L->o_up, natoms, NULL, hin, L->xu);
-        rc = fh_eq_tp_forward_pairs(L->tp, natoms, np, ws->pi, ws->pj, L->xu, L->A, L->R, L->m, err);
+        L->used_f = ws->single;
+        if (L->used_f)
+            rc = tp_forward_single(ws, L, tangents && !rf_done, !rf_done, err);
+        else
+            rc = fh_eq_tp_forward_pairs(L->tp, natoms, np, ws->pi, ws->pj, L->xu, L->A, L->R, L->m, err);
         if (rc) return rc;
         size_t nm = (size_t)natoms * L->dim_msg * C;
         for (size_t i = 0; i < nm; i++) L->m[i] *= inv_nb;
@@ -747,6 +800,7 @@ static int forward_layers(fh_model_ws *ws, const fh_model *m, const double *thet
 /* The tables of one member's layers for the forward passes that follow (NULL: the exact MLPs).
  * model_ws_make_tables (re)builds those that are missing or were made from other weights. */
 void model_ws_use_tables(fh_model_ws *ws, const model_rtab *tabs) { ws->rtab = tabs; }
+void model_ws_use_single(fh_model_ws *ws, int single) { ws->single = single != 0; }
 
 int model_ws_make_tables(fh_model_ws *ws, const double *theta, model_rtab *tabs, fh_err *err)
 {
@@ -790,6 +844,10 @@ int fh_model_backward(fh_model_ws *ws, const fh_model *m, const double *theta, c
     if (gtheta && ws->radial_tabulated)
         return fh_err_set(err, FH_EFAIL, "model: parameter gradients after a forward with tabulated "
                           "radial functions");
+    for (int t = 0; t < ws->T && gtheta; t++)
+        if (ws->L[t].used_f)
+            return fh_err_set(err, FH_EFAIL, "model: parameter gradients after a forward in single "
+                              "precision");
     const int n = ws->natoms, np = ws->npairs, C = ws->C, N = ws->N, P = ws->P, nsh = ws->nsh;
     const int *tp = ws->nt > 1 ? ws->type : NULL;
     const fh_model_norm *nm = &m->norm;
@@ -887,9 +945,19 @@ int fh_model_backward(fh_model_ws *ws, const fh_model *m, const double *theta, c
         memset(ws->gxu, 0, sizeof(double) * n * L->dim_in * C);
         if (gtheta) memset(ws->gR, 0, sizeof(double) * np * L->nw);
         double *gxu = need_gin ? ws->gxu : NULL;
-        rc = fh_eq_tp_backward_pairs(L->tp, n, np, ws->pi, ws->pj, L->xu, L->A, L->R,
-                                     gx ? L->tR : NULL, 1, ws->gm, gxu, gx ? ws->gY : NULL,
-                                     gtheta ? ws->gR : NULL, gx ? ws->gr : NULL, err);
+        if (L->used_f) {
+            const size_t nm = (size_t)n * L->dim_msg * C, nx = (size_t)n * L->dim_in * C;
+            eq_to_float(nm, ws->gm, ws->mf);
+            if (gxu) memset(ws->gxuf, 0, sizeof(float) * nx);
+            rc = fh_eq_tp_backward_pairs_f(L->tp, n, np, ws->pi, ws->pj, L->xuf, L->Af, L->Rf,
+                                           gx ? L->tRf : NULL, ws->mf, gxu ? ws->gxuf : NULL,
+                                           gx ? ws->gY : NULL, gx ? ws->gr : NULL, err);
+            if (!rc && gxu) eq_from_float(nx, ws->gxuf, gxu);
+        } else {
+            rc = fh_eq_tp_backward_pairs(L->tp, n, np, ws->pi, ws->pj, L->xu, L->A, L->R,
+                                         gx ? L->tR : NULL, 1, ws->gm, gxu, gx ? ws->gY : NULL,
+                                         gtheta ? ws->gR : NULL, gx ? ws->gr : NULL, err);
+        }
         if (rc) return rc;
         if (need_gin)
             fh_eq_linear_backward(L->lin_up, theta + L->o_up, n, NULL, hin, ws->gxu, gprev,

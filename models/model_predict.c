@@ -53,6 +53,8 @@ void fh_model_set_exact_radial(fh_model *m, int exact)
     if (exact) model_free_tables(m);
 }
 
+void fh_model_set_precision(fh_model *m, fh_model_precision p) { m->precision = p; }
+
 int fh_model_predict(fh_model *m, int natoms, const int *z, const double *x, fh_model_request *req,
                      fh_err *err)
 {
@@ -99,9 +101,11 @@ int fh_model_predict(fh_model *m, int natoms, const int *z, const double *x, fh_
         model_rtab *tabs = m->exact_radial ? NULL : m->rtab + (size_t)k * T;
         if (tabs && (rc = model_ws_make_tables(m->ws, theta, tabs, err))) return rc;
         model_ws_use_tables(m->ws, tabs);
+        model_ws_use_single(m->ws, m->precision == FH_MODEL_PRECISION_MIXED);
         rc = fh_model_member_eval(m->ws, m, theta, natoms, m->types, x, req->grad_mask,
                                   Ek + (size_t)k * N, g, want_h ? hk : NULL, NULL, NULL, err);
         model_ws_use_tables(m->ws, NULL);
+        model_ws_use_single(m->ws, 0);
         if (rc) return rc;
         for (int s = 0; s < N; s++) {
             if (!((req->grad_mask >> s) & 1u)) continue;

@@ -22,6 +22,7 @@
 void model_rtab_free(model_rtab *t)
 {
     free(t->v);
+    free(t->vf);
     free(t->w);
     memset(t, 0, sizeof *t);
 }
@@ -78,6 +79,12 @@ int model_rtab_build(model_rtab *t, model_mlp *mlp, const fh_eq_radial *rb, cons
             vk[2 * nw + w] = k < nk ? h2 * (dp[w] - dm[w]) / (2 * delta) : 0.0;
         }
     }
+    t->vf = malloc(sizeof(float) * (size_t)(nk + 1) * 3 * nw);
+    if (!t->vf) {
+        rc = fh_err_set(err, FH_EFAIL, "radial table: out of memory (%d knots)", nk);
+        goto done;
+    }
+    eq_to_float((size_t)(nk + 1) * 3 * nw, t->v, t->vf);
 done:
     free(r), free(B), free(dB), free(R), free(dR);
     if (rc) model_rtab_free(t);
@@ -119,6 +126,53 @@ FH_EQ_HOT int model_rtab_eval(const model_rtab *t, int rows, const double *r, do
         for (; w < nw; w++) {
             Re[w] = a0 * v0[w] + a1 * d0[w] + a2 * c0[w] + a3 * c1[w] + a4 * d1[w] + a5 * v1[w];
             tRe[w] = b0 * v0[w] + b1 * d0[w] + b2 * c0[w] + b3 * c1[w] + b4 * d1[w] + b5 * v1[w];
+        }
+    }
+    return 1;
+}
+
+/* model_rtab_eval from the float table, in float: half the table's memory traffic and no
+ * conversion of R and tR for the single-precision tensor product. The basis weights are
+ * computed in double as above, then rounded. */
+typedef float rtab_v8f __attribute__((vector_size(32)));
+
+FH_EQ_HOT int model_rtab_eval_f(const model_rtab *t, int rows, const double *r, float *R, float *tR)
+{
+    const int nw = t->nw;
+    for (int e = 0; e < rows; e++)
+        if (!(r[e] >= t->h && r[e] < t->rb.r_cut)) return 0;
+    for (int e = 0; e < rows; e++) {
+        double s = r[e] * t->inv_h;
+        int k = (int)s;
+        if (k >= t->nk) k = t->nk - 1;
+        double u = s - k, u2 = u * u, u3 = u2 * u, u4 = u3 * u, u5 = u4 * u, ih = t->inv_h;
+        double a0 = 1 - 10 * u3 + 15 * u4 - 6 * u5, a5 = 1 - a0;
+        double a1 = u - 6 * u3 + 8 * u4 - 3 * u5, a4 = -4 * u3 + 7 * u4 - 3 * u5;
+        double a2 = 0.5 * (u2 - 3 * u3 + 3 * u4 - u5), a3 = 0.5 * (u3 - 2 * u4 + u5);
+        double b0 = (-30 * u2 + 60 * u3 - 30 * u4) * ih, b5 = -b0;
+        double b1 = (1 - 18 * u2 + 32 * u3 - 15 * u4) * ih, b4 = (-12 * u2 + 28 * u3 - 15 * u4) * ih;
+        double b2 = 0.5 * (2 * u - 9 * u2 + 12 * u3 - 5 * u4) * ih;
+        double b3 = 0.5 * (3 * u2 - 8 * u3 + 5 * u4) * ih;
+        const float *v0 = t->vf + (size_t)k * 3 * nw, *d0 = v0 + nw, *c0 = d0 + nw;
+        const float *v1 = c0 + nw, *d1 = v1 + nw, *c1 = d1 + nw;
+        float *Re = R + (size_t)e * nw, *tRe = tR + (size_t)e * nw;
+        const rtab_v8f z = {0, 0, 0, 0, 0, 0, 0, 0};
+        rtab_v8f A0 = z + (float)a0, A1 = z + (float)a1, A2 = z + (float)a2, A3 = z + (float)a3;
+        rtab_v8f A4 = z + (float)a4, A5 = z + (float)a5, B0 = z + (float)b0, B1 = z + (float)b1;
+        rtab_v8f B2 = z + (float)b2, B3 = z + (float)b3, B4 = z + (float)b4, B5 = z + (float)b5;
+        int w = 0;
+        for (; w + 8 <= nw; w += 8) {
+            rtab_v8f p0, p1, p2, p3, p4, p5, o;
+            memcpy(&p0, v0 + w, 32), memcpy(&p1, d0 + w, 32), memcpy(&p2, c0 + w, 32);
+            memcpy(&p3, c1 + w, 32), memcpy(&p4, d1 + w, 32), memcpy(&p5, v1 + w, 32);
+            o = A0 * p0 + A1 * p1 + A2 * p2 + A3 * p3 + A4 * p4 + A5 * p5;
+            memcpy(Re + w, &o, 32);
+            o = B0 * p0 + B1 * p1 + B2 * p2 + B3 * p3 + B4 * p4 + B5 * p5;
+            memcpy(tRe + w, &o, 32);
+        }
+        for (; w < nw; w++) {
+            Re[w] = (float)(a0 * v0[w] + a1 * d0[w] + a2 * c0[w] + a3 * c1[w] + a4 * d1[w] + a5 * v1[w]);
+            tRe[w] = (float)(b0 * v0[w] + b1 * d0[w] + b2 * c0[w] + b3 * c1[w] + b4 * d1[w] + b5 * v1[w]);
         }
     }
     return 1;

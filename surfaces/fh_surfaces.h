@@ -49,6 +49,7 @@ typedef struct {
     int natoms;              /* molecular providers: number of atoms */
     const int *z;            /* [natoms] atomic numbers */
     const char *model_file;  /* "ml": path of the model file */
+    int ml_mixed;            /* "ml": 1 = mixed precision (fh_model_set_precision), 0 = double */
     fh_molcas_config molcas; /* "openmolcas" */
 } fh_surface_config;
 
@@ -61,6 +62,9 @@ typedef struct {
     double *grad;         /* [nstates*ndof] out, hartree/bohr; rows of unrequested states untouched */
     double *nac;          /* [npairs*ndof] out, 1/bohr */
     double *energy_std;   /* [nstates] out if FH_CAP_SPREAD and non-NULL, hartree */
+    int exact;            /* nonzero: the provider's full arithmetic even where it is set to a
+                             faster one (the ML model's mixed precision, whose rounding noise of
+                             ~1e-7 relative matters to optimisations and finite differences) */
 } fh_surface_eval;
 
 typedef struct fh_surface fh_surface;

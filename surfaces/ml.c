@@ -9,17 +9,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+typedef struct {
+    fh_model *m;
+    fh_model_precision precision;   /* the deck's ([surface] precision) */
+} ml_impl;
+
 static int ml_eval(fh_surface *self, fh_surface_eval *req, fh_err *err)
 {
+    ml_impl *ml = self->impl;
     fh_model_request rq = {.grad_mask = req->grad_mask, .want_nac = req->want_nac,
                            .energy = req->energy, .grad = req->grad, .nac = req->nac,
                            .energy_std = req->energy_std};
-    return fh_model_predict(self->impl, self->natoms, self->z, req->x, &rq, err);
+    fh_model_set_precision(ml->m, req->exact ? FH_MODEL_PRECISION_DOUBLE : ml->precision);
+    return fh_model_predict(ml->m, self->natoms, self->z, req->x, &rq, err);
 }
 
 static void ml_destroy(fh_surface *self)
 {
-    fh_model_free(self->impl);
+    ml_impl *ml = self->impl;
+    if (ml) fh_model_free(ml->m);
+    free(ml);
     self->impl = NULL;
 }
 
@@ -50,7 +59,14 @@ int fh_surf_ml_create(const fh_surface_config *cfg, fh_surface *s, fh_err *err)
         fh_model_free(m);
         return fh_err_prefix(err, "the geometry does not fit the model %s: ", cfg->model_file);
     }
-    s->impl = m;
+    ml_impl *ml = malloc(sizeof *ml);
+    if (!ml) {
+        fh_model_free(m);
+        return fh_err_set(err, FH_EFAIL, "surface 'ml': out of memory");
+    }
+    ml->m = m;
+    ml->precision = cfg->ml_mixed ? FH_MODEL_PRECISION_MIXED : FH_MODEL_PRECISION_DOUBLE;
+    s->impl = ml;
     s->destroy = ml_destroy;
     s->nstates = N;
     s->natoms = cfg->natoms;

@@ -4,7 +4,9 @@
  * pair form through their CG contractions (fh_eq_tp_coeffs), and the reverse pass with
  * several seeds against one pair of fh_eq_tp_backward calls per seed (whose gradients
  * test_eq_grad checks against finite differences). Channel counts cover the 16-wide kernel, the
- * 4-wide one and the one-channel tail. */
+ * 4-wide one and the one-channel tail (and, in single precision, the 16- and 8-wide kernels and the
+ * tail). The single-precision kernels (fh_eq_tp_*_pairs_f) against the double ones: within 1e-6
+ * (they are about 1e-7 off; a wrong sign, row or lane is off by order 1). */
 #include <criterion/criterion.h>
 
 #include "test_eq_util.h"
@@ -39,6 +41,52 @@ static void reverse_harmonics(int lsh, int np, const double *Y, double *Yr)
     for (int p = 0; p < np; p++)
         for (int l = 0; l <= lsh; l++)
             for (int q = l * l; q < (l + 1) * (l + 1); q++) Yr[p * nsh + q] = (l % 2 ? -1.0 : 1.0) * Y[p * nsh + q];
+}
+
+static float *to_f(const double *a, size_t n)
+{
+    float *b = malloc(sizeof(float) * (n ? n : 1));
+    for (size_t i = 0; i < n; i++) b[i] = (float)a[i];
+    return b;
+}
+
+static double rel_err_f(const float *a, const double *b, size_t n)
+{
+    double *ad = malloc(sizeof(double) * (n ? n : 1));
+    for (size_t i = 0; i < n; i++) ad[i] = a[i];
+    double e = eqt_rel_err(ad, b, n);
+    free(ad);
+    return e;
+}
+
+/* The float kernels on the same inputs (rounded to float) against the double results of the
+ * first seed: messages y, input gradient gx, dL/dY and dL/d|u|, each alone and together. */
+static void check_single(fh_eq_tp *tp, const pairs *g, const double *x, const double *A,
+                         const double *R, const double *dR, const double *gy, const double *y,
+                         const double *gx, const double *gY, const double *gr, const char *in_s, int c,
+                         int din, int dout, int nsh)
+{
+    fh_err err;
+    const int nw = fh_eq_tp_n_weights(tp);
+    const size_t nx = (size_t)NAT * din * c, ny = (size_t)NAT * dout * c;
+    const size_t nY = (size_t)g->np * nsh, nR = (size_t)g->np * nw, nA = (size_t)g->np * fh_eq_tp_n_coeffs(tp);
+    float *xf = to_f(x, nx), *Af = to_f(A, nA), *Rf = to_f(R, nR), *dRf = to_f(dR, nR), *gyf = to_f(gy, ny);
+    float *yf = malloc(sizeof(float) * ny), *gxf = calloc(nx, sizeof(float));
+    double *gYf = calloc(nY, sizeof(double)), *grf = calloc((size_t)g->np, sizeof(double));
+    cr_assert_eq(fh_eq_tp_forward_pairs_f(tp, NAT, g->np, g->pi, g->pj, xf, Af, Rf, yf, &err), FH_OK, "%s", err.msg);
+    double e = rel_err_f(yf, y, ny);
+    cr_assert(e < 1e-6, "%s, %d channels: single-precision messages off by %.2e", in_s, c, e);
+    cr_assert_eq(fh_eq_tp_backward_pairs_f(tp, NAT, g->np, g->pi, g->pj, xf, Af, Rf, dRf, gyf, gxf, gYf, grf, &err),
+                 FH_OK, "%s", err.msg);
+    double ex = rel_err_f(gxf, gx, nx), eY = eqt_rel_err(gYf, gY, nY), er = eqt_rel_err(grf, gr, (size_t)g->np);
+    cr_assert(ex < 1e-6 && eY < 1e-6 && er < 1e-6,
+              "%s, %d channels: single-precision gradients off by gx %.2e, gY %.2e, gr %.2e", in_s, c, ex, eY, er);
+    /* dL/dY alone, then dL/d|u| alone (the others NULL) */
+    memset(gYf, 0, sizeof(double) * nY), memset(grf, 0, sizeof(double) * g->np);
+    fh_eq_tp_backward_pairs_f(tp, NAT, g->np, g->pi, g->pj, xf, Af, Rf, NULL, gyf, NULL, gYf, NULL, &err);
+    fh_eq_tp_backward_pairs_f(tp, NAT, g->np, g->pi, g->pj, xf, Af, Rf, dRf, gyf, NULL, NULL, grf, &err);
+    cr_assert(eqt_rel_err(gYf, gY, nY) < 1e-6 && eqt_rel_err(grf, gr, (size_t)g->np) < 1e-6);
+    free(xf), free(Af), free(Rf), free(dRf), free(gyf), free(yf), free(gxf), free(gYf), free(grf);
 }
 
 static void check_channels(const char *in_s, int c, int lsh)
@@ -117,6 +165,7 @@ static void check_channels(const char *in_s, int c, int lsh)
     memset(gr, 0, sizeof(double) * S * g.np);
     fh_eq_tp_backward_pairs(tp, NAT, g.np, g.pi, g.pj, x, A, R, dR, S, gy, NULL, NULL, gRb, gr, &err);
     cr_assert(eqt_rel_err(gr, gr1, (size_t)S * g.np) < 1e-13 && eqt_rel_err(gRb, gR1, S * nR) < 1e-13);
+    check_single(tp, &g, x, A, R, dR, gy, y, gx1, gY1, gr1, in_s, c, din, dout, nsh);
     free(dR), free(gr), free(gr1), free(gRb);
 
     free(x), free(Y), free(Yr), free(A), free(R), free(y), free(y1), free(y2), free(gy), free(gx), free(gY);
@@ -137,6 +186,7 @@ Test(eq_tp_pairs, matches_directed_form_other_channels)
     eqt_seed(72);
     check_channels("0e+1o+2e", 20, 3);   /* 16 + 4 */
     check_channels("0e+1o", 7, 2);       /* 4 + 3 single channels */
+    check_channels("0e+1o", 24, 2);      /* 16 + 8 (float), 16 + 4 + 4 (double) */
     check_channels("1o", 3, 1);          /* single channels only */
 }
 

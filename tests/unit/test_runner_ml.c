@@ -173,6 +173,7 @@ static void check_window(void)
     char path[1200];
     snprintf(path, sizeof path, "%s/hco_model.h5", dir);
     cr_assert_eq(fh_model_load(path, &m, &err), FH_OK, "%s", err.msg);
+    fh_model_set_precision(m, FH_MODEL_PRECISION_MIXED);   /* as the deck's [surface] precision */
     const int z[3] = {6, 1, 8};
     int kept1 = 0, kept2 = 0, redrawn = 0;
     for (int i = 0; i < NTRAJ; i++) {
