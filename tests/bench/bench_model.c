@@ -12,6 +12,8 @@
  * as the dynamics calls them, with tabulated radial MLPs and reverse passes that skip couplings
  * without a gradient, so their rate is printed only for the variant with the MLPs evaluated, as
  * an upper bound.
+ * The shipped committee is measured in double and in mixed precision (fh_model_set_precision: the
+ * tensor product and the radial tables in float), the dynamics' default.
  * Reference (issue): MACE 0.3.14, float64, one thread: 34 ms energy, 64 ms energy+forces,
  * 172 ms per training step. Usage: bench_model [repetitions (default 21) [NAME: only the
  * configurations whose name contains NAME]]. */
@@ -248,25 +250,40 @@ static void bench_shipped(void)
         return;
     }
     int K = fh_model_n_members(c.m);
-    c.mask = 0, c.nac = 0;
-    double te = median_time(shipped_call, &c);
-    c.mask = 2u, c.nac = 1;
-    double ta = median_time(shipped_call, &c);
-    c.mask = 3u, c.nac = 1;
-    double tb = median_time(shipped_call, &c);
+    /* double and mixed precision (the dynamics' default), each measured twice, alternating */
+    double tm[2][3] = {{0}}, tq;
+    for (int round = 0; round < 2; round++)
+        for (int mixed = 0; mixed < 2; mixed++) {
+            fh_model_set_precision(c.m, mixed ? FH_MODEL_PRECISION_MIXED : FH_MODEL_PRECISION_DOUBLE);
+            c.mask = 0, c.nac = 0;
+            tq = median_time(shipped_call, &c), tm[mixed][0] += 0.5 * tq;
+            c.mask = 2u, c.nac = 1;
+            tq = median_time(shipped_call, &c), tm[mixed][1] += 0.5 * tq;
+            c.mask = 3u, c.nac = 1;
+            tq = median_time(shipped_call, &c), tm[mixed][2] += 0.5 * tq;
+        }
+    double te = tm[0][0], ta = tm[0][1], tb = tm[0][2];
+    fh_model_set_precision(c.m, FH_MODEL_PRECISION_DOUBLE);
     fh_model_set_exact_radial(c.m, 1);   /* the radial MLPs evaluated, not tabulated */
     c.mask = 2u, c.nac = 1;
     double ta_x = median_time(shipped_call, &c);
     c.mask = 3u, c.nac = 1;
     double tb_x = median_time(shipped_call, &c);
-    printf("%s, %d members\n", name, K);
+    printf("%s, %d members; in double ([surface] precision = double):\n", name, K);
     printf("  energies + spread:                  %7.3f ms (%.3f ms per member)\n", 1e3 * te,
            1e3 * te / K);
     printf("  (a) dynamics step (S1 active):      %7.3f ms (%.3f ms per member)\n", 1e3 * ta,
            1e3 * ta / K);
     printf("  (b) full evaluation:                %7.3f ms (%.3f ms per member)\n", 1e3 * tb,
            1e3 * tb / K);
-    printf("  with the radial MLPs evaluated instead of tabulated (fh_model_set_exact_radial):\n");
+    printf("  in mixed precision (the dynamics' default: tensor product and radial tables in float):\n");
+    printf("  energies + spread:                  %7.3f ms (%.3f ms per member)\n", 1e3 * tm[1][0],
+           1e3 * tm[1][0] / K);
+    printf("  (a) dynamics step (S1 active):      %7.3f ms (%.3f ms per member; %.2f of double)\n",
+           1e3 * tm[1][1], 1e3 * tm[1][1] / K, tm[1][1] / ta);
+    printf("  (b) full evaluation:                %7.3f ms (%.3f ms per member; %.2f of double)\n",
+           1e3 * tm[1][2], 1e3 * tm[1][2] / K, tm[1][2] / tb);
+    printf("  in double with the radial MLPs evaluated instead of tabulated (fh_model_set_exact_radial):\n");
     printf("  (a) dynamics step (S1 active):      %7.3f ms (%.3f ms per member)\n", 1e3 * ta_x,
            1e3 * ta_x / K);
     printf("  (b) full evaluation:                %7.3f ms (%.3f ms per member)\n\n", 1e3 * tb_x,
