@@ -64,6 +64,7 @@ struct fh_eq_fusion {
     fh_eq_irreps in, out;
     int c, n_types, max_atoms, l_hidden, dim_in, dim_out;
     int n_nodes;
+    int single;                          /* channel mixing in float (fh_eq_fusion_set_single) */
     fus_node node[FH_EQ_FUSION_MAX_NODES];
     int n_leaf_out;                      /* output blocks also in the input (leaf is an output) */
     int leaf_out_k[FH_EQ_MAX_BLOCKS], leaf_out_i[FH_EQ_MAX_BLOCKS];
@@ -589,7 +590,10 @@ int fh_eq_fusion_forward(fh_eq_fusion *f, const double *theta, int n, const int 
                            node_h(f, nd->right, x), B->dim, nd->z);
         for (int b = 0; b < nd->blk.n; b++) {
             eq_mat zm = node_block(nd, nd->z, b, C), hm = node_block(nd, nd->h, b, C);
-            eq_gemm_nn((long)n * zm.group, C, C, zm, theta + nd->m_off + (size_t)b * C * C, C, hm, 0);
+            if (f->single)
+                eq_gemm_mixed((long)n * zm.group, C, C, zm, theta + nd->m_off + (size_t)b * C * C, C, 0, hm, 0);
+            else
+                eq_gemm_nn((long)n * zm.group, C, C, zm, theta + nd->m_off + (size_t)b * C * C, C, hm, 0);
         }
     }
     memset(y, 0, sizeof(double) * (size_t)n * f->dim_out * C);
@@ -693,7 +697,10 @@ int fh_eq_fusion_backward(fh_eq_fusion *f, const double *theta, int n, const int
             eq_mat ghm = node_block(nd, nd->gh, b, C), gzm = node_block(nd, nd->gz, b, C);
             long rows = (long)n * ghm.group;
             const double *M = theta + nd->m_off + (size_t)b * C * C;
-            eq_gemm_nt(rows, C, C, ghm, M, C, gzm, 0);
+            if (f->single && !gtheta)
+                eq_gemm_mixed(rows, C, C, ghm, M, C, 1, gzm, 0);
+            else
+                eq_gemm_nt(rows, C, C, ghm, M, C, gzm, 0);
             if (gtheta)
                 eq_gemm_tn(rows, C, C, node_block(nd, nd->z, b, C), ghm,
                            gtheta + nd->m_off + (size_t)b * C * C, C, 1);
@@ -714,3 +721,5 @@ int fh_eq_fusion_backward(fh_eq_fusion *f, const double *theta, int n, const int
     }
     return FH_OK;
 }
+
+void fh_eq_fusion_set_single(fh_eq_fusion *f, int single) { f->single = single != 0; }

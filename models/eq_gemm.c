@@ -297,3 +297,100 @@ void fh_eq_gemm(int transa, int transb, int m, int n, int k, double alpha, const
         }
     }
 }
+
+/* ---- single precision (mixed-precision inference, eq_linear.c) ---------------------------- */
+typedef float eq_v8f_g __attribute__((vector_size(32)));
+
+EQ_INLINE eq_v8f_g ld8(const float *p)
+{
+    eq_v8f_g v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+EQ_INLINE eq_v8f_g bc8(float a)
+{
+    eq_v8f_g z = {0, 0, 0, 0, 0, 0, 0, 0};
+    return z + a;
+}
+
+/* C [m][n] = A [m][k] B [k][n], float, plain row-major matrices. Unpacked (A's values broadcast
+ * from memory): the matrices here are a few dozen rows of at most 64 columns, where packing costs
+ * as much as it saves. Tiles of 4 rows x 16 columns, then 4 x 8, then scalar columns. */
+FH_EQ_HOT void eq_gemm_f(int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+                         float *c, int ldc)
+{
+    int r = 0;
+    for (; r + 4 <= m; r += 4) {
+        const float *a0 = a + (long)r * lda, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda;
+        float *c0 = c + (long)r * ldc, *c1 = c0 + ldc, *c2 = c1 + ldc, *c3 = c2 + ldc;
+        int j = 0;
+        for (; j + 16 <= n; j += 16) {
+            eq_v8f_g s00 = bc8(0), s01 = s00, s10 = s00, s11 = s00, s20 = s00, s21 = s00;
+            eq_v8f_g s30 = s00, s31 = s00;
+            for (int q = 0; q < k; q++) {
+                eq_v8f_g b0 = ld8(b + (long)q * ldb + j), b1 = ld8(b + (long)q * ldb + j + 8);
+                eq_v8f_g t0 = bc8(a0[q]), t1 = bc8(a1[q]), t2 = bc8(a2[q]), t3 = bc8(a3[q]);
+                s00 += t0 * b0, s01 += t0 * b1, s10 += t1 * b0, s11 += t1 * b1;
+                s20 += t2 * b0, s21 += t2 * b1, s30 += t3 * b0, s31 += t3 * b1;
+            }
+            memcpy(c0 + j, &s00, 32), memcpy(c0 + j + 8, &s01, 32);
+            memcpy(c1 + j, &s10, 32), memcpy(c1 + j + 8, &s11, 32);
+            memcpy(c2 + j, &s20, 32), memcpy(c2 + j + 8, &s21, 32);
+            memcpy(c3 + j, &s30, 32), memcpy(c3 + j + 8, &s31, 32);
+        }
+        for (; j + 8 <= n; j += 8) {
+            eq_v8f_g s0 = bc8(0), s1 = s0, s2 = s0, s3 = s0;
+            for (int q = 0; q < k; q++) {
+                eq_v8f_g b0 = ld8(b + (long)q * ldb + j);
+                s0 += bc8(a0[q]) * b0, s1 += bc8(a1[q]) * b0, s2 += bc8(a2[q]) * b0, s3 += bc8(a3[q]) * b0;
+            }
+            memcpy(c0 + j, &s0, 32), memcpy(c1 + j, &s1, 32), memcpy(c2 + j, &s2, 32), memcpy(c3 + j, &s3, 32);
+        }
+        for (; j < n; j++) {
+            float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+            for (int q = 0; q < k; q++) {
+                float bq = b[(long)q * ldb + j];
+                s0 += a0[q] * bq, s1 += a1[q] * bq, s2 += a2[q] * bq, s3 += a3[q] * bq;
+            }
+            c0[j] = s0, c1[j] = s1, c2[j] = s2, c3[j] = s3;
+        }
+    }
+    for (; r < m; r++) {
+        const float *a0 = a + (long)r * lda;
+        float *c0 = c + (long)r * ldc;
+        int j = 0;
+        for (; j + 8 <= n; j += 8) {
+            eq_v8f_g s0 = bc8(0);
+            for (int q = 0; q < k; q++) s0 += bc8(a0[q]) * ld8(b + (long)q * ldb + j);
+            memcpy(c0 + j, &s0, 32);
+        }
+        for (; j < n; j++) {
+            float s0 = 0;
+            for (int q = 0; q < k; q++) s0 += a0[q] * b[(long)q * ldb + j];
+            c0[j] = s0;
+        }
+    }
+}
+
+FH_EQ_HOT void eq_gemm_mixed(long m, int n, int k, eq_mat a, const double *b, int ldb, int bt,
+                             eq_mat c, int accumulate)
+{
+    enum { MX = 64 };
+    if (n > MX || k > MX || m <= 0 || n <= 0 || k <= 0) {
+        if (bt)
+            eq_gemm_nt(m, n, k, a, b, ldb, c, accumulate);
+        else
+            eq_gemm_nn(m, n, k, a, b, ldb, c, accumulate);
+        return;
+    }
+    float wf[MX * MX], xf[MX * MX], yf[MX * MX];
+    for (int q = 0; q < k; q++)
+        for (int j = 0; j < n; j++) wf[q * n + j] = (float)(bt ? b[(long)j * ldb + q] : b[(long)q * ldb + j]);
+    eq_rowiter ra = eq_rows_begin(a), rc = eq_rows_begin(c);
+    for (long r0 = 0; r0 < m; r0 += MX) {
+        int R = m - r0 < MX ? (int)(m - r0) : MX;
+        for (int r = 0; r < R; r++, eq_rows_next(&ra)) eq_row_to_float(k, ra.row, xf + r * k);
+        eq_gemm_f(R, n, k, xf, k, wf, n, yf, n);
+        for (int r = 0; r < R; r++, eq_rows_next(&rc)) eq_row_from_float(n, yf + r * n, rc.row, accumulate);
+    }
+}

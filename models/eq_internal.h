@@ -37,6 +37,30 @@ EQ_INLINE eq_v4 eq_set1(double a)
 }
 EQ_INLINE double eq_hsum(eq_v4 v) { return (v[0] + v[1]) + (v[2] + v[3]); }
 
+/* One row of k values to float, and n floats back to double (acc: added); inlined into the hot
+ * kernels of the mixed-precision paths (eq_linear.c, eq_gemm.c). */
+typedef float eq_v4f __attribute__((vector_size(16)));
+EQ_INLINE void eq_row_to_float(int k, const double *s, float *d)
+{
+    int q = 0;
+    for (; q + 4 <= k; q += 4) {
+        eq_v4f f = __builtin_convertvector(eq_load(s + q), eq_v4f);
+        memcpy(d + q, &f, sizeof f);
+    }
+    for (; q < k; q++) d[q] = (float)s[q];
+}
+EQ_INLINE void eq_row_from_float(int n, const float *s, double *d, int acc)
+{
+    int j = 0;
+    for (; j + 4 <= n; j += 4) {
+        eq_v4f f;
+        memcpy(&f, s + j, sizeof f);
+        eq_v4 v = __builtin_convertvector(f, eq_v4);
+        eq_store(d + j, acc ? eq_load(d + j) + v : v);
+    }
+    for (; j < n; j++) d[j] = acc ? d[j] + s[j] : s[j];
+}
+
 /* Conversions for the single-precision kernels (eq_tp_pairs_f.c): b = (float) a; b = a. */
 void eq_to_float(size_t n, const double *a, float *b);
 void eq_from_float(size_t n, const float *a, double *b);
@@ -96,5 +120,12 @@ void eq_gemm_nn(long m, int n, int k, eq_mat a, const double *b, int ldb, eq_mat
 void eq_gemm_nt(long m, int n, int k, eq_mat a, const double *b, int ldb, eq_mat c, int accumulate);
 /* C[i][j] (+)= sum_r A[r][i] B[r][j] over r < rows; C plain [m][ldc] with m = columns of A used. */
 void eq_gemm_tn(long rows, int m, int n, eq_mat a, eq_mat b, double *c, int ldc, int accumulate);
+/* C [m][n] = A [m][k] B [k][n] in float, plain matrices (mixed-precision inference). */
+void eq_gemm_f(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c,
+               int ldc);
+/* eq_gemm_nn (bt = 0) or eq_gemm_nt (bt = 1) with the products in float: rows rounded to float 64
+ * at a time, results back in double (n, k <= 64; wider in double). */
+void eq_gemm_mixed(long m, int n, int k, eq_mat a, const double *b, int ldb, int bt, eq_mat c,
+                   int accumulate);
 
 #endif

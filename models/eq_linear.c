@@ -2,7 +2,13 @@
  * (Schur's lemma: anything else would break equivariance). One block of all nodes is one matrix
  * (rows = node x m, grouped, see eq_mat), so with shared weights the map is one product per pair of
  * blocks. With per-node-type weights each run of consecutive nodes of one type is one product
- * (molecule files usually list atoms of an element together, so runs are long). */
+ * (molecule files usually list atoms of an element together, so runs are long).
+ *
+ * The _f variants (mixed-precision inference) take and give double but multiply in float: per
+ * type, its nodes' rows (LF_ROWS at a time) are rounded to float, multiplied, and written back in
+ * double; all nodes of a type at once, since atoms of different elements often alternate in a
+ * molecule file (stilbene: runs of one or two). Only for channel counts up to LF_MAX (the scratch
+ * lives on the stack); wider maps stay in double. */
 #include <stdlib.h>
 #include "fh_equivariant.h"
 #include "eq_internal.h"
@@ -73,6 +79,80 @@ static size_t lin_b_off(const fh_eq_linear *lin, int t)
     return (size_t)lin->n_types * lin->w_per_type + (size_t)t * lin->n_bias * lin->c_out;
 }
 
+enum { LF_MAX = 64, LF_ROWS = 64 };
+
+/* One block pair of a map in float, for the nodes list[0..cnt) (nodes 0..cnt-1 if list is NULL):
+ * y (+)= x W with W [k][n] (transpose = 0), or x W^T with W stored [n][k] (transpose = 1: the input
+ * gradient gx = gy W^T). Node a's rows are x0 + a xs + m k and y0 + a ys + m n, m < group. */
+FH_EQ_HOT static void nodes_f(const double *w, int k, int n, int transpose, int cnt,
+                              const int *list, int group, const double *x0, long xs, double *y0,
+                              long ys, int acc)
+{
+    float wf[LF_MAX * LF_MAX], xf[LF_ROWS * LF_MAX], yf[LF_ROWS * LF_MAX];
+    if (transpose) {
+        for (int j = 0; j < n; j++)
+            for (int q = 0; q < k; q++) wf[q * n + j] = (float)w[(long)j * k + q];
+    } else {
+        for (int q = 0; q < k; q++) eq_row_to_float(n, w + (long)q * n, wf + q * n);
+    }
+    const int per = LF_ROWS / group;   /* nodes per chunk (group <= 2 l_max + 1 < LF_ROWS) */
+    for (int a0 = 0; a0 < cnt; a0 += per) {
+        int na = cnt - a0 < per ? cnt - a0 : per, R = 0;
+        for (int a = a0; a < a0 + na; a++) {
+            const double *src = x0 + (long)(list ? list[a] : a) * xs;
+            for (int m = 0; m < group; m++, R++) eq_row_to_float(k, src + (long)m * k, xf + R * k);
+        }
+        eq_gemm_f(R, n, k, xf, k, wf, n, yf, n);
+        R = 0;
+        for (int a = a0; a < a0 + na; a++) {
+            double *dst = y0 + (long)(list ? list[a] : a) * ys;
+            for (int m = 0; m < group; m++, R++) eq_row_from_float(n, yf + R * n, dst + (long)m * n, acc);
+        }
+    }
+}
+
+/* The float path of fh_eq_linear_forward_f / backward_f: per type, all its nodes at once (the
+ * weights converted once per type); 0, or -1 if out of memory (then the caller uses double). */
+static int all_f(const fh_eq_linear *lin, const double *theta, int n, const int *type,
+                 const double *x, double *y, int backward)
+{
+    const int ci = lin->c_in, co = lin->c_out;
+    const int nt = (lin->n_types == 1 || !type) ? 1 : lin->n_types;
+    int *idx = nt > 1 ? malloc(sizeof(int) * (size_t)(n > 0 ? n : 1)) : NULL;
+    if (nt > 1 && !idx) return -1;
+    for (int t = 0; t < nt; t++) {
+        int cnt = n;
+        if (idx) {
+            cnt = 0;
+            for (int a = 0; a < n; a++)
+                if (type[a] == t) idx[cnt++] = a;
+            if (!cnt) continue;
+        }
+        for (int o = 0; o < lin->out.n; o++) {
+            const int group = 2 * lin->out.l[o] + 1;
+            const long yoff = (long)fh_eq_irreps_offset(&lin->out, o) * co;
+            int started = 0;
+            for (int q = 0; q < lin->n_pairs; q++) {
+                if (lin->pair_o[q] != o) continue;
+                const long xoff = (long)fh_eq_irreps_offset(&lin->in, lin->pair_i[q]) * ci;
+                if (backward)   /* x: gy, y: gx (+=) */
+                    nodes_f(lin_w(lin, theta, t, q), co, ci, 1, cnt, idx, group, x + yoff,
+                            (long)lin->dim_out * co, y + xoff, (long)lin->dim_in * ci, 1);
+                else
+                    nodes_f(lin_w(lin, theta, t, q), ci, co, 0, cnt, idx, group, x + xoff,
+                            (long)lin->dim_in * ci, y + yoff, (long)lin->dim_out * co, started);
+                started = 1;
+            }
+            if (!started && !backward)
+                for (int a = 0; a < cnt; a++)
+                    memset(y + (long)(idx ? idx[a] : a) * lin->dim_out * co + yoff, 0,
+                           sizeof(double) * (size_t)group * co);
+        }
+    }
+    free(idx);
+    return 0;
+}
+
 /* The rows of n consecutive nodes that share the weights of type t. */
 static void forward_rows(const fh_eq_linear *lin, const double *theta, int t, int n,
                          const double *x, double *y)
@@ -101,11 +181,13 @@ static int type_run(const int *type, int n, int a)
     return b - a;
 }
 
-void fh_eq_linear_forward(const fh_eq_linear *lin, const double *theta, int n, const int *type,
-                          const double *x, double *y)
+static void forward_all(const fh_eq_linear *lin, const double *theta, int n, const int *type,
+                        const double *x, double *y, int single)
 {
     const int ci = lin->c_in, co = lin->c_out;
-    if (lin->n_types == 1 || !type) {
+    if (single && all_f(lin, theta, n, type, x, y, 0) == 0) {
+        /* done in float */
+    } else if (lin->n_types == 1 || !type) {
         forward_rows(lin, theta, 0, n, x, y);
     } else {
         for (int a = 0, len; a < n; a += len) {
@@ -126,6 +208,18 @@ void fh_eq_linear_forward(const fh_eq_linear *lin, const double *theta, int n, c
     }
 }
 
+void fh_eq_linear_forward(const fh_eq_linear *lin, const double *theta, int n, const int *type,
+                          const double *x, double *y)
+{
+    forward_all(lin, theta, n, type, x, y, 0);
+}
+
+void fh_eq_linear_forward_f(const fh_eq_linear *lin, const double *theta, int n, const int *type,
+                            const double *x, double *y)
+{
+    forward_all(lin, theta, n, type, x, y, lin->c_in <= LF_MAX && lin->c_out <= LF_MAX);
+}
+
 static void backward_rows(const fh_eq_linear *lin, const double *theta, int t, int n,
                           const double *x, const double *gy, double *gx, double *gtheta)
 {
@@ -143,11 +237,13 @@ static void backward_rows(const fh_eq_linear *lin, const double *theta, int t, i
     }
 }
 
-void fh_eq_linear_backward(const fh_eq_linear *lin, const double *theta, int n, const int *type,
-                           const double *x, const double *gy, double *gx, double *gtheta)
+static void backward_all(const fh_eq_linear *lin, const double *theta, int n, const int *type,
+                         const double *x, const double *gy, double *gx, double *gtheta, int single)
 {
     const int ci = lin->c_in, co = lin->c_out;
-    if (lin->n_types == 1 || !type) {
+    if (single && gx && !gtheta && all_f(lin, theta, n, type, gy, gx, 1) == 0) {
+        /* done in float */
+    } else if (lin->n_types == 1 || !type) {
         backward_rows(lin, theta, 0, n, x, gy, gx, gtheta);
     } else {
         for (int a = 0, len; a < n; a += len) {
@@ -167,4 +263,16 @@ void fh_eq_linear_backward(const fh_eq_linear *lin, const double *theta, int n, 
                 for (int c = 0; c < co; c++) gb[c] += g[c];
             }
         }
+}
+
+void fh_eq_linear_backward(const fh_eq_linear *lin, const double *theta, int n, const int *type,
+                           const double *x, const double *gy, double *gx, double *gtheta)
+{
+    backward_all(lin, theta, n, type, x, gy, gx, gtheta, 0);
+}
+
+void fh_eq_linear_backward_f(const fh_eq_linear *lin, const double *theta, int n, const int *type,
+                             const double *gy, double *gx)
+{
+    backward_all(lin, theta, n, type, NULL, gy, gx, NULL, lin->c_in <= LF_MAX && lin->c_out <= LF_MAX);
 }

@@ -164,6 +164,13 @@ void fh_eq_linear_forward(const fh_eq_linear *lin, const double *theta, int n, c
                           const double *x, double *y);
 void fh_eq_linear_backward(const fh_eq_linear *lin, const double *theta, int n, const int *type,
                            const double *x, const double *gy, double *gx, double *gtheta);
+/* The same for inference in mixed precision: double in and out, the products in float (within
+ * about 1e-7 of each output's largest value; maps wider than 64 channels stay in double); the
+ * backward gives the input gradient only (gx +=). */
+void fh_eq_linear_forward_f(const fh_eq_linear *lin, const double *theta, int n, const int *type,
+                            const double *x, double *y);
+void fh_eq_linear_backward_f(const fh_eq_linear *lin, const double *theta, int n, const int *type,
+                             const double *gy, double *gx);
 
 /* ---------------------------------------------------------------------------------------------
  * Tensor product of node features with edge spherical harmonics, summed over neighbours
@@ -303,5 +310,8 @@ int fh_eq_fusion_forward(fh_eq_fusion *f, const double *theta, int n, const int 
 int fh_eq_fusion_backward(fh_eq_fusion *f, const double *theta, int n, const int *type,
                           const double *x, const double *gy, double *gx, double *gtheta,
                           fh_err *err);
+/* single = 1: the nodes' channel mixing runs in float (mixed-precision inference; about 1e-7
+ * relative), except in a backward pass with a weight gradient. Default 0. */
+void fh_eq_fusion_set_single(fh_eq_fusion *f, int single);
 
 #endif

@@ -69,6 +69,26 @@ struct fh_model_ws {
     float *mf, *gxuf;
 };
 
+/* The linear maps, in float in mixed precision (model_ws_use_single; never with a weight gradient) */
+static void lin_forward(const fh_model_ws *ws, const fh_eq_linear *lin, const double *theta, int n,
+                        const int *type, const double *x, double *y)
+{
+    if (ws->single)
+        fh_eq_linear_forward_f(lin, theta, n, type, x, y);
+    else
+        fh_eq_linear_forward(lin, theta, n, type, x, y);
+}
+
+static void lin_backward(const fh_model_ws *ws, const fh_eq_linear *lin, const double *theta, int n,
+                         const int *type, const double *x, const double *gy, double *gx,
+                         double *gtheta)
+{
+    if (ws->single && !gtheta)
+        fh_eq_linear_backward_f(lin, theta, n, type, gy, gx);
+    else
+        fh_eq_linear_backward(lin, theta, n, type, x, gy, gx, gtheta);
+}
+
 int model_irreps_has(const fh_eq_irreps *ir, int l, int p)
 {
     return fh_eq_irreps_find(ir, l, p) >= 0;
@@ -694,6 +714,8 @@ static int forward_layers(fh_model_ws *ws, const fh_model *m, const double *thet
     int rc;
     ws->tangents = tangents;
     ws->radial_tabulated = 0;
+    /* here rather than in model_ws_use_single: reserve() may have rebuilt the fusion blocks */
+    for (int t = 0; t < ws->T; t++) fh_eq_fusion_set_single(ws->L[t].fus, ws->single);
     int have_basis = 0;   /* the radial basis is needed only where no table is used */
 
     /* 3. embedding */
@@ -724,7 +746,7 @@ static int forward_layers(fh_model_ws *ws, const fh_model *m, const double *thet
                                    ws->tangents ? ws->dB : NULL, L->R, ws->tangents ? L->tR : NULL, err);
             if (rc) return rc;
         }
-        fh_eq_linear_forward(L->lin_up, theta + L->o_up, natoms, NULL, hin, L->xu);
+        lin_forward(ws, L->lin_up, theta + L->o_up, natoms, NULL, hin, L->xu);
         L->used_f = ws->single;
         if (L->used_f)
             rc = tp_forward_single(ws, L, tangents && !rf_done, !rf_done, err);
@@ -733,11 +755,11 @@ static int forward_layers(fh_model_ws *ws, const fh_model *m, const double *thet
         if (rc) return rc;
         size_t nm = (size_t)natoms * L->dim_msg * C;
         for (size_t i = 0; i < nm; i++) L->m[i] *= inv_nb;
-        fh_eq_linear_forward(L->lin_msg, theta + L->o_msg, natoms, NULL, L->m, L->a);
+        lin_forward(ws, L->lin_msg, theta + L->o_msg, natoms, NULL, L->m, L->a);
         rc = fh_eq_fusion_forward(L->fus, theta + L->o_fus, natoms, tp, L->a, L->p, err);
         if (rc) return rc;
-        fh_eq_linear_forward(L->lin_out, theta + L->o_out, natoms, NULL, L->p, hout);
-        fh_eq_linear_forward(L->sc, theta + L->o_sc, natoms, tp, hin, ws->tmp_h);
+        lin_forward(ws, L->lin_out, theta + L->o_out, natoms, NULL, L->p, hout);
+        lin_forward(ws, L->sc, theta + L->o_sc, natoms, tp, hin, ws->tmp_h);
         add_to(hout, ws->tmp_h, (size_t)natoms * ws->dimH * C);
         if (ws->stats) {
             size_t nm2 = (size_t)natoms * L->dim_msg * C, nh = (size_t)natoms * ws->dimH * C;
@@ -748,26 +770,26 @@ static int forward_layers(fh_model_ws *ws, const fh_model *m, const double *thet
         /* readout */
         const double *rin = hout;
         if (L->ro1) {
-            fh_eq_linear_forward(L->ro1, theta + L->o_ro1, natoms, NULL, hout, ws->z1);
+            lin_forward(ws, L->ro1, theta + L->o_ro1, natoms, NULL, hout, ws->z1);
             fh_eq_normact_forward(&ws->RO, ws->M, natoms, theta + L->o_act, ws->z1, ws->a1);
             rin = ws->a1;
         }
-        fh_eq_linear_forward(L->roE, theta + L->o_roE, natoms, NULL, rin, ws->eo);
+        lin_forward(ws, L->roE, theta + L->o_roE, natoms, NULL, rin, ws->eo);
         add_to(ws->e_atom, ws->eo, (size_t)natoms * N);
         if (P) {
-            fh_eq_linear_forward(L->roH, theta + L->o_roH, natoms, NULL, rin, ws->ho);
+            lin_forward(ws, L->roH, theta + L->o_roH, natoms, NULL, rin, ws->ho);
             add_to(ws->hv, ws->ho, (size_t)natoms * 3 * P);
         }
         if (L->roW) {
-            fh_eq_linear_forward(L->roW, theta + L->o_roW, natoms, NULL, rin, ws->ho);
+            lin_forward(ws, L->roW, theta + L->o_roW, natoms, NULL, rin, ws->ho);
             add_to(ws->hw, ws->ho, (size_t)natoms * ws->nW);
         }
         if (L->roR) {
-            fh_eq_linear_forward(L->roR, theta + L->o_roR, natoms, NULL, hout, ws->ho);
+            lin_forward(ws, L->roR, theta + L->o_roR, natoms, NULL, hout, ws->ho);
             add_to(ws->hr, ws->ho, (size_t)natoms * 3);
         }
         if (L->roRe) {
-            fh_eq_linear_forward(L->roRe, theta + L->o_roRe, natoms, NULL, hout, ws->ho);
+            lin_forward(ws, L->roRe, theta + L->o_roRe, natoms, NULL, hout, ws->ho);
             add_to(ws->hre, ws->ho, (size_t)natoms * 3);
         }
     }
@@ -898,39 +920,39 @@ int fh_model_backward(fh_model_ws *ws, const fh_model *m, const double *theta, c
         if (L->ro1) {
             memset(ws->ga1, 0, sizeof(double) * n * ws->dimRO * ws->M);
             memset(ws->gz1, 0, sizeof(double) * n * ws->dimRO * ws->M);
-            fh_eq_linear_backward(L->roE, theta + L->o_roE, n, NULL, ws->a1, ws->ge, ws->ga1,
+            lin_backward(ws, L->roE, theta + L->o_roE, n, NULL, ws->a1, ws->ge, ws->ga1,
                                   gtheta ? gtheta + L->o_roE : NULL);
-            if (P) fh_eq_linear_backward(L->roH, theta + L->o_roH, n, NULL, ws->a1, ws->ghv, ws->ga1,
+            if (P) lin_backward(ws, L->roH, theta + L->o_roH, n, NULL, ws->a1, ws->ghv, ws->ga1,
                                          gtheta ? gtheta + L->o_roH : NULL);
-            if (L->roW) fh_eq_linear_backward(L->roW, theta + L->o_roW, n, NULL, ws->a1, ws->ghw,
+            if (L->roW) lin_backward(ws, L->roW, theta + L->o_roW, n, NULL, ws->a1, ws->ghw,
                                               ws->ga1, gtheta ? gtheta + L->o_roW : NULL);
             fh_eq_normact_backward(&ws->RO, ws->M, n, theta + L->o_act, ws->z1, ws->ga1, ws->gz1,
                                    gtheta ? gtheta + L->o_act : NULL);
-            fh_eq_linear_backward(L->ro1, theta + L->o_ro1, n, NULL, hout, ws->gz1, gcur,
+            lin_backward(ws, L->ro1, theta + L->o_ro1, n, NULL, hout, ws->gz1, gcur,
                                   gtheta ? gtheta + L->o_ro1 : NULL);
         } else {
-            fh_eq_linear_backward(L->roE, theta + L->o_roE, n, NULL, hout, ws->ge, gcur,
+            lin_backward(ws, L->roE, theta + L->o_roE, n, NULL, hout, ws->ge, gcur,
                                   gtheta ? gtheta + L->o_roE : NULL);
-            if (P) fh_eq_linear_backward(L->roH, theta + L->o_roH, n, NULL, hout, ws->ghv, gcur,
+            if (P) lin_backward(ws, L->roH, theta + L->o_roH, n, NULL, hout, ws->ghv, gcur,
                                          gtheta ? gtheta + L->o_roH : NULL);
-            if (L->roW) fh_eq_linear_backward(L->roW, theta + L->o_roW, n, NULL, hout, ws->ghw, gcur,
+            if (L->roW) lin_backward(ws, L->roW, theta + L->o_roW, n, NULL, hout, ws->ghw, gcur,
                                               gtheta ? gtheta + L->o_roW : NULL);
         }
         if (L->roR && gH)
-            fh_eq_linear_backward(L->roR, theta + L->o_roR, n, NULL, hout, ws->ghr, gcur,
+            lin_backward(ws, L->roR, theta + L->o_roR, n, NULL, hout, ws->ghr, gcur,
                                   gtheta ? gtheta + L->o_roR : NULL);
         if (L->roRe && gH)
-            fh_eq_linear_backward(L->roRe, theta + L->o_roRe, n, NULL, hout, ws->ghre, gcur,
+            lin_backward(ws, L->roRe, theta + L->o_roRe, n, NULL, hout, ws->ghre, gcur,
                                   gtheta ? gtheta + L->o_roRe : NULL);
         /* h_out = lin_out(p) + sc(h_in) */
         memset(gprev, 0, sizeof(double) * n * L->dim_in * C);
         memset(ws->gp, 0, sizeof(double) * n * ws->dimH * C);
-        fh_eq_linear_backward(L->lin_out, theta + L->o_out, n, NULL, L->p, gcur, ws->gp,
+        lin_backward(ws, L->lin_out, theta + L->o_out, n, NULL, L->p, gcur, ws->gp,
                               gtheta ? gtheta + L->o_out : NULL);
         /* the first layer's input is the embedding: its gradient matters for the weights only */
         const int need_gin = t > 0 || gtheta;
         if (need_gin)
-            fh_eq_linear_backward(L->sc, theta + L->o_sc, n, tp, hin, gcur, gprev,
+            lin_backward(ws, L->sc, theta + L->o_sc, n, tp, hin, gcur, gprev,
                                   gtheta ? gtheta + L->o_sc : NULL);
         /* p = fusion(a), a = lin_msg(m) */
         memset(ws->ga, 0, sizeof(double) * n * L->dim_msg * C);
@@ -938,7 +960,7 @@ int fh_model_backward(fh_model_ws *ws, const fh_model *m, const double *theta, c
                                        gtheta ? gtheta + L->o_fus : NULL, err);
         if (rc) return rc;
         memset(ws->gm, 0, sizeof(double) * n * L->dim_msg * C);
-        fh_eq_linear_backward(L->lin_msg, theta + L->o_msg, n, NULL, L->m, ws->ga, ws->gm,
+        lin_backward(ws, L->lin_msg, theta + L->o_msg, n, NULL, L->m, ws->ga, ws->gm,
                               gtheta ? gtheta + L->o_msg : NULL);
         for (size_t i = 0; i < (size_t)n * L->dim_msg * C; i++) ws->gm[i] *= inv_nb;
         /* m = TP(j -> i) + TP(i -> j) */
@@ -960,7 +982,7 @@ int fh_model_backward(fh_model_ws *ws, const fh_model *m, const double *theta, c
         }
         if (rc) return rc;
         if (need_gin)
-            fh_eq_linear_backward(L->lin_up, theta + L->o_up, n, NULL, hin, ws->gxu, gprev,
+            lin_backward(ws, L->lin_up, theta + L->o_up, n, NULL, hin, ws->gxu, gprev,
                                   gtheta ? gtheta + L->o_up : NULL);
         if (gtheta) model_mlp_backward(&L->mlp, theta + L->o_mlp, ws->gR, gtheta + L->o_mlp);
         double *sw = gcur;

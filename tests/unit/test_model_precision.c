@@ -111,3 +111,27 @@ Test(model_precision, small_model_with_and_without_tables)
     check(m, NAT, Z6, x0, 0.5, 3, 1e-4);
     fh_model_free(m);
 }
+
+/* Bitwise reproducible whatever came before (the ensemble's results must not depend on which
+ * trajectories a rank ran first): a fresh model's first call (which builds its tables and
+ * buffers) equals a later call at the same geometry after another one. */
+Test(model_precision, results_do_not_depend_on_history)
+{
+    fh_err err = {0};
+    fh_model *m = tm_small_model_kind(2, 1, 2, 43, &err);
+    cr_assert_not_null(m, "%s", err.msg);
+    double x[3 * NAT], y[3 * NAT];
+    tm_seed(10);
+    tm_molecule(NAT, 4.0, 1.5, x);
+    for (int i = 0; i < 3 * NAT; i++) y[i] = x[i] + 0.2 * (tm_uniform() - 0.5);
+    pred first, other, again;
+    predict(m, FH_MODEL_PRECISION_MIXED, NAT, Z6, x, &first);
+    predict(m, FH_MODEL_PRECISION_MIXED, NAT, Z6, y, &other);
+    predict(m, FH_MODEL_PRECISION_MIXED, NAT, Z6, x, &again);
+    cr_assert(memcmp(first.E, again.E, sizeof first.E) == 0 &&
+              memcmp(first.G, again.G, sizeof(double) * 6 * NAT) == 0 &&
+              memcmp(first.nac, again.nac, sizeof(double) * 3 * NAT) == 0,
+              "mixed precision: the first call differs from a later one at the same geometry "
+              "(dE %.3e hartree)", first.E[0] - again.E[0]);
+    fh_model_free(m);
+}
