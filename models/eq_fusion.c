@@ -29,50 +29,7 @@
 #include <stdlib.h>
 #include "fh_equivariant.h"
 #include "eq_internal.h"
-
-/* One CG entry in a contraction list: out[key] gets c * u[iu] (x) v[iv]. */
-typedef struct {
-    int key, iu, iv;
-    double c;
-} fus_ent;
-
-typedef struct {
-    int i, j, k;             /* block of the left child, right child, this node */
-    int l1, l2, l3;
-    int a_off, b_off, z_off; /* m offsets of those blocks */
-    int ne;
-    const fh_eq_cg_entry *e;
-    /* The entries three ways, each sorted by key so a row is summed in registers:
-     * by_m3 (key m3, a[m1] (x) b[m2]) for z and for the weight gradient,
-     * by_m1 (key m1, b[m2] (x) gt[m3]) for the left child's gradient,
-     * by_m2 (key m2, a[m1] (x) gt[m3]) for the right child's gradient. */
-    fus_ent *by_m3, *by_m1, *by_m2;
-} fus_path;
-
-typedef struct {
-    int left, right, order, is_output;
-    fh_eq_irreps blk;        /* blocks kept (node 0: the input irreps) */
-    int dim;
-    int n_paths;
-    fus_path *paths;
-    size_t w_off, m_off;     /* offsets of path weights and mixing matrices in theta */
-    double *z, *h, *gh, *gz; /* [max_atoms][dim][C] */
-    unsigned char *active;   /* backward: path q's gradient is not exactly zero */
-} fus_node;
-
-struct fh_eq_fusion {
-    fh_eq_irreps in, out;
-    int c, n_types, max_atoms, l_hidden, dim_in, dim_out;
-    int n_nodes;
-    int single;                          /* channel mixing in float (fh_eq_fusion_set_single) */
-    fus_node node[FH_EQ_FUSION_MAX_NODES];
-    int n_leaf_out;                      /* output blocks also in the input (leaf is an output) */
-    int leaf_out_k[FH_EQ_MAX_BLOCKS], leaf_out_i[FH_EQ_MAX_BLOCKS];
-    size_t w0_off, n_params;
-    int out_map[FH_EQ_FUSION_MAX_NODES][FH_EQ_MAX_BLOCKS];   /* output block k -> node block */
-    double *gt;                          /* scratch [(2 l_hidden + 1) C] */
-    double flops, flops_bwd;             /* per atom */
-};
+#include "eq_fusion_internal.h"
 
 int fh_eq_fusion_tree_make(fh_eq_tree_kind kind, int nu, fh_eq_fusion_tree *tree, fh_err *err)
 {
@@ -118,6 +75,7 @@ static void fusion_free_bufs(fh_eq_fusion *f)
         free(f->node[n].z), free(f->node[n].h), free(f->node[n].gh), free(f->node[n].gz);
     }
     free(f->gt);
+    eq_fusion_free_f(f);
 }
 
 void fh_eq_fusion_free(fh_eq_fusion *f)
@@ -582,6 +540,8 @@ int fh_eq_fusion_forward(fh_eq_fusion *f, const double *theta, int n, const int 
     if (rc) return rc;
     const int C = f->c;
     if (f->n_types == 1) type = NULL;
+    f->fwd_f = f->single && eq_fusion_forward_f(f, theta, n, type, x, y) == 0;
+    if (f->fwd_f) return FH_OK;
     for (int q = 1; q < f->n_nodes; q++) {
         fus_node *nd = &f->node[q];
         if (nd->blk.n == 0) continue;
@@ -590,10 +550,7 @@ int fh_eq_fusion_forward(fh_eq_fusion *f, const double *theta, int n, const int 
                            node_h(f, nd->right, x), B->dim, nd->z);
         for (int b = 0; b < nd->blk.n; b++) {
             eq_mat zm = node_block(nd, nd->z, b, C), hm = node_block(nd, nd->h, b, C);
-            if (f->single)
-                eq_gemm_mixed((long)n * zm.group, C, C, zm, theta + nd->m_off + (size_t)b * C * C, C, 0, hm, 0);
-            else
-                eq_gemm_nn((long)n * zm.group, C, C, zm, theta + nd->m_off + (size_t)b * C * C, C, hm, 0);
+            eq_gemm_nn((long)n * zm.group, C, C, zm, theta + nd->m_off + (size_t)b * C * C, C, hm, 0);
         }
     }
     memset(y, 0, sizeof(double) * (size_t)n * f->dim_out * C);
@@ -634,6 +591,10 @@ int fh_eq_fusion_backward(fh_eq_fusion *f, const double *theta, int n, const int
     if (rc) return rc;
     const int C = f->c;
     if (f->n_types == 1) type = NULL;
+    if (f->fwd_f && !gtheta) return eq_fusion_backward_f(f, theta, n, type, gy, gx) == 0 ? FH_OK
+                                   : fh_err_set(err, FH_EFAIL, "fusion block: float reverse pass failed");
+    if (f->fwd_f)
+        return fh_err_set(err, FH_EFAIL, "fusion block: weight gradients after a forward in float");
     for (int q = 0; q < f->n_nodes; q++)
         memset(f->node[q].gh, 0, sizeof(double) * (size_t)n * f->node[q].dim * C);
     /* Which node blocks receive a gradient that is not exactly zero: an output block whose gy is
@@ -697,10 +658,7 @@ int fh_eq_fusion_backward(fh_eq_fusion *f, const double *theta, int n, const int
             eq_mat ghm = node_block(nd, nd->gh, b, C), gzm = node_block(nd, nd->gz, b, C);
             long rows = (long)n * ghm.group;
             const double *M = theta + nd->m_off + (size_t)b * C * C;
-            if (f->single && !gtheta)
-                eq_gemm_mixed(rows, C, C, ghm, M, C, 1, gzm, 0);
-            else
-                eq_gemm_nt(rows, C, C, ghm, M, C, gzm, 0);
+            eq_gemm_nt(rows, C, C, ghm, M, C, gzm, 0);
             if (gtheta)
                 eq_gemm_tn(rows, C, C, node_block(nd, nd->z, b, C), ghm,
                            gtheta + nd->m_off + (size_t)b * C * C, C, 1);

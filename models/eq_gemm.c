@@ -316,13 +316,13 @@ EQ_INLINE eq_v8f_g bc8(float a)
 /* C [m][n] = A [m][k] B [k][n], float, plain row-major matrices. Unpacked (A's values broadcast
  * from memory): the matrices here are a few dozen rows of at most 64 columns, where packing costs
  * as much as it saves. Tiles of 4 rows x 16 columns, then 4 x 8, then scalar columns. */
-FH_EQ_HOT void eq_gemm_f(int m, int n, int k, const float *a, int lda, const float *b, int ldb,
-                         float *c, int ldc)
+FH_EQ_HOT void eq_gemm_f(long m, int n, int k, eq_matf a, const float *b, int ldb, eq_matf c)
 {
-    int r = 0;
+    long r = 0;
     for (; r + 4 <= m; r += 4) {
-        const float *a0 = a + (long)r * lda, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda;
-        float *c0 = c + (long)r * ldc, *c1 = c0 + ldc, *c2 = c1 + ldc, *c3 = c2 + ldc;
+        const float *a0 = eq_rowf(a, r), *a1 = eq_rowf(a, r + 1), *a2 = eq_rowf(a, r + 2);
+        const float *a3 = eq_rowf(a, r + 3);
+        float *c0 = eq_rowf(c, r), *c1 = eq_rowf(c, r + 1), *c2 = eq_rowf(c, r + 2), *c3 = eq_rowf(c, r + 3);
         int j = 0;
         for (; j + 16 <= n; j += 16) {
             eq_v8f_g s00 = bc8(0), s01 = s00, s10 = s00, s11 = s00, s20 = s00, s21 = s00;
@@ -356,8 +356,8 @@ FH_EQ_HOT void eq_gemm_f(int m, int n, int k, const float *a, int lda, const flo
         }
     }
     for (; r < m; r++) {
-        const float *a0 = a + (long)r * lda;
-        float *c0 = c + (long)r * ldc;
+        const float *a0 = eq_rowf(a, r);
+        float *c0 = eq_rowf(c, r);
         int j = 0;
         for (; j + 8 <= n; j += 8) {
             eq_v8f_g s0 = bc8(0);
@@ -369,28 +369,5 @@ FH_EQ_HOT void eq_gemm_f(int m, int n, int k, const float *a, int lda, const flo
             for (int q = 0; q < k; q++) s0 += a0[q] * b[(long)q * ldb + j];
             c0[j] = s0;
         }
-    }
-}
-
-FH_EQ_HOT void eq_gemm_mixed(long m, int n, int k, eq_mat a, const double *b, int ldb, int bt,
-                             eq_mat c, int accumulate)
-{
-    enum { MX = 64 };
-    if (n > MX || k > MX || m <= 0 || n <= 0 || k <= 0) {
-        if (bt)
-            eq_gemm_nt(m, n, k, a, b, ldb, c, accumulate);
-        else
-            eq_gemm_nn(m, n, k, a, b, ldb, c, accumulate);
-        return;
-    }
-    float wf[MX * MX], xf[MX * MX], yf[MX * MX];
-    for (int q = 0; q < k; q++)
-        for (int j = 0; j < n; j++) wf[q * n + j] = (float)(bt ? b[(long)j * ldb + q] : b[(long)q * ldb + j]);
-    eq_rowiter ra = eq_rows_begin(a), rc = eq_rows_begin(c);
-    for (long r0 = 0; r0 < m; r0 += MX) {
-        int R = m - r0 < MX ? (int)(m - r0) : MX;
-        for (int r = 0; r < R; r++, eq_rows_next(&ra)) eq_row_to_float(k, ra.row, xf + r * k);
-        eq_gemm_f(R, n, k, xf, k, wf, n, yf, n);
-        for (int r = 0; r < R; r++, eq_rows_next(&rc)) eq_row_from_float(n, yf + r * n, rc.row, accumulate);
     }
 }

@@ -120,12 +120,21 @@ void eq_gemm_nn(long m, int n, int k, eq_mat a, const double *b, int ldb, eq_mat
 void eq_gemm_nt(long m, int n, int k, eq_mat a, const double *b, int ldb, eq_mat c, int accumulate);
 /* C[i][j] (+)= sum_r A[r][i] B[r][j] over r < rows; C plain [m][ldc] with m = columns of A used. */
 void eq_gemm_tn(long rows, int m, int n, eq_mat a, eq_mat b, double *c, int ldc, int accumulate);
-/* C [m][n] = A [m][k] B [k][n] in float, plain matrices (mixed-precision inference). */
-void eq_gemm_f(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c,
-               int ldc);
-/* eq_gemm_nn (bt = 0) or eq_gemm_nt (bt = 1) with the products in float: rows rounded to float 64
- * at a time, results back in double (n, k <= 64; wider in double). */
-void eq_gemm_mixed(long m, int n, int k, eq_mat a, const double *b, int ldb, int bt, eq_mat c,
-                   int accumulate);
+/* A float matrix with grouped rows, as eq_mat. */
+typedef struct {
+    float *p;
+    long ld, group, gstride;
+} eq_matf;
+static inline eq_matf eq_matf_plain(const float *p, long ld)
+{
+    eq_matf m = {(float *)p, ld, 1L << 40, 0};
+    return m;
+}
+static inline float *eq_rowf(eq_matf m, long r)
+{
+    return m.p + (r / m.group) * m.gstride + (r % m.group) * m.ld;
+}
+/* C [m][n] = A [m][k] B [k][n] in float, B plain (mixed-precision inference). */
+void eq_gemm_f(long m, int n, int k, eq_matf a, const float *b, int ldb, eq_matf c);
 
 #endif

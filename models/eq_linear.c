@@ -102,7 +102,7 @@ FH_EQ_HOT static void nodes_f(const double *w, int k, int n, int transpose, int 
             const double *src = x0 + (long)(list ? list[a] : a) * xs;
             for (int m = 0; m < group; m++, R++) eq_row_to_float(k, src + (long)m * k, xf + R * k);
         }
-        eq_gemm_f(R, n, k, xf, k, wf, n, yf, n);
+        eq_gemm_f(R, n, k, eq_matf_plain(xf, k), wf, n, eq_matf_plain(yf, n));
         R = 0;
         for (int a = a0; a < a0 + na; a++) {
             double *dst = y0 + (long)(list ? list[a] : a) * ys;

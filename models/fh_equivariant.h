@@ -310,8 +310,10 @@ int fh_eq_fusion_forward(fh_eq_fusion *f, const double *theta, int n, const int 
 int fh_eq_fusion_backward(fh_eq_fusion *f, const double *theta, int n, const int *type,
                           const double *x, const double *gy, double *gx, double *gtheta,
                           fh_err *err);
-/* single = 1: the nodes' channel mixing runs in float (mixed-precision inference; about 1e-7
- * relative), except in a backward pass with a weight gradient. Default 0. */
+/* single = 1: forward passes, and reverse passes for the input gradient, run in float
+ * (mixed-precision inference, models/eq_fusion_f.c; about 1e-7 relative; blocks wider than 64
+ * channels stay in double); a reverse pass with a weight gradient after such a forward is an
+ * error. Default 0. */
 void fh_eq_fusion_set_single(fh_eq_fusion *f, int single);
 
 #endif

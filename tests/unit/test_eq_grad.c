@@ -232,6 +232,19 @@ Test(eq_grad, linear)
         double ex = eqt_fd_check(lin_loss, &c, c.x, (size_t)n * din * ci, gx, H);
         double et = eqt_fd_check(lin_loss, &c, c.theta, np, gt, H);
         cr_assert(ex < TOL && et < TOL, "linear (%d types) gradient: inputs %.3e, weights %.3e", nt, ex, et);
+        /* the float products (mixed-precision inference): within 1e-5 of double, not bitwise;
+         * the input gradient accumulates (+=) as in double */
+        double *yf = malloc(sizeof(double) * n * c.dout * co), *gxf = malloc(sizeof(double) * n * din * ci);
+        for (size_t i = 0; i < (size_t)n * din * ci; i++) gxf[i] = 1.0;
+        fh_eq_linear_forward_f(c.lin, c.theta, n, c.type, c.x, yf);
+        fh_eq_linear_backward_f(c.lin, c.theta, n, c.type, c.g, gxf);
+        for (size_t i = 0; i < (size_t)n * din * ci; i++) gxf[i] -= 1.0;
+        double ey = eqt_rel_err(yf, c.y, (size_t)n * c.dout * co), eg = eqt_rel_err(gxf, gx, (size_t)n * din * ci);
+        cr_assert(ey < 1e-5 && eg < 1e-5 && ey > 0 && eg > 0,
+                  "linear (%d types) in float: output off by %.2e, input gradient by %.2e", nt, ey, eg);
+        for (int a = 0; a < n; a++)
+            for (int i = 0; i < 5 * co; i++) cr_assert_eq(yf[((long)a * c.dout + o2) * co + i], 0.0);
+        free(yf), free(gxf);
         fh_eq_linear_free(c.lin);
         free(c.x), free(c.theta), free(c.g), free(c.y), free(gx), free(gt);
     }
