@@ -19,9 +19,9 @@ static const fh_deck_key schema[] = {
     {"surface", "model", FH_KEY_PATH, FH_UNIT_NONE, NULL, "", UNBOUNDED, NULL,
      "model file (type = ml)"},
     {"surface", "precision", FH_KEY_CHOICE, FH_UNIT_NONE, NULL, "mixed", UNBOUNDED, "mixed|double",
-     "arithmetic of the ML model (type = ml): mixed runs its message tensor product in single "
-     "precision (results within about 1e-7 relative of double's; a dynamics step about 15 % "
-     "faster), double runs everything in double"},
+     "arithmetic of the ML model (type = ml): mixed runs its tensor products, linear maps, "
+     "fusion blocks and radial tables in single precision (results within about 1e-7 relative "
+     "of double's; a dynamics step in about 0.6 of the time), double runs everything in double"},
     {"surface", "geometry", FH_KEY_PATH, FH_UNIT_NONE, NULL, "", UNBOUNDED, NULL,
      "XYZ file (Angstrom) of the molecule's reference geometry (molecular providers)"},
 
