@@ -69,7 +69,7 @@ struct fh_model_ws {
     float *mf, *gxuf;
 };
 
-/* The linear maps, in float in mixed precision (model_ws_use_single; never with a weight gradient) */
+/* The linear maps: in float in mixed precision (model_ws_use_single), never with weight gradients */
 static void lin_forward(const fh_model_ws *ws, const fh_eq_linear *lin, const double *theta, int n,
                         const int *type, const double *x, double *y)
 {
@@ -921,39 +921,39 @@ int fh_model_backward(fh_model_ws *ws, const fh_model *m, const double *theta, c
             memset(ws->ga1, 0, sizeof(double) * n * ws->dimRO * ws->M);
             memset(ws->gz1, 0, sizeof(double) * n * ws->dimRO * ws->M);
             lin_backward(ws, L->roE, theta + L->o_roE, n, NULL, ws->a1, ws->ge, ws->ga1,
-                                  gtheta ? gtheta + L->o_roE : NULL);
+                         gtheta ? gtheta + L->o_roE : NULL);
             if (P) lin_backward(ws, L->roH, theta + L->o_roH, n, NULL, ws->a1, ws->ghv, ws->ga1,
-                                         gtheta ? gtheta + L->o_roH : NULL);
+                                gtheta ? gtheta + L->o_roH : NULL);
             if (L->roW) lin_backward(ws, L->roW, theta + L->o_roW, n, NULL, ws->a1, ws->ghw,
-                                              ws->ga1, gtheta ? gtheta + L->o_roW : NULL);
+                                     ws->ga1, gtheta ? gtheta + L->o_roW : NULL);
             fh_eq_normact_backward(&ws->RO, ws->M, n, theta + L->o_act, ws->z1, ws->ga1, ws->gz1,
                                    gtheta ? gtheta + L->o_act : NULL);
             lin_backward(ws, L->ro1, theta + L->o_ro1, n, NULL, hout, ws->gz1, gcur,
-                                  gtheta ? gtheta + L->o_ro1 : NULL);
+                         gtheta ? gtheta + L->o_ro1 : NULL);
         } else {
             lin_backward(ws, L->roE, theta + L->o_roE, n, NULL, hout, ws->ge, gcur,
-                                  gtheta ? gtheta + L->o_roE : NULL);
+                         gtheta ? gtheta + L->o_roE : NULL);
             if (P) lin_backward(ws, L->roH, theta + L->o_roH, n, NULL, hout, ws->ghv, gcur,
-                                         gtheta ? gtheta + L->o_roH : NULL);
+                                gtheta ? gtheta + L->o_roH : NULL);
             if (L->roW) lin_backward(ws, L->roW, theta + L->o_roW, n, NULL, hout, ws->ghw, gcur,
-                                              gtheta ? gtheta + L->o_roW : NULL);
+                                     gtheta ? gtheta + L->o_roW : NULL);
         }
         if (L->roR && gH)
             lin_backward(ws, L->roR, theta + L->o_roR, n, NULL, hout, ws->ghr, gcur,
-                                  gtheta ? gtheta + L->o_roR : NULL);
+                         gtheta ? gtheta + L->o_roR : NULL);
         if (L->roRe && gH)
             lin_backward(ws, L->roRe, theta + L->o_roRe, n, NULL, hout, ws->ghre, gcur,
-                                  gtheta ? gtheta + L->o_roRe : NULL);
+                         gtheta ? gtheta + L->o_roRe : NULL);
         /* h_out = lin_out(p) + sc(h_in) */
         memset(gprev, 0, sizeof(double) * n * L->dim_in * C);
         memset(ws->gp, 0, sizeof(double) * n * ws->dimH * C);
         lin_backward(ws, L->lin_out, theta + L->o_out, n, NULL, L->p, gcur, ws->gp,
-                              gtheta ? gtheta + L->o_out : NULL);
+                     gtheta ? gtheta + L->o_out : NULL);
         /* the first layer's input is the embedding: its gradient matters for the weights only */
         const int need_gin = t > 0 || gtheta;
         if (need_gin)
             lin_backward(ws, L->sc, theta + L->o_sc, n, tp, hin, gcur, gprev,
-                                  gtheta ? gtheta + L->o_sc : NULL);
+                         gtheta ? gtheta + L->o_sc : NULL);
         /* p = fusion(a), a = lin_msg(m) */
         memset(ws->ga, 0, sizeof(double) * n * L->dim_msg * C);
         int rc = fh_eq_fusion_backward(L->fus, theta + L->o_fus, n, tp, L->a, ws->gp, ws->ga,
@@ -961,7 +961,7 @@ int fh_model_backward(fh_model_ws *ws, const fh_model *m, const double *theta, c
         if (rc) return rc;
         memset(ws->gm, 0, sizeof(double) * n * L->dim_msg * C);
         lin_backward(ws, L->lin_msg, theta + L->o_msg, n, NULL, L->m, ws->ga, ws->gm,
-                              gtheta ? gtheta + L->o_msg : NULL);
+                     gtheta ? gtheta + L->o_msg : NULL);
         for (size_t i = 0; i < (size_t)n * L->dim_msg * C; i++) ws->gm[i] *= inv_nb;
         /* m = TP(j -> i) + TP(i -> j) */
         memset(ws->gxu, 0, sizeof(double) * n * L->dim_in * C);
@@ -983,7 +983,7 @@ int fh_model_backward(fh_model_ws *ws, const fh_model *m, const double *theta, c
         if (rc) return rc;
         if (need_gin)
             lin_backward(ws, L->lin_up, theta + L->o_up, n, NULL, hin, ws->gxu, gprev,
-                                  gtheta ? gtheta + L->o_up : NULL);
+                         gtheta ? gtheta + L->o_up : NULL);
         if (gtheta) model_mlp_backward(&L->mlp, theta + L->o_mlp, ws->gR, gtheta + L->o_mlp);
         double *sw = gcur;
         gcur = gprev, gprev = sw;
