@@ -1,4 +1,4 @@
-/* `fusionhop predict --model FILE --xyz FILE [--format json|tsv] [--member K]`: evaluate a
+/* `fusionhop predict --model FILE --xyz FILE [--format json|tsv] [--member K] [--precision P]`: evaluate a
  * trained model (committee mean, or one member) on every frame of an XYZ file and write energies, gradients of all states,
  * NACs of all pairs and the committee spread to stdout, one frame per line. For checking a model
  * against reference data and for scripting without writing C. */
@@ -12,7 +12,8 @@
 
 static void usage(void)
 {
-    printf("usage: fusionhop predict --model FILE --xyz FILE [--format json|tsv] [--member K]\n\n"
+    printf("usage: fusionhop predict --model FILE --xyz FILE [--format json|tsv] [--member K]\n"
+           "                        [--precision double|mixed]\n\n"
            "Evaluate the model (committee mean) on every frame of the XYZ file (Angstrom) and\n"
            "write one line per frame to stdout, in atomic units: energies of all states\n"
            "(hartree), gradients dE/dR of all states (hartree/bohr), NACs d_ij = <i|d/dR j> of\n"
@@ -23,7 +24,9 @@ static void usage(void)
            "  --format tsv   a header line, then one tab-separated row per frame: frame,\n"
            "                 E_s, std_s, grad_s_aA_k, nac_i_j_aA_k (A = atom from 1, k = x|y|z)\n"
            "  --member K     committee member K (1-based) alone instead of the mean (its\n"
-           "                 energy_std is 0): where do the members disagree?\n");
+           "                 energy_std is 0): where do the members disagree?\n"
+           "  --precision P  double (default) or mixed: the arithmetic of the dynamics'\n"
+           "                 default ([surface] precision = mixed; within about 1e-7)\n");
 }
 
 static void json_vec3s(FILE *f, const double *v, int n)
@@ -111,6 +114,7 @@ int fh_cmd_predict(int argc, char **argv)
         return FH_EXIT_OK;
     }
     const char *model_path = NULL, *xyz_path = NULL, *format = "json", *member_arg = NULL;
+    const char *precision = NULL;
     int have_format = 0;
     for (int i = 1; i < argc; i++) {
         int missing = 0, twice = 0;
@@ -128,6 +132,9 @@ int fh_cmd_predict(int argc, char **argv)
         } else if ((v = opt_value(argc, argv, &i, "--member", &missing))) {
             twice = member_arg != NULL;
             member_arg = v;
+        } else if ((v = opt_value(argc, argv, &i, "--precision", &missing))) {
+            twice = precision != NULL;
+            precision = v;
         } else {
             fprintf(stderr, "fusionhop predict: %s '%s'; see 'fusionhop predict --help'\n",
                     missing ? "missing value for option" : "unknown argument", argv[i]);
@@ -153,6 +160,11 @@ int fh_cmd_predict(int argc, char **argv)
         fprintf(stderr, "fusionhop predict: --format must be json or tsv, not '%s'\n", format);
         return FH_EXIT_USAGE;
     }
+    int mixed = precision && strcmp(precision, "mixed") == 0;
+    if (precision && !mixed && strcmp(precision, "double") != 0) {
+        fprintf(stderr, "fusionhop predict: --precision must be double or mixed, not '%s'\n", precision);
+        return FH_EXIT_USAGE;
+    }
     int member = 0;
     if (member_arg && fh_parse_member("predict", member_arg, &member)) return FH_EXIT_USAGE;
     fh_err err = {0};
@@ -161,6 +173,8 @@ int fh_cmd_predict(int argc, char **argv)
     int rc = fh_model_load(model_path, &m, &err);
     if (rc == FH_OK && member > 0 && (rc = fh_model_keep_member(m, member - 1, &err)))
         fh_err_prefix(&err, "--member %d: %s: ", member, model_path);
+    if (rc == FH_OK)
+        fh_model_set_precision(m, mixed ? FH_MODEL_PRECISION_MIXED : FH_MODEL_PRECISION_DOUBLE);
     if (rc == FH_OK) rc = fh_xyz_read(xyz_path, &xyz, &err);
     double *G = NULL, *nac = NULL;
     if (rc == FH_OK) {

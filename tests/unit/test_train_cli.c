@@ -197,7 +197,29 @@ Test(train_cli, predict_one_member)
         cr_assert(v[30] == 0 && v[31] == 0, "one member has no spread");
         line = strchr(line, '\n') + 1, lm = strchr(lm, '\n') + 1;
     }
-    free(js), free(jm);
+    free(js);
+    /* --precision mixed: the dynamics' arithmetic, within 1e-6 of double's yet not bitwise it */
+    cr_assert_eq(sh("%s predict --model c2.h5 --xyz frames.xyz --precision mixed > mixed.json", FH_TEST_FUSIONHOP), 0);
+    char *jx = read_text_in(dir, "mixed.json");
+    const char *lx = jx;
+    lm = jm;
+    int differ = 0;
+    for (int f = 0; f < 3; f++) {
+        double v[64], w[64];
+        cr_assert_eq(line_numbers(lx, v, 64), 32);
+        cr_assert_eq(line_numbers(lm, w, 64), 32);
+        for (int k = 1; k < 32; k++) {
+            cr_assert(fabs(v[k] - w[k]) < 1e-6 * (1 + fabs(w[k])), "frame %d value %d: %.17g vs %.17g", f, k, v[k], w[k]);
+            differ |= v[k] != w[k];
+        }
+        lx = strchr(lx, '\n') + 1, lm = strchr(lm, '\n') + 1;
+    }
+    cr_assert(differ, "--precision mixed printed double's numbers bitwise");
+    free(jx), free(jm);
+    cr_assert_eq(sh("%s predict --model c2.h5 --xyz frames.xyz --precision half 2> e0.log", FH_TEST_FUSIONHOP), 2);
+    char *e0 = read_text_in(dir, "e0.log");
+    cr_assert(strstr(e0, "--precision must be double or mixed, not 'half'"), "%s", e0);
+    free(e0);
     /* a member the file does not have, or not a number: exit 2 and a message naming it */
     cr_assert_eq(sh("%s predict --model c2.h5 --xyz frames.xyz --member 3 2> e1.log", FH_TEST_FUSIONHOP), 2);
     char *e = read_text_in(dir, "e1.log");
