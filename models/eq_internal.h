@@ -6,7 +6,8 @@
  * doubles) therefore use GCC/Clang vector extensions: 4 doubles per operation, lowered to two SSE2
  * operations on baseline x86-64. The few hot kernels are also compiled for AVX2 (FH_EQ_HOT,
  * function multi-versioning chosen at load time); both versions perform the same IEEE operations
- * in the same order (no FMA), so results are bitwise identical whichever runs. */
+ * in the same order (no FMA), so results are bitwise identical whichever runs. The float kernels of
+ * the mixed-precision inference (the *_f.c files) use 8-wide float vectors the same way. */
 #ifndef FH_EQ_INTERNAL_H
 #define FH_EQ_INTERNAL_H
 
@@ -61,7 +62,8 @@ EQ_INLINE void eq_row_from_float(int n, const float *s, double *d, int acc)
     for (; j < n; j++) d[j] = acc ? d[j] + s[j] : s[j];
 }
 
-/* Conversions for the single-precision kernels (eq_tp_pairs_f.c): b = (float) a; b = a. */
+/* Whole-array conversions for the mixed-precision paths (eq_tp_pairs_f.c, eq_fusion_f.c,
+ * model_net.c, model_radial_table.c; defined in eq_tp_pairs_f.c): b = (float) a; b = a. */
 void eq_to_float(size_t n, const double *a, float *b);
 void eq_from_float(size_t n, const float *a, double *b);
 
