@@ -7,7 +7,9 @@
 #   inputs/stilbene/active_learning.sh ROUND [NTRAJ (16)] [TMAX (500 fs)]
 #   environment: SPREAD_MAX (e.g. "1 eV": let the trajectories go further than the decks' 0.3 eV
 #   limit, into the torsion), COUNT (frames per side, default the deck's 60), SKIP_TRAIN=1 (the
-#   model was trained already), EPOCHS (default the training deck's)
+#   model was trained already), EPOCHS (default the training deck's), PRECISION=double (the
+#   model's arithmetic in the dynamics; rounds before 2026-12-05 ran in double, so remaking one
+#   bitwise needs it)
 #
 # Writes inputs/models/stilbene.h5 (and its training log inputs/models/stilbene.train.log),
 # runs/al/ROUND/{cis,trans} and dataset rows with origin al<ROUND>-cis / al<ROUND>-trans (the two
@@ -36,7 +38,7 @@ for side in cis trans; do
     echo "== round $ROUND: $NTRAJ S1 trajectories from $side-stilbene, $TMAX -> $out" >&2
     mpirun -n 2 $FH run inputs/stilbene/$side.inp -o "$out" --set dynamics.ntraj="$NTRAJ" \
         --set "dynamics.tmax=$TMAX" ${SPREAD_MAX:+--set "dynamics.spread_max=$SPREAD_MAX"} \
-        2> "$out.log" || true
+        ${PRECISION:+--set "surface.precision=$PRECISION"} 2> "$out.log" || true
     tail -1 "$out.log" >&2
 done
 
