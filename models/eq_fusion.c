@@ -533,6 +533,40 @@ static const double *node_h(const fh_eq_fusion *f, int n, const double *x)
     return n == 0 ? x : f->node[n].h;
 }
 
+void eq_fusion_leaf_forward(const fh_eq_fusion *f, const double *theta, int n, const int *type,
+                            const double *x, double *y)
+{
+    const int C = f->c;
+    for (int s = 0; s < f->n_leaf_out; s++) {
+        int k = f->leaf_out_k[s], i = f->leaf_out_i[s], d = 2 * f->out.l[k] + 1;
+        long yoff = (long)fh_eq_irreps_offset(&f->out, k) * C, xoff = (long)fh_eq_irreps_offset(&f->in, i) * C;
+        for (int a = 0; a < n; a++) {
+            const double *w = theta + f->w0_off + ((size_t)(type ? type[a] : 0) * f->n_leaf_out + s) * C;
+            double *ya = y + (long)a * f->dim_out * C + yoff;
+            const double *xa = x + (long)a * f->dim_in * C + xoff;
+            for (int m = 0; m < d; m++)
+                for (int c = 0; c < C; c++) ya[m * C + c] += w[c] * xa[m * C + c];
+        }
+    }
+}
+
+void eq_fusion_out_nonzero(const fh_eq_fusion *f, int n, const double *gy, unsigned char *out_nz)
+{
+    const int C = f->c;
+    for (int k = 0; k < f->out.n; k++) {
+        long yoff = (long)fh_eq_irreps_offset(&f->out, k) * C, len = (2L * f->out.l[k] + 1) * C;
+        out_nz[k] = 0;
+        for (int a = 0; a < n && !out_nz[k]; a++) {
+            const double *ga = gy + (long)a * f->dim_out * C + yoff;
+            for (long i = 0; i < len; i++)
+                if (ga[i] != 0.0) {
+                    out_nz[k] = 1;
+                    break;
+                }
+        }
+    }
+}
+
 int fh_eq_fusion_forward(fh_eq_fusion *f, const double *theta, int n, const int *type,
                          const double *x, double *y, fh_err *err)
 {
@@ -569,17 +603,7 @@ int fh_eq_fusion_forward(fh_eq_fusion *f, const double *theta, int n, const int 
             }
         }
     }
-    for (int s = 0; s < f->n_leaf_out; s++) {
-        int k = f->leaf_out_k[s], i = f->leaf_out_i[s], d = 2 * f->out.l[k] + 1;
-        long yoff = (long)fh_eq_irreps_offset(&f->out, k) * C, xoff = (long)fh_eq_irreps_offset(&f->in, i) * C;
-        for (int a = 0; a < n; a++) {
-            const double *w = theta + f->w0_off + ((size_t)(type ? type[a] : 0) * f->n_leaf_out + s) * C;
-            double *ya = y + (long)a * f->dim_out * C + yoff;
-            const double *xa = x + (long)a * f->dim_in * C + xoff;
-            for (int m = 0; m < d; m++)
-                for (int c = 0; c < C; c++) ya[m * C + c] += w[c] * xa[m * C + c];
-        }
-    }
+    eq_fusion_leaf_forward(f, theta, n, type, x, y);
     return FH_OK;
 }
 
@@ -602,18 +626,7 @@ int fh_eq_fusion_backward(fh_eq_fusion *f, const double *theta, int n, const int
      * without a gradient) passes nothing down, and the couplings that only feed it are skipped. */
     unsigned char nz[FH_EQ_FUSION_MAX_NODES][FH_EQ_MAX_BLOCKS] = {{0}};
     unsigned char out_nz[FH_EQ_MAX_BLOCKS];
-    for (int k = 0; k < f->out.n; k++) {
-        long yoff = (long)fh_eq_irreps_offset(&f->out, k) * C, len = (2L * f->out.l[k] + 1) * C;
-        out_nz[k] = 0;
-        for (int a = 0; a < n && !out_nz[k]; a++) {
-            const double *ga = gy + (long)a * f->dim_out * C + yoff;
-            for (long i = 0; i < len; i++)
-                if (ga[i] != 0.0) {
-                    out_nz[k] = 1;
-                    break;
-                }
-        }
-    }
+    eq_fusion_out_nonzero(f, n, gy, out_nz);
     /* Output sums. */
     for (int k = 0; k < f->out.n; k++) {
         long yoff = (long)fh_eq_irreps_offset(&f->out, k) * C;

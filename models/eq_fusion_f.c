@@ -10,21 +10,6 @@
 #include <stdlib.h>
 #include "eq_fusion_internal.h"
 
-typedef float v8f __attribute__((vector_size(32)));
-
-EQ_INLINE v8f ld8(const float *p)
-{
-    v8f v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-EQ_INLINE void st8(float *p, v8f v) { memcpy(p, &v, sizeof v); }
-EQ_INLINE v8f bc8(float a)
-{
-    v8f z = {0, 0, 0, 0, 0, 0, 0, 0};
-    return z + a;
-}
-
 enum { SCALED = 0, ADD = 1 };   /* what a key's sum does: out += mul (x) acc, or out += acc */
 
 /* For channels c0 .. c0+16 and every key of the list: acc = sum c u[iu] (x) v[iv], then flushed
@@ -35,17 +20,17 @@ EQ_INLINE void contract16f(int mode, int C, int c0, const fus_ent *ent, int n, c
     int t = 0;
     while (t < n) {
         int key = ent[t].key;
-        v8f s0 = bc8(0), s1 = s0;
+        eq_v8f s0 = eq_set1f(0), s1 = s0;
         for (; t < n && ent[t].key == key; t++) {
             const float *x = u + ent[t].iu * C + c0, *y = v + ent[t].iv * C + c0;
-            v8f c = bc8((float)ent[t].c);
-            s0 += c * (ld8(x) * ld8(y));
-            s1 += c * (ld8(x + 8) * ld8(y + 8));
+            eq_v8f c = eq_set1f((float)ent[t].c);
+            s0 += c * (eq_loadf(x) * eq_loadf(y));
+            s1 += c * (eq_loadf(x + 8) * eq_loadf(y + 8));
         }
-        if (mode == SCALED) s0 *= ld8(mul + c0), s1 *= ld8(mul + c0 + 8);
+        if (mode == SCALED) s0 *= eq_loadf(mul + c0), s1 *= eq_loadf(mul + c0 + 8);
         float *o = out + key * C + c0;
-        st8(o, ld8(o) + s0);
-        st8(o + 8, ld8(o + 8) + s1);
+        eq_storef(o, eq_loadf(o) + s0);
+        eq_storef(o + 8, eq_loadf(o + 8) + s1);
     }
 }
 
@@ -55,12 +40,12 @@ EQ_INLINE void contract8f(int mode, int C, int c0, const fus_ent *ent, int n, co
     int t = 0;
     while (t < n) {
         int key = ent[t].key;
-        v8f s0 = bc8(0);
+        eq_v8f s0 = eq_set1f(0);
         for (; t < n && ent[t].key == key; t++)
-            s0 += bc8((float)ent[t].c) * (ld8(u + ent[t].iu * C + c0) * ld8(v + ent[t].iv * C + c0));
-        if (mode == SCALED) s0 *= ld8(mul + c0);
+            s0 += eq_set1f((float)ent[t].c) * (eq_loadf(u + ent[t].iu * C + c0) * eq_loadf(v + ent[t].iv * C + c0));
+        if (mode == SCALED) s0 *= eq_loadf(mul + c0);
         float *o = out + key * C + c0;
-        st8(o, ld8(o) + s0);
+        eq_storef(o, eq_loadf(o) + s0);
     }
 }
 
@@ -130,7 +115,7 @@ FH_EQ_HOT static void node_backward_f(const fh_eq_fusion *f, const fus_node *nd,
             int d3 = 2 * P->l3 + 1;
             for (int m = 0; m < d3; m++) {   /* gt = w (x) gz */
                 int c = 0;
-                for (; c + 8 <= C; c += 8) st8(gt + m * C + c, ld8(wq + c) * ld8(gk + m * C + c));
+                for (; c + 8 <= C; c += 8) eq_storef(gt + m * C + c, eq_loadf(wq + c) * eq_loadf(gk + m * C + c));
                 for (; c < C; c++) gt[m * C + c] = wq[c] * gk[m * C + c];
             }
             contractf(ADD, C, P->by_m1, P->ne, bj, gt, ga + (long)P->a_off * C, NULL);
@@ -242,17 +227,7 @@ int eq_fusion_forward_f(fh_eq_fusion *f, const double *theta, int n, const int *
                                   y + (long)a * f->dim_out * C + yoff, 1);
         }
     }
-    for (int s = 0; s < f->n_leaf_out; s++) {   /* the leaf's own outputs, in double */
-        int k = f->leaf_out_k[s], i = f->leaf_out_i[s], d = 2 * f->out.l[k] + 1;
-        long yoff = (long)fh_eq_irreps_offset(&f->out, k) * C, xoff = (long)fh_eq_irreps_offset(&f->in, i) * C;
-        for (int a = 0; a < n; a++) {
-            const double *w = theta + f->w0_off + ((size_t)(type ? type[a] : 0) * f->n_leaf_out + s) * C;
-            double *ya = y + (long)a * f->dim_out * C + yoff;
-            const double *xa = x + (long)a * f->dim_in * C + xoff;
-            for (int m = 0; m < d; m++)
-                for (int c = 0; c < C; c++) ya[m * C + c] += w[c] * xa[m * C + c];
-        }
-    }
+    eq_fusion_leaf_forward(f, theta, n, type, x, y);   /* the leaf's own outputs, in double */
     return 0;
 }
 
@@ -265,15 +240,12 @@ int eq_fusion_backward_f(fh_eq_fusion *f, const double *theta, int n, const int 
     for (int q = 1; q < f->n_nodes; q++)
         memset(f->node[q].ghf, 0, sizeof(float) * (size_t)n * f->node[q].dim * C);
     /* blocks whose gradient is not exactly zero, as in eq_fusion.c */
-    unsigned char nz[FH_EQ_FUSION_MAX_NODES][FH_EQ_MAX_BLOCKS] = {{0}};
+    unsigned char nz[FH_EQ_FUSION_MAX_NODES][FH_EQ_MAX_BLOCKS] = {{0}}, out_nz[FH_EQ_MAX_BLOCKS];
+    eq_fusion_out_nonzero(f, n, gy, out_nz);
     for (int k = 0; k < f->out.n; k++) {
-        long yoff = (long)fh_eq_irreps_offset(&f->out, k) * C, len = (2L * f->out.l[k] + 1) * C;
-        int d = 2 * f->out.l[k] + 1, any = 0;
-        for (int a = 0; a < n && !any; a++) {
-            const double *ga = gy + (long)a * f->dim_out * C + yoff;
-            for (long i = 0; i < len && !any; i++) any = ga[i] != 0.0;
-        }
-        if (!any) continue;
+        long yoff = (long)fh_eq_irreps_offset(&f->out, k) * C;
+        int d = 2 * f->out.l[k] + 1;
+        if (!out_nz[k]) continue;
         for (int q = 1; q < f->n_nodes; q++) {
             int b = f->out_map[q][k];
             if (b < 0) continue;

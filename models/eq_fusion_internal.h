@@ -65,4 +65,11 @@ int eq_fusion_backward_f(fh_eq_fusion *f, const double *theta, int n, const int 
                          const double *gy, double *gx);
 void eq_fusion_free_f(fh_eq_fusion *f);
 
+/* Shared by both precisions (eq_fusion.c): y += w_0 (x) x for the output blocks the leaf feeds
+ * directly; and out_nz[k] = 1 where the output gradient's block k is not all zero (a block that
+ * is passes nothing down). */
+void eq_fusion_leaf_forward(const fh_eq_fusion *f, const double *theta, int n, const int *type,
+                            const double *x, double *y);
+void eq_fusion_out_nonzero(const fh_eq_fusion *f, int n, const double *gy, unsigned char *out_nz);
+
 #endif

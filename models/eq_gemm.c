@@ -299,20 +299,6 @@ void fh_eq_gemm(int transa, int transb, int m, int n, int k, double alpha, const
 }
 
 /* ---- single precision (mixed-precision inference, eq_linear.c) ---------------------------- */
-typedef float eq_v8f_g __attribute__((vector_size(32)));
-
-EQ_INLINE eq_v8f_g ld8(const float *p)
-{
-    eq_v8f_g v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-EQ_INLINE eq_v8f_g bc8(float a)
-{
-    eq_v8f_g z = {0, 0, 0, 0, 0, 0, 0, 0};
-    return z + a;
-}
-
 /* C [m][n] = A [m][k] B [k][n], float, plain row-major matrices. Unpacked (A's values broadcast
  * from memory): the matrices here are a few dozen rows of at most 64 columns, where packing costs
  * as much as it saves. Tiles of 4 rows x 16 columns, then 4 x 8, then scalar columns. */
@@ -325,26 +311,26 @@ FH_EQ_HOT void eq_gemm_f(long m, int n, int k, eq_matf a, const float *b, int ld
         float *c0 = eq_rowf(c, r), *c1 = eq_rowf(c, r + 1), *c2 = eq_rowf(c, r + 2), *c3 = eq_rowf(c, r + 3);
         int j = 0;
         for (; j + 16 <= n; j += 16) {
-            eq_v8f_g s00 = bc8(0), s01 = s00, s10 = s00, s11 = s00, s20 = s00, s21 = s00;
-            eq_v8f_g s30 = s00, s31 = s00;
+            eq_v8f s00 = eq_set1f(0), s01 = s00, s10 = s00, s11 = s00, s20 = s00, s21 = s00;
+            eq_v8f s30 = s00, s31 = s00;
             for (int q = 0; q < k; q++) {
-                eq_v8f_g b0 = ld8(b + (long)q * ldb + j), b1 = ld8(b + (long)q * ldb + j + 8);
-                eq_v8f_g t0 = bc8(a0[q]), t1 = bc8(a1[q]), t2 = bc8(a2[q]), t3 = bc8(a3[q]);
+                eq_v8f b0 = eq_loadf(b + (long)q * ldb + j), b1 = eq_loadf(b + (long)q * ldb + j + 8);
+                eq_v8f t0 = eq_set1f(a0[q]), t1 = eq_set1f(a1[q]), t2 = eq_set1f(a2[q]), t3 = eq_set1f(a3[q]);
                 s00 += t0 * b0, s01 += t0 * b1, s10 += t1 * b0, s11 += t1 * b1;
                 s20 += t2 * b0, s21 += t2 * b1, s30 += t3 * b0, s31 += t3 * b1;
             }
-            memcpy(c0 + j, &s00, 32), memcpy(c0 + j + 8, &s01, 32);
-            memcpy(c1 + j, &s10, 32), memcpy(c1 + j + 8, &s11, 32);
-            memcpy(c2 + j, &s20, 32), memcpy(c2 + j + 8, &s21, 32);
-            memcpy(c3 + j, &s30, 32), memcpy(c3 + j + 8, &s31, 32);
+            eq_storef(c0 + j, s00), eq_storef(c0 + j + 8, s01);
+            eq_storef(c1 + j, s10), eq_storef(c1 + j + 8, s11);
+            eq_storef(c2 + j, s20), eq_storef(c2 + j + 8, s21);
+            eq_storef(c3 + j, s30), eq_storef(c3 + j + 8, s31);
         }
         for (; j + 8 <= n; j += 8) {
-            eq_v8f_g s0 = bc8(0), s1 = s0, s2 = s0, s3 = s0;
+            eq_v8f s0 = eq_set1f(0), s1 = s0, s2 = s0, s3 = s0;
             for (int q = 0; q < k; q++) {
-                eq_v8f_g b0 = ld8(b + (long)q * ldb + j);
-                s0 += bc8(a0[q]) * b0, s1 += bc8(a1[q]) * b0, s2 += bc8(a2[q]) * b0, s3 += bc8(a3[q]) * b0;
+                eq_v8f b0 = eq_loadf(b + (long)q * ldb + j);
+                s0 += eq_set1f(a0[q]) * b0, s1 += eq_set1f(a1[q]) * b0, s2 += eq_set1f(a2[q]) * b0, s3 += eq_set1f(a3[q]) * b0;
             }
-            memcpy(c0 + j, &s0, 32), memcpy(c1 + j, &s1, 32), memcpy(c2 + j, &s2, 32), memcpy(c3 + j, &s3, 32);
+            eq_storef(c0 + j, s0), eq_storef(c1 + j, s1), eq_storef(c2 + j, s2), eq_storef(c3 + j, s3);
         }
         for (; j < n; j++) {
             float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
@@ -360,9 +346,9 @@ FH_EQ_HOT void eq_gemm_f(long m, int n, int k, eq_matf a, const float *b, int ld
         float *c0 = eq_rowf(c, r);
         int j = 0;
         for (; j + 8 <= n; j += 8) {
-            eq_v8f_g s0 = bc8(0);
-            for (int q = 0; q < k; q++) s0 += bc8(a0[q]) * ld8(b + (long)q * ldb + j);
-            memcpy(c0 + j, &s0, 32);
+            eq_v8f s0 = eq_set1f(0);
+            for (int q = 0; q < k; q++) s0 += eq_set1f(a0[q]) * eq_loadf(b + (long)q * ldb + j);
+            eq_storef(c0 + j, s0);
         }
         for (; j < n; j++) {
             float s0 = 0;

@@ -38,21 +38,40 @@ EQ_INLINE eq_v4 eq_set1(double a)
 }
 EQ_INLINE double eq_hsum(eq_v4 v) { return (v[0] + v[1]) + (v[2] + v[3]); }
 
+/* The same for 8 floats (the mixed-precision kernels, the *_f.c files). */
+typedef float eq_v8f __attribute__((vector_size(32)));
+EQ_INLINE eq_v8f eq_loadf(const float *p)
+{
+    eq_v8f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+EQ_INLINE void eq_storef(float *p, eq_v8f v) { memcpy(p, &v, sizeof v); }
+EQ_INLINE eq_v8f eq_set1f(float a)
+{
+    eq_v8f z = {0, 0, 0, 0, 0, 0, 0, 0};
+    return z + a;
+}
+EQ_INLINE float eq_hsumf(eq_v8f v)
+{
+    return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
+}
+
 /* One row of k values to float, and n floats back to double (acc: added); inlined into the hot
  * kernels of the mixed-precision paths (eq_linear.c, eq_gemm.c). */
 typedef float eq_v4f __attribute__((vector_size(16)));
-EQ_INLINE void eq_row_to_float(int k, const double *s, float *d)
+EQ_INLINE void eq_row_to_float(size_t k, const double *s, float *d)
 {
-    int q = 0;
+    size_t q = 0;
     for (; q + 4 <= k; q += 4) {
         eq_v4f f = __builtin_convertvector(eq_load(s + q), eq_v4f);
         memcpy(d + q, &f, sizeof f);
     }
     for (; q < k; q++) d[q] = (float)s[q];
 }
-EQ_INLINE void eq_row_from_float(int n, const float *s, double *d, int acc)
+EQ_INLINE void eq_row_from_float(size_t n, const float *s, double *d, int acc)
 {
-    int j = 0;
+    size_t j = 0;
     for (; j + 4 <= n; j += 4) {
         eq_v4f f;
         memcpy(&f, s + j, sizeof f);
@@ -62,8 +81,9 @@ EQ_INLINE void eq_row_from_float(int n, const float *s, double *d, int acc)
     for (; j < n; j++) d[j] = acc ? d[j] + s[j] : s[j];
 }
 
-/* Whole-array conversions for the mixed-precision paths (eq_tp_pairs_f.c, eq_fusion_f.c,
- * model_net.c, model_radial_table.c; defined in eq_tp_pairs_f.c): b = (float) a; b = a. */
+/* The same two as functions with an AVX2 version (defined in eq_tp_pairs_f.c), for callers that
+ * are not hot kernels themselves (model_net.c, model_radial_table.c, eq_fusion_f.c): b = (float)
+ * a; b = a. */
 void eq_to_float(size_t n, const double *a, float *b);
 void eq_from_float(size_t n, const float *a, double *b);
 

@@ -17,47 +17,25 @@
 #include "eq_internal.h"
 #include "eq_tp_internal.h"
 
-typedef float eq_v8f __attribute__((vector_size(32)));
+FH_EQ_HOT void eq_to_float(size_t n, const double *a, float *b) { eq_row_to_float(n, a, b); }
 
-EQ_INLINE eq_v8f ldf(const float *p)
-{
-    eq_v8f v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-EQ_INLINE void stf(float *p, eq_v8f v) { memcpy(p, &v, sizeof v); }
-EQ_INLINE eq_v8f set1f(float a)
-{
-    eq_v8f z = {0, 0, 0, 0, 0, 0, 0, 0};
-    return z + a;
-}
-EQ_INLINE float hsumf(eq_v8f v) { return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7])); }
-
-FH_EQ_HOT void eq_to_float(size_t n, const double *a, float *b)
-{
-    for (size_t i = 0; i < n; i++) b[i] = (float)a[i];
-}
-
-FH_EQ_HOT void eq_from_float(size_t n, const float *a, double *b)
-{
-    for (size_t i = 0; i < n; i++) b[i] = a[i];
-}
+FH_EQ_HOT void eq_from_float(size_t n, const float *a, double *b) { eq_row_from_float(n, a, b, 0); }
 
 /* y[m3][c0 .. c0+16) += r (x) sum_m1 sg A[m3][m1] x[m1][..], a group per m3 */
 EQ_INLINE void fwd16(int c0, const tp_group *grp, int ng, const tp_item *it, const float *ap,
                      float sg, const float *xi, const float *rv, float *yk)
 {
     for (int g = 0; g < ng; g++) {
-        eq_v8f s0 = set1f(0), s1 = s0;
+        eq_v8f s0 = eq_set1f(0), s1 = s0;
         for (int k = 0; k < grp[g].n; k++, it++) {
-            eq_v8f a = set1f(sg * ap[it->q]);
+            eq_v8f a = eq_set1f(sg * ap[it->q]);
             const float *xm = xi + it->row + c0;
-            s0 += a * ldf(xm);
-            s1 += a * ldf(xm + 8);
+            s0 += a * eq_loadf(xm);
+            s1 += a * eq_loadf(xm + 8);
         }
         float *yy = yk + grp[g].row + c0;
-        stf(yy, ldf(yy) + s0 * ldf(rv + c0));
-        stf(yy + 8, ldf(yy + 8) + s1 * ldf(rv + c0 + 8));
+        eq_storef(yy, eq_loadf(yy) + s0 * eq_loadf(rv + c0));
+        eq_storef(yy + 8, eq_loadf(yy + 8) + s1 * eq_loadf(rv + c0 + 8));
     }
 }
 
@@ -65,10 +43,10 @@ EQ_INLINE void fwd8(int c0, const tp_group *grp, int ng, const tp_item *it, cons
                     float sg, const float *xi, const float *rv, float *yk)
 {
     for (int g = 0; g < ng; g++) {
-        eq_v8f s0 = set1f(0);
-        for (int k = 0; k < grp[g].n; k++, it++) s0 += set1f(sg * ap[it->q]) * ldf(xi + it->row + c0);
+        eq_v8f s0 = eq_set1f(0);
+        for (int k = 0; k < grp[g].n; k++, it++) s0 += eq_set1f(sg * ap[it->q]) * eq_loadf(xi + it->row + c0);
         float *yy = yk + grp[g].row + c0;
-        stf(yy, ldf(yy) + s0 * ldf(rv + c0));
+        eq_storef(yy, eq_loadf(yy) + s0 * eq_loadf(rv + c0));
     }
 }
 
@@ -121,28 +99,28 @@ EQ_INLINE void bwd16(int c0, const tp_group *grp, int ng, const tp_item *it, con
                      float sg, const float *gk, const float *xi, const float *rv, float *gxi,
                      float *dbuf, eq_v8f *grv)
 {
-    eq_v8f r0 = ldf(rv + c0), r1 = ldf(rv + c0 + 8), s = set1f(sg);
+    eq_v8f r0 = eq_loadf(rv + c0), r1 = eq_loadf(rv + c0 + 8), s = eq_set1f(sg);
     eq_v8f g0 = grv[0], g1 = grv[1];
     for (int g = 0; g < ng; g++) {
         const float *xm = xi + grp[g].row + c0;
-        eq_v8f x0 = ldf(xm), x1 = ldf(xm + 8);
+        eq_v8f x0 = eq_loadf(xm), x1 = eq_loadf(xm + 8);
         eq_v8f xr0 = x0 * r0, xr1 = x1 * r1;
-        eq_v8f a0 = set1f(0), a1 = a0;
+        eq_v8f a0 = eq_set1f(0), a1 = a0;
         for (int k = 0; k < grp[g].n; k++, it++) {
             int q = it->q;
-            eq_v8f a = set1f(sg * ap[q]);
+            eq_v8f a = eq_set1f(sg * ap[q]);
             const float *gm = gk + it->row + c0;
-            eq_v8f G0 = ldf(gm), G1 = ldf(gm + 8);
+            eq_v8f G0 = eq_loadf(gm), G1 = eq_loadf(gm + 8);
             a0 += a * G0, a1 += a * G1;
             if (dbuf) {
                 eq_v8f d = s * (G0 * xr0 + G1 * xr1);
-                stf(dbuf + 8 * q, c0 ? ldf(dbuf + 8 * q) + d : d);
+                eq_storef(dbuf + 8 * q, c0 ? eq_loadf(dbuf + 8 * q) + d : d);
             }
         }
         if (gxi) {
             float *gxm = gxi + grp[g].row + c0;
-            stf(gxm, ldf(gxm) + r0 * a0);
-            stf(gxm + 8, ldf(gxm + 8) + r1 * a1);
+            eq_storef(gxm, eq_loadf(gxm) + r0 * a0);
+            eq_storef(gxm + 8, eq_loadf(gxm + 8) + r1 * a1);
         }
         g0 += x0 * a0, g1 += x1 * a1;
     }
@@ -153,19 +131,19 @@ EQ_INLINE void bwd8(int c0, const tp_group *grp, int ng, const tp_item *it, cons
                     float sg, const float *gk, const float *xi, const float *rv, float *gxi,
                     float *dbuf, eq_v8f *grv)
 {
-    eq_v8f r0 = ldf(rv + c0), g0 = grv[0], s = set1f(sg);
+    eq_v8f r0 = eq_loadf(rv + c0), g0 = grv[0], s = eq_set1f(sg);
     for (int g = 0; g < ng; g++) {
-        eq_v8f x0 = ldf(xi + grp[g].row + c0), a0 = set1f(0), xr0 = x0 * r0;
+        eq_v8f x0 = eq_loadf(xi + grp[g].row + c0), a0 = eq_set1f(0), xr0 = x0 * r0;
         for (int k = 0; k < grp[g].n; k++, it++) {
             int q = it->q;
-            eq_v8f G0 = ldf(gk + it->row + c0);
-            a0 += set1f(sg * ap[q]) * G0;
+            eq_v8f G0 = eq_loadf(gk + it->row + c0);
+            a0 += eq_set1f(sg * ap[q]) * G0;
             if (dbuf) {
                 eq_v8f d = s * (G0 * xr0);
-                stf(dbuf + 8 * q, c0 ? ldf(dbuf + 8 * q) + d : d);
+                eq_storef(dbuf + 8 * q, c0 ? eq_loadf(dbuf + 8 * q) + d : d);
             }
         }
-        if (gxi) stf(gxi + grp[g].row + c0, ldf(gxi + grp[g].row + c0) + r0 * a0);
+        if (gxi) eq_storef(gxi + grp[g].row + c0, eq_loadf(gxi + grp[g].row + c0) + r0 * a0);
         g0 += x0 * a0;
     }
     grv[0] = g0;
@@ -215,16 +193,16 @@ FH_EQ_HOT static void backward_f(fh_eq_tp *tp, int n_pairs, const int *pi, const
             float *gxj = gx ? gx + ((long)ja * D + P->x_off) * C : NULL;
             int c0 = 0;
             for (; c0 + 16 <= C; c0 += 16) {
-                eq_v8f grv[2] = {set1f(0), set1f(0)};
+                eq_v8f grv[2] = {eq_set1f(0), eq_set1f(0)};
                 bwd16(c0, grp, ng, it, ap, 1.0f, gi, xj, rv, gxj, dbuf, grv);
                 bwd16(c0, grp, ng, it, ap, sg, gj, xi, rv, gxi, dbuf2, grv);
-                stf(gRt + c0, grv[0]), stf(gRt + c0 + 8, grv[1]);
+                eq_storef(gRt + c0, grv[0]), eq_storef(gRt + c0 + 8, grv[1]);
             }
             for (; c0 + 8 <= C; c0 += 8) {
-                eq_v8f grv[1] = {set1f(0)};
+                eq_v8f grv[1] = {eq_set1f(0)};
                 bwd8(c0, grp, ng, it, ap, 1.0f, gi, xj, rv, gxj, dbuf, grv);
                 bwd8(c0, grp, ng, it, ap, sg, gj, xi, rv, gxi, dbuf2, grv);
-                stf(gRt + c0, grv[0]);
+                eq_storef(gRt + c0, grv[0]);
             }
             if (c0 < C) {
                 for (int c = c0; c < C; c++) gRt[c] = 0.0f;
@@ -237,17 +215,17 @@ FH_EQ_HOT static void backward_f(fh_eq_tp *tp, int n_pairs, const int *pi, const
             }
             if (gr) {
                 const float *dRp = dR + (long)e * nw + (long)p * C;
-                eq_v8f t = set1f(0);
+                eq_v8f t = eq_set1f(0);
                 int c = 0;
-                for (; c + 8 <= C; c += 8) t += ldf(gRt + c) * ldf(dRp + c);
-                double v = hsumf(t);
+                for (; c + 8 <= C; c += 8) t += eq_loadf(gRt + c) * eq_loadf(dRp + c);
+                double v = eq_hsumf(t);
                 for (; c < C; c++) v += gRt[c] * dRp[c];
                 gr[e] += v;
             }
             if (dbuf) {
                 double *gsh = gY + (long)e * tp->nsh + P->sh_off;
                 for (int q = 0; q < P->npair; q++) {
-                    double ga = hsumf(ldf(dbuf + 8 * q) + ldf(dbuf2 + 8 * q));
+                    double ga = eq_hsumf(eq_loadf(dbuf + 8 * q) + eq_loadf(dbuf2 + 8 * q));
                     for (int t = pr[q].e0; t < pr[q].e0 + pr[q].ne; t++)
                         gsh[tp->cg_m2[t]] += tp->cg_c[t] * ga;
                 }

@@ -91,31 +91,46 @@ done:
     return rc;
 }
 
+/* Whether every r lies inside the table. */
+static int rtab_covers(const model_rtab *t, int rows, const double *r)
+{
+    for (int e = 0; e < rows; e++)
+        if (!(r[e] >= t->h && r[e] < t->rb.r_cut)) return 0;
+    return 1;
+}
+
+/* The interval k of r and the quintic Hermite basis on [r_k, r_k+1] in u = (r - r_k) / h for the
+ * value, h R' and h^2 R'' at both ends (a), and its u-derivative over h (b), in the order of a
+ * knot's rows: R_k, h R'_k, h^2 R''_k, h^2 R''_k+1, h R'_k+1, R_k+1. */
+EQ_INLINE int rtab_basis(const model_rtab *t, double r, double a[6], double b[6])
+{
+    double s = r * t->inv_h;
+    int k = (int)s;
+    if (k >= t->nk) k = t->nk - 1;   /* r just below r_cut rounding up */
+    double u = s - k, u2 = u * u, u3 = u2 * u, u4 = u3 * u, u5 = u4 * u, ih = t->inv_h;
+    a[0] = 1 - 10 * u3 + 15 * u4 - 6 * u5, a[5] = 1 - a[0];
+    a[1] = u - 6 * u3 + 8 * u4 - 3 * u5, a[4] = -4 * u3 + 7 * u4 - 3 * u5;
+    a[2] = 0.5 * (u2 - 3 * u3 + 3 * u4 - u5), a[3] = 0.5 * (u3 - 2 * u4 + u5);
+    b[0] = (-30 * u2 + 60 * u3 - 30 * u4) * ih, b[5] = -b[0];
+    b[1] = (1 - 18 * u2 + 32 * u3 - 15 * u4) * ih, b[4] = (-12 * u2 + 28 * u3 - 15 * u4) * ih;
+    b[2] = 0.5 * (2 * u - 9 * u2 + 12 * u3 - 5 * u4) * ih;
+    b[3] = 0.5 * (3 * u2 - 8 * u3 + 5 * u4) * ih;
+    return k;
+}
+
 FH_EQ_HOT int model_rtab_eval(const model_rtab *t, int rows, const double *r, double *R, double *tR)
 {
     const int nw = t->nw;
-    for (int e = 0; e < rows; e++)
-        if (!(r[e] >= t->h && r[e] < t->rb.r_cut)) return 0;
+    if (!rtab_covers(t, rows, r)) return 0;
     for (int e = 0; e < rows; e++) {
-        double s = r[e] * t->inv_h;
-        int k = (int)s;
-        if (k >= t->nk) k = t->nk - 1;   /* r just below r_cut rounding up */
-        /* quintic Hermite basis on [r_k, r_k+1] in u = (r - r_k) / h for the value, h R' and
-         * h^2 R'' at both ends (a), and its u-derivative over h (b) */
-        double u = s - k, u2 = u * u, u3 = u2 * u, u4 = u3 * u, u5 = u4 * u, ih = t->inv_h;
-        double a0 = 1 - 10 * u3 + 15 * u4 - 6 * u5, a5 = 1 - a0;
-        double a1 = u - 6 * u3 + 8 * u4 - 3 * u5, a4 = -4 * u3 + 7 * u4 - 3 * u5;
-        double a2 = 0.5 * (u2 - 3 * u3 + 3 * u4 - u5), a3 = 0.5 * (u3 - 2 * u4 + u5);
-        double b0 = (-30 * u2 + 60 * u3 - 30 * u4) * ih, b5 = -b0;
-        double b1 = (1 - 18 * u2 + 32 * u3 - 15 * u4) * ih, b4 = (-12 * u2 + 28 * u3 - 15 * u4) * ih;
-        double b2 = 0.5 * (2 * u - 9 * u2 + 12 * u3 - 5 * u4) * ih;
-        double b3 = 0.5 * (3 * u2 - 8 * u3 + 5 * u4) * ih;
+        double a[6], b[6];
+        int k = rtab_basis(t, r[e], a, b);
         const double *v0 = t->v + (size_t)k * 3 * nw, *d0 = v0 + nw, *c0 = d0 + nw;
         const double *v1 = c0 + nw, *d1 = v1 + nw, *c1 = d1 + nw;
         double *Re = R + (size_t)e * nw, *tRe = tR + (size_t)e * nw;
-        eq_v4 A0 = eq_set1(a0), A1 = eq_set1(a1), A2 = eq_set1(a2), A3 = eq_set1(a3);
-        eq_v4 A4 = eq_set1(a4), A5 = eq_set1(a5), B0 = eq_set1(b0), B1 = eq_set1(b1);
-        eq_v4 B2 = eq_set1(b2), B3 = eq_set1(b3), B4 = eq_set1(b4), B5 = eq_set1(b5);
+        eq_v4 A0 = eq_set1(a[0]), A1 = eq_set1(a[1]), A2 = eq_set1(a[2]), A3 = eq_set1(a[3]);
+        eq_v4 A4 = eq_set1(a[4]), A5 = eq_set1(a[5]), B0 = eq_set1(b[0]), B1 = eq_set1(b[1]);
+        eq_v4 B2 = eq_set1(b[2]), B3 = eq_set1(b[3]), B4 = eq_set1(b[4]), B5 = eq_set1(b[5]);
         int w = 0;
         for (; w + 4 <= nw; w += 4) {
             eq_v4 p0 = eq_load(v0 + w), p1 = eq_load(d0 + w), p2 = eq_load(c0 + w);
@@ -124,8 +139,8 @@ FH_EQ_HOT int model_rtab_eval(const model_rtab *t, int rows, const double *r, do
             eq_store(tRe + w, B0 * p0 + B1 * p1 + B2 * p2 + B3 * p3 + B4 * p4 + B5 * p5);
         }
         for (; w < nw; w++) {
-            Re[w] = a0 * v0[w] + a1 * d0[w] + a2 * c0[w] + a3 * c1[w] + a4 * d1[w] + a5 * v1[w];
-            tRe[w] = b0 * v0[w] + b1 * d0[w] + b2 * c0[w] + b3 * c1[w] + b4 * d1[w] + b5 * v1[w];
+            Re[w] = a[0] * v0[w] + a[1] * d0[w] + a[2] * c0[w] + a[3] * c1[w] + a[4] * d1[w] + a[5] * v1[w];
+            tRe[w] = b[0] * v0[w] + b[1] * d0[w] + b[2] * c0[w] + b[3] * c1[w] + b[4] * d1[w] + b[5] * v1[w];
         }
     }
     return 1;
@@ -134,45 +149,30 @@ FH_EQ_HOT int model_rtab_eval(const model_rtab *t, int rows, const double *r, do
 /* model_rtab_eval from the float table, in float: half the table's memory traffic and no
  * conversion of R and tR for the single-precision tensor product. The basis weights are
  * computed in double as above, then rounded. */
-typedef float rtab_v8f __attribute__((vector_size(32)));
-
 FH_EQ_HOT int model_rtab_eval_f(const model_rtab *t, int rows, const double *r, float *R, float *tR)
 {
     const int nw = t->nw;
-    for (int e = 0; e < rows; e++)
-        if (!(r[e] >= t->h && r[e] < t->rb.r_cut)) return 0;
+    if (!rtab_covers(t, rows, r)) return 0;
     for (int e = 0; e < rows; e++) {
-        double s = r[e] * t->inv_h;
-        int k = (int)s;
-        if (k >= t->nk) k = t->nk - 1;
-        double u = s - k, u2 = u * u, u3 = u2 * u, u4 = u3 * u, u5 = u4 * u, ih = t->inv_h;
-        double a0 = 1 - 10 * u3 + 15 * u4 - 6 * u5, a5 = 1 - a0;
-        double a1 = u - 6 * u3 + 8 * u4 - 3 * u5, a4 = -4 * u3 + 7 * u4 - 3 * u5;
-        double a2 = 0.5 * (u2 - 3 * u3 + 3 * u4 - u5), a3 = 0.5 * (u3 - 2 * u4 + u5);
-        double b0 = (-30 * u2 + 60 * u3 - 30 * u4) * ih, b5 = -b0;
-        double b1 = (1 - 18 * u2 + 32 * u3 - 15 * u4) * ih, b4 = (-12 * u2 + 28 * u3 - 15 * u4) * ih;
-        double b2 = 0.5 * (2 * u - 9 * u2 + 12 * u3 - 5 * u4) * ih;
-        double b3 = 0.5 * (3 * u2 - 8 * u3 + 5 * u4) * ih;
+        double a[6], b[6];
+        int k = rtab_basis(t, r[e], a, b);
         const float *v0 = t->vf + (size_t)k * 3 * nw, *d0 = v0 + nw, *c0 = d0 + nw;
         const float *v1 = c0 + nw, *d1 = v1 + nw, *c1 = d1 + nw;
         float *Re = R + (size_t)e * nw, *tRe = tR + (size_t)e * nw;
-        const rtab_v8f z = {0, 0, 0, 0, 0, 0, 0, 0};
-        rtab_v8f A0 = z + (float)a0, A1 = z + (float)a1, A2 = z + (float)a2, A3 = z + (float)a3;
-        rtab_v8f A4 = z + (float)a4, A5 = z + (float)a5, B0 = z + (float)b0, B1 = z + (float)b1;
-        rtab_v8f B2 = z + (float)b2, B3 = z + (float)b3, B4 = z + (float)b4, B5 = z + (float)b5;
+        eq_v8f A0 = eq_set1f((float)a[0]), A1 = eq_set1f((float)a[1]), A2 = eq_set1f((float)a[2]);
+        eq_v8f A3 = eq_set1f((float)a[3]), A4 = eq_set1f((float)a[4]), A5 = eq_set1f((float)a[5]);
+        eq_v8f B0 = eq_set1f((float)b[0]), B1 = eq_set1f((float)b[1]), B2 = eq_set1f((float)b[2]);
+        eq_v8f B3 = eq_set1f((float)b[3]), B4 = eq_set1f((float)b[4]), B5 = eq_set1f((float)b[5]);
         int w = 0;
         for (; w + 8 <= nw; w += 8) {
-            rtab_v8f p0, p1, p2, p3, p4, p5, o;
-            memcpy(&p0, v0 + w, 32), memcpy(&p1, d0 + w, 32), memcpy(&p2, c0 + w, 32);
-            memcpy(&p3, c1 + w, 32), memcpy(&p4, d1 + w, 32), memcpy(&p5, v1 + w, 32);
-            o = A0 * p0 + A1 * p1 + A2 * p2 + A3 * p3 + A4 * p4 + A5 * p5;
-            memcpy(Re + w, &o, 32);
-            o = B0 * p0 + B1 * p1 + B2 * p2 + B3 * p3 + B4 * p4 + B5 * p5;
-            memcpy(tRe + w, &o, 32);
+            eq_v8f p0 = eq_loadf(v0 + w), p1 = eq_loadf(d0 + w), p2 = eq_loadf(c0 + w);
+            eq_v8f p3 = eq_loadf(c1 + w), p4 = eq_loadf(d1 + w), p5 = eq_loadf(v1 + w);
+            eq_storef(Re + w, A0 * p0 + A1 * p1 + A2 * p2 + A3 * p3 + A4 * p4 + A5 * p5);
+            eq_storef(tRe + w, B0 * p0 + B1 * p1 + B2 * p2 + B3 * p3 + B4 * p4 + B5 * p5);
         }
         for (; w < nw; w++) {
-            Re[w] = (float)(a0 * v0[w] + a1 * d0[w] + a2 * c0[w] + a3 * c1[w] + a4 * d1[w] + a5 * v1[w]);
-            tRe[w] = (float)(b0 * v0[w] + b1 * d0[w] + b2 * c0[w] + b3 * c1[w] + b4 * d1[w] + b5 * v1[w]);
+            Re[w] = (float)(a[0] * v0[w] + a[1] * d0[w] + a[2] * c0[w] + a[3] * c1[w] + a[4] * d1[w] + a[5] * v1[w]);
+            tRe[w] = (float)(b[0] * v0[w] + b[1] * d0[w] + b[2] * c0[w] + b[3] * c1[w] + b[4] * d1[w] + b[5] * v1[w]);
         }
     }
     return 1;
