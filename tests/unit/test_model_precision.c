@@ -5,7 +5,6 @@
  * to that accuracy; and switching back to double gives double's results bitwise. */
 #include <criterion/criterion.h>
 #include <math.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "fh_model.h"
@@ -81,14 +80,10 @@ static void check(fh_model *m, int n, const int *z, const double *x0, double amp
 
 Test(model_precision, shipped_model)
 {
-    char path[1024];
     fh_err err = {0};
     fh_model *m = NULL;
     fh_xyz *g = NULL;
-    snprintf(path, sizeof path, "%s/inputs/models/stilbene.h5", FH_TEST_SOURCE_DIR);
-    cr_assert_eq(fh_model_load(path, &m, &err), FH_OK, "%s", err.msg);
-    snprintf(path, sizeof path, "%s/inputs/geometries/trans-stilbene.xyz", FH_TEST_SOURCE_DIR);
-    cr_assert_eq(fh_xyz_read(path, &g, &err), FH_OK, "%s", err.msg);
+    cr_assert_eq(tm_load_shipped(&m, &g, &err), FH_OK, "%s", err.msg);
     cr_assert(g->natoms <= MAXAT);
     check(m, g->natoms, g->z, g->x, 0.3, 4, 1e-5);
     fh_xyz_free(g);

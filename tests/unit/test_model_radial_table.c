@@ -4,7 +4,6 @@
  * and the network itself for edges shorter than the first knot. */
 #include <criterion/criterion.h>
 #include <math.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "fh_model.h"
@@ -68,14 +67,10 @@ static void compare(fh_model *m, int n, const int *z, const double *x0, double a
 
 Test(model_radial_table, shipped_model_matches_the_network)
 {
-    char path[1024];
     fh_err err = {0};
     fh_model *m = NULL;
     fh_xyz *g = NULL;
-    snprintf(path, sizeof path, "%s/inputs/models/stilbene.h5", FH_TEST_SOURCE_DIR);
-    cr_assert_eq(fh_model_load(path, &m, &err), FH_OK, "%s", err.msg);
-    snprintf(path, sizeof path, "%s/inputs/geometries/trans-stilbene.xyz", FH_TEST_SOURCE_DIR);
-    cr_assert_eq(fh_xyz_read(path, &g, &err), FH_OK, "%s", err.msg);
+    cr_assert_eq(tm_load_shipped(&m, &g, &err), FH_OK, "%s", err.msg);
     cr_assert(g->natoms <= MAXAT);
     double dE, dG, dN;
     compare(m, g->natoms, g->z, g->x, 0.3, 10, &dE, &dG, &dN);

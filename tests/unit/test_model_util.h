@@ -1,15 +1,18 @@
 /* Helpers shared by the model tests (test_model*.c, test_train*.c): a seeded generator, small
- * random models with non-trivial normalisation, random molecules, rotations and error norms.
+ * random models with non-trivial normalisation, random molecules, rotations and error norms, and
+ * the repository's shipped model with its trans-stilbene geometry.
  * Header-only: each test executable includes it once. */
 #ifndef TEST_MODEL_UTIL_H
 #define TEST_MODEL_UTIL_H
 
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fh_model.h"
+#include "fh_xyz.h"
 
 static uint64_t tm_state = 1;
 static inline void tm_seed(uint64_t s) { tm_state = s * 0x9e3779b97f4a7c15ULL + 7; }
@@ -112,6 +115,24 @@ static inline double tm_max_rel(const double *a, const double *b, size_t n)
         if (fabs(b[i]) > den) den = fabs(b[i]);
     }
     return den > 0 ? num / den : num;
+}
+
+/* The shipped stilbene model and the trans-stilbene geometry of the repository: FH_OK, or the
+ * error of the first that fails to load (*m, *g NULL then). */
+static inline int tm_load_shipped(fh_model **m, fh_xyz **g, fh_err *err)
+{
+    char path[1024];
+    *m = NULL, *g = NULL;
+    snprintf(path, sizeof path, "%s/inputs/models/stilbene.h5", FH_TEST_SOURCE_DIR);
+    int rc = fh_model_load(path, m, err);
+    if (rc) return rc;
+    snprintf(path, sizeof path, "%s/inputs/geometries/trans-stilbene.xyz", FH_TEST_SOURCE_DIR);
+    rc = fh_xyz_read(path, g, err);
+    if (rc) {
+        fh_model_free(*m);
+        *m = NULL;
+    }
+    return rc;
 }
 
 #endif
