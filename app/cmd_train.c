@@ -248,8 +248,12 @@ static int train(const fh_deck_args *a)
         rc = parse_members("reinit", fh_deck_string(d, "train", "reinit"), c.committee, &c.reinit, &err);
     c.use_init_seed = fh_deck_given(d, "train", "init_seed");
     if (c.use_init_seed) c.init_seed = (uint64_t)fh_deck_int(d, "train", "init_seed");
+    c.widen = (int)fh_deck_int(d, "train", "widen_channels");
     c.force = a->force;
     c.log = log_line;
+    if (rc == FH_OK && c.widen && !c.init_model[0])
+        rc = fh_err_set(&err, FH_EINPUT, "%s: error: [train] widen_channels = %d needs an "
+                        "init_model to widen", a->deck, c.widen);
     if (rc == FH_OK && c.train_fraction + c.valid_fraction > 1.0 + 1e-12)
         rc = fh_err_set(&err, FH_EINPUT, "%s: error: [train] train_fraction + valid_fraction = %g "
                         "exceeds 1", a->deck, c.train_fraction + c.valid_fraction);

@@ -293,6 +293,10 @@ static const fh_deck_key schema[] = {
     {"train", "init_seed", FH_KEY_INT, FH_UNIT_NONE, NULL, "", 0, 4294967295.0, NULL,
      "seed of fresh weights: member k starts from (init_seed, k) (default: seed; the split and "
      "the data order always follow seed)"},
+    {"train", "widen_channels", FH_KEY_INT, FH_UNIT_NONE, NULL, "0", 0, 1024, NULL,
+     "with init_model: first widen its hidden features to this many channels (at least its own); "
+     "the new channels start without influence on any output, so training starts from the init "
+     "model's predictions with more capacity (0: its own width)"},
     {"train", "max_geometries", FH_KEY_INT, FH_UNIT_NONE, NULL, "0", 0, 1e9, NULL,
      "use only the first this many usable geometries (0: all)"},
 

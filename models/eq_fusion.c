@@ -300,6 +300,34 @@ fh_eq_fusion *fh_eq_fusion_alloc(const fh_eq_cg *cg, const fh_eq_irreps *in, int
 }
 
 size_t fh_eq_fusion_n_params(const fh_eq_fusion *f) { return f->n_params; }
+
+/* Layout as at the top: w_n [types][paths][C], M_n [blocks][C_in][C_out], w_0 [types][k][C]. */
+int fh_eq_fusion_widen(const fh_eq_fusion *from, const fh_eq_fusion *to, const double *w_from,
+                       double *w_to, fh_eq_normal_fn normal, void *ctx, fh_err *err)
+{
+    int same = to->n_nodes == from->n_nodes && to->n_types == from->n_types &&
+               to->n_leaf_out == from->n_leaf_out && to->c >= from->c;
+    for (int n = 1; same && n < from->n_nodes; n++)
+        same = to->node[n].n_paths == from->node[n].n_paths &&
+               to->node[n].blk.n == from->node[n].blk.n;
+    if (!same)
+        return fh_err_set(err, FH_EINPUT, "fusion block: cannot widen %d channels to %d (tree, "
+                          "paths or types differ, or fewer channels)", from->c, to->c);
+    const int c0 = from->c, c1 = to->c;
+    for (int n = 1; n < from->n_nodes; n++) {
+        const fus_node *a = &from->node[n], *b = &to->node[n];
+        for (int r = 0; r < from->n_types * a->n_paths; r++)
+            eq_widen_row(w_from + a->w_off + (size_t)r * c0, c0, w_to + b->w_off + (size_t)r * c1,
+                         c1, normal, ctx);
+        for (int k = 0; k < a->blk.n; k++)
+            eq_widen_mat(w_from + a->m_off + (size_t)k * c0 * c0, c0, c0,
+                         w_to + b->m_off + (size_t)k * c1 * c1, c1, c1, normal, ctx);
+    }
+    for (int r = 0; r < from->n_types * from->n_leaf_out; r++)
+        eq_widen_row(w_from + from->w0_off + (size_t)r * c0, c0, w_to + to->w0_off + (size_t)r * c1,
+                     c1, normal, ctx);
+    return FH_OK;
+}
 double fh_eq_fusion_flops(const fh_eq_fusion *f, int n, int backward)
 {
     return n * (backward ? f->flops_bwd : f->flops);

@@ -13,6 +13,8 @@
 
 #include <string.h>
 
+#include "fh_equivariant.h"
+
 /* The helpers below are always inlined, so the ABI note GCC gives for 32-byte vector arguments
  * without AVX does not apply. */
 #pragma GCC diagnostic ignored "-Wpsabi"
@@ -158,5 +160,13 @@ static inline float *eq_rowf(eq_matf m, long r)
 }
 /* C [m][n] = A [m][k] B [k][n] in float, B plain (mixed-precision inference). */
 void eq_gemm_f(long m, int n, int k, eq_matf a, const float *b, int ldb, eq_matf c);
+
+/* Widening (fh_eq_linear_widen, fh_eq_fusion_widen; eq_linear.c): b [k1][n1] from a [k0][n0]
+ * (k1 >= k0, n1 >= n0): a copied into the top-left corner, rows k0.. of the old columns 0 (a new
+ * input does not reach an old output), the new columns drawn as rms(a) * normal(ctx). And a row
+ * of channel-wise weights: b [n1] from a [n0], the new entries drawn with the RMS of a. */
+void eq_widen_mat(const double *a, int k0, int n0, double *b, int k1, int n1,
+                  fh_eq_normal_fn normal, void *ctx);
+void eq_widen_row(const double *a, int n0, double *b, int n1, fh_eq_normal_fn normal, void *ctx);
 
 #endif

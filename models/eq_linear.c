@@ -9,6 +9,7 @@
  * double; all nodes of a type at once, since atoms of different elements often alternate in a
  * molecule file (stilbene: runs of one or two). Only for channel counts up to LF_MAX (the scratch
  * lives on the stack); wider maps stay in double. */
+#include <math.h>
 #include <stdlib.h>
 #include "fh_equivariant.h"
 #include "eq_internal.h"
@@ -275,4 +276,49 @@ void fh_eq_linear_backward_f(const fh_eq_linear *lin, const double *theta, int n
                              const double *gy, double *gx)
 {
     backward_all(lin, theta, n, type, NULL, gy, gx, NULL, lin->c_in <= LF_MAX && lin->c_out <= LF_MAX);
+}
+
+/* ---- widening ------------------------------------------------------------------------------ */
+
+static double rms_of(const double *a, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += a[i] * a[i];
+    return n ? sqrt(s / (double)n) : 0.0;
+}
+
+void eq_widen_mat(const double *a, int k0, int n0, double *b, int k1, int n1,
+                  fh_eq_normal_fn normal, void *ctx)
+{
+    const double rms = rms_of(a, (size_t)k0 * n0);
+    for (int i = 0; i < k1; i++)
+        for (int j = 0; j < n1; j++)
+            b[(size_t)i * n1 + j] = j >= n0 ? rms * normal(ctx) : i < k0 ? a[(size_t)i * n0 + j] : 0.0;
+}
+
+void eq_widen_row(const double *a, int n0, double *b, int n1, fh_eq_normal_fn normal, void *ctx)
+{
+    const double rms = rms_of(a, (size_t)n0);
+    for (int j = 0; j < n1; j++) b[j] = j < n0 ? a[j] : rms * normal(ctx);
+}
+
+int fh_eq_linear_widen(const fh_eq_linear *from, const fh_eq_linear *to, const double *w_from,
+                       double *w_to, fh_eq_normal_fn normal, void *ctx, fh_err *err)
+{
+    if (to->n_types != from->n_types || to->n_pairs != from->n_pairs || to->n_bias != from->n_bias ||
+        to->dim_in != from->dim_in || to->dim_out != from->dim_out || to->c_in < from->c_in ||
+        to->c_out < from->c_out)
+        return fh_err_set(err, FH_EINPUT, "linear map: cannot widen %dx%d channels to %dx%d "
+                          "(irreps or types differ, or fewer channels)", from->c_in, from->c_out,
+                          to->c_in, to->c_out);
+    for (int t = 0; t < from->n_types; t++)
+        for (int q = 0; q < from->n_pairs; q++)
+            eq_widen_mat(lin_w(from, w_from, t, q), from->c_in, from->c_out,
+                         w_to + (size_t)t * to->w_per_type + (size_t)q * to->c_in * to->c_out,
+                         to->c_in, to->c_out, normal, ctx);
+    for (int t = 0; t < from->n_types; t++)
+        for (int k = 0; k < from->n_bias; k++)
+            eq_widen_row(w_from + lin_b_off(from, t) + (size_t)k * from->c_out, from->c_out,
+                         w_to + lin_b_off(to, t) + (size_t)k * to->c_out, to->c_out, normal, ctx);
+    return FH_OK;
 }

@@ -171,6 +171,14 @@ void fh_eq_linear_forward_f(const fh_eq_linear *lin, const double *theta, int n,
                             const double *x, double *y);
 void fh_eq_linear_backward_f(const fh_eq_linear *lin, const double *theta, int n, const int *type,
                              const double *gy, double *gx);
+/* Widening (fh_model_widen): the weights w_to of `to`, a map with the irreps and types of `from`
+ * and as many or more channels on either side, from those of `from`: every old entry copied; an
+ * entry from a new input channel into an old output channel 0, so that old outputs do not depend
+ * on new channels; an entry into a new output channel drawn as rms * normal(ctx), rms that of
+ * its old block. FH_EINPUT if the maps do not match. */
+typedef double (*fh_eq_normal_fn)(void *ctx);
+int fh_eq_linear_widen(const fh_eq_linear *from, const fh_eq_linear *to, const double *w_from,
+                       double *w_to, fh_eq_normal_fn normal, void *ctx, fh_err *err);
 
 /* ---------------------------------------------------------------------------------------------
  * Tensor product of node features with edge spherical harmonics, summed over neighbours
@@ -315,5 +323,11 @@ int fh_eq_fusion_backward(fh_eq_fusion *f, const double *theta, int n, const int
  * channels stay in double); a reverse pass with a weight gradient after such a forward is an
  * error. Default 0. */
 void fh_eq_fusion_set_single(fh_eq_fusion *f, int single);
+/* Widening, as fh_eq_linear_widen: `to` is the block of `from` (same irreps, tree, types) with
+ * as many or more channels. Old weights copied; channel-wise weights of new channels drawn with
+ * the RMS of their old block; mixing entries from a new channel into an old one 0, into a new one
+ * drawn likewise. The old channels' outputs then do not depend on the new channels. */
+int fh_eq_fusion_widen(const fh_eq_fusion *from, const fh_eq_fusion *to, const double *w_from,
+                       double *w_to, fh_eq_normal_fn normal, void *ctx, fh_err *err);
 
 #endif

@@ -157,6 +157,12 @@ int fh_model_set_nac_even(fh_model *m, int on, fh_err *err);
  * diabatic readout): the new weights start at zero, so predictions stay as they were. Lowering
  * the level is an error (trained weights would be lost); the same level does nothing. */
 int fh_model_set_nac_resid(fh_model *m, int level, fh_err *err);
+/* Widen every member's hidden features to `channels` (more than it has; Net2Net-like): old weights
+ * are kept, weights from a new channel into an old one start at zero, and every weight into a new
+ * channel is drawn from (seed, member) with the RMS of its old block. The old channels, hence
+ * every prediction, stay as they were (to rounding); training then gives the new channels a part.
+ * Fewer channels than the model has is an error; the same number does nothing. */
+int fh_model_widen(fh_model *m, int channels, uint64_t seed, fh_err *err);
 /* A copy (weights, normalisation, provenance). */
 int fh_model_copy(const fh_model *src, fh_model **out, fh_err *err);
 

@@ -198,6 +198,8 @@ typedef struct {
                                   where the init model has it */
     int use_init_seed;         /* fresh weights from init_seed (0: from seed) */
     uint64_t init_seed;        /* seed of fresh weights; the split and data order keep seed */
+    int widen;                 /* > 0: widen the init model to this many channels first
+                                  (fh_model_widen, seeded by init_seed); 0: as it is */
     int force;                 /* ignore (overwrite) an existing checkpoint */
     int max_samples;           /* use at most this many rows (0: all) */
     int nac_flip_count;        /* atoms listed in nac_flip (0: the model's own flips, if any) */

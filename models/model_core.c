@@ -268,6 +268,55 @@ int fh_model_set_nac_resid(fh_model *m, int level, fh_err *err)
     return add_zero_head(m, &h, err);
 }
 
+int fh_model_widen(fh_model *m, int channels, uint64_t seed, fh_err *err)
+{
+    if (channels == m->hp.channels) return FH_OK;
+    if (channels < m->hp.channels)
+        return fh_err_set(err, FH_EINPUT, "model: cannot narrow %d channels to %d (trained weights "
+                          "would be lost)", m->hp.channels, channels);
+    fh_model_hyper h = m->hp;
+    h.channels = channels;
+    int rc = fh_model_hyper_check(&h, err);
+    if (rc) return rc;
+    fh_model *ta = calloc(1, sizeof *ta), *tb = calloc(1, sizeof *tb);
+    fh_model_ws *wa = NULL, *wb = NULL;
+    double *p = NULL;
+    if (!ta || !tb) {
+        rc = fh_err_set(err, FH_EFAIL, "model: out of memory");
+        goto out;
+    }
+    ta->hp = m->hp, tb->hp = h;
+    wa = fh_model_ws_alloc(ta, err);
+    wb = wa ? fh_model_ws_alloc(tb, err) : NULL;
+    if (!wb) {
+        rc = err ? err->code : FH_EFAIL;
+        goto out;
+    }
+    size_t np = model_ws_n_params(wb);
+    p = malloc(sizeof(double) * np * m->n_members);
+    if (!p) {
+        rc = fh_err_set(err, FH_EFAIL, "model: out of memory");
+        goto out;
+    }
+    for (int k = 0; k < m->n_members && rc == FH_OK; k++) {
+        model_rng rng;
+        model_rng_seed(&rng, seed, (uint64_t)k);
+        rc = model_ws_widen_params(wa, wb, m->params + (size_t)k * m->n_params, p + (size_t)k * np,
+                                   &rng, err);
+    }
+    if (rc == FH_OK) {
+        model_free_tables(m);
+        free(m->scratch), m->scratch = NULL, m->scratch_len = 0;
+        free(m->params), m->params = p, p = NULL;
+        fh_model_ws_free(m->ws), m->ws = wb, wb = NULL;
+        m->n_params = np, m->hp = h;
+    }
+out:
+    fh_model_ws_free(wa), fh_model_ws_free(wb);
+    free(ta), free(tb), free(p);
+    return rc;
+}
+
 int fh_model_copy(const fh_model *src, fh_model **out, fh_err *err)
 {
     int rc = fh_model_alloc(&src->hp, src->n_members, 0, out, err);

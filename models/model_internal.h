@@ -136,6 +136,10 @@ size_t model_ws_n_params(const fh_model_ws *ws);
  * as fh_model_forward's hcoup gives it), without another pass. */
 void model_ws_resid(const fh_model_ws *ws, const fh_model *m, double *q);
 void model_ws_init_params(fh_model_ws *ws, double *theta, model_rng *rng);
+/* The weights w_to of the architecture `to` (that of `from` with more channels) from w_from, the
+ * network unchanged: see fh_model_widen. */
+int model_ws_widen_params(const fh_model_ws *from, const fh_model_ws *to, const double *w_from,
+                          double *w_to, model_rng *rng, fh_err *err);
 void model_ws_use_tables(fh_model_ws *ws, const model_rtab *tabs);
 /* single = 1: forward passes run the message tensor product in float (predict only: no
  * parameter gradients then), as fh_model_set_precision describes. */

@@ -544,6 +544,63 @@ void model_ws_init_params(fh_model_ws *ws, double *theta, model_rng *rng)
     }
 }
 
+/* ---- widening (fh_model_widen) ------------------------------------------------------------- */
+
+static double widen_normal(void *ctx) { return model_rng_normal((model_rng *)ctx); }
+
+/* Every block as the linear maps and the fusion block widen theirs (fh_eq_linear_widen): old
+ * weights kept, new channels fed with random weights of the old RMS but read by nothing old. The
+ * radial MLP's output columns are the tensor product's weights, path p channel c at p C + c. */
+int model_ws_widen_params(const fh_model_ws *from, const fh_model_ws *to, const double *w_from,
+                          double *w_to, model_rng *rng, fh_err *err)
+{
+    const int C0 = from->C, C1 = to->C;
+    for (size_t i = 0; i < to->n_params; i++) w_to[i] = NAN;
+    for (int t = 0; t < from->nt; t++)
+        eq_widen_row(w_from + from->o_emb + (size_t)t * C0, C0, w_to + to->o_emb + (size_t)t * C1,
+                     C1, widen_normal, rng);
+    int rc = FH_OK;
+    for (int t = 0; t < from->T && rc == FH_OK; t++) {
+        const model_layer *A = &from->L[t], *B = &to->L[t];
+        const fh_eq_linear *la[] = {A->lin_up, A->lin_msg, A->lin_out, A->sc, A->ro1,
+                                    A->roE, A->roH, A->roW, A->roR, A->roRe};
+        const fh_eq_linear *lb[] = {B->lin_up, B->lin_msg, B->lin_out, B->sc, B->ro1,
+                                    B->roE, B->roH, B->roW, B->roR, B->roRe};
+        const size_t oa[] = {A->o_up, A->o_msg, A->o_out, A->o_sc, A->o_ro1,
+                             A->o_roE, A->o_roH, A->o_roW, A->o_roR, A->o_roRe};
+        const size_t ob[] = {B->o_up, B->o_msg, B->o_out, B->o_sc, B->o_ro1,
+                             B->o_roE, B->o_roH, B->o_roW, B->o_roR, B->o_roRe};
+        for (int k = 0; k < (int)(sizeof la / sizeof la[0]) && rc == FH_OK; k++)
+            if (la[k]) rc = fh_eq_linear_widen(la[k], lb[k], w_from + oa[k], w_to + ob[k],
+                                               widen_normal, rng, err);
+        if (rc == FH_OK) rc = fh_eq_fusion_widen(A->fus, B->fus, w_from + A->o_fus, w_to + B->o_fus,
+                                                 widen_normal, rng, err);
+        if (rc) break;
+        if (A->ro1)
+            memcpy(w_to + B->o_act, w_from + A->o_act,
+                   sizeof(double) * fh_eq_gate_n_gates(&from->RO) * from->M);
+        /* radial MLP: hidden layers as they are, the output layer per path and channel */
+        const int np = fh_eq_tp_n_paths(A->tp), nl = A->mlp.n_layers;
+        if (fh_eq_tp_n_paths(B->tp) != np || A->nw != np * C0 || B->nw != np * C1 || B->mlp.n_layers != nl)
+            return fh_err_set(err, FH_EINPUT, "model layer %d: cannot widen its radial MLP", t + 1);
+        size_t last = 0;
+        for (int l = 0; l < nl - 1; l++) last += (size_t)A->mlp.sizes[l] * A->mlp.sizes[l + 1];
+        memcpy(w_to + B->o_mlp, w_from + A->o_mlp, sizeof(double) * last);
+        const int nin = A->mlp.sizes[nl - 1];
+        for (int j = 0; j < nin; j++)
+            for (int p = 0; p < np; p++)
+                eq_widen_row(w_from + A->o_mlp + last + (size_t)j * A->nw + (size_t)p * C0, C0,
+                             w_to + B->o_mlp + last + (size_t)j * B->nw + (size_t)p * C1, C1,
+                             widen_normal, rng);
+    }
+    if (rc) return fh_err_prefix(err, "widening: ");
+    for (size_t i = 0; i < to->n_params; i++)
+        if (isnan(w_to[i]))
+            return fh_err_set(err, FH_EFAIL, "widening: weight %zu of %zu left unset (layout "
+                              "mismatch)", i, to->n_params);
+    return FH_OK;
+}
+
 /* ---- data-dependent start ------------------------------------------------------------------- */
 
 static int stats_pass(fh_model_ws *ws, const fh_model *m, const double *theta, int ngeom,

@@ -466,6 +466,7 @@ static int build_model(trainer *T, const fh_model_hyper *h0, fh_err *err)
                             resid == 2 ? " with its even part" : "",
                             resid == 2 ? "nac_residual_even" : "nac_residual");
         if (!rc && h0->nac_resid) rc = fh_model_set_nac_resid(T->m, h0->nac_resid, err);
+        if (!rc && c->widen) rc = fh_model_widen(T->m, c->widen, init_seed(c), err);
         if (!rc) rc = set_flips(T, err);
         if (!rc) T->init_members = fh_model_n_members(T->m);
         if (!rc) rc = fh_train_data_set_types(T->d, T->m, err);

@@ -279,6 +279,33 @@ Test(train_cli, redo_one_member_from_the_deck)
     cleanup_dir();
 }
 
+/* [train] widen_channels: fine-tuning starts from the init model widened (fh_model_widen; that it
+ * predicts the same is test_model_widen's); the written model has the new width. Without an
+ * init model, or narrower than it, exit 2 with a message naming the key or the widths. */
+Test(train_cli, widen_the_init_model)
+{
+    setup_dir();
+    cr_assert_eq(sh("%s train train.inp -o c.h5 2>/dev/null", FH_TEST_FUSIONHOP), 0);
+    cr_assert_eq(sh("%s train train.inp -o w.h5 --set train.init_model=c.h5 "
+                    "--set train.widen_channels=12 --set train.epochs=1 2> w.log", FH_TEST_FUSIONHOP), 0);
+    fh_model *a = load("c.h5"), *b = load("w.h5");
+    cr_assert(fh_model_get_hyper(a)->channels == 8 && fh_model_get_hyper(b)->channels == 12,
+              "channels %d -> %d", fh_model_get_hyper(a)->channels, fh_model_get_hyper(b)->channels);
+    cr_assert_gt(fh_model_n_params(b), fh_model_n_params(a));
+    fh_model_free(a), fh_model_free(b);
+    cr_assert_eq(sh("%s train train.inp -o x.h5 --set train.widen_channels=12 2> e1.log",
+                    FH_TEST_FUSIONHOP), 2);
+    char *e = read_text_in(dir, "e1.log");
+    cr_assert(strstr(e, "widen_channels = 12 needs an init_model"), "%s", e);
+    free(e);
+    cr_assert_eq(sh("%s train train.inp -o x.h5 --set train.init_model=w.h5 "
+                    "--set train.widen_channels=10 2> e2.log", FH_TEST_FUSIONHOP), 2);
+    e = read_text_in(dir, "e2.log");
+    cr_assert(strstr(e, "cannot narrow 12 channels to 10"), "%s", e);
+    free(e);
+    cleanup_dir();
+}
+
 Test(train_cli, usage_and_input_errors)
 {
     setup_dir();
