@@ -234,8 +234,10 @@ static int train(const fh_deck_args *a)
     c.ema = fh_deck_bool(d, "train", "ema");
     c.ema_decay = fh_deck_real(d, "train", "ema_decay");
     c.patience = (int)fh_deck_int(d, "train", "patience");
-    c.select = strcmp(fh_deck_string(d, "train", "select"), "energy_force") == 0
-                   ? FH_TRAIN_SELECT_ENERGY_FORCE : FH_TRAIN_SELECT_LOSS;
+    const char *sel = fh_deck_string(d, "train", "select");
+    c.select = strcmp(sel, "energy_force") == 0 ? FH_TRAIN_SELECT_ENERGY_FORCE
+               : strcmp(sel, "energy") == 0     ? FH_TRAIN_SELECT_ENERGY
+                                                : FH_TRAIN_SELECT_LOSS;
     c.max_epochs = (int)fh_deck_int(d, "train", "epochs");
     c.batch_size = (int)fh_deck_int(d, "train", "batch_size");
     c.clip_grad = fh_deck_real(d, "train", "clip_grad");

@@ -268,10 +268,11 @@ static const fh_deck_key schema[] = {
      "validate and keep the exponential moving average of the weights"},
     {"train", "ema_decay", FH_KEY_REAL, FH_UNIT_NONE, NULL, "0.99", 0.0, 1.0, NULL,
      "decay of that average per optimiser step"},
-    {"train", "select", FH_KEY_CHOICE, FH_UNIT_NONE, NULL, "loss", UNBOUNDED, "loss|energy_force",
+    {"train", "select", FH_KEY_CHOICE, FH_UNIT_NONE, NULL, "loss", UNBOUNDED, "loss|energy_force|energy",
      "validation score that picks the kept epoch and drives the plateau and early stopping: the "
-     "whole loss, or its energy and force terms only (the coupling term can rise while they "
-     "improve)"},
+     "whole loss, its energy and force terms only (the coupling term can rise while they "
+     "improve), or its energy term only (energies and the gap term: for when the gap is what "
+     "limits and the forces have room)"},
     {"train", "patience", FH_KEY_INT, FH_UNIT_NONE, NULL, "30", 0, 1e9, NULL,
      "early stopping: epochs without validation improvement (0: off)"},
     {"train", "epochs", FH_KEY_INT, FH_UNIT_NONE, NULL, "200", 1, 1e9, NULL,

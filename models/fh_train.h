@@ -158,7 +158,9 @@ double fh_train_avg_neighbors(const fh_train_data *d, const size_t *idx, size_t 
  * before the energies and forces stop improving (stilbene: the energy MAE went on from 75 to 65
  * meV for 150 epochs after the loss's best epoch), and the coupling head is the least sensitive
  * part to the epoch chosen. */
-enum { FH_TRAIN_SELECT_LOSS = 0, FH_TRAIN_SELECT_ENERGY_FORCE = 1 };
+/* the validation score: the whole loss, its energy and force terms, or its energy term alone (with
+ * the gap term: where the gap is the binding target and the forces have room) */
+enum { FH_TRAIN_SELECT_LOSS = 0, FH_TRAIN_SELECT_ENERGY_FORCE = 1, FH_TRAIN_SELECT_ENERGY = 2 };
 
 typedef struct {
     char dataset[1024];        /* reference dataset */

@@ -271,6 +271,7 @@ static int train_member(trainer *T, train_state *st, long *epochs_run, int *stop
         if (rc) break;
         fh_train_terms vt = *(fh_train_terms *)T->red;
         double vscore = c->select == FH_TRAIN_SELECT_ENERGY_FORCE ? vt.l_energy + vt.l_force
+                        : c->select == FH_TRAIN_SELECT_ENERGY     ? vt.l_energy
                                                                   : vt.loss;
         double vloss = vscore / T->red[NTERMS];
         st->epoch++;
@@ -686,6 +687,9 @@ int fh_train_run(const fh_model_hyper *h, const fh_train_config *cfg, MPI_Comm c
         if (cfg->select == FH_TRAIN_SELECT_ENERGY_FORCE)
             say(&T, "fusionhop train: the validation score (valid, *) is the energy and force "
                 "terms of the loss only");
+        if (cfg->select == FH_TRAIN_SELECT_ENERGY)
+            say(&T, "fusionhop train: the validation score (valid, *) is the energy term of the "
+                "loss only (energies and gaps)");
         if (cfg->loss.huber_e > 0 || cfg->loss.huber_f > 0)
             say(&T, "fusionhop train: Huber loss, errors beyond %.4g meV (energies) and %.4g "
                 "meV/A (gradient components) count linearly (0: squared)",
