@@ -328,6 +328,7 @@ int fh_eq_fusion_widen(const fh_eq_fusion *from, const fh_eq_fusion *to, const d
                      c1, normal, ctx);
     return FH_OK;
 }
+
 double fh_eq_fusion_flops(const fh_eq_fusion *f, int n, int backward)
 {
     return n * (backward ? f->flops_bwd : f->flops);
