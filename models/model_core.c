@@ -220,15 +220,25 @@ int fh_model_set_nac_flip(fh_model *m, int natoms, const unsigned char *flip, fh
 /* Switch m to the architecture h, which adds a head whose weights come after all others
  * (model_net.c): each member's weights are copied, the new ones start at zero, so the model's
  * predictions stay as they were. */
+/* A workspace (the layout of the weights) for the architecture h alone, or NULL (err set). */
+static fh_model_ws *ws_of(const fh_model_hyper *h, fh_err *err)
+{
+    fh_model *tmp = calloc(1, sizeof *tmp);
+    if (!tmp) {
+        fh_err_set(err, FH_EFAIL, "model: out of memory");
+        return NULL;
+    }
+    tmp->hp = *h;
+    fh_model_ws *ws = fh_model_ws_alloc(tmp, err);
+    free(tmp);
+    return ws;
+}
+
 static int add_zero_head(fh_model *m, const fh_model_hyper *h, fh_err *err)
 {
     int rc = fh_model_hyper_check(h, err);
     if (rc) return rc;
-    fh_model *tmp = calloc(1, sizeof *tmp);
-    if (!tmp) return fh_err_set(err, FH_EFAIL, "model: out of memory");
-    tmp->hp = *h;
-    fh_model_ws *ws = fh_model_ws_alloc(tmp, err);
-    free(tmp);
+    fh_model_ws *ws = ws_of(h, err);
     if (!ws) return err ? err->code : FH_EFAIL;
     size_t np = model_ws_n_params(ws), old = m->n_params;
     double *p = calloc(np * m->n_members, sizeof(double));
@@ -278,16 +288,8 @@ int fh_model_widen(fh_model *m, int channels, uint64_t seed, fh_err *err)
     h.channels = channels;
     int rc = fh_model_hyper_check(&h, err);
     if (rc) return rc;
-    fh_model *ta = calloc(1, sizeof *ta), *tb = calloc(1, sizeof *tb);
-    fh_model_ws *wa = NULL, *wb = NULL;
+    fh_model_ws *wa = ws_of(&m->hp, err), *wb = wa ? ws_of(&h, err) : NULL;
     double *p = NULL;
-    if (!ta || !tb) {
-        rc = fh_err_set(err, FH_EFAIL, "model: out of memory");
-        goto out;
-    }
-    ta->hp = m->hp, tb->hp = h;
-    wa = fh_model_ws_alloc(ta, err);
-    wb = wa ? fh_model_ws_alloc(tb, err) : NULL;
     if (!wb) {
         rc = err ? err->code : FH_EFAIL;
         goto out;
@@ -313,7 +315,7 @@ int fh_model_widen(fh_model *m, int channels, uint64_t seed, fh_err *err)
     }
 out:
     fh_model_ws_free(wa), fh_model_ws_free(wb);
-    free(ta), free(tb), free(p);
+    free(p);
     return rc;
 }
 
