@@ -216,19 +216,13 @@ Test(train_cli, predict_one_member)
     }
     cr_assert(differ, "--precision mixed printed double's numbers bitwise");
     free(jx), free(jm);
-    cr_assert_eq(sh("%s predict --model c2.h5 --xyz frames.xyz --precision half 2> e0.log", FH_TEST_FUSIONHOP), 2);
-    char *e0 = read_text_in(dir, "e0.log");
-    cr_assert(strstr(e0, "--precision must be double or mixed, not 'half'"), "%s", e0);
-    free(e0);
+    expect_error("--precision must be double or mixed, not 'half'",
+                 "%s predict --model c2.h5 --xyz frames.xyz --precision half", FH_TEST_FUSIONHOP);
     /* a member the file does not have, or not a number: exit 2 and a message naming it */
-    cr_assert_eq(sh("%s predict --model c2.h5 --xyz frames.xyz --member 3 2> e1.log", FH_TEST_FUSIONHOP), 2);
-    char *e = read_text_in(dir, "e1.log");
-    cr_assert(strstr(e, "--member 3: c2.h5: model: member 3 requested, the committee has 2 members"), "%s", e);
-    free(e);
-    cr_assert_eq(sh("%s predict --model c2.h5 --xyz frames.xyz --member x2 2> e2.log", FH_TEST_FUSIONHOP), 2);
-    e = read_text_in(dir, "e2.log");
-    cr_assert(strstr(e, "--member 'x2': expected a member number"), "%s", e);
-    free(e);
+    expect_error("--member 3: c2.h5: model: member 3 requested, the committee has 2 members",
+                 "%s predict --model c2.h5 --xyz frames.xyz --member 3", FH_TEST_FUSIONHOP);
+    expect_error("--member 'x2': expected a member number",
+                 "%s predict --model c2.h5 --xyz frames.xyz --member x2", FH_TEST_FUSIONHOP);
     fh_xyz_free(xyz);
     fh_model_free(c);
     cleanup_dir();
@@ -266,16 +260,14 @@ Test(train_cli, redo_one_member_from_the_deck)
     a = read_text_in(dir, "p20.json"), b = read_text_in(dir, "p25.json");
     cr_assert_str_eq(a, b, "init_seed = seed should reproduce member 2");
     free(a), free(b);
-    cr_assert_eq(sh("%s train train.inp -o r3.h5 --set train.committee=2 --set train.init_model=c2.h5 "
-                    "--set train.members=3 2> e1.log", FH_TEST_FUSIONHOP), 2);
-    char *e = read_text_in(dir, "e1.log");
-    cr_assert(strstr(e, "[train] members = '3'") && strstr(e, "committee of 2"), "%s", e);
-    free(e);
-    cr_assert_eq(sh("%s train train.inp -o r3.h5 --set train.committee=2 --set train.init_model=c2.h5 "
-                    "--set train.members=2 --set train.reinit=1 2> e2.log", FH_TEST_FUSIONHOP), 2);
-    e = read_text_in(dir, "e2.log");
-    cr_assert(strstr(e, "member 1 is not trained"), "%s", e);
-    free(e);
+    expect_error("[train] members = '3': need a comma-separated list of members and ranges (e.g. 2,3) "
+                 "within the committee of 2",
+                 "%s train train.inp -o r3.h5 --set train.committee=2 --set train.init_model=c2.h5 "
+                 "--set train.members=3", FH_TEST_FUSIONHOP);
+    expect_error("member 1 is not trained",
+                 "%s train train.inp -o r3.h5 --set train.committee=2 --set "
+                 "train.init_model=c2.h5 --set train.members=2 --set train.reinit=1",
+                 FH_TEST_FUSIONHOP);
     cleanup_dir();
 }
 
@@ -293,64 +285,44 @@ Test(train_cli, widen_the_init_model)
               "channels %d -> %d", fh_model_get_hyper(a)->channels, fh_model_get_hyper(b)->channels);
     cr_assert_gt(fh_model_n_params(b), fh_model_n_params(a));
     fh_model_free(a), fh_model_free(b);
-    cr_assert_eq(sh("%s train train.inp -o x.h5 --set train.widen_channels=12 2> e1.log",
-                    FH_TEST_FUSIONHOP), 2);
-    char *e = read_text_in(dir, "e1.log");
-    cr_assert(strstr(e, "widen_channels = 12 needs an init_model"), "%s", e);
-    free(e);
-    cr_assert_eq(sh("%s train train.inp -o x.h5 --set train.init_model=w.h5 "
-                    "--set train.widen_channels=10 2> e2.log", FH_TEST_FUSIONHOP), 2);
-    e = read_text_in(dir, "e2.log");
-    cr_assert(strstr(e, "cannot narrow 12 channels to 10"), "%s", e);
-    free(e);
+    expect_error("widen_channels = 12 needs an init_model",
+                 "%s train train.inp -o x.h5 --set train.widen_channels=12", FH_TEST_FUSIONHOP);
+    expect_error("cannot narrow 12 channels to 10",
+                 "%s train train.inp -o x.h5 --set train.init_model=w.h5 --set "
+                 "train.widen_channels=10", FH_TEST_FUSIONHOP);
     cleanup_dir();
 }
 
 Test(train_cli, usage_and_input_errors)
 {
     setup_dir();
-    cr_assert_eq(sh("%s predict --xyz frames.xyz 2> e1.log", FH_TEST_FUSIONHOP), 2);
-    cr_assert_eq(sh("%s predict --model nothere.h5 --xyz frames.xyz 2> e2.log", FH_TEST_FUSIONHOP), 2);
-    char *e = read_text_in(dir, "e2.log");
-    cr_assert(strstr(e, "nothere.h5") != NULL, "%s", e);
-    free(e);
-    cr_assert_eq(sh("echo garbage > bad.h5; %s predict --model bad.h5 --xyz frames.xyz 2> e3.log", FH_TEST_FUSIONHOP), 2);
-    e = read_text_in(dir, "e3.log");
-    cr_assert(strstr(e, "bad.h5") && strstr(e, "not an HDF5 file"), "%s", e);
-    free(e);
+    expect_error("--model FILE and --xyz FILE are required", "%s predict --xyz frames.xyz",
+                 FH_TEST_FUSIONHOP);
+    expect_error("nothere.h5", "%s predict --model nothere.h5 --xyz frames.xyz", FH_TEST_FUSIONHOP);
+    expect_error("bad.h5: model file: not an HDF5 file",
+                 "echo garbage > bad.h5; %s predict --model bad.h5 --xyz frames.xyz",
+                 FH_TEST_FUSIONHOP);
     cr_assert_eq(sh("%s predict --model data.h5 --xyz frames.xyz --format csv 2>/dev/null", FH_TEST_FUSIONHOP), 2);
     /* a repeated option was "the last one wins" */
-    cr_assert_eq(sh("%s predict --model a.h5 --xyz frames.xyz --model=b.h5 2> e9.log", FH_TEST_FUSIONHOP), 2);
-    e = read_text_in(dir, "e9.log");
-    cr_assert(strstr(e, "option '--model' given twice") != NULL, "%s", e);
-    free(e);
+    expect_error("option '--model' given twice",
+                 "%s predict --model a.h5 --xyz frames.xyz --model=b.h5", FH_TEST_FUSIONHOP);
     cr_assert_eq(sh("%s predict --format tsv --model a.h5 --xyz frames.xyz --format json 2>/dev/null",
                     FH_TEST_FUSIONHOP), 2);
     cr_assert_eq(sh("%s train 2>/dev/null", FH_TEST_FUSIONHOP), 2);
-    cr_assert_eq(sh("printf '[train]\\nepochs = 2\\n' > nodata.inp; %s train nodata.inp 2> e4.log", FH_TEST_FUSIONHOP), 2);
-    e = read_text_in(dir, "e4.log");
-    cr_assert(strstr(e, "needs 'dataset'") != NULL, "%s", e);
-    free(e);
-    cr_assert_eq(sh("printf '[model]\\nradial_mlp = 16,x\\n[train]\\ndataset = data.h5\\n' > badmlp.inp; "
-                    "%s train badmlp.inp 2> e5.log", FH_TEST_FUSIONHOP), 2);
-    e = read_text_in(dir, "e5.log");
-    cr_assert(strstr(e, "radial_mlp") != NULL, "%s", e);
-    free(e);
-    cr_assert_eq(sh("printf '[model]\\nchanels = 8\\n' > typo.inp; %s train typo.inp 2> e6.log", FH_TEST_FUSIONHOP), 2);
-    e = read_text_in(dir, "e6.log");
-    cr_assert(strstr(e, "typo.inp:2") != NULL, "deck errors name file and line: %s", e);
-    free(e);
+    expect_error("needs 'dataset'",
+                 "printf '[train]\\nepochs = 2\\n' > nodata.inp; %s train nodata.inp",
+                 FH_TEST_FUSIONHOP);
+    expect_error("radial_mlp",
+                 "printf '[model]\\nradial_mlp = 16,x\\n[train]\\ndataset = data.h5\\n' > badmlp.inp; "
+                 "%s train badmlp.inp", FH_TEST_FUSIONHOP);
+    /* deck errors name the file and the line */
+    expect_error("typo.inp:2", "printf '[model]\\nchanels = 8\\n' > typo.inp; %s train typo.inp",
+                 FH_TEST_FUSIONHOP);
     /* coupling sign flips: a bad list, an atom the molecule lacks, then a model that keeps them */
-    cr_assert_eq(sh("%s train train.inp -o f.h5 --set model.nac_flip=2,x 2> e7.log",
-                    FH_TEST_FUSIONHOP), 2);
-    e = read_text_in(dir, "e7.log");
-    cr_assert(strstr(e, "nac_flip = '2,x'") != NULL, "%s", e);
-    free(e);
-    cr_assert_eq(sh("%s train train.inp -o f.h5 --set model.nac_flip=2-5 2> e8.log",
-                    FH_TEST_FUSIONHOP), 2);
-    e = read_text_in(dir, "e8.log");
-    cr_assert(strstr(e, "atom 4, but the dataset's molecule has 3 atoms") != NULL, "%s", e);
-    free(e);
+    expect_error("nac_flip = '2,x'",
+                 "%s train train.inp -o f.h5 --set model.nac_flip=2,x", FH_TEST_FUSIONHOP);
+    expect_error("atom 4, but the dataset's molecule has 3 atoms",
+                 "%s train train.inp -o f.h5 --set model.nac_flip=2-5", FH_TEST_FUSIONHOP);
     cr_assert_eq(sh("%s train train.inp -o f.h5 --set model.nac_flip=2-3 2>/dev/null",
                     FH_TEST_FUSIONHOP), 0);
     fh_model *m = load("f.h5");
@@ -365,14 +337,11 @@ Test(train_cli, usage_and_input_errors)
     m = load("d.h5");
     cr_assert_eq(fh_model_get_hyper(m)->diabatic, 1);
     fh_model_free(m);
-    cr_assert_eq(sh("%s train train.inp -o g.h5 --set model.coupling=diabatic --set "
-                    "train.init_model=f.h5 2> e9.log", FH_TEST_FUSIONHOP), 2);
-    e = read_text_in(dir, "e9.log");
-    cr_assert(strstr(e, "f.h5 has the vector coupling readout, the deck asks for the diabatic") != NULL,
-              "%s", e);
-    free(e);
-    cr_assert_eq(sh("%s train train.inp -o g.h5 --set model.coupling=sideways 2> e10.log",
-                    FH_TEST_FUSIONHOP), 2);
+    expect_error("f.h5 has the vector coupling readout, the deck asks for the diabatic",
+                 "%s train train.inp -o g.h5 --set model.coupling=diabatic --set "
+                 "train.init_model=f.h5", FH_TEST_FUSIONHOP);
+    expect_error("'sideways' is not a valid 'coupling' in [model]",
+                 "%s train train.inp -o g.h5 --set model.coupling=sideways", FH_TEST_FUSIONHOP);
     cleanup_dir();
 }
 
@@ -384,34 +353,25 @@ Test(train_cli, outputs_never_replace_inputs_or_other_files)
 {
     setup_dir();
     cr_assert_eq(sh("cp data.h5 data.orig && echo notes > notes.txt"), 0);
-    cr_assert_eq(sh("%s train train.inp -o data.h5 2> e1.log", FH_TEST_FUSIONHOP), 2);
+    expect_error("train.inp: error: the model file data.h5 is the [train] dataset",
+                 "%s train train.inp -o data.h5", FH_TEST_FUSIONHOP);
     cr_assert_eq(sh("%s train train.inp -o ./data.h5 --force 2>/dev/null", FH_TEST_FUSIONHOP), 2);
-    cr_assert_eq(sh("%s train train.inp -o m.h5 --set train.checkpoint=data.h5 2> e2.log",
-                    FH_TEST_FUSIONHOP), 2);
+    expect_error("train.inp: error: the checkpoint ./data.h5 is the [train] dataset",
+                 "%s train train.inp -o m.h5 --set train.checkpoint=data.h5", FH_TEST_FUSIONHOP);
     cr_assert_eq(sh("cmp -s data.h5 data.orig"), 0, "the dataset is untouched");
-    cr_assert_eq(sh("%s train train.inp -o m.h5 --set train.checkpoint=./m.h5 2> e3.log",
-                    FH_TEST_FUSIONHOP), 2);
-    cr_assert_eq(sh("%s train train.inp -o notes.txt 2> e4.log", FH_TEST_FUSIONHOP), 2);
+    expect_error("train.inp: error: the checkpoint and the model file are both m.h5",
+                 "%s train train.inp -o m.h5 --set train.checkpoint=./m.h5", FH_TEST_FUSIONHOP);
+    expect_error("train.inp: error: notes.txt exists and is not a fusionhop model",
+                 "%s train train.inp -o notes.txt", FH_TEST_FUSIONHOP);
     cr_assert_eq(sh("grep -qx notes notes.txt"), 0, "the text file is untouched");
     /* a model is replaced by retraining; then it cannot be its own fine-tuning checkpoint */
     cr_assert_eq(sh("%s train train.inp -o m.h5 2>/dev/null", FH_TEST_FUSIONHOP), 0);
     cr_assert_eq(sh("%s train train.inp -o m.h5 --set train.epochs=2 2>/dev/null",
                     FH_TEST_FUSIONHOP), 0);
-    cr_assert_eq(sh("cp m.h5 m.orig && %s train train.inp -o m2.h5 --set train.init_model=m.h5 "
-                    "--set train.checkpoint=m.h5 2> e5.log", FH_TEST_FUSIONHOP), 2);
+    expect_error("train.inp: error: the checkpoint ./m.h5 is the [train] init_model",
+                 "cp m.h5 m.orig && %s train train.inp -o m2.h5 --set train.init_model=m.h5 "
+                 "--set train.checkpoint=m.h5", FH_TEST_FUSIONHOP);
     cr_assert_eq(sh("cmp -s m.h5 m.orig"), 0, "the initial model is untouched");
-    static const char *want[5] = {"the model file data.h5 is the [train] dataset",
-                                  "the checkpoint ./data.h5 is the [train] dataset",
-                                  "the checkpoint and the model file are both m.h5",
-                                  "notes.txt exists and is not a fusionhop model",
-                                  "the checkpoint ./m.h5 is the [train] init_model"};
-    for (int k = 0; k < 5; k++) {
-        char name[16];
-        snprintf(name, sizeof name, "e%d.log", k + 1);
-        char *e = read_text_in(dir, name);
-        cr_assert(strstr(e, want[k]) && strstr(e, "train.inp: error"), "%s: %s", name, e);
-        free(e);
-    }
     cleanup_dir();
 }
 

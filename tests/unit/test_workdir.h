@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -44,6 +45,25 @@ static int sh(const char *fmt, ...)
     va_end(ap);
     int st = system(cmd);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Runs a shell command in dir that must be refused as an input error: exit status 2, and its
+ * standard error contains `want` (not checked when NULL). Fails the test naming the command, the
+ * status and the message otherwise. Standard error goes to dir/expect_error.log. */
+static void expect_error(const char *want, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), unused));
+static void expect_error(const char *want, const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    int st = sh("%s 2> expect_error.log", cmd);
+    char *e = read_text_in(dir, "expect_error.log");
+    cr_assert_eq(st, 2, "`%s`: exit status %d, not 2; stderr: %s", cmd, st, e);
+    cr_assert(!want || strstr(e, want), "`%s`: stderr lacks \"%s\": %s", cmd, want, e);
+    free(e);
 }
 
 #endif
