@@ -1,4 +1,5 @@
-/* Internal to analysis/: bootstrap resampling and the common time grid. Not a public header. */
+/* Internal to analysis/: mean and deviation, and the common time grid (the bootstrap weights and
+ * quantiles are public, fh_analysis.h). Not a public header. */
 #ifndef FH_ANA_INTERNAL_H
 #define FH_ANA_INTERNAL_H
 
@@ -6,11 +7,6 @@
 
 #include "fh_analysis.h"
 
-/* nboot x n resampling weights: row b holds how often each of the n items is drawn in resample b
- * (n draws with replacement). Deterministic in seed. malloc'ed; NULL when out of memory. */
-int *fh_ana_boot_weights(long nboot, long n, uint64_t seed);
-/* The q-quantile (0..1, linear interpolation) of v; sorts v in place. NaN when n == 0. */
-double fh_ana_quantile(double *v, long n, double q);
 /* Mean and sample standard deviation of v (NaN-free). */
 void fh_ana_mean_std(const double *v, long n, double *mean, double *std);
 

@@ -71,6 +71,15 @@ double fh_ana_dihedral(const double *x, const int idx[4]);
 double fh_ana_pyramidalization(const double *x, const int idx[4]);
 
 /* ------------------------------------------------------------------------------------------------
+ * Bootstrap (the intervals of every table here, and of `fusionhop dataset errors`) */
+
+/* nboot x n resampling weights: row b holds how often each of the n items is drawn in resample b
+ * (n draws with replacement). Deterministic in seed. malloc'ed; NULL when out of memory. */
+int *fh_ana_boot_weights(long nboot, long n, uint64_t seed);
+/* The q-quantile (0..1, linear interpolation) of v; sorts v in place. NaN when n == 0. */
+double fh_ana_quantile(double *v, long n, double q);
+
+/* ------------------------------------------------------------------------------------------------
  * Loaded ensemble */
 
 typedef enum { FH_PROD_NONE = -1, FH_PROD_CIS = 0, FH_PROD_TRANS, FH_PROD_DHP, FH_PROD_COUNT } fh_ana_product;

@@ -7,7 +7,10 @@
  * out-of-sample test of a region. --split test gives the training's test report broken down by
  * origin (with --trained exactly the rows that report was made from, on a dataset that has grown
  * since), and --rows row by row: which geometries an average like the NAC cosine over a few rows
- * comes from. */
+ * comes from. Under the table, 95% bootstrap intervals over the rows: on a test part of 80-90
+ * rows whose averages a handful of far-off geometries can move by several meV, they say which
+ * differences mean something; --compare MODEL2 evaluates a second model on the same rows and
+ * gives the paired difference with its interval (the same resamples for both models). */
 #include "fh_app.h"
 
 #include <math.h>
@@ -15,12 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fh_analysis.h"
 #include "fh_dataset.h"
 #include "fh_model.h"
 #include "fh_train.h"
 #include "fh_units.h"
 
 #define MAX_ORIGINS 64
+#define NBOOT 1000  /* bootstrap resamples of the rows, seed 1 */
 
 typedef struct {
     char name[FH_DATASET_ORIGIN_LEN];
@@ -59,13 +64,101 @@ static void print_one(const char *id, const char *origin, double gap_ev, const f
         printf("       -\n");
 }
 
+/* The table's numbers of a sum of row terms: the energy MAE of each state, the gap MAE (meV),
+ * the force MAE (meV/A) and the NAC cosine; NaN where no row has the quantity. Returns N + 3. */
+static int metrics(const fh_train_terms *t, int N, double *v)
+{
+    const double meV = 1e3 * FH_HARTREE_EV;
+    for (int s = 0; s < N; s++) v[s] = t->e_n[s] ? meV * t->e_abs[s] / t->e_n[s] : NAN;
+    v[N] = t->gap_n ? meV * t->gap_abs / t->gap_n : NAN;
+    v[N + 1] = t->f_n ? meV * FH_ANGSTROM_BOHR * t->f_abs / t->f_n : NAN;
+    v[N + 2] = t->nac_n > 0 ? t->nac_cos / t->nac_n : NAN;
+    return N + 3;
+}
+
+/* One line under the table: for each number, the 2.5 and 97.5 percentiles of its NBOOT bootstrap
+ * values b[k * NBOOT ..] (NaNs, from resamples without such rows, left out), in the table's
+ * columns. signed_: differences, printed with their sign. */
+static void print_interval(const char *label, double *b, int N, int signed_)
+{
+    static const int width[] = {7, 8, 9, 8};   /* an energy column; gap, force, NAC (wider) */
+    printf("%-26s", label);   /* the width of the origin and rows columns */
+    for (int k = 0; k < N + 3; k++) {
+        double *v = b + (size_t)k * NBOOT;
+        long n = 0;
+        for (long i = 0; i < NBOOT; i++)
+            if (!isnan(v[i])) v[n++] = v[i];
+        int w = width[k < N ? 0 : k - N + 1];
+        char cell[64];
+        const char *fmt = k == N + 2 ? (signed_ ? "%+.2f..%+.2f" : "%.2f..%.2f")
+                                     : (signed_ ? "%+.0f..%+.0f" : "%.0f..%.0f");
+        if (n == 0) snprintf(cell, sizeof cell, "-");
+        else snprintf(cell, sizeof cell, fmt, fh_ana_quantile(v, n, 0.025),
+                      fh_ana_quantile(v, n, 0.975));
+        printf(" %*s", w, cell);   /* right-aligned under the table's column */
+    }
+    printf("\n");
+}
+
+/* The bootstrap lines: intervals of the model's numbers over the n rows' terms a[]; with b[] (a
+ * second model on the same rows), its "all" row and the difference second - first, with the
+ * interval of the difference from the same resamples. */
+static int print_bootstrap(const fh_train_terms *a, const fh_train_terms *b, const char *model2,
+                           long n, int N)
+{
+    int *w = fh_ana_boot_weights(NBOOT, n, 1);
+    double *va = malloc(sizeof(double) * (size_t)(N + 3) * NBOOT);
+    double *vd = malloc(sizeof(double) * (size_t)(N + 3) * NBOOT);
+    if (!w || !va || !vd) {
+        free(w), free(va), free(vd);
+        fprintf(stderr, "fusionhop dataset errors: out of memory\n");
+        return FH_EXIT_FAIL;
+    }
+    for (long r = 0; r < NBOOT; r++) {
+        fh_train_terms sa, sb;
+        memset(&sa, 0, sizeof sa), memset(&sb, 0, sizeof sb);
+        for (long i = 0; i < n; i++)
+            for (int c = 0; c < w[r * n + i]; c++) {
+                fh_train_terms_add(&sa, &a[i]);
+                if (b) fh_train_terms_add(&sb, &b[i]);
+            }
+        double ma[FH_MODEL_MAX_STATES + 3], mb[FH_MODEL_MAX_STATES + 3];
+        metrics(&sa, N, ma);
+        if (b) metrics(&sb, N, mb);
+        for (int k = 0; k < N + 3; k++) {
+            va[(size_t)k * NBOOT + r] = ma[k];
+            if (b) vd[(size_t)k * NBOOT + r] = mb[k] - ma[k];
+        }
+    }
+    printf("95%% interval (bootstrap of the %ld rows, %d resamples):\n", n, NBOOT);
+    print_interval("", va, N, 0);
+    if (b) {
+        fh_train_terms sa, sb;
+        memset(&sa, 0, sizeof sa), memset(&sb, 0, sizeof sb);
+        for (long i = 0; i < n; i++) fh_train_terms_add(&sa, &a[i]), fh_train_terms_add(&sb, &b[i]);
+        double ma[FH_MODEL_MAX_STATES + 3], mb[FH_MODEL_MAX_STATES + 3];
+        metrics(&sa, N, ma), metrics(&sb, N, mb);
+        printf("--compare %s on the same rows:\n", model2);
+        print_row("all", (int)n, &sb, N);
+        printf("%-26s", "difference (it - MODEL)");
+        for (int k = 0; k < N; k++) printf(" %+7.1f", mb[k] - ma[k]);
+        printf(" %+8.1f %+9.1f %+8.3f\n", mb[N] - ma[N], mb[N + 1] - ma[N + 1],
+               mb[N + 2] - ma[N + 2]);
+        print_interval("95% interval of it", vd, N, 1);
+    }
+    free(w), free(va), free(vd);
+    return FH_EXIT_OK;
+}
+
 int fh_dataset_errors(const char *path, const char *model, const fh_dataset_errors_opts *o)
 {
     const char *origin = o->origin;
     const int only_new = o->only_new, only_trained = o->only_trained;
     fh_err err = {0};
-    fh_model *m = NULL;
+    fh_model *m = NULL, *m2 = NULL;
     fh_dataset *d = NULL;
+    fh_train_terms *rt = NULL, *rt2 = NULL; /* the terms of each row in the table, per model */
+    long nrt = 0;
     fh_train_data *td = NULL;
     origin_sum *sum = NULL;
     unsigned char *in_part = NULL;
@@ -74,8 +167,17 @@ int fh_dataset_errors(const char *path, const char *model, const fh_dataset_erro
         fprintf(stderr, "fusionhop dataset errors: %s\n", err.msg);
         goto done;
     }
+    if (o->compare && fh_model_load(o->compare, &m2, &err)) {
+        fprintf(stderr, "fusionhop dataset errors: --compare: %s\n", err.msg);
+        goto done;
+    }
     if (o->member > 0 && fh_model_keep_member(m, o->member - 1, &err)) { /* member K alone */
         fprintf(stderr, "fusionhop dataset errors: --member %d: %s: %s\n", o->member, model, err.msg);
+        goto done;
+    }
+    if (m2 && o->member > 0 && fh_model_keep_member(m2, o->member - 1, &err)) {
+        fprintf(stderr, "fusionhop dataset errors: --member %d: %s: %s\n", o->member, o->compare,
+                err.msg);
         goto done;
     }
     const fh_model_provenance *pv = fh_model_get_provenance(m);
@@ -84,10 +186,38 @@ int fh_dataset_errors(const char *path, const char *model, const fh_dataset_erro
         fprintf(stderr, "fusionhop dataset errors: %s: %s\n", path, err.msg);
         goto done;
     }
+    if (m2) { /* the second model must read the rows the same way: same types and coupling target */
+        const fh_model_provenance *p2 = fh_model_get_provenance(m2);
+        int target2 = strcmp(p2->nac_target, "total") == 0 ? FH_TRAIN_NAC_TOTAL : FH_TRAIN_NAC_CI;
+        if (target2 != target) {
+            fprintf(stderr, "fusionhop dataset errors: --compare %s learned the %s coupling, %s the "
+                    "%s one: their NAC errors are not comparable\n", o->compare, p2->nac_target,
+                    model, pv->nac_target);
+            goto done;
+        }
+        int same = 1;
+        if (fh_train_data_set_types(td, m2, &err)) {
+            fprintf(stderr, "fusionhop dataset errors: --compare %s: %s\n", o->compare, err.msg);
+            goto done;
+        }
+        int *t2 = malloc(sizeof(int) * (size_t)td->natoms);
+        if (!t2) goto done;
+        memcpy(t2, td->type, sizeof(int) * (size_t)td->natoms);
+        fh_train_data_set_types(td, m, &err);   /* succeeded above */
+        for (int a = 0; a < td->natoms; a++) same &= t2[a] == td->type[a];
+        free(t2);
+        if (!same) {
+            fprintf(stderr, "fusionhop dataset errors: --compare %s orders its elements unlike %s; "
+                    "compare models trained on the same dataset\n", o->compare, model);
+            goto done;
+        }
+    }
     /* the rows of td are the completed rows of d, in order */
     size_t *row = malloc(sizeof(size_t) * (td->n ? td->n : 1));
     sum = calloc(MAX_ORIGINS + 1, sizeof *sum);
-    if (!row || !sum) {
+    rt = calloc(td->n ? td->n : 1, sizeof *rt);
+    rt2 = m2 ? calloc(td->n ? td->n : 1, sizeof *rt2) : NULL;
+    if (!row || !sum || !rt || (m2 && !rt2)) {
         free(row);
         fprintf(stderr, "fusionhop dataset errors: out of memory\n");
         rc = FH_EXIT_FAIL;
@@ -173,6 +303,17 @@ int fh_dataset_errors(const char *path, const char *model, const fh_dataset_erro
             rc = FH_EXIT_FAIL;
             goto done;
         }
+        fh_train_terms t2;
+        if (m2 && fh_train_row_errors(m2, td, k, &cfg, &t2, &err)) {
+            fprintf(stderr, "fusionhop dataset errors: row %zu (%s): %s: %s\n", row[k], td->id[k],
+                    o->compare, err.msg);
+            free(row);
+            rc = FH_EXIT_FAIL;
+            goto done;
+        }
+        rt[nrt] = t;
+        if (m2) rt2[nrt] = t2;
+        nrt++;
         if (o->per_row) {
             double gap = N >= 2 && td->has_energy[k * N] && td->has_energy[k * N + 1]
                              ? (td->energy[k * N + 1] - td->energy[k * N]) * FH_HARTREE_EV
@@ -203,10 +344,12 @@ int fh_dataset_errors(const char *path, const char *model, const fh_dataset_erro
         printf("(no rows)\n");
     else
         print_row("all", sum[MAX_ORIGINS].rows, &sum[MAX_ORIGINS].t, N);
-    rc = FH_EXIT_OK;
+    rc = nrt > 1 ? print_bootstrap(rt, rt2, o->compare, nrt, N) : FH_EXIT_OK;
 done:
     free(in_part);
     free(sum);
+    free(rt), free(rt2);
+    fh_model_free(m2);
     fh_train_data_free(td);
     fh_dataset_free(d);
     fh_model_free(m);

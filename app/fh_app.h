@@ -68,6 +68,8 @@ typedef struct {
     unsigned long long seed;
     int per_row;        /* one line per row too */
     int member;         /* > 0: only this committee member (1-based), not the committee mean */
+    const char *compare; /* a second model on the same rows: its errors and the paired
+                            difference with a bootstrap interval (NULL: none) */
 } fh_dataset_errors_opts;
 int fh_dataset_errors(const char *dataset, const char *model, const fh_dataset_errors_opts *o);
 

@@ -3,13 +3,15 @@
  * makes it); export writes the completed geometries with id= and origin= comments that read back
  * to the same positions; withdraw turns rows into failed ones; errors reproduces the committee
  * mean's errors computed here from direct predictions; --new takes exactly the rows after those a
- * model file says it was trained on, --trained exactly those rows; bad arguments and files exit 2
- * with a message naming the problem. */
+ * model file says it was trained on, --trained exactly those rows; the bootstrap intervals and
+ * --compare's paired difference match resampling done here; bad arguments and files exit 2 with a
+ * message naming the problem. */
 #include <criterion/criterion.h>
 #include "test_workdir.h"
 #include <math.h>
 #include <string.h>
 
+#include "fh_analysis.h"
 #include "fh_dataset.h"
 #include "fh_train.h"
 #include "fh_units.h"
@@ -547,4 +549,137 @@ Test(dataset_cmd, errors_of_one_split_part_and_per_row)
     cr_assert_eq(sh("%s dataset errors e.h5 --model m.h5 --seed 3 2> p.err", FH_TEST_FUSIONHOP), 2);
     fh_train_data_free(td);
     fh_model_free(m);
+}
+
+/* The two numbers of a printed interval "lo..hi" (the cells under the table). */
+static void interval_cells(const char *line, double *lo, double *hi, int ncells)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", line);
+    char *nl = strchr(buf, '\n');
+    if (nl) *nl = 0;
+    char *p = buf;
+    for (int k = 0; k < ncells; k++) {
+        char *dots = strstr(p, "..");
+        cr_assert(dots, "cell %d of '%s'", k, line);
+        *dots = ' ';
+        dots[1] = ' ';
+        char *end;
+        lo[k] = strtod(p, &end);
+        hi[k] = strtod(end, &end);
+        cr_assert(end > dots, "cell %d of '%s'", k, line);
+        p = end;
+    }
+}
+
+static double quantile(double *v, int n, double q)
+{
+    for (int i = 1; i < n; i++) /* insertion sort: a thousand values */
+        for (int j = i; j > 0 && v[j - 1] > v[j]; j--) {
+            double t = v[j];
+            v[j] = v[j - 1], v[j - 1] = t;
+        }
+    double pos = q * (n - 1);
+    int i = (int)pos;
+    return i >= n - 1 ? v[n - 1] : v[i] + (pos - i) * (v[i + 1] - v[i]);
+}
+
+/* Under the table, the 95% bootstrap interval of each number over the rows, and with --compare
+ * MODEL2 that model's "all" row and the paired difference: both recomputed here from the rows'
+ * gap and force errors (direct predictions) and the same resamples (fh_ana_boot_weights(1000, n,
+ * 1)). A model against itself differs by exactly zero in every resample. A second model that is
+ * not a model file: exit 2. */
+Test(dataset_cmd, errors_bootstrap_intervals_and_paired_compare)
+{
+    char path[1200], mpath[1200], m2path[1200], opath[1200];
+    snprintf(path, sizeof path, "%s/e.h5", dir);
+    snprintf(mpath, sizeof mpath, "%s/m.h5", dir);
+    snprintf(m2path, sizeof m2path, "%s/m2.h5", dir);
+    fh_err err = {0};
+    enum { N = 30, B = 1000 };
+    cr_assert_eq(tt_write_dataset(path, N, 9, &err), FH_OK, "%s", err.msg);
+    fh_train_data *td = NULL;
+    cr_assert_eq(fh_train_data_load(path, FH_TRAIN_NAC_CI, &td, &err), FH_OK, "%s", err.msg);
+    fh_model *m = tm_small_model(2, 2, 3, &err), *m2 = NULL;
+    cr_assert_not_null(m, "%s", err.msg);
+    snprintf(fh_model_get_provenance(m)->nac_target, sizeof fh_model_get_provenance(m)->nac_target,
+             "ci");
+    cr_assert_eq(fh_model_save(m, mpath, &err), FH_OK, "%s", err.msg);
+    /* the second model: member 2's weights in both places */
+    cr_assert_eq(fh_model_copy(m, &m2, &err), FH_OK, "%s", err.msg);
+    memcpy(fh_model_params(m2, 0), fh_model_params(m2, 1), sizeof(double) * fh_model_n_params(m2));
+    cr_assert_eq(fh_model_save(m2, m2path, &err), FH_OK, "%s", err.msg);
+
+    double g1[N], g2[N], f1[N], f2[N];
+    for (int i = 0; i < N; i++) {
+        err_line a = expected(m, td, (size_t)i, (size_t)i + 1), b = expected(m2, td, (size_t)i, (size_t)i + 1);
+        g1[i] = a.gap, g2[i] = b.gap, f1[i] = a.f, f2[i] = b.f;   /* every row has 18 components */
+    }
+    int *w = fh_ana_boot_weights(B, N, 1);
+    cr_assert_not_null(w);
+    double gap[B], dgap[B], dforce[B];
+    for (int r = 0; r < B; r++) {
+        double sg1 = 0, sg2 = 0, sf1 = 0, sf2 = 0;
+        for (int i = 0; i < N; i++)
+            sg1 += w[r * N + i] * g1[i], sg2 += w[r * N + i] * g2[i], sf1 += w[r * N + i] * f1[i],
+            sf2 += w[r * N + i] * f2[i];
+        gap[r] = sg1 / N, dgap[r] = (sg2 - sg1) / N, dforce[r] = (sf2 - sf1) / N;
+    }
+    free(w);
+
+    cr_assert_eq(sh("%s dataset errors e.h5 --model m.h5 --compare m2.h5 > c.txt", FH_TEST_FUSIONHOP), 0);
+    snprintf(opath, sizeof opath, "%s/c.txt", dir);
+    char *t = read_text(opath);
+    const char *l = strstr(t, "95% interval (bootstrap of the 30 rows, 1000 resamples):\n");
+    cr_assert(l, "%s", t);
+    double lo[5], hi[5];
+    interval_cells(strchr(l, '\n') + 1, lo, hi, 4);
+    double want_lo = quantile(gap, B, 0.025), want_hi = quantile(gap, B, 0.975);
+    cr_expect(fabs(lo[2] - want_lo) <= 0.5 + 1e-9 && fabs(hi[2] - want_hi) <= 0.5 + 1e-9,
+              "gap interval %g..%g, expected %g..%g", lo[2], hi[2], want_lo, want_hi);
+    cr_expect(lo[2] < hi[2] && lo[0] <= hi[0] && lo[3] <= hi[3], "%s", l);
+    /* the second model's table row, then the difference and its interval */
+    l = strstr(t, "--compare m2.h5 on the same rows:\n");
+    cr_assert(l, "%s", t);
+    err_line all2 = expected(m2, td, 0, N), all1 = expected(m, td, 0, N);
+    expect_line(l, "all", all2);
+    l = strstr(l, "\ndifference (it - MODEL)");
+    cr_assert(l, "%s", t);
+    double d[5];
+    cr_assert_eq(sscanf(l + strlen("\ndifference (it - MODEL)"), "%lf %lf %lf %lf", &d[0], &d[1],
+                        &d[2], &d[3]), 4, "%s", l);
+    cr_expect(fabs(d[2] - (all2.gap - all1.gap)) <= 0.05 + 1e-9, "gap difference %g vs %g", d[2],
+              all2.gap - all1.gap);
+    l = strstr(l, "\n95% interval of it");
+    cr_assert(l, "%s", t);
+    interval_cells(l + strlen("\n95% interval of it"), lo, hi, 4);
+    want_lo = quantile(dgap, B, 0.025), want_hi = quantile(dgap, B, 0.975);
+    cr_expect(fabs(lo[2] - want_lo) <= 0.5 + 1e-9 && fabs(hi[2] - want_hi) <= 0.5 + 1e-9,
+              "gap difference interval %g..%g, expected %g..%g", lo[2], hi[2], want_lo, want_hi);
+    want_lo = quantile(dforce, B, 0.025), want_hi = quantile(dforce, B, 0.975);
+    cr_expect(fabs(lo[3] - want_lo) <= 0.5 + 1e-9 && fabs(hi[3] - want_hi) <= 0.5 + 1e-9,
+              "force difference interval %g..%g, expected %g..%g", lo[3], hi[3], want_lo, want_hi);
+    cr_expect(fabs(all2.gap - all1.gap) > 1.0, "the two models must differ: gap %g vs %g",
+              all2.gap, all1.gap);
+    free(t);
+
+    /* against itself: zero difference in every resample */
+    cr_assert_eq(sh("%s dataset errors e.h5 --model m.h5 --compare m.h5 > s.txt", FH_TEST_FUSIONHOP), 0);
+    snprintf(opath, sizeof opath, "%s/s.txt", dir);
+    t = read_text(opath);
+    l = strstr(t, "\ndifference (it - MODEL)");
+    cr_assert(l, "%s", t);
+    cr_assert_eq(sscanf(l + strlen("\ndifference (it - MODEL)"), "%lf %lf %lf %lf %lf", &d[0], &d[1],
+                        &d[2], &d[3], &d[4]), 5, "%s", l);
+    l = strstr(l, "\n95% interval of it");
+    cr_assert(l, "%s", t);
+    interval_cells(l + strlen("\n95% interval of it"), lo, hi, 5);
+    for (int k = 0; k < 5; k++)
+        cr_expect(d[k] == 0 && lo[k] == 0 && hi[k] == 0, "column %d: %g, %g..%g\n%s", k, d[k], lo[k],
+                  hi[k], t);
+    free(t);
+    expect_error("--compare: m3.h5", "%s dataset errors e.h5 --model m.h5 --compare m3.h5",
+                 FH_TEST_FUSIONHOP);
+    fh_train_data_free(td);
+    fh_model_free(m), fh_model_free(m2);
 }
