@@ -200,12 +200,16 @@ int fh_dataset_errors(const char *path, const char *model, const fh_dataset_erro
             fprintf(stderr, "fusionhop dataset errors: --compare %s: %s\n", o->compare, err.msg);
             goto done;
         }
-        int *t2 = malloc(sizeof(int) * (size_t)td->natoms);
-        if (!t2) goto done;
-        memcpy(t2, td->type, sizeof(int) * (size_t)td->natoms);
+        int *types2 = malloc(sizeof(int) * (size_t)td->natoms);
+        if (!types2) {
+            fprintf(stderr, "fusionhop dataset errors: out of memory\n");
+            rc = FH_EXIT_FAIL;
+            goto done;
+        }
+        memcpy(types2, td->type, sizeof(int) * (size_t)td->natoms);
         fh_train_data_set_types(td, m, &err);   /* succeeded above */
-        for (int a = 0; a < td->natoms; a++) same &= t2[a] == td->type[a];
-        free(t2);
+        for (int a = 0; a < td->natoms; a++) same &= types2[a] == td->type[a];
+        free(types2);
         if (!same) {
             fprintf(stderr, "fusionhop dataset errors: --compare %s orders its elements unlike %s; "
                     "compare models trained on the same dataset\n", o->compare, model);
