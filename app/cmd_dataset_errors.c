@@ -65,15 +65,14 @@ static void print_one(const char *id, const char *origin, double gap_ev, const f
 }
 
 /* The table's numbers of a sum of row terms: the energy MAE of each state, the gap MAE (meV),
- * the force MAE (meV/A) and the NAC cosine; NaN where no row has the quantity. Returns N + 3. */
-static int metrics(const fh_train_terms *t, int N, double *v)
+ * the force MAE (meV/A) and the NAC cosine, v[0 .. N+3); NaN where no row has the quantity. */
+static void metrics(const fh_train_terms *t, int N, double *v)
 {
     const double meV = 1e3 * FH_HARTREE_EV;
     for (int s = 0; s < N; s++) v[s] = t->e_n[s] ? meV * t->e_abs[s] / t->e_n[s] : NAN;
     v[N] = t->gap_n ? meV * t->gap_abs / t->gap_n : NAN;
     v[N + 1] = t->f_n ? meV * FH_ANGSTROM_BOHR * t->f_abs / t->f_n : NAN;
     v[N + 2] = t->nac_n > 0 ? t->nac_cos / t->nac_n : NAN;
-    return N + 3;
 }
 
 /* One line under the table: for each number, the 2.5 and 97.5 percentiles of its NBOOT bootstrap

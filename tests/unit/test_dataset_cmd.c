@@ -584,6 +584,26 @@ static double quantile(double *v, int n, double q)
     return i >= n - 1 ? v[n - 1] : v[i] + (pos - i) * (v[i + 1] - v[i]);
 }
 
+/* A printed interval lo..hi (to 1 meV) against the 2.5 and 97.5 percentiles of the B values v. */
+static void expect_interval(double lo, double hi, double *v, int B, const char *what)
+{
+    double want_lo = quantile(v, B, 0.025), want_hi = quantile(v, B, 0.975);
+    cr_expect(fabs(lo - want_lo) <= 0.5 + 1e-9 && fabs(hi - want_hi) <= 0.5 + 1e-9,
+              "%s interval %g..%g, expected %g..%g", what, lo, hi, want_lo, want_hi);
+}
+
+/* --compare's two lines in the output t: the differences d[5] and their intervals lo/hi[5]. */
+static void compare_lines(const char *t, double *d, double *lo, double *hi)
+{
+    const char *l = strstr(t, "\ndifference (it - MODEL)");
+    cr_assert(l, "%s", t);
+    cr_assert_eq(sscanf(l + strlen("\ndifference (it - MODEL)"), "%lf %lf %lf %lf %lf", &d[0], &d[1],
+                        &d[2], &d[3], &d[4]), 5, "%s", l);
+    l = strstr(l, "\n95% interval of it");
+    cr_assert(l, "%s", t);
+    interval_cells(l + strlen("\n95% interval of it"), lo, hi, 5);
+}
+
 /* Under the table, the 95% bootstrap interval of each number over the rows, and with --compare
  * MODEL2 that model's "all" row and the paired difference: both recomputed here from the rows'
  * gap and force errors (direct predictions) and the same resamples (fh_ana_boot_weights(1000, n,
@@ -634,31 +654,19 @@ Test(dataset_cmd, errors_bootstrap_intervals_and_paired_compare)
     cr_assert(l, "%s", t);
     double lo[5], hi[5];
     interval_cells(strchr(l, '\n') + 1, lo, hi, 4);
-    double want_lo = quantile(gap, B, 0.025), want_hi = quantile(gap, B, 0.975);
-    cr_expect(fabs(lo[2] - want_lo) <= 0.5 + 1e-9 && fabs(hi[2] - want_hi) <= 0.5 + 1e-9,
-              "gap interval %g..%g, expected %g..%g", lo[2], hi[2], want_lo, want_hi);
+    expect_interval(lo[2], hi[2], gap, B, "gap");
     cr_expect(lo[2] < hi[2] && lo[0] <= hi[0] && lo[3] <= hi[3], "%s", l);
     /* the second model's table row, then the difference and its interval */
     l = strstr(t, "--compare m2.h5 on the same rows:\n");
     cr_assert(l, "%s", t);
     err_line all2 = expected(m2, td, 0, N), all1 = expected(m, td, 0, N);
     expect_line(l, "all", all2);
-    l = strstr(l, "\ndifference (it - MODEL)");
-    cr_assert(l, "%s", t);
     double d[5];
-    cr_assert_eq(sscanf(l + strlen("\ndifference (it - MODEL)"), "%lf %lf %lf %lf", &d[0], &d[1],
-                        &d[2], &d[3]), 4, "%s", l);
+    compare_lines(l, d, lo, hi);
     cr_expect(fabs(d[2] - (all2.gap - all1.gap)) <= 0.05 + 1e-9, "gap difference %g vs %g", d[2],
               all2.gap - all1.gap);
-    l = strstr(l, "\n95% interval of it");
-    cr_assert(l, "%s", t);
-    interval_cells(l + strlen("\n95% interval of it"), lo, hi, 4);
-    want_lo = quantile(dgap, B, 0.025), want_hi = quantile(dgap, B, 0.975);
-    cr_expect(fabs(lo[2] - want_lo) <= 0.5 + 1e-9 && fabs(hi[2] - want_hi) <= 0.5 + 1e-9,
-              "gap difference interval %g..%g, expected %g..%g", lo[2], hi[2], want_lo, want_hi);
-    want_lo = quantile(dforce, B, 0.025), want_hi = quantile(dforce, B, 0.975);
-    cr_expect(fabs(lo[3] - want_lo) <= 0.5 + 1e-9 && fabs(hi[3] - want_hi) <= 0.5 + 1e-9,
-              "force difference interval %g..%g, expected %g..%g", lo[3], hi[3], want_lo, want_hi);
+    expect_interval(lo[2], hi[2], dgap, B, "gap difference");
+    expect_interval(lo[3], hi[3], dforce, B, "force difference");
     cr_expect(fabs(all2.gap - all1.gap) > 1.0, "the two models must differ: gap %g vs %g",
               all2.gap, all1.gap);
     free(t);
@@ -667,13 +675,7 @@ Test(dataset_cmd, errors_bootstrap_intervals_and_paired_compare)
     cr_assert_eq(sh("%s dataset errors e.h5 --model m.h5 --compare m.h5 > s.txt", FH_TEST_FUSIONHOP), 0);
     snprintf(opath, sizeof opath, "%s/s.txt", dir);
     t = read_text(opath);
-    l = strstr(t, "\ndifference (it - MODEL)");
-    cr_assert(l, "%s", t);
-    cr_assert_eq(sscanf(l + strlen("\ndifference (it - MODEL)"), "%lf %lf %lf %lf %lf", &d[0], &d[1],
-                        &d[2], &d[3], &d[4]), 5, "%s", l);
-    l = strstr(l, "\n95% interval of it");
-    cr_assert(l, "%s", t);
-    interval_cells(l + strlen("\n95% interval of it"), lo, hi, 5);
+    compare_lines(t, d, lo, hi);
     for (int k = 0; k < 5; k++)
         cr_expect(d[k] == 0 && lo[k] == 0 && hi[k] == 0, "column %d: %g, %g..%g\n%s", k, d[k], lo[k],
                   hi[k], t);
