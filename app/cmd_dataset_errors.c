@@ -99,6 +99,14 @@ static void print_interval(const char *label, double *b, int N, int signed_)
     printf("\n");
 }
 
+/* One cell of the difference line, signed, or "-" where neither model has the quantity (NaN: no
+ * rows of it, such as no gap below 1 eV for the NAC cosine). */
+static void print_difference(double d, int width, int decimals)
+{
+    if (isnan(d)) printf(" %*s", width, "-");
+    else printf(" %+*.*f", width, decimals, d);
+}
+
 /* The bootstrap lines: intervals of the model's numbers over the n rows' terms a[]; with b[] (a
  * second model on the same rows), its "all" row and the difference second - first, with the
  * interval of the difference from the same resamples. */
@@ -140,9 +148,10 @@ static int print_bootstrap(const fh_train_terms *a, const fh_train_terms *b, con
         printf("--compare %s on the same rows:\n", model2);
         print_row("all", (int)n, &sb, N);
         printf("%-26s", "difference (it - MODEL)");
-        for (int k = 0; k < N; k++) printf(" %+7.1f", mb[k] - ma[k]);
-        printf(" %+8.1f %+9.1f %+8.3f\n", mb[N] - ma[N], mb[N + 1] - ma[N + 1],
-               mb[N + 2] - ma[N + 2]);
+        for (int k = 0; k < N + 3; k++)
+            print_difference(mb[k] - ma[k], k < N ? 7 : k == N ? 8 : k == N + 1 ? 9 : 8,
+                             k == N + 2 ? 3 : 1);
+        printf("\n");
         print_interval("95% interval of it", vd, N, 1);
     }
     free(w), free(va), free(vd);

@@ -682,6 +682,20 @@ Test(dataset_cmd, errors_bootstrap_intervals_and_paired_compare)
     free(t);
     expect_error("--compare: m3.h5", "%s dataset errors e.h5 --model m.h5 --compare m3.h5",
                  FH_TEST_FUSIONHOP);
+
+    /* rows without couplings: no NAC cosine for either model, so its difference is "-" too */
+    snprintf(path, sizeof path, "%s/e0.h5", dir);
+    cr_assert_eq(tt_write_dataset_nac(path, 10, 9, 0, &err), FH_OK, "%s", err.msg);
+    cr_assert_eq(sh("%s dataset errors e0.h5 --model m.h5 --compare m2.h5 > n.txt", FH_TEST_FUSIONHOP), 0);
+    snprintf(opath, sizeof opath, "%s/n.txt", dir);
+    t = read_text(opath);
+    l = strstr(t, "\ndifference (it - MODEL)");
+    cr_assert(l, "%s", t);
+    const char *eol = strchr(l + 1, '\n');
+    cr_assert(eol && eol[-1] == '-' && eol[-2] == ' ' && !strstr(t, "nan"), "%s", t);
+    l = strstr(l + 1, "\n95% interval of it");
+    cr_assert(l && (eol = strchr(l + 1, '\n')) && eol[-1] == '-' && eol[-2] == ' ', "%s", t);
+    free(t);
     fh_train_data_free(td);
     fh_model_free(m), fh_model_free(m2);
 }

@@ -90,8 +90,10 @@ static inline void tt_geometry(double *x)
     }
 }
 
-/* Write a dataset of n geometries (seeded) to path; energies shifted by -40 hartree. */
-static inline int tt_write_dataset(const char *path, int n, uint64_t seed, fh_err *err)
+/* Write a dataset of n geometries (seeded) to path; energies shifted by -40 hartree; with_nac 0:
+ * the rows have no couplings (their masks are zero). */
+static inline int tt_write_dataset_nac(const char *path, int n, uint64_t seed, int with_nac,
+                                       fh_err *err)
 {
     int rc = fh_dataset_create(path, 3, 2, tt_z, "analytic HCO two-state model", 1, err);
     if (rc) return rc;
@@ -112,11 +114,16 @@ static inline int tt_write_dataset(const char *path, int n, uint64_t seed, fh_er
         rec[i].pos = pos;
         rec[i].energy = E;
         rec[i].grad = G;
-        rec[i].nac = d;
+        rec[i].nac = with_nac ? d : NULL;
     }
     rc = fh_dataset_append(path, rec, (size_t)n, err);
     free(rec), free(buf), free(ids);
     return rc;
+}
+
+static inline int tt_write_dataset(const char *path, int n, uint64_t seed, fh_err *err)
+{
+    return tt_write_dataset_nac(path, n, seed, 1, err);
 }
 
 /* The small architecture of the tests. */
