@@ -75,19 +75,25 @@ static void metrics(const fh_train_terms *t, int N, double *v)
     v[N + 2] = t->nac_n > 0 ? t->nac_cos / t->nac_n : NAN;
 }
 
+/* The width of the table's column k (of N + 3): an energy column; gap, force, NAC (wider). */
+static int column_width(int k, int N)
+{
+    static const int width[] = {7, 8, 9, 8};
+    return width[k < N ? 0 : k - N + 1];
+}
+
 /* One line under the table: for each number, the 2.5 and 97.5 percentiles of its NBOOT bootstrap
  * values b[k * NBOOT ..] (NaNs, from resamples without such rows, left out), in the table's
  * columns. signed_: differences, printed with their sign. */
 static void print_interval(const char *label, double *b, int N, int signed_)
 {
-    static const int width[] = {7, 8, 9, 8};   /* an energy column; gap, force, NAC (wider) */
     printf("%-26s", label);   /* the width of the origin and rows columns */
     for (int k = 0; k < N + 3; k++) {
         double *v = b + (size_t)k * NBOOT;
         long n = 0;
         for (long i = 0; i < NBOOT; i++)
             if (!isnan(v[i])) v[n++] = v[i];
-        int w = width[k < N ? 0 : k - N + 1];
+        int w = column_width(k, N);
         char cell[64];
         const char *fmt = k == N + 2 ? (signed_ ? "%+.2f..%+.2f" : "%.2f..%.2f")
                                      : (signed_ ? "%+.0f..%+.0f" : "%.0f..%.0f");
@@ -149,8 +155,7 @@ static int print_bootstrap(const fh_train_terms *a, const fh_train_terms *b, con
         print_row("all", (int)n, &sb, N);
         printf("%-26s", "difference (it - MODEL)");
         for (int k = 0; k < N + 3; k++)
-            print_difference(mb[k] - ma[k], k < N ? 7 : k == N ? 8 : k == N + 1 ? 9 : 8,
-                             k == N + 2 ? 3 : 1);
+            print_difference(mb[k] - ma[k], column_width(k, N), k == N + 2 ? 3 : 1);
         printf("\n");
         print_interval("95% interval of it", vd, N, 1);
     }
