@@ -153,11 +153,11 @@ static int print_bootstrap(const fh_train_terms *a, const fh_train_terms *b, con
         metrics(&sa, N, ma), metrics(&sb, N, mb);
         printf("--compare %s on the same rows:\n", model2);
         print_row("all", (int)n, &sb, N);
-        printf("%-26s", "difference (it - MODEL)");
+        printf("%-26s", "difference MODEL2 - MODEL");
         for (int k = 0; k < N + 3; k++)
             print_difference(mb[k] - ma[k], column_width(k, N), k == N + 2 ? 3 : 1);
         printf("\n");
-        print_interval("95% interval of it", vd, N, 1);
+        print_interval("95% interval of difference", vd, N, 1);
     }
     free(w), free(va), free(vd);
     return FH_EXIT_OK;

@@ -595,13 +595,13 @@ static void expect_interval(double lo, double hi, double *v, int B, const char *
 /* --compare's two lines in the output t: the differences d[5] and their intervals lo/hi[5]. */
 static void compare_lines(const char *t, double *d, double *lo, double *hi)
 {
-    const char *l = strstr(t, "\ndifference (it - MODEL)");
+    const char *l = strstr(t, "\ndifference MODEL2 - MODEL");
     cr_assert(l, "%s", t);
-    cr_assert_eq(sscanf(l + strlen("\ndifference (it - MODEL)"), "%lf %lf %lf %lf %lf", &d[0], &d[1],
+    cr_assert_eq(sscanf(l + strlen("\ndifference MODEL2 - MODEL"), "%lf %lf %lf %lf %lf", &d[0], &d[1],
                         &d[2], &d[3], &d[4]), 5, "%s", l);
-    l = strstr(l, "\n95% interval of it");
+    l = strstr(l, "\n95% interval of difference");
     cr_assert(l, "%s", t);
-    interval_cells(l + strlen("\n95% interval of it"), lo, hi, 5);
+    interval_cells(l + strlen("\n95% interval of difference"), lo, hi, 5);
 }
 
 /* Whether the line of t that starts with label (after a newline) ends in the cell "-". */
@@ -697,8 +697,8 @@ Test(dataset_cmd, errors_bootstrap_intervals_and_paired_compare)
     snprintf(opath, sizeof opath, "%s/n.txt", dir);
     t = read_text(opath);
     cr_assert(!strstr(t, "nan"), "%s", t);
-    cr_assert(last_cell_is_dash(t, "\ndifference (it - MODEL)"), "%s", t);
-    cr_assert(last_cell_is_dash(t, "\n95% interval of it"), "%s", t);
+    cr_assert(last_cell_is_dash(t, "\ndifference MODEL2 - MODEL"), "%s", t);
+    cr_assert(last_cell_is_dash(t, "\n95% interval of difference"), "%s", t);
     free(t);
     fh_train_data_free(td);
     fh_model_free(m), fh_model_free(m2);
