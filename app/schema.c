@@ -52,7 +52,8 @@ static const fh_deck_key schema[] = {
     {"openmolcas", "reuse_orbitals", FH_KEY_BOOL, FH_UNIT_NONE, NULL, "true", UNBOUNDED, NULL,
      "start from the converged orbitals of the previous geometry"},
     {"openmolcas", "timeout", FH_KEY_REAL, FH_UNIT_NONE, NULL, "3600", 0, 1e7, NULL,
-     "seconds before a calculation is killed and counted as failed (0: no limit)"},
+     "seconds of running before a calculation is killed and counted as failed; time paused "
+     "(SIGSTOP, a suspended job) does not count (0: no limit)"},
 
     /* [dynamics]: the surface-hopping integrator */
     {"dynamics", "ntraj", FH_KEY_INT, FH_UNIT_NONE, NULL, "1", 1, 1e9, NULL,

@@ -371,8 +371,38 @@ static void take_group_down(int sig)
     _exit(128 + SIGTERM);
 }
 
+/* Whether a process of process group pgid is stopped (SIGSTOP, a suspended job): its state in
+ * /proc/PID/stat, the field after the command name, is T or t. */
+static int group_stopped(pid_t pgid)
+{
+    DIR *d = opendir("/proc");
+    if (!d) return 0;
+    int stopped = 0;
+    struct dirent *e;
+    while (!stopped && (e = readdir(d))) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+        char path[300], buf[512];
+        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        char *r = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
+        char state;
+        int ppid, pgrp;
+        if (r && sscanf(r + 1, " %c %d %d", &state, &ppid, &pgrp) == 3 && pgrp == (int)pgid &&
+            (state == 'T' || state == 't'))
+            stopped = 1;
+    }
+    closedir(d);
+    return stopped;
+}
+
 /* Runs the pymolcas command on PROJECT.input in dir; returns 0 when it exited (any status),
- * 1 on timeout, -1 when it could not be started. */
+ * 1 on timeout, -1 when it could not be started. The timeout counts running time only: a run
+ * paused with SIGSTOP (the caller lending the cores for a while) or a suspended job (which stops
+ * this process too: a poll that comes far later than asked for) does not use it up. */
 static int run_pymolcas(const molcas_impl *m, const char *dir, int *status)
 {
     char *cmd = strdup(m->cfg.pymolcas);
@@ -430,13 +460,17 @@ static int run_pymolcas(const molcas_impl *m, const char *dir, int *status)
     }
     free(cmd);
     setpgid(pid, pid);
-    double t0 = now_s();
-    int timed_out = 0;
-    for (;;) {
+    double used = 0, last = now_s(); /* running seconds so far, time of the last poll */
+    int timed_out = 0, paused = 0;
+    for (long polls = 0;; polls++) {
         pid_t w = waitpid(pid, status, WNOHANG);
         if (w == pid) break;
         if (w < 0 && errno != EINTR) return -1;
-        if (m->cfg.timeout_s > 0 && now_s() - t0 > m->cfg.timeout_s) {
+        double t = now_s(), dt = t - last;
+        last = t;
+        if (polls % 50 == 0) paused = group_stopped(pid); /* about once a second */
+        if (dt < 1.0 && !paused) used += dt; /* a poll 1 s late: we were stopped ourselves */
+        if (m->cfg.timeout_s > 0 && used > m->cfg.timeout_s) {
             timed_out = 1;
             kill(-pid, SIGTERM);
             double t1 = now_s();

@@ -235,6 +235,50 @@ static long read_pid(const char *name)
     return pid;
 }
 
+/* The timeout counts running time: a run paused with SIGSTOP for longer than the timeout (the
+ * cores lent to something else, a suspended job) goes on when continued and is judged by its own
+ * outcome, not failed as timed out. */
+Test(openmolcas, a_paused_run_does_not_time_out, .timeout = 60)
+{
+    char body[1000];
+    snprintf(body, sizeof body, "echo $$ > %s/paused.pid.tmp; mv %s/paused.pid.tmp %s/paused.pid\n"
+             "kill -STOP $$\necho 'continued' >&2\nexit 1", dir, dir, dir);
+    pid_t helper = fork();
+    cr_assert_geq(helper, 0);
+    if (helper == 0) { /* waits until the fake program has stopped itself, then 2.5 s more */
+        long pid = 0;
+        for (int i = 0; i < 400 && !pid; i++) pause_25ms(), pid = read_pid("paused.pid");
+        char path[64], state = '?';
+        snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+        for (int i = 0; i < 400 && state != 'T'; i++) {
+            pause_25ms();
+            FILE *f = fopen(path, "r");
+            if (f) {
+                if (fscanf(f, "%*d (%*[^)]) %c", &state) != 1) state = '?';
+                fclose(f);
+            }
+        }
+        struct timespec ts = {2, 500000000};
+        nanosleep(&ts, NULL);
+        if (pid > 0) kill((pid_t)pid, SIGCONT);
+        _exit(state == 'T' ? 0 : 1);
+    }
+    fh_err err = {0};
+    fh_surface *s = fake("paused", body, 1.0, &err);
+    double x[18], e[2], g[36], d[18];
+    ethylene(x);
+    double t0 = (double)time(NULL);
+    int rc = eval(s, x, 3u, 1, e, g, d, &err);
+    double took = (double)time(NULL) - t0;
+    int hst = 0;
+    waitpid(helper, &hst, 0);
+    cr_assert(WIFEXITED(hst) && WEXITSTATUS(hst) == 0, "the fake program never stopped");
+    cr_assert_eq(rc, FH_EFAIL);
+    cr_assert_null(strstr(err.msg, "timed out"), "a paused run must not time out: %s", err.msg);
+    cr_assert_geq(took, 2.0, "the run should have waited for the pause (%g s)", took);
+    fh_surface_free(s);
+}
+
 /* A caller killed with SIGKILL in the middle of a calculation takes the OpenMolcas run (and what
  * it started) with it: nothing keeps computing for nobody; the next provider cleans up the work
  * directories it left. */
