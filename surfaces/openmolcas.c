@@ -390,8 +390,8 @@ static int group_stopped(pid_t pgid)
         buf[n] = '\0';
         char *r = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
         char state;
-        int ppid, pgrp;
-        if (r && sscanf(r + 1, " %c %d %d", &state, &ppid, &pgrp) == 3 && pgrp == (int)pgid &&
+        int pgrp; /* the fields after the name: state, parent, process group */
+        if (r && sscanf(r + 1, " %c %*d %d", &state, &pgrp) == 2 && pgrp == (int)pgid &&
             (state == 'T' || state == 't'))
             stopped = 1;
     }
@@ -468,7 +468,8 @@ static int run_pymolcas(const molcas_impl *m, const char *dir, int *status)
         if (w < 0 && errno != EINTR) return -1;
         double t = now_s(), dt = t - last;
         last = t;
-        if (polls % 50 == 0) paused = group_stopped(pid); /* about once a second */
+        if (m->cfg.timeout_s > 0 && polls % 50 == 0)
+            paused = group_stopped(pid); /* about once a second, where a timeout is set */
         if (dt < 1.0 && !paused) used += dt; /* a poll 1 s late: we were stopped ourselves */
         if (m->cfg.timeout_s > 0 && used > m->cfg.timeout_s) {
             timed_out = 1;

@@ -210,16 +210,24 @@ static void pause_25ms(void)
     nanosleep(&ts, NULL);
 }
 
-/* Whether process pid is gone (a zombie nobody reaps counts as gone). */
-static int process_gone(long pid)
+/* The state letter of process pid in /proc/PID/stat (R, S, T, Z, ...), 0 when there is no such
+ * process, '?' when its line cannot be read. */
+static char process_state(long pid)
 {
     char path[64], state = '?';
     snprintf(path, sizeof path, "/proc/%ld/stat", pid);
     FILE *f = fopen(path, "r");
-    if (!f) return 1;
-    int n = fscanf(f, "%*d (%*[^)]) %c", &state);
+    if (!f) return 0;
+    if (fscanf(f, "%*d (%*[^)]) %c", &state) != 1) state = '?';
     fclose(f);
-    return n == 1 && (state == 'Z' || state == 'X');
+    return state;
+}
+
+/* Whether process pid is gone (a zombie nobody reaps counts as gone). */
+static int process_gone(long pid)
+{
+    char state = process_state(pid);
+    return state == 0 || state == 'Z' || state == 'X';
 }
 
 static long read_pid(const char *name)
@@ -248,16 +256,8 @@ Test(openmolcas, a_paused_run_does_not_time_out, .timeout = 60)
     if (helper == 0) { /* waits until the fake program has stopped itself, then 2.5 s more */
         long pid = 0;
         for (int i = 0; i < 400 && !pid; i++) pause_25ms(), pid = read_pid("paused.pid");
-        char path[64], state = '?';
-        snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-        for (int i = 0; i < 400 && state != 'T'; i++) {
-            pause_25ms();
-            FILE *f = fopen(path, "r");
-            if (f) {
-                if (fscanf(f, "%*d (%*[^)]) %c", &state) != 1) state = '?';
-                fclose(f);
-            }
-        }
+        char state = '?';
+        for (int i = 0; i < 400 && state != 'T'; i++) pause_25ms(), state = process_state(pid);
         struct timespec ts = {2, 500000000};
         nanosleep(&ts, NULL);
         if (pid > 0) kill((pid_t)pid, SIGCONT);
