@@ -29,7 +29,8 @@ static void usage(void)
            "torsion_random, twisted (random torsion + pyramidalization + noise), noise, wigner\n"
            "(normal modes of [surface] geometry, Hessian from the provider or from the ML model\n"
            "[sample] hessian_model; cached in DATASET.hessian*.txt), trajectories (frames of the\n"
-           "run in [sample] source whose committee energy spread exceeds spread_min), xyz\n"
+           "run in [sample] source whose committee energy spread exceeds spread_min, or with\n"
+           "frames = hops the last frame before each hop down to a lower state), xyz\n"
            "(the frames of the XYZ file [sample] source; comment tokens id=NAME origin=TAG) and\n"
            "dataset (the completed geometries of the dataset [sample] source, with their ids:\n"
            "the same list at another level of theory, e.g. for pretraining).\n"
@@ -96,6 +97,7 @@ static int read_config(const fh_deck *d, const char *deck_name, int natoms, fh_s
     c->origin = fh_deck_string(d, "sample", "origin");
     c->source = fh_deck_string(d, "sample", "source");
     c->spread_min = fh_deck_real(d, "sample", "spread_min");
+    c->at_hops = strcmp(fh_deck_string(d, "sample", "frames"), "hops") == 0;
     c->stride = (int)fh_deck_int(d, "sample", "stride");
     c->bond_break = fh_deck_real(d, "sample", "bond_break");
     if (c->kind == FH_SAMP_TORSION || c->kind == FH_SAMP_TORSION_RANDOM || c->kind == FH_SAMP_TWISTED) {

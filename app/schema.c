@@ -341,6 +341,10 @@ static const fh_deck_key schema[] = {
      "trajectories: output directory of a `fusionhop run` with an ML committee; xyz: multi-frame "
      "XYZ file (Angstrom; the [surface] geometry's atoms in the same order; a frame's comment "
      "tokens id=NAME and origin=TAG set its id and origin); dataset: dataset file (same atoms)"},
+    {"sample", "frames", FH_KEY_CHOICE, FH_UNIT_NONE, NULL, "spread", UNBOUNDED, "spread|hops",
+     "trajectories: which frames: where the committee spread exceeds spread_min (active "
+     "learning), or the last frame before each hop down to a lower state (where the dynamics "
+     "left the upper surface; no committee needed; origin 'hops')"},
     {"sample", "spread_min", FH_KEY_REAL, FH_UNIT_ENERGY, "eV", "0.05 eV", 0.0, 100.0, NULL,
      "trajectories: take frames where a state's committee energy spread exceeds this"},
     {"sample", "stride", FH_KEY_INT, FH_UNIT_NONE, NULL, "1", 1, 1e9, NULL,

@@ -64,6 +64,8 @@ typedef struct {
     const char *source;  /* trajectories: run directory (ensemble.h5 + traj/); xyz: XYZ file;
                             dataset: dataset file */
     double spread_min;   /* trajectories: hartree; a frame qualifies if a state's spread exceeds it */
+    int at_hops;         /* trajectories: 1: instead, the last frame at or before each hop down to a
+                            lower state (not frustrated); no committee needed; origin "hops" */
     int stride;          /* trajectories: every stride-th qualifying frame */
     double bond_break;   /* trajectories: > 0: leave out frames where the molecule fell apart (more
                             parts than in the trajectory's first frame, fh_bonds.h); 0: keep */
@@ -148,7 +150,8 @@ int fh_samp_hessian_cache_path(const fh_samp_config *c, const char *dataset, cha
  * is the Hessian cache file for wigner (NULL: none). Wigner with c->hessian_model takes the modes
  * from an "ml" provider of that model for the same atoms (s is then not evaluated) and its ids
  * carry a hash of the model file. Trajectories: frames of c->source whose largest committee
- * energy spread over the states exceeds spread_min (and, with bond_break, where the molecule has
+ * energy spread over the states exceeds spread_min (with at_hops instead: the last frame at or
+ * before each hop down that took place) (and, with bond_break, where the molecule has
  * not fallen apart), in order of trajectory index and frame, every stride-th; with count (0: all)
  * below their number, entry floor(k n / count) of that list for k = 0..count-1 (evenly spread over the run). Ids "traj-<hash of the coordinates>-t<T>-f<F>":
  * the next active-learning round (same deck, new model) never reuses an id. They need the same

@@ -502,10 +502,36 @@ void fh_samp_set_free(fh_samp_set *set)
 
 static const char *origin_of(const fh_samp_config *c)
 {
-    return c->origin && *c->origin ? c->origin : fh_samp_origin(c->kind);
+    if (c->origin && *c->origin) return c->origin;
+    if (c->kind == FH_SAMP_TRAJECTORIES && c->at_hops) return "hops";
+    return fh_samp_origin(c->kind);
 }
 
-/* Frames of a run whose committee spread is large. Two passes: the qualifying frames (every
+/* at_hops: 1 for the last frame at or before each hop down to a lower state that took place
+ * (not frustrated): where the dynamics decided to leave the upper surface. */
+static int hop_frames(fh_h5md_reader *r, long nf, char *pick, fh_err *err)
+{
+    long nh = fh_h5md_reader_nhops(r);
+    if (nh <= 0 || nf <= 0) return FH_OK;
+    double *t = malloc((size_t)nf * sizeof *t);
+    fh_h5md_hop *h = malloc((size_t)nh * sizeof *h);
+    int rc = t && h ? FH_OK : fh_err_set(err, FH_EFAIL, "out of memory");
+    if (rc == FH_OK) rc = fh_h5md_read_times(r, 0, nf, t, err);
+    if (rc == FH_OK) rc = fh_h5md_read_hops(r, h, err);
+    for (long i = 0; rc == FH_OK && i < nh; i++) {
+        if (h[i].frustrated || h[i].to >= h[i].from) continue;
+        double tol = 1e-9 * (fabs(h[i].time) + 1.0);
+        long f = -1;
+        while (f + 1 < nf && t[f + 1] <= h[i].time + tol) f++;
+        if (f >= 0) pick[f] = 1;
+    }
+    free(t);
+    free(h);
+    return rc;
+}
+
+/* Frames of a run whose committee spread is large (or, with at_hops, the frames before its hops
+ * down). Two passes: the qualifying frames (every
  * stride-th of them, in order of trajectory and frame) are listed first, then `count` of them are
  * taken evenly spread over the list, so that a cap does not spend itself on the first
  * trajectories. Ids carry a hash of the frame's coordinates: the next active-learning round reruns
@@ -538,7 +564,7 @@ static int apart_frames(fh_h5md_reader *r, long nf, double factor, char *apart, 
     return rc;
 }
 
-static int spread_frames(const fh_samp_config *c, int natoms, frame_ref **out, long *nout,
+static int pick_frames(const fh_samp_config *c, int natoms, frame_ref **out, long *nout,
                          int *napart, fh_err *err)
 {
     *out = NULL;
@@ -562,26 +588,31 @@ static int spread_frames(const fh_samp_config *c, int natoms, frame_ref **out, l
         if ((rc = fh_h5md_reader_open(path, &r, err)) != FH_OK) break;
         long nf = fh_h5md_reader_nframes(r);
         int ns = fh_h5md_reader_nstates(r);
-        if (!fh_h5md_reader_has_spread(r))
+        if (!c->at_hops && !fh_h5md_reader_has_spread(r))
             rc = fh_err_set(err, FH_EINPUT, "%s has no committee energy spread (the run's model is "
-                            "not a committee)", path);
+                            "not a committee; [sample] frames = hops needs none)", path);
         else if (fh_h5md_reader_natoms(r) != natoms)
             rc = fh_err_set(err, FH_EINPUT, "%s has %d atoms, the reference geometry %d", path,
                             fh_h5md_reader_natoms(r), natoms);
         double *sp = NULL;
-        char *apart = NULL;
+        char *apart = NULL, *pick = NULL;
         if (rc == FH_OK && nf > 0) {
-            sp = malloc((size_t)nf * (size_t)ns * sizeof *sp);
+            sp = c->at_hops ? NULL : malloc((size_t)nf * (size_t)ns * sizeof *sp);
             apart = calloc((size_t)nf, 1);
-            if (!sp || !apart) rc = fh_err_set(err, FH_EFAIL, "out of memory");
-            if (rc == FH_OK) rc = fh_h5md_read_spread(r, 0, nf, sp, err);
+            pick = calloc((size_t)nf, 1);
+            if ((!c->at_hops && !sp) || !apart || !pick) rc = fh_err_set(err, FH_EFAIL, "out of memory");
+            if (rc == FH_OK && c->at_hops) rc = hop_frames(r, nf, pick, err);
+            if (rc == FH_OK && !c->at_hops) rc = fh_h5md_read_spread(r, 0, nf, sp, err);
+            for (long f = 0; rc == FH_OK && !c->at_hops && f < nf; f++) {
+                double m = 0;
+                for (int st = 0; st < ns; st++) m = fmax(m, sp[f * ns + st]);
+                pick[f] = m > c->spread_min;
+            }
             if (rc == FH_OK && c->bond_break > 0)
                 rc = apart_frames(r, nf, c->bond_break, apart, err);
         }
         for (long f = 0; rc == FH_OK && f < nf; f++) {
-            double m = 0;
-            for (int st = 0; st < ns; st++) m = fmax(m, sp[f * ns + st]);
-            if (!(m > c->spread_min)) continue;
+            if (!pick[f]) continue;
             if (apart[f]) {
                 (*napart)++;
                 continue;
@@ -602,6 +633,7 @@ static int spread_frames(const fh_samp_config *c, int natoms, frame_ref **out, l
         }
         free(sp);
         free(apart);
+        free(pick);
         fh_h5md_reader_close(r);
     }
     if (rc != FH_OK) {
@@ -617,7 +649,7 @@ static int from_trajectories(const fh_samp_config *c, int natoms, fh_samp_set *s
 {
     frame_ref *list = NULL;
     long n = 0;
-    int rc = spread_frames(c, natoms, &list, &n, &set->apart, err);
+    int rc = pick_frames(c, natoms, &list, &n, &set->apart, err);
     if (rc != FH_OK) return rc;
     long take = c->count > 0 && c->count < n ? c->count : n;
     int n3 = 3 * natoms;

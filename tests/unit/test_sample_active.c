@@ -6,7 +6,11 @@
  * hash of the coordinates, so the same deck run again on another model (the next round: same seed,
  * same trajectory and frame numbers) gives new ids instead of being skipped as done. Frames where
  * the molecule had fallen apart are left out with bond_break. The expected list is rebuilt here
- * from the trajectory files with the H5MD reader. */
+ * from the trajectory files with the H5MD reader.
+ * With `frames = hops` the generator takes instead the last frame at or before each hop down to a
+ * lower state that took place: checked on a synthetic run (ana_synth.h's molecule, the real
+ * trajectory writer) with hops between frames and on a frame, a frustrated and an upward hop
+ * (left out), a hop after an atom flew off (left out with bond_break) and no committee spread. */
 #include <criterion/criterion.h>
 #include "test_workdir.h"
 #include <math.h>
@@ -22,6 +26,7 @@
 #include "fh_h5md.h"
 #include "fh_sampling.h"
 #include "fh_xyz.h"
+#include "ana_synth.h"
 
 static void setup_dir(void)
 {
@@ -195,4 +200,123 @@ Test(sample_active, frames_above_the_spread_evenly_chosen_with_content_ids, .ini
     fh_samp_set_free(c);
     fh_samp_set_free(n);
     fh_samp_set_free(b);
+}
+
+/* Trajectory `index` of the synthetic run in out: frames every 2 fs up to 40 fs (torsion 5 + t
+ * degrees, so every frame differs), the hops given (time fs, from, to, frustrated), atom 7 flying
+ * off from leave_fs on (if > 0). */
+static void write_hops_traj(fh_ens *e, const char *out, long index, int nh, const double (*hop)[4],
+                            double leave_fs)
+{
+    char path[1400];
+    fh_ens_traj_path(out, index, path, sizeof path);
+    static const int z[SY_NATOMS] = {6, 6, 6, 6, 6, 6, 1};
+    fh_h5md_config c = {.path = path, .natoms = SY_NATOMS, .nstates = 2, .species = z,
+                        .frames_per_block = 8, .deck_text = "", .seed = 1, .traj_index = index};
+    fh_h5md_writer *w = NULL;
+    fh_err err = {0};
+    cr_assert_eq(fh_h5md_writer_create(&c, &w, &err), FH_OK, "%s", err.msg);
+    double x[SY_NATOMS * 3], v[SY_NATOMS * 3] = {0}, ep[2] = {0.0, 0.1}, amp[4] = {0, 0, 1, 0};
+    int active = 1, next = 0;
+    for (long k = 0; k <= 20; k++) {
+        double t = 2.0 * k;
+        for (; next < nh && hop[next][0] <= t; next++) {
+            fh_h5md_hop h = {k, hop[next][0] * FH_FS_AUTIME, (int)hop[next][1], (int)hop[next][2],
+                             (int)hop[next][3], -0.1};
+            cr_assert_eq(fh_h5md_writer_hop(w, &h, &err), FH_OK, "%s", err.msg);
+            if (!h.frustrated) active = h.to;
+        }
+        sy_geometry(5.0 + t + 40.0 * index, 3.0, 10.0, x);
+        if (leave_fs > 0 && t > leave_fs)
+            for (int q = 0; q < 3; q++) x[18 + q] *= 1.0 + 0.1 * (t - leave_fs) * FH_ANGSTROM_BOHR / 2.5;
+        fh_h5md_frame f = {.step = k, .time = t * FH_FS_AUTIME, .pos = x, .vel = v, .active = active,
+                           .epot = ep, .ekin = 0.05, .etot = 0.15, .amp = amp};
+        cr_assert_eq(fh_h5md_writer_append(w, &f, &err), FH_OK, "%s", err.msg);
+    }
+    cr_assert_eq(fh_h5md_writer_set_status(w, FH_TRAJ_DONE, "tmax", &err), FH_OK, "%s", err.msg);
+    cr_assert_eq(fh_h5md_writer_close(w, &err), FH_OK, "%s", err.msg);
+    fh_ens_record r = {.index = index, .status = FH_TRAJ_DONE, .reason = "tmax"};
+    cr_assert_eq(fh_ens_set(e, &r, &err), FH_OK, "%s", err.msg);
+}
+
+static fh_samp_set *hops_generate(const char *src, long count, double bond_break, const char *origin)
+{
+    fh_samp_config c = {.kind = FH_SAMP_TRAJECTORIES, .count = count, .source = src, .stride = 1,
+                        .at_hops = 1, .bond_break = bond_break, .origin = origin};
+    static const int z[SY_NATOMS] = {6, 6, 6, 6, 6, 6, 1};
+    double x0[SY_NATOMS * 3] = {0};
+    fh_samp_set *set = NULL;
+    fh_err err = {0};
+    cr_assert_eq(fh_samp_generate(&c, NULL, SY_NATOMS, z, x0, NULL, &set, &err), FH_OK, "%s", err.msg);
+    return set;
+}
+
+/* geometry k of set is frame f of trajectory t of run src, with an id ending in -t<t>-f<f> */
+static void expect_frame(const fh_samp_set *set, int k, const char *src, long t, long f)
+{
+    char path[1400], tail[64];
+    fh_ens_traj_path(src, t, path, sizeof path);
+    fh_h5md_reader *r = NULL;
+    fh_err err = {0};
+    cr_assert_eq(fh_h5md_reader_open(path, &r, &err), FH_OK, "%s", err.msg);
+    double x[SY_NATOMS * 3];
+    cr_assert_eq(fh_h5md_read_positions(r, f, 1, x, &err), FH_OK, "%s", err.msg);
+    fh_h5md_reader_close(r);
+    cr_assert(memcmp(set->x + (size_t)k * SY_NATOMS * 3, x, sizeof x) == 0,
+              "geometry %d is not frame %ld of trajectory %ld", k, f, t);
+    snprintf(tail, sizeof tail, "-t%ld-f%ld", t, f);
+    const char *p = strstr(set->id[k], tail);
+    cr_assert(strncmp(set->id[k], "traj-", 5) == 0 && p && strlen(p) == strlen(tail), "id %s, want ...%s",
+              set->id[k], tail);
+}
+
+Test(sample_active, hop_frames_are_the_last_frames_before_each_hop_down, .init = setup_dir,
+     .fini = cleanup_dir, .timeout = 60)
+{
+    char src[1200];
+    snprintf(src, sizeof src, "%s/hops", dir);
+    fh_ens *e = NULL;
+    fh_err err = {0};
+    cr_assert_eq(fh_ens_create(src, 4, "", 5, 0, &e, &err), FH_OK, "%s", err.msg);
+    /* trajectory 0: down at 5 fs (between frames 2 and 3), a frustrated attempt at 9 fs, back up
+     * at 13 fs, down again at 20 fs (on frame 10) */
+    const double h0[4][4] = {{5.0, 1, 0, 0}, {9.0, 0, 1, 1}, {13.0, 0, 1, 0}, {20.0, 1, 0, 0}};
+    write_hops_traj(e, src, 0, 4, h0, 0.0);
+    write_hops_traj(e, src, 1, 0, NULL, 0.0); /* never hops */
+    /* trajectory 2: down at 0.5 fs (frame 0), up at 7 fs, a frustrated attempt down at 23 fs,
+     * down at 31 fs (frame 15) after atom 7 has flown off (from 10 fs on) */
+    const double h2[4][4] = {{0.5, 1, 0, 0}, {7.0, 0, 1, 0}, {23.0, 1, 0, 1}, {31.0, 1, 0, 0}};
+    write_hops_traj(e, src, 2, 4, h2, 10.0);
+    fh_ens_close(e, &err); /* trajectory 3 never started: no file */
+
+    fh_samp_set *s = hops_generate(src, 0, 1.75, NULL);
+    cr_assert_eq(s->n, 3);
+    cr_expect_eq(s->apart, 1);
+    expect_frame(s, 0, src, 0, 2);
+    expect_frame(s, 1, src, 0, 10);
+    expect_frame(s, 2, src, 2, 0);
+    for (int k = 0; k < s->n; k++) cr_expect_str_eq(s->origin[k], "hops");
+
+    /* without the guard the hop after the atom left counts too; a cap spreads evenly, and an
+     * origin tag replaces "hops" */
+    fh_samp_set *a = hops_generate(src, 0, 0.0, NULL);
+    cr_assert_eq(a->n, 4);
+    expect_frame(a, 3, src, 2, 15);
+    fh_samp_set *c = hops_generate(src, 2, 0.0, "hops-r1");
+    cr_assert_eq(c->n, 2);
+    expect_frame(c, 0, src, 0, 2);
+    expect_frame(c, 1, src, 2, 0);
+    cr_expect_str_eq(c->origin[1], "hops-r1");
+
+    /* the spread selection needs a committee's spread, which this run does not have */
+    fh_samp_config sc = {.kind = FH_SAMP_TRAJECTORIES, .source = src, .stride = 1};
+    static const int z[SY_NATOMS] = {6, 6, 6, 6, 6, 6, 1};
+    double x0[SY_NATOMS * 3] = {0};
+    fh_samp_set *none = NULL;
+    cr_expect_eq(fh_samp_generate(&sc, NULL, SY_NATOMS, z, x0, NULL, &none, &err), FH_EINPUT);
+    cr_expect(strstr(err.msg, "no committee energy spread") && strstr(err.msg, "frames = hops"), "%s",
+              err.msg);
+    fh_samp_set_free(s);
+    fh_samp_set_free(a);
+    fh_samp_set_free(c);
 }
