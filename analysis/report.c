@@ -219,8 +219,7 @@ static int write_hops(const char *dir, const fh_ana_ensemble *e, const fh_ana_se
         if (!t->used) continue;
         for (long i = 0; i < t->nhops; i++) {
             const fh_h5md_hop *h = &t->hops[i];
-            long f = 0;
-            while (f + 1 < t->nframes && t->time[f + 1] <= h->time + 1e-9 * (fabs(h->time) + 1)) f++;
+            long f = fh_ana_frame_at(t, h->time);
             fprintf(o.f, "%ld", t->index);
             cell(o.f, h->time * FS);
             fprintf(o.f, "\t%ld\t%d\t%d\t%d", h->step, h->from, h->to, h->frustrated);
@@ -596,6 +595,7 @@ int fh_ana_write_all(const char *resdir, const fh_ana_ensemble *e, const fh_ana_
     if (!rc) rc = write_lifetime(resdir, r, err);
     if (!rc) rc = write_products(resdir, e, r, err);
     if (!rc) rc = write_hops(resdir, e, s, r, err);
+    if (!rc) rc = fh_ana_write_hop_frames(resdir, e, err);
     if (!rc) rc = write_quality(resdir, e, err);
     if (!rc && s->dihedral[0] >= 0) rc = write_torsion(resdir, e, err);
     if (!rc) rc = write_summary_txt(resdir, e, s, r, err);

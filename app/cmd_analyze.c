@@ -36,6 +36,7 @@ static void usage(void)
            "  --no-plots    skip the gnuplot PNGs\n\n"
            "Output: populations.tsv, lifetime.tsv, lifetime_curve.tsv, products.tsv, yields.tsv,\n"
            "hops.tsv, hop_counts.tsv, hop_histograms.tsv, first_hop.tsv, quality.tsv, torsion.tsv,\n"
+           "hops.xyz (molecules: the geometry at every hop, Angstrom),\n"
            "summary.txt, summary.json, and populations.png, torsion.png, hops.png (plots.gp).\n");
 }
 

@@ -3,6 +3,7 @@
  * missing gnuplot only warns; bad settings and a missing directory are usage errors (exit 2); a
  * trajectory whose molecule fell apart is left out unless analysis.bond_break = 0. */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "ana_synth.h"
 #include "fh_analysis.h"
 #include "fh_app.h"
+#include "fh_xyz.h"
 #include "h5md_testutil.h"
 #include "test_read_text.h"
 
@@ -59,7 +61,7 @@ static long file_size(const char *dir, const char *name)
 
 static const char *tables[] = {"populations.tsv", "lifetime.tsv", "lifetime_curve.tsv", "products.tsv",
                                "yields.tsv", "hops.tsv", "hop_counts.tsv", "hop_histograms.tsv",
-                               "first_hop.tsv", "quality.tsv", "torsion.tsv", "summary.txt",
+                               "first_hop.tsv", "quality.tsv", "torsion.tsv", "hops.xyz", "summary.txt",
                                "summary.json"};
 
 Test(analysis_cmd, writes_report_tables_summaries_and_plots, .timeout = 120)
@@ -89,6 +91,31 @@ Test(analysis_cmd, writes_report_tables_summaries_and_plots, .timeout = 120)
     char *q = read_text_in(res, "quality.tsv");
     cr_expect(strstr(q, "4\tfailed\t0\tfailed: nan: NaN in the energies") != NULL, "%s", q);
     free(q);
+
+    /* hops.xyz: the geometry at each hop that took place (not the frustrated attempts at frame
+     * 2), one frame per used trajectory, in order: trajectory k hops at 10 + 5k fs, on frame
+     * ceil((10 + 5k) / 2) of its 2-fs frames */
+    char xp[800];
+    snprintf(xp, sizeof xp, "%s/hops.xyz", res);
+    fh_xyz *xyz = NULL;
+    fh_err xe = {0};
+    cr_assert_eq(fh_xyz_read(xp, &xyz, &xe), FH_OK, "%s", xe.msg);
+    cr_assert_eq(xyz->nframes, 11);
+    cr_assert_eq(xyz->natoms, SY_NATOMS);
+    for (int i = 0; i < xyz->nframes; i++) {
+        long k = i < 4 ? i : i + 1; /* trajectory 4 failed */
+        long fr = (long)ceil((10.0 + 5.0 * k) / 2.0 - 1e-9);
+        double t = 2.0 * fr, x[SY_NATOMS * 3], r0 = 3.5 * FH_ANGSTROM_BOHR;
+        sy_geometry(5.0 + ((k % 3 ? 170.0 : 10.0) - 5.0) * t / 100.0, r0 + (6.0 - r0) * t / 100.0, 5.0, x);
+        double dmax = 0;
+        for (int c = 0; c < SY_NATOMS * 3; c++) dmax = fmax(dmax, fabs(xyz->x[(size_t)i * SY_NATOMS * 3 + c] - x[c]));
+        cr_expect(dmax < 1e-8, "frame %d: geometry off by %g bohr", i, dmax);
+        char want[64];
+        snprintf(want, sizeof want, "traj=%ld frame=%ld ", k, fr);
+        cr_expect(strncmp(xyz->comments[i], want, strlen(want)) == 0 && strstr(xyz->comments[i], "from=1 to=0"),
+                  "comment %s, want %s...", xyz->comments[i], want);
+    }
+    fh_xyz_free(xyz);
 
     if (system("/usr/bin/python3 -c 1 >/dev/null 2>&1") == 0) {
         char cmd[1500];
