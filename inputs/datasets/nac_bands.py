@@ -10,7 +10,8 @@
 # phase-free |cos|. Runs `fusionhop predict` once (seconds).
 #   /usr/bin/python3 inputs/datasets/nac_bands.py MODEL [DATASET] [FUSIONHOP]
 # MEMBER=K in the environment: committee member K alone (fusionhop predict --member K), to tell
-# a member's own shortfall from the shrinking of a mean over members that disagree.
+# a member's own shortfall from the shrinking of a mean over members that disagree. ORIGIN=TAG:
+# only the rows of that origin (e.g. hops-r21: the frames where a run's trajectories hopped).
 # (Debian's python3 with numpy and h5py: python3-numpy, python3-h5py)
 import json
 import os
@@ -29,7 +30,9 @@ BANDS = [(0, 0.5), (0.5, 1), (1, 1.5), (1.5, 2), (2, 2.5), (2.5, 3), (3, 4), (4,
 
 with tempfile.TemporaryDirectory() as tmp:
     xyz = os.path.join(tmp, "rows.xyz")
-    subprocess.run([exe, "dataset", "export", path, "-o", xyz], check=True, stderr=subprocess.DEVNULL)
+    origin = ["--origin", os.environ["ORIGIN"]] if os.environ.get("ORIGIN") else []
+    subprocess.run([exe, "dataset", "export", path, "-o", xyz] + origin, check=True,
+                   stderr=subprocess.DEVNULL)
     ids = [line.split()[0][3:] for line in open(xyz) if line.startswith("id=")]
     member = ["--member", os.environ["MEMBER"]] if os.environ.get("MEMBER") else []
     out = subprocess.run([exe, "predict", "--model", model, "--xyz", xyz, "--format", "json"] + member,
@@ -56,8 +59,9 @@ for name, p in zip(ids, preds):
     res.append((gap, nr, nm, cos))
 res = np.array(res)
 
-print("model %s%s, %d rows with the CI-block coupling" %
-      (model, " (member %s alone)" % os.environ["MEMBER"] if os.environ.get("MEMBER") else "", len(res)))
+print("model %s%s, %d rows with the CI-block coupling%s" %
+      (model, " (member %s alone)" % os.environ["MEMBER"] if os.environ.get("MEMBER") else "", len(res),
+       ", origin " + os.environ["ORIGIN"] if os.environ.get("ORIGIN") else ""))
 print("|h|: median norm, hartree/bohr; ratio: median model/reference; |cos|: mean phase-free")
 print("gap (eV)     rows  |h| ref  |h| model  ratio  |cos|")
 for lo, hi in BANDS:
