@@ -530,8 +530,8 @@ static int hop_frames(fh_h5md_reader *r, long nf, char *pick, fh_err *err)
     return rc;
 }
 
-/* Frames of a run whose committee spread is large (or, with at_hops, the frames before its hops
- * down). Two passes: the qualifying frames (every
+/* Frames of a run whose committee spread is large (or, with at_hops, the frames at or before its
+ * hops down). Two passes: the qualifying frames (every
  * stride-th of them, in order of trajectory and frame) are listed first, then `count` of them are
  * taken evenly spread over the list, so that a cap does not spend itself on the first
  * trajectories. Ids carry a hash of the frame's coordinates: the next active-learning round reruns
@@ -600,7 +600,8 @@ static int pick_frames(const fh_samp_config *c, int natoms, frame_ref **out, lon
             sp = c->at_hops ? NULL : malloc((size_t)nf * (size_t)ns * sizeof *sp);
             apart = calloc((size_t)nf, 1);
             pick = calloc((size_t)nf, 1);
-            if ((!c->at_hops && !sp) || !apart || !pick) rc = fh_err_set(err, FH_EFAIL, "out of memory");
+            if ((!c->at_hops && !sp) || !apart || !pick)
+                rc = fh_err_set(err, FH_EFAIL, "out of memory");
             if (rc == FH_OK && c->at_hops) rc = hop_frames(r, nf, pick, err);
             if (rc == FH_OK && !c->at_hops) rc = fh_h5md_read_spread(r, 0, nf, sp, err);
             for (long f = 0; rc == FH_OK && !c->at_hops && f < nf; f++) {
