@@ -106,14 +106,17 @@ Test(analysis_cmd, writes_report_tables_summaries_and_plots, .timeout = 120)
         long k = i < 4 ? i : i + 1; /* trajectory 4 failed */
         long fr = (long)ceil((10.0 + 5.0 * k) / 2.0 - 1e-9);
         double t = 2.0 * fr, x[SY_NATOMS * 3], r0 = 3.5 * FH_ANGSTROM_BOHR;
-        sy_geometry(5.0 + ((k % 3 ? 170.0 : 10.0) - 5.0) * t / 100.0, r0 + (6.0 - r0) * t / 100.0, 5.0, x);
+        double phi = 5.0 + ((k % 3 ? 170.0 : 10.0) - 5.0) * t / 100.0;
+        sy_geometry(phi, r0 + (6.0 - r0) * t / 100.0, 5.0, x);
+        const double *got = xyz->x + (size_t)i * SY_NATOMS * 3;
         double dmax = 0;
-        for (int c = 0; c < SY_NATOMS * 3; c++) dmax = fmax(dmax, fabs(xyz->x[(size_t)i * SY_NATOMS * 3 + c] - x[c]));
+        for (int c = 0; c < SY_NATOMS * 3; c++) dmax = fmax(dmax, fabs(got[c] - x[c]));
         cr_expect(dmax < 1e-8, "frame %d: geometry off by %g bohr", i, dmax);
         char want[64];
         snprintf(want, sizeof want, "traj=%ld frame=%ld ", k, fr);
-        cr_expect(strncmp(xyz->comments[i], want, strlen(want)) == 0 && strstr(xyz->comments[i], "from=1 to=0"),
-                  "comment %s, want %s...", xyz->comments[i], want);
+        const char *cm = xyz->comments[i];
+        cr_expect(strncmp(cm, want, strlen(want)) == 0 && strstr(cm, "from=1 to=0"),
+                  "comment %s, want %s...", cm, want);
     }
     fh_xyz_free(xyz);
 

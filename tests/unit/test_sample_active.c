@@ -266,8 +266,8 @@ static void expect_frame(const fh_samp_set *set, int k, const char *src, long t,
               "geometry %d is not frame %ld of trajectory %ld", k, f, t);
     snprintf(tail, sizeof tail, "-t%ld-f%ld", t, f);
     const char *p = strstr(set->id[k], tail);
-    cr_assert(strncmp(set->id[k], "traj-", 5) == 0 && p && strlen(p) == strlen(tail), "id %s, want ...%s",
-              set->id[k], tail);
+    cr_assert(strncmp(set->id[k], "traj-", 5) == 0 && p && strlen(p) == strlen(tail),
+              "id %s, want ...%s", set->id[k], tail);
 }
 
 Test(sample_active, hop_frames_are_the_last_frames_before_each_hop_down, .init = setup_dir,
