@@ -119,6 +119,23 @@ static void cache_load(orb_cache *c, const fh_dataset *d)
     }
 }
 
+/* The reason of a failure without the log's path, which the row's info names once already
+ * (the provider's message carries it as "[log kept: PATH] " and the parser's as "PATH: "):
+ * without this the 256-byte info field was full before the reason began. */
+static void drop_path(const char *msg, const char *path, char *out, size_t size)
+{
+    char kept[2200], named[2200];
+    snprintf(kept, sizeof kept, "[log kept: %s] ", path);
+    snprintf(named, sizeof named, "%s: ", path);
+    size_t n = 0, lk = strlen(kept), ln = strlen(named);
+    while (*msg && n + 1 < size) {
+        if (strncmp(msg, kept, lk) == 0) msg += lk;
+        else if (strncmp(msg, named, ln) == 0) msg += ln;
+        else out[n++] = *msg++;
+    }
+    out[n] = '\0';
+}
+
 static void cache_free(orb_cache *c)
 {
     for (int k = 0; k < c->n; k++) free(c->file[k]);
@@ -215,9 +232,11 @@ int fh_surf_batch_run(fh_surface *s, const char *path, const char *level,
                 if (cache.dir) cache_add(&cache, s, x, g->id[k]);
             }
         } else {
-            if (is_molcas && det.log_path[0])
-                snprintf(info, sizeof info, "log=%.120s %.120s", det.log_path, e.msg);
-            else snprintf(info, sizeof info, "%.250s", e.msg);
+            if (is_molcas && det.log_path[0]) {
+                char why[sizeof e.msg];
+                drop_path(e.msg, det.log_path, why, sizeof why);
+                snprintf(info, sizeof info, "log=%.120s %.130s", det.log_path, why);
+            } else snprintf(info, sizeof info, "%.250s", e.msg);
             rec.info = info;
             p.failed++;
         }

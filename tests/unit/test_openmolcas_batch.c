@@ -156,6 +156,14 @@ Test(batch, appends_parsed_results_resumes_and_keeps_failures, .timeout = 60)
     for (int r = 0; r < 5; r++) cr_assert_str_eq(d->id[r], order[r]);
     cr_assert_eq(d->status[2], FH_DATASET_FAILED);
     cr_assert(strstr(d->info[2], "log="), "failure rows name the kept log: %s", d->info[2]);
+    /* ... once, with the reason after it (the fake exits 3 without output) */
+    const char *path_end = strchr(d->info[2], ' ');
+    cr_assert_not_null(path_end);
+    char logp[300];
+    snprintf(logp, sizeof logp, "%.*s", (int)(path_end - d->info[2] - 4), d->info[2] + 4);
+    cr_assert(strstr(path_end, logp) == NULL, "the log path repeated: %s", d->info[2]);
+    cr_assert(strstr(path_end, "RASSCF root energies found"), "no reason after the path: %s",
+              d->info[2]);
     cr_assert_eq(d->has_energy[2 * 2], 0);
     cr_assert_str_eq(d->origin[4], "twisted-pyr");
     for (int r = 0; r < 5; r++) {
