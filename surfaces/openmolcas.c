@@ -7,7 +7,9 @@
  * dynamics step, a finite-difference displacement): that skips the SCF step, saves RASSCF
  * iterations and keeps the same active orbitals along a path; a run that fails from them is
  * retried once from SCF orbitals. Independent geometries start from SCF orbitals (see
- * FH_MOLCAS_REUSE_MAX_BOHR). Failures never crash the caller: FH_EFAIL with the log kept. */
+ * FH_MOLCAS_REUSE_MAX_BOHR); where the SCF itself stops with an error (its QNR steps oscillate
+ * at some twisted stilbene geometries), the run is retried once with RASSCF started from the
+ * orbitals that SCF left. Failures never crash the caller: FH_EFAIL with the log kept. */
 #include "fh_openmolcas.h"
 #include "fh_file.h"
 
@@ -39,6 +41,7 @@ typedef struct {
     int *z;
     char orbdir[1024];    /* holds prev.RasOrb, the last converged orbitals */
     int have_orb;
+    int have_scf_orb;     /* orbdir/scf.ScfOrb: the orbitals of the last run whose SCF failed */
     double *prev_x;       /* [ndof] the geometry those orbitals belong to, bohr */
     unsigned long counter;
     char label[128];
@@ -527,6 +530,21 @@ static void keep_logs(molcas_impl *m, const char *dir, const char *name, int fai
 }
 
 /* One calculation; orbfile NULL: start from SCF orbitals. */
+/* Whether the log shows the SCF module stopping with an error (e.g. "inconsistency in gradient"
+ * when its QNR/DIIS steps oscillate at a twisted, diradical-like geometry). */
+static int scf_failed(const char *log)
+{
+    FILE *f = fopen(log, "r");
+    if (!f) return 0;
+    char line[512];
+    int failed = 0;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "--- Stop Module: scf ", 21) == 0)
+            failed = strstr(line, "/rc=_RC_ALL_IS_WELL_") == NULL;
+    fclose(f);
+    return failed;
+}
+
 static int run_once(molcas_impl *m, const double *x, unsigned grad_mask, int want_nac,
                     const char *orbfile, const char *name, fh_molcas_output *o, fh_err *err)
 {
@@ -566,6 +584,15 @@ static int run_once(molcas_impl *m, const double *x, unsigned grad_mask, int wan
         if (rc == FH_OK && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
             rc = fh_err_set(err, FH_EFAIL, "OpenMolcas: pymolcas exited with status %d",
                             WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    }
+    m->have_scf_orb = 0;
+    if (rc != FH_OK && !orbfile && scf_failed(path)) {
+        /* the SCF stopped short of its thresholds, usually with orbitals converged to about 1e-6
+         * hartree: kept for a retry that starts RASSCF from them (molcas_eval) */
+        char from[2048], to[2048];
+        snprintf(from, sizeof from, "%s/" PROJECT ".ScfOrb", dir);
+        snprintf(to, sizeof to, "%s/scf.ScfOrb", m->orbdir);
+        m->have_scf_orb = fh_file_copy(from, to) == 0;
     }
     if (rc == FH_OK && m->cfg.reuse_orbitals) {
         char from[2048], to[2048];
@@ -629,6 +656,16 @@ static int molcas_eval(fh_surface *self, fh_surface_eval *req, fh_err *err)
         m->det.reused_orbitals = 0;
         rc = run_once(m, req->x, req->grad_mask, o.want_nac, NULL, name2, &o, err);
         wall += m->det.wall_s;
+    }
+    if (rc != FH_OK && m->have_scf_orb) {
+        /* the SCF failed: once more, RASSCF from the orbitals it left (no &SCF) */
+        char name3[220], scforb[2048];
+        snprintf(name3, sizeof name3, "%s.scforb", name);
+        snprintf(scforb, sizeof scforb, "%s/scf.ScfOrb", m->orbdir);
+        m->det.reused_orbitals = 0;
+        rc = run_once(m, req->x, req->grad_mask, o.want_nac, scforb, name3, &o, err);
+        wall += m->det.wall_s;
+        if (rc != FH_OK) fh_err_prefix(err, "the SCF failed, and RASSCF from its orbitals: ");
     }
     m->det.wall_s = wall;
     m->det.status = rc;

@@ -204,6 +204,42 @@ Test(openmolcas, failures_are_reported_with_the_log_kept, .timeout = 60)
     cr_assert((double)time(NULL) - t0 < 20, "the timeout must stop the run promptly");
 }
 
+/* An SCF that stops with an error (OpenMolcas's "inconsistency in gradient" at twisted stilbene
+ * geometries) leaves orbitals close to converged: the provider runs once more with RASSCF started
+ * from them (FileOrb, no &SCF). The fake checks that FileOrb holds the failed SCF's orbitals and
+ * counts its runs; without the fallback the geometry fails. When the retry fails too, the message
+ * says both. */
+#define SCF_FAILS "echo run >> \"$R/runs.txt\"\n" \
+    "if grep -q '^&SCF' fh.input; then echo 'scf orbitals' > fh.ScfOrb; " \
+    "echo '--- Stop Module: scf at now /rc=-6 ---'; exit 1; fi\n" \
+    "F=$(awk '/FileOrb/{print $3}' fh.input)\n" \
+    "grep -q 'scf orbitals' \"$F\" || { echo \"FileOrb $F is not the SCF's\" >&2; exit 2; }\n"
+
+Test(openmolcas, a_failed_scf_is_retried_from_its_orbitals, .timeout = 60)
+{
+    fh_err err = {0};
+    char body[1200], runs[600];
+    snprintf(body, sizeof body, "R='%s'\n" SCF_FAILS HEAD "    Happy landing\nEOF", dir);
+    fh_surface *s = fake("scf", body, 0, &err);
+    double x[18], e[2], g[36], d[18];
+    ethylene(x);
+    cr_assert_eq(eval(s, x, 0u, 0, e, g, d, &err), FH_OK, "%s", err.msg);
+    cr_expect(fabs(e[0] + 77.0) < 1e-12 && fabs(e[1] + 76.6) < 1e-12, "%g %g", e[0], e[1]);
+    snprintf(runs, sizeof runs, "%s/runs.txt", dir);
+    char *t = read_text(runs);
+    cr_assert(t && strcmp(t, "run\nrun\n") == 0, "two runs expected: '%s'", t ? t : "(none)");
+    free(t);
+    fh_surface_free(s);
+
+    /* the retry fails as well: one error naming both */
+    remove(runs);
+    snprintf(body, sizeof body, "R='%s'\n" SCF_FAILS "exit 3", dir);
+    s = fake("scf2", body, 0, &err);
+    cr_assert_eq(eval(s, x, 0u, 0, e, g, d, &err), FH_EFAIL);
+    cr_expect(strstr(err.msg, "the SCF failed, and RASSCF from its orbitals") != NULL, "%s", err.msg);
+    fh_surface_free(s);
+}
+
 static void pause_25ms(void)
 {
     struct timespec ts = {0, 25000000};
