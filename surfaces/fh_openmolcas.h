@@ -76,7 +76,9 @@ int fh_molcas_parse_log(const char *log_path, const char *energy_h5, fh_molcas_o
                         fh_err *err);
 
 /* The OpenMolcas input this provider writes for coordinates x (bohr); `orbfile` (may be NULL)
- * names the starting orbitals, otherwise an SCF calculation provides them. */
+ * names the starting orbitals, otherwise an SCF calculation provides them; "" means neither:
+ * RASSCF starts from the guess orbitals SEWARD leaves on the runfile (the fallback when the SCF
+ * fails). */
 int fh_molcas_write_input(FILE *f, const fh_molcas_config *cfg, int natoms, const int *z,
                           const double *x, int nstates, unsigned grad_mask, int want_nac,
                           const char *orbfile);

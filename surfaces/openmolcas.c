@@ -8,8 +8,8 @@
  * iterations and keeps the same active orbitals along a path; a run that fails from them is
  * retried once from SCF orbitals. Independent geometries start from SCF orbitals (see
  * FH_MOLCAS_REUSE_MAX_BOHR); where the SCF itself stops with an error (its QNR steps oscillate
- * at some twisted stilbene geometries), the run is retried once with RASSCF started from the
- * orbitals that SCF left. Failures never crash the caller: FH_EFAIL with the log kept. */
+ * at some twisted stilbene geometries), the run is retried once without it, RASSCF starting from
+ * SEWARD's guess orbitals. Failures never crash the caller: FH_EFAIL with the log kept. */
 #include "fh_openmolcas.h"
 #include "fh_file.h"
 
@@ -41,7 +41,7 @@ typedef struct {
     int *z;
     char orbdir[1024];    /* holds prev.RasOrb, the last converged orbitals */
     int have_orb;
-    int have_scf_orb;     /* orbdir/scf.ScfOrb: the orbitals of the last run whose SCF failed */
+    int scf_failed;       /* the last run failed in its SCF step */
     double *prev_x;       /* [ndof] the geometry those orbitals belong to, bohr */
     unsigned long counter;
     char label[128];
@@ -165,7 +165,7 @@ int fh_molcas_write_input(FILE *f, const fh_molcas_config *cfg, int natoms, cons
      * by ~1e-5 hartree between starting guesses, harmless for training data but too much for a
      * finite-difference check of the gradients. */
     if (cfg->tight) fprintf(f, "  Thrs = 1.0e-10 1.0e-06 1.0e-06\n");
-    if (orbfile) fprintf(f, "  FileOrb = %s\n", orbfile);
+    if (orbfile && *orbfile) fprintf(f, "  FileOrb = %s\n", orbfile);
     for (int s = 0; s < nstates; s++)
         if (grad_mask & (1u << s)) fprintf(f, "&ALASKA\n  Root = %d\n", s + 1);
     if (want_nac)
@@ -585,15 +585,7 @@ static int run_once(molcas_impl *m, const double *x, unsigned grad_mask, int wan
             rc = fh_err_set(err, FH_EFAIL, "OpenMolcas: pymolcas exited with status %d",
                             WIFEXITED(status) ? WEXITSTATUS(status) : -1);
     }
-    m->have_scf_orb = 0;
-    if (rc != FH_OK && !orbfile && scf_failed(path)) {
-        /* the SCF stopped short of its thresholds, usually with orbitals converged to about 1e-6
-         * hartree: kept for a retry that starts RASSCF from them (molcas_eval) */
-        char from[2048], to[2048];
-        snprintf(from, sizeof from, "%s/" PROJECT ".ScfOrb", dir);
-        snprintf(to, sizeof to, "%s/scf.ScfOrb", m->orbdir);
-        m->have_scf_orb = fh_file_copy(from, to) == 0;
-    }
+    m->scf_failed = rc != FH_OK && !orbfile && scf_failed(path);
     if (rc == FH_OK && m->cfg.reuse_orbitals) {
         char from[2048], to[2048];
         snprintf(from, sizeof from, "%s/" PROJECT ".RasOrb", dir);
@@ -657,15 +649,15 @@ static int molcas_eval(fh_surface *self, fh_surface_eval *req, fh_err *err)
         rc = run_once(m, req->x, req->grad_mask, o.want_nac, NULL, name2, &o, err);
         wall += m->det.wall_s;
     }
-    if (rc != FH_OK && m->have_scf_orb) {
-        /* the SCF failed: once more, RASSCF from the orbitals it left (no &SCF) */
-        char name3[220], scforb[2048];
-        snprintf(name3, sizeof name3, "%s.scforb", name);
-        snprintf(scforb, sizeof scforb, "%s/scf.ScfOrb", m->orbdir);
+    if (rc != FH_OK && m->scf_failed) {
+        /* the SCF failed: once more without it, RASSCF from SEWARD's guess orbitals (the orbitals
+         * a failed SCF leaves made RASSCF's CI step fail on the first stilbene case) */
+        char name3[220];
+        snprintf(name3, sizeof name3, "%s.noscf", name);
         m->det.reused_orbitals = 0;
-        rc = run_once(m, req->x, req->grad_mask, o.want_nac, scforb, name3, &o, err);
+        rc = run_once(m, req->x, req->grad_mask, o.want_nac, "", name3, &o, err);
         wall += m->det.wall_s;
-        if (rc != FH_OK) fh_err_prefix(err, "the SCF failed, and RASSCF from its orbitals: ");
+        if (rc != FH_OK) fh_err_prefix(err, "the SCF failed, and RASSCF from guess orbitals: ");
     }
     m->det.wall_s = wall;
     m->det.status = rc;
