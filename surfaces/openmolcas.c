@@ -529,7 +529,6 @@ static void keep_logs(molcas_impl *m, const char *dir, const char *name, int fai
     snprintf(m->det.log_path, sizeof m->det.log_path, "%.900s/" PROJECT ".log", dir);
 }
 
-/* One calculation; orbfile NULL: start from SCF orbitals. */
 /* Whether the log shows the SCF module stopping with an error (e.g. "inconsistency in gradient"
  * when its QNR/DIIS steps oscillate at a twisted, diradical-like geometry). */
 static int scf_failed(const char *log)
@@ -545,6 +544,7 @@ static int scf_failed(const char *log)
     return failed;
 }
 
+/* One calculation; orbfile NULL: start from SCF orbitals, "": from SEWARD's guess orbitals. */
 static int run_once(molcas_impl *m, const double *x, unsigned grad_mask, int want_nac,
                     const char *orbfile, const char *name, fh_molcas_output *o, fh_err *err)
 {
