@@ -214,7 +214,7 @@ Test(openmolcas, failures_are_reported_with_the_log_kept, .timeout = 60)
     "echo '--- Stop Module: scf at now /rc=-6 ---'; exit 1; fi\n" \
     "grep -q FileOrb fh.input && { echo 'the retry names an orbital file' >&2; exit 2; }\n"
 
-Test(openmolcas, a_failed_scf_is_retried_from_its_orbitals, .timeout = 60)
+Test(openmolcas, a_failed_scf_is_retried_without_it, .timeout = 60)
 {
     fh_err err = {0};
     char body[1200], runs[600];
