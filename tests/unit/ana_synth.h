@@ -47,17 +47,33 @@ static inline void sy_geometry(double phi, double r, double theta, double *x)
     memcpy(x, g, sizeof g);
 }
 
-/* Write trajectory `index` of the ensemble in dir: frames every dt_fs up to tmax_fs. */
-static inline int sy_write(const char *dir, long index, const sy_traj *tr, double dt_fs, double tmax_fs,
-                           fh_err *err)
+/* Create the file of trajectory `index` of the ensemble in dir for the molecule (2 states). */
+static inline int sy_create(const char *dir, long index, int frames_per_block, fh_h5md_writer **w,
+                            fh_err *err)
 {
     char path[1024];
     fh_ens_traj_path(dir, index, path, sizeof path);
     static const int z[SY_NATOMS] = {6, 6, 6, 6, 6, 6, 1};
     fh_h5md_config c = {.path = path, .natoms = SY_NATOMS, .nstates = 2, .species = z,
-                        .frames_per_block = 50, .deck_text = "", .seed = 1, .traj_index = index};
+                        .frames_per_block = frames_per_block, .deck_text = "", .seed = 1,
+                        .traj_index = index};
+    return fh_h5md_writer_create(&c, w, err);
+}
+
+/* From leave_fs on (if > 0), atom 7 (H) flies off along its bond at 0.1 A/fs: x at time t_fs. */
+static inline void sy_leave(double *x, double t_fs, double leave_fs)
+{
+    if (leave_fs > 0 && t_fs > leave_fs)
+        for (int c = 0; c < 3; c++) /* atom 2 is at the origin: x[18..20] is the bond */
+            x[18 + c] *= 1.0 + 0.1 * (t_fs - leave_fs) * FH_ANGSTROM_BOHR / 2.5;
+}
+
+/* Write trajectory `index` of the ensemble in dir: frames every dt_fs up to tmax_fs. */
+static inline int sy_write(const char *dir, long index, const sy_traj *tr, double dt_fs, double tmax_fs,
+                           fh_err *err)
+{
     fh_h5md_writer *w = NULL;
-    int rc = fh_h5md_writer_create(&c, &w, err);
+    int rc = sy_create(dir, index, 50, &w, err);
     if (rc) return rc;
     long nf = (long)floor(tmax_fs / dt_fs + 0.5) + 1;
     if (tr->nframes > 0 && tr->nframes < nf) nf = tr->nframes;
@@ -68,9 +84,7 @@ static inline int sy_write(const char *dir, long index, const sy_traj *tr, doubl
         double phi = 5.0 + (tr->final_phi - 5.0) * frac;
         double r = 3.5 * FH_ANGSTROM_BOHR + (tr->final_r - 3.5 * FH_ANGSTROM_BOHR) * frac;
         sy_geometry(phi, r, tr->theta, x);
-        if (tr->leave_fs > 0 && t > tr->leave_fs)
-            for (int c = 0; c < 3; c++) /* atom 2 is at the origin: x[18..20] is the bond */
-                x[18 + c] *= 1.0 + 0.1 * (t - tr->leave_fs) * FH_ANGSTROM_BOHR / 2.5;
+        sy_leave(x, t, tr->leave_fs);
         int active = hop_frame >= 0 && k >= hop_frame ? 0 : 1;
         memset(amp, 0, sizeof amp);
         amp[2 * active] = 1.0;

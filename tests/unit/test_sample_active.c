@@ -208,14 +208,9 @@ Test(sample_active, frames_above_the_spread_evenly_chosen_with_content_ids, .ini
 static void write_hops_traj(fh_ens *e, const char *out, long index, int nh, const double (*hop)[4],
                             double leave_fs)
 {
-    char path[1400];
-    fh_ens_traj_path(out, index, path, sizeof path);
-    static const int z[SY_NATOMS] = {6, 6, 6, 6, 6, 6, 1};
-    fh_h5md_config c = {.path = path, .natoms = SY_NATOMS, .nstates = 2, .species = z,
-                        .frames_per_block = 8, .deck_text = "", .seed = 1, .traj_index = index};
     fh_h5md_writer *w = NULL;
     fh_err err = {0};
-    cr_assert_eq(fh_h5md_writer_create(&c, &w, &err), FH_OK, "%s", err.msg);
+    cr_assert_eq(sy_create(out, index, 8, &w, &err), FH_OK, "%s", err.msg);
     double x[SY_NATOMS * 3], v[SY_NATOMS * 3] = {0}, ep[2] = {0.0, 0.1}, amp[4] = {0, 0, 1, 0};
     int active = 1, next = 0;
     for (long k = 0; k <= 20; k++) {
@@ -227,8 +222,7 @@ static void write_hops_traj(fh_ens *e, const char *out, long index, int nh, cons
             if (!h.frustrated) active = h.to;
         }
         sy_geometry(5.0 + t + 40.0 * index, 3.0, 10.0, x);
-        if (leave_fs > 0 && t > leave_fs)
-            for (int q = 0; q < 3; q++) x[18 + q] *= 1.0 + 0.1 * (t - leave_fs) * FH_ANGSTROM_BOHR / 2.5;
+        sy_leave(x, t, leave_fs);
         fh_h5md_frame f = {.step = k, .time = t * FH_FS_AUTIME, .pos = x, .vel = v, .active = active,
                            .epot = ep, .ekin = 0.05, .etot = 0.15, .amp = amp};
         cr_assert_eq(fh_h5md_writer_append(w, &f, &err), FH_OK, "%s", err.msg);
