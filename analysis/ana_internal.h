@@ -14,10 +14,7 @@ void fh_ana_mean_std(const double *v, long n, double *mean, double *std);
  * or before it (the last frame for times after the trajectory ended). frames: ngrid*nused. */
 int fh_ana_grid_frames(const fh_ana_ensemble *e, const double *grid, long ngrid, long *frames);
 
-/* The frame shown at `time` (a.u.): the last frame at or before it (0 if none). */
-long fh_ana_frame_at(const fh_ana_traj *t, double time);
-
-/* RESDIR/hops.xyz: the geometry at every hop that took place (frame fh_ana_frame_at of its time)
+/* RESDIR/hops.xyz: the geometry at every hop that took place (frame fh_h5md_frame_at of its time)
  * of the used trajectories, in order of trajectory and time; nothing for model coordinates. */
 int fh_ana_write_hop_frames(const char *resdir, const fh_ana_ensemble *e, fh_err *err);
 

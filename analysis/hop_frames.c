@@ -30,7 +30,7 @@ static int traj_hops(FILE *f, const char *dir, const fh_ana_traj *t, int natoms,
     for (long i = 0; rc == FH_OK && i < t->nhops; i++) {
         const fh_h5md_hop *h = &t->hops[i];
         if (h->frustrated) continue;
-        long fr = fh_ana_frame_at(t, h->time);
+        long fr = fh_h5md_frame_at(t->time, t->nframes, h->time);
         rc = fh_h5md_read_positions(r, fr, 1, x, err);
         if (rc) break;
         char c[256];

@@ -49,14 +49,6 @@ static int median_of(const double *v, long n, int absolute, double *median, doub
     return 0;
 }
 
-long fh_ana_frame_at(const fh_ana_traj *t, double time)
-{
-    long f = 0;
-    double tol = 1e-9 * (fabs(time) + 1.0);
-    while (f + 1 < t->nframes && t->time[f + 1] <= time + tol) f++;
-    return f;
-}
-
 int fh_ana_hops_compute(const fh_ana_ensemble *e, const fh_ana_settings *s, fh_ana_hops *h, fh_err *err)
 {
     memset(h, 0, sizeof *h);
@@ -96,7 +88,7 @@ int fh_ana_hops_compute(const fh_ana_ensemble *e, const fh_ana_settings *s, fh_a
                 h->first_traj[h->nfirst++] = t->index;
             }
             if (hp->from != s->excited_state || hp->to != s->ground_state) continue;
-            long f = fh_ana_frame_at(t, hp->time), m = h->ndown_es++;
+            long f = fh_h5md_frame_at(t->time, t->nframes, hp->time), m = h->ndown_es++;
             h->torsion[m] = t->torsion ? t->torsion[f] : NAN;
             h->pyramid[m] = t->pyramid ? t->pyramid[f] : NAN;
             h->gap[m] = fabs(hp->gap);

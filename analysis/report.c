@@ -219,7 +219,7 @@ static int write_hops(const char *dir, const fh_ana_ensemble *e, const fh_ana_se
         if (!t->used) continue;
         for (long i = 0; i < t->nhops; i++) {
             const fh_h5md_hop *h = &t->hops[i];
-            long f = fh_ana_frame_at(t, h->time);
+            long f = fh_h5md_frame_at(t->time, t->nframes, h->time);
             fprintf(o.f, "%ld", t->index);
             cell(o.f, h->time * FS);
             fprintf(o.f, "\t%ld\t%d\t%d\t%d", h->step, h->from, h->to, h->frustrated);

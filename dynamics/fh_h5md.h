@@ -188,6 +188,9 @@ int fh_h5md_read_velocities(const fh_h5md_reader *r, long first, long count, dou
                             fh_err *err);
 /* All committed hops: out has room for fh_h5md_reader_nhops(r) entries. */
 int fh_h5md_read_hops(const fh_h5md_reader *r, fh_h5md_hop *out, fh_err *err);
+/* The frame that shows an event at `time` (a.u.; e.g. a hop): the last of the n frame times at or
+ * before it (within 1e-9 relative), 0 if none; frames may be written less often than every step. */
+long fh_h5md_frame_at(const double *times, long n, double time);
 /* The current checkpoint: *data (malloc'ed, caller frees) and its size, and the frame and hop counts
  * it belongs to. Without a checkpoint: FH_OK with *data = NULL, *nbytes = 0, *nframes = 0. */
 int fh_h5md_reader_checkpoint(const fh_h5md_reader *r, long *nframes, long *nhops, void **data,

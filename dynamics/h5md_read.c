@@ -1,6 +1,7 @@
 /* Reading trajectory files back (for analysis and restarts). Only the committed part is visible:
  * after a crash a file may hold a torn block beyond the committed counts, which is ignored. Values
  * come back in atomic units, converted with the same factors the writer used. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -283,6 +284,14 @@ int fh_h5md_read_velocities(const fh_h5md_reader *r, long first, long count, dou
                             fh_err *err)
 {
     return read_f64(r, FH_SER_VELOCITY, first, count, out, err);
+}
+
+long fh_h5md_frame_at(const double *times, long n, double time)
+{
+    long f = 0;
+    double tol = 1e-9 * (fabs(time) + 1.0);
+    while (f + 1 < n && times[f + 1] <= time + tol) f++;
+    return f;
 }
 
 int fh_h5md_read_hops(const fh_h5md_reader *r, fh_h5md_hop *out, fh_err *err)

@@ -519,11 +519,7 @@ static int hop_frames(fh_h5md_reader *r, long nf, char *pick, fh_err *err)
     if (rc == FH_OK) rc = fh_h5md_read_times(r, 0, nf, t, err);
     if (rc == FH_OK) rc = fh_h5md_read_hops(r, h, err);
     for (long i = 0; rc == FH_OK && i < nh; i++) {
-        if (h[i].frustrated || h[i].to >= h[i].from) continue;
-        double tol = 1e-9 * (fabs(h[i].time) + 1.0);
-        long f = -1;
-        while (f + 1 < nf && t[f + 1] <= h[i].time + tol) f++;
-        if (f >= 0) pick[f] = 1;
+        if (!h[i].frustrated && h[i].to < h[i].from) pick[fh_h5md_frame_at(t, nf, h[i].time)] = 1;
     }
     free(t);
     free(h);
