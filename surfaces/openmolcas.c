@@ -471,10 +471,12 @@ static int run_pymolcas(const molcas_impl *m, const char *dir, int *status)
         if (w < 0 && errno != EINTR) return -1;
         double t = now_s(), dt = t - last;
         last = t;
-        if (m->cfg.timeout_s > 0 && polls % 50 == 0)
-            paused = group_stopped(pid); /* about once a second, where a timeout is set */
+        if (m->cfg.timeout_s > 0 && polls % 10 == 0)
+            paused = group_stopped(pid); /* about 5 times a second, where a timeout is set */
         if (dt < 1.0 && !paused) used += dt; /* a poll 1 s late: we were stopped ourselves */
-        if (m->cfg.timeout_s > 0 && used > m->cfg.timeout_s) {
+        /* before calling it a timeout, look again: the run may have stopped since the last look
+         * (on a loaded machine the polls come late and that time would count as running) */
+        if (m->cfg.timeout_s > 0 && used > m->cfg.timeout_s && !(paused = group_stopped(pid))) {
             timed_out = 1;
             kill(-pid, SIGTERM);
             double t1 = now_s();
