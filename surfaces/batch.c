@@ -204,6 +204,10 @@ int fh_surf_batch_run(fh_surface *s, const char *path, const char *level,
         double t0 = now_s();
         int r = fh_surface_evaluate(s, &req, &e);
         double wall = now_s() - t0;
+        if (is_molcas) {
+            fh_surf_molcas_details(s, &det, NULL);
+            wall = det.wall_s; /* running time: a pause (SIGSTOP) is not the geometry's cost */
+        }
         for (int i = 0; i < ndof; i++) pos[i] = x[i] * FH_BOHR_ANGSTROM;
         for (int t = 0; t < ns; t++) has_grad[t] = (o->grad_mask >> t) & 1u;
 
@@ -211,7 +215,6 @@ int fh_surf_batch_run(fh_surface *s, const char *path, const char *level,
                                  .status = r == FH_OK ? FH_DATASET_OK : FH_DATASET_FAILED,
                                  .wall_s = wall, .pos = pos};
         char info[FH_DATASET_INFO_LEN];
-        if (is_molcas) fh_surf_molcas_details(s, &det, NULL);
         if (r == FH_OK) {
             rec.energy = energy;
             if (o->grad_mask) {

@@ -21,7 +21,7 @@ int fh_surf_molcas_create(const fh_surface_config *cfg, fh_surface *s, fh_err *e
 /* What the last evaluation of an OpenMolcas provider produced besides fh_surface_eval. */
 typedef struct {
     int status;            /* FH_OK, or the code of the failure */
-    double wall_s;         /* seconds the pymolcas run took */
+    double wall_s;         /* seconds the pymolcas runs took, pauses (SIGSTOP) left out */
     int reused_orbitals;   /* the run started from the previous geometry's orbitals */
     int rasscf_iterations; /* iterations to convergence (0 if unknown) */
     char log_path[1024];   /* the kept log ("" if logs are not kept and the run succeeded) */

@@ -403,11 +403,13 @@ static int group_stopped(pid_t pgid)
 }
 
 /* Runs the pymolcas command on PROJECT.input in dir; returns 0 when it exited (any status),
- * 1 on timeout, -1 when it could not be started. The timeout counts running time only: a run
- * paused with SIGSTOP (the caller lending the cores for a while) or a suspended job (which stops
- * this process too: a poll that comes far later than asked for) does not use it up. */
-static int run_pymolcas(const molcas_impl *m, const char *dir, int *status)
+ * 1 on timeout, -1 when it could not be started; *running: the seconds it ran. Both the timeout
+ * and *running count running time only: a run paused with SIGSTOP (the caller lending the cores
+ * for a while) or a suspended job (which stops this process too: a poll that comes far later than
+ * asked for) does not use it up, and the dataset's seconds per geometry stay the cost. */
+static int run_pymolcas(const molcas_impl *m, const char *dir, int *status, double *running)
 {
+    *running = 0;
     char *cmd = strdup(m->cfg.pymolcas);
     if (!cmd) return -1;
     char *argv[32];
@@ -467,13 +469,13 @@ static int run_pymolcas(const molcas_impl *m, const char *dir, int *status)
     int timed_out = 0, paused = 0;
     for (long polls = 0;; polls++) {
         pid_t w = waitpid(pid, status, WNOHANG);
-        if (w == pid) break;
-        if (w < 0 && errno != EINTR) return -1;
         double t = now_s(), dt = t - last;
         last = t;
-        if (m->cfg.timeout_s > 0 && polls % 10 == 0)
-            paused = group_stopped(pid); /* about 5 times a second, where a timeout is set */
+        if (w == 0 && polls % 10 == 0) paused = group_stopped(pid); /* about 5 times a second */
         if (dt < 1.0 && !paused) used += dt; /* a poll 1 s late: we were stopped ourselves */
+        *running = used;
+        if (w == pid) break;
+        if (w < 0 && errno != EINTR) return -1;
         /* before calling it a timeout, look again: the run may have stopped since the last look
          * (on a loaded machine the polls come late and that time would count as running) */
         if (m->cfg.timeout_s > 0 && used > m->cfg.timeout_s && !(paused = group_stopped(pid))) {
@@ -551,6 +553,7 @@ static int run_once(molcas_impl *m, const double *x, unsigned grad_mask, int wan
                     const char *orbfile, const char *name, fh_molcas_output *o, fh_err *err)
 {
     char dir[1024], path[2048], h5[2048];
+    m->det.wall_s = 0; /* a run that never starts takes none */
     scratch_name(dir, sizeof dir, m->cfg.scratch, "fhmolcas");
     if (!mkdtemp(dir))
         return fh_err_set(err, FH_EFAIL, "OpenMolcas: cannot make a work directory under %s: %s",
@@ -569,9 +572,7 @@ static int run_once(molcas_impl *m, const double *x, unsigned grad_mask, int wan
     }
 
     int status = 0, rc = FH_OK;
-    double t0 = now_s();
-    int r = run_pymolcas(m, dir, &status);
-    m->det.wall_s = now_s() - t0;
+    int r = run_pymolcas(m, dir, &status, &m->det.wall_s);
     snprintf(path, sizeof path, "%s/" PROJECT ".log", dir);
     snprintf(h5, sizeof h5, "%s/" PROJECT ".rasscf.h5", dir);
     if (r < 0)
