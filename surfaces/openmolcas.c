@@ -478,7 +478,8 @@ static int run_pymolcas(const molcas_impl *m, const char *dir, int *status, doub
         if (w < 0 && errno != EINTR) return -1;
         /* before calling it a timeout, look again: the run may have stopped since the last look
          * (on a loaded machine the polls come late and that time would count as running) */
-        if (m->cfg.timeout_s > 0 && used > m->cfg.timeout_s && !(paused = group_stopped(pid))) {
+        if (m->cfg.timeout_s > 0 && used > m->cfg.timeout_s && !paused &&
+            !(paused = group_stopped(pid))) {
             timed_out = 1;
             kill(-pid, SIGTERM);
             double t1 = now_s();
