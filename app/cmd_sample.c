@@ -127,6 +127,47 @@ static void level_of_theory(const fh_deck *d, const fh_surface *s, char *buf, si
         snprintf(buf, n, "%s", type);
 }
 
+/* [sample] diverse: keep `keep` geometries, farthest first from the dataset's completed rows. The
+ * rows whose ids are in the list (computed by an earlier run of this same deck) are not
+ * references, so that a resumed run picks the same geometries again. */
+static int select_diverse(fh_samp_set *set, const char *dataset, long keep, fh_err *err)
+{
+    fh_dataset *d = NULL;
+    FILE *probe = fopen(dataset, "rb");
+    if (probe) {
+        fclose(probe);
+        int rc = fh_dataset_read(dataset, &d, err);
+        if (rc != FH_OK) return rc;
+        if (d->natoms != set->natoms) {
+            int na = d->natoms;
+            fh_dataset_free(d);
+            return fh_err_set(err, FH_EINPUT, "%s has %d atoms, the geometries %d", dataset, na,
+                              set->natoms);
+        }
+    }
+    const size_t n3 = 3 * (size_t)set->natoms, nrow = d ? d->n : 0;
+    double *ref = malloc(sizeof *ref * (nrow + 1) * n3);
+    double *dist = malloc(sizeof *dist * ((size_t)set->n + 1));
+    int nref = 0, before = set->n, rc = FH_OK;
+    if (!ref || !dist) rc = fh_err_set(err, FH_EFAIL, "out of memory");
+    for (size_t r = 0; rc == FH_OK && r < nrow; r++) {
+        int own = 0;
+        for (int k = 0; k < set->n && !own; k++) own = strcmp(d->id[r], set->id[k]) == 0;
+        if (own || d->status[r] != FH_DATASET_OK) continue;
+        for (size_t i = 0; i < n3; i++) ref[nref * n3 + i] = d->pos[r * n3 + i] / FH_BOHR_ANGSTROM;
+        nref++;
+    }
+    if (rc == FH_OK) rc = fh_samp_select_diverse(set, ref, nref, keep, dist, err);
+    if (rc == FH_OK && set->n > 0)
+        fh_log("fusionhop sample: %d of %d geometries picked farthest from %d dataset rows and "
+               "each other (distance at the pick, RMSD: first %.3f, last %.3f Angstrom)\n", set->n,
+               before, nref, dist[0] * FH_BOHR_ANGSTROM, dist[set->n - 1] * FH_BOHR_ANGSTROM);
+    free(ref);
+    free(dist);
+    fh_dataset_free(d);
+    return rc;
+}
+
 static int sample(const fh_deck_args *a, int retry_failed)
 {
     fh_err err = {0};
@@ -228,6 +269,11 @@ static int sample(const fh_deck_args *a, int retry_failed)
                    "(%.3f..%.3f eV)\n", set->n, before, select_model,
                    spread[set->n - 1] * FH_HARTREE_EV, spread[0] * FH_HARTREE_EV);
         free(spread);
+    }
+    if (fh_deck_int(d, "sample", "diverse") > 0 &&
+        (rc = select_diverse(set, dataset, fh_deck_int(d, "sample", "diverse"), &err)) != FH_OK) {
+        fh_err_prefix(&err, "%s: error: [sample] diverse: ", deck_name);
+        goto out;
     }
     char level[300];
     level_of_theory(d, s, level, sizeof level);

@@ -360,6 +360,10 @@ static const fh_deck_key schema[] = {
      "geometries, largest first, before the reference calculations (optional)"},
     {"sample", "select", FH_KEY_INT, FH_UNIT_NONE, NULL, "0", 0, 1e7, NULL,
      "with select_model: compute only this many, those of largest spread (0: all, in that order)"},
+    {"sample", "diverse", FH_KEY_INT, FH_UNIT_NONE, NULL, "0", 0, 1e7, NULL,
+     "compute only this many of the generated geometries (after select), picked one at a time "
+     "farthest (RMSD after superposition) from the dataset's other rows and from the picks so "
+     "far (0: all, in the generated order)"},
 
     {NULL, NULL, 0, 0, NULL, NULL, 0, 0, NULL, NULL},
 };

@@ -97,6 +97,20 @@ typedef struct {
 int fh_samp_select_by_spread(fh_samp_set *set, const int *z, const char *model_file, long keep,
                              double **spread, fh_err *err);
 
+/* Farthest-point selection (dynamics/sample_diverse.c): keep `keep` geometries of the set (0:
+ * all), chosen one at a time as the one farthest from the nref reference geometries ref
+ * [nref*natoms*3] (e.g. the dataset's rows) and from those kept before it, in that order; ties
+ * go to the earlier geometry. Distance: fh_samp_rmsd. Why: active-learning frames come in runs
+ * of neighbouring frames, and a model errs most where the data are farthest away. dist (may be
+ * NULL) receives each kept geometry's distance at its pick [keep], bohr (INFINITY for the first
+ * when nref is 0). A resumed run must pass the same references: leave out the rows it computed
+ * itself. */
+int fh_samp_select_diverse(fh_samp_set *set, const double *ref, int nref, long keep,
+                           double *dist, fh_err *err);
+/* RMSD of two geometries [natoms*3] after the best superposition (translation and proper
+ * rotation; atoms in the given order, no permutations). */
+double fh_samp_rmsd(int natoms, const double *a, const double *b);
+
 /* ------------------------------------------------------------------------------------------------
  * Geometry operations (x is [natoms*3] bohr; atoms 0-based) */
 

@@ -16,6 +16,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <gsl/gsl_linalg.h>
+#include <gsl/gsl_matrix.h>
+
 #include "fh_dataset.h"
 #include "fh_deck.h"
 #include "fh_sampling.h"
@@ -659,4 +662,154 @@ Test(sample_decks, shipped_sampling_decks_parse)
                              "/datasets/stilbene_batch1.xyz"));
         fh_deck_free(d);
     }
+}
+
+/* RMSD after superposition by an independent method: Kabsch, the SVD of the correlation matrix
+ * (the library uses Horn's quaternion eigenproblem). */
+static double kabsch_rmsd(int n, const double *a, const double *b)
+{
+    double ca[3] = {0}, cb[3] = {0};
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < 3; k++) ca[k] += a[3 * i + k] / n, cb[k] += b[3 * i + k] / n;
+    gsl_matrix *h = gsl_matrix_calloc(3, 3), *v = gsl_matrix_alloc(3, 3);
+    gsl_vector *s = gsl_vector_alloc(3), *w = gsl_vector_alloc(3);
+    double ga = 0, gb = 0;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < 3; j++) {
+            double p = a[3 * i + j] - ca[j];
+            ga += p * p;
+            gb += (b[3 * i + j] - cb[j]) * (b[3 * i + j] - cb[j]);
+            for (int k = 0; k < 3; k++)
+                *gsl_matrix_ptr(h, j, k) += p * (b[3 * i + k] - cb[k]);
+        }
+    gsl_matrix *u = gsl_matrix_alloc(3, 3);
+    gsl_matrix_memcpy(u, h);
+    gsl_linalg_SV_decomp(u, v, s, w);
+    /* det(U V^T) < 0: the best proper rotation gives up the smallest singular value */
+    gsl_permutation *p = gsl_permutation_alloc(3);
+    int sg = 0;
+    gsl_matrix *uu = gsl_matrix_alloc(3, 3), *vv = gsl_matrix_alloc(3, 3);
+    gsl_matrix_memcpy(uu, u);
+    gsl_matrix_memcpy(vv, v);
+    gsl_linalg_LU_decomp(uu, p, &sg);
+    double du = gsl_linalg_LU_det(uu, sg);
+    gsl_linalg_LU_decomp(vv, p, &sg);
+    double dv = gsl_linalg_LU_det(vv, sg);
+    double sum = gsl_vector_get(s, 0) + gsl_vector_get(s, 1) +
+                 (du * dv < 0 ? -1 : 1) * gsl_vector_get(s, 2);
+    gsl_matrix_free(h), gsl_matrix_free(v), gsl_matrix_free(u), gsl_matrix_free(uu),
+        gsl_matrix_free(vv);
+    gsl_vector_free(s), gsl_vector_free(w);
+    gsl_permutation_free(p);
+    double e = (ga + gb - 2 * sum) / n;
+    return e > 0 ? sqrt(e) : 0;
+}
+
+/* [sample] diverse: the RMSD after superposition against Kabsch, then farthest-point picks that
+ * ignore rigid motions, and a command whose rerun picks (and so skips) the same geometries. */
+Test(sample_diverse, farthest_first_blind_to_rigid_motion_and_resumable, .init = setup_dir,
+     .fini = cleanup_dir)
+{
+    fh_xyz *g = ethylene();
+    double a[18], b[18];
+    for (int t = 0; t < 20; t++) {
+        for (int i = 0; i < 18; i++) {
+            a[i] = g->x[i] + 0.3 * fh_samp_normal(FH_SAMP_NOISE, 5, (uint64_t)t, (uint64_t)i);
+            b[i] = g->x[i] + 0.3 * fh_samp_normal(FH_SAMP_NOISE, 6, (uint64_t)t, (uint64_t)i);
+        }
+        double want = kabsch_rmsd(6, a, b);
+        cr_assert_lt(fabs(fh_samp_rmsd(6, a, b) - want), 1e-9, "pair %d: %.12f vs %.12f", t,
+                     fh_samp_rmsd(6, a, b), want);
+        cr_assert_gt(want, 0.05);
+    }
+    /* a rotated and shifted copy is at distance zero; a mirror image of a non-planar geometry
+     * is not (proper rotations only) */
+    const double c = cos(0.7), s = sin(0.7);
+    for (int i = 0; i < 6; i++) {
+        b[3 * i] = c * a[3 * i] - s * a[3 * i + 1] + 1.5;
+        b[3 * i + 1] = s * a[3 * i] + c * a[3 * i + 1] - 0.4;
+        b[3 * i + 2] = a[3 * i + 2] + 2.0;
+    }
+    cr_assert_lt(fh_samp_rmsd(6, a, b), 1e-6);
+    for (int i = 0; i < 18; i++) b[i] = i % 3 == 2 ? -a[i] : a[i];
+    cr_assert_gt(fh_samp_rmsd(6, a, b), 0.01);
+
+    /* the pool: 0 the reference turned and shifted, 1 near the reference, 2 far (A), 3 near A,
+     * 4 farther still (B); the reference is the only dataset row */
+    double pool[5][18];
+    for (int k = 0; k < 5; k++) memcpy(pool[k], g->x, sizeof pool[k]);
+    for (int i = 0; i < 6; i++) {
+        pool[0][3 * i] = c * g->x[3 * i] - s * g->x[3 * i + 1] + 0.8;
+        pool[0][3 * i + 1] = s * g->x[3 * i] + c * g->x[3 * i + 1];
+    }
+    pool[1][3 * 1 + 2] += 0.05;
+    pool[2][3 * 2] += 0.6;
+    pool[3][3 * 2] += 0.6;
+    pool[3][3 * 4 + 1] += 0.05;
+    pool[4][3 * 3 + 1] += 1.0;
+    FILE *f = fopen(in_dir("pool.xyz"), "w");
+    cr_assert_not_null(f);
+    for (int k = 0; k < 5; k++) {
+        char com[32];
+        snprintf(com, sizeof com, "id=p%d", k);
+        cr_assert_eq(fh_xyz_write_frame(f, 6, g->z, pool[k], com), FH_OK);
+    }
+    fclose(f);
+    fh_err err = {0};
+    fh_samp_set *set = xyz_list("pool.xyz", 0, NULL, g, FH_OK, &err);
+    double dist[4];
+    cr_assert_eq(fh_samp_select_diverse(set, g->x, 1, 4, dist, &err), FH_OK, "%s", err.msg);
+    cr_assert_eq(set->n, 4);
+    cr_assert_str_eq(set->id[0], "p4", "the farthest first");
+    cr_assert(strcmp(set->id[1], "p2") == 0 || strcmp(set->id[1], "p3") == 0, "then A: %s",
+              set->id[1]);
+    for (int j = 0; j < 4; j++) /* so the picks are p1-p4, A's twin among the last two */
+        cr_assert_str_neq(set->id[j], "p0", "the turned reference is no news");
+    for (int j = 1; j < 4; j++) cr_assert_geq(dist[j - 1], dist[j], "distances fall");
+    cr_assert_lt(dist[3], 0.05, "the last picks are near something already there");
+    double want0 = fh_samp_rmsd(6, pool[4], g->x);
+    cr_assert_lt(fabs(dist[0] - want0), 1e-5, "%g vs %g", dist[0], want0);
+    fh_samp_set_free(set);
+    /* without references the first geometry comes first */
+    set = xyz_list("pool.xyz", 0, NULL, g, FH_OK, &err);
+    cr_assert_eq(fh_samp_select_diverse(set, NULL, 0, 2, NULL, &err), FH_OK, "%s", err.msg);
+    cr_assert_str_eq(set->id[0], "p0");
+    cr_assert_str_eq(set->id[1], "p4");
+    fh_samp_set_free(set);
+
+    /* the command: 2 of 5 computed; a rerun picks the same two (its own rows are no references)
+     * and computes nothing */
+    cr_assert_eq(sh("cp %s/inputs/geometries/ethylene.xyz . && %s/tests/runner_model random "
+                    "eth.h5 ethylene.xyz --arch tiny --states 2 --members 2 > m.log 2>&1",
+                    FH_TEST_SOURCE_DIR, FH_TEST_BINARY_DIR), 0);
+    write_file("d.inp", "[surface]\ntype = ml\nmodel = eth.h5\ngeometry = ethylene.xyz\n"
+                        "[sample]\ndataset = d.h5\ngenerator = xyz\nsource = pool.xyz\n"
+                        "diverse = 2\n");
+    cr_assert_eq(sh("%s sample d.inp 2> d1.log", FH_TEST_FUSIONHOP), 0);
+    cr_assert(grep("d1.log", "2 of 5 geometries picked farthest from 0 dataset rows"));
+    cr_assert(grep("d1.log", "2/2 done, 0 failed"));
+    cr_assert_eq(sh("%s sample d.inp 2> d2.log", FH_TEST_FUSIONHOP), 0);
+    cr_assert(grep("d2.log", "2 of 5 geometries picked farthest from 0 dataset rows"));
+    cr_assert(grep("d2.log", "2/2 done (2 already there), 0 failed"));
+    fh_dataset *d = read_dataset("d.h5");
+    cr_assert_eq(d->n, 2);
+    cr_assert_geq(fh_dataset_find(d, "p0", FH_DATASET_OK), 0);
+    cr_assert_geq(fh_dataset_find(d, "p4", FH_DATASET_OK), 0);
+    fh_dataset_free(d);
+    /* another deck's pool against that dataset: its rows are references now */
+    write_file("e.inp", "[surface]\ntype = ml\nmodel = eth.h5\ngeometry = ethylene.xyz\n"
+                        "[sample]\ndataset = d.h5\ngenerator = xyz\nsource = more.xyz\n"
+                        "diverse = 1\n");
+    f = fopen(in_dir("more.xyz"), "w");
+    cr_assert_not_null(f);
+    cr_assert_eq(fh_xyz_write_frame(f, 6, g->z, pool[3], "id=q3"), FH_OK);
+    cr_assert_eq(fh_xyz_write_frame(f, 6, g->z, pool[1], "id=q1"), FH_OK);
+    fclose(f);
+    cr_assert_eq(sh("%s sample e.inp 2> e.log", FH_TEST_FUSIONHOP), 0);
+    cr_assert(grep("e.log", "1 of 2 geometries picked farthest from 2 dataset rows"));
+    d = read_dataset("d.h5");
+    cr_assert_geq(fh_dataset_find(d, "q3", FH_DATASET_OK), 0, "A's twin is far from p0 and p4");
+    cr_assert_lt(fh_dataset_find(d, "q1", FH_DATASET_OK), 0);
+    fh_dataset_free(d);
+    fh_xyz_free(g);
 }
