@@ -38,6 +38,22 @@ typedef struct {
     gsl_eigen_symm_workspace *w;
 } horn;
 
+/* 0, or -1 when out of memory (then horn_free is still safe). */
+static int horn_alloc(horn *h)
+{
+    h->key = gsl_matrix_alloc(4, 4);
+    h->eval = gsl_vector_alloc(4);
+    h->w = gsl_eigen_symm_alloc(4);
+    return h->key && h->eval && h->w ? 0 : -1;
+}
+
+static void horn_free(horn *h)
+{
+    if (h->w) gsl_eigen_symm_free(h->w);
+    if (h->eval) gsl_vector_free(h->eval);
+    if (h->key) gsl_matrix_free(h->key);
+}
+
 /* RMSD of two centred geometries with squared norms ga, gb. */
 static double rmsd_centred(horn *h, int natoms, const double *a, double ga, const double *b,
                            double gb)
@@ -64,17 +80,15 @@ static double rmsd_centred(horn *h, int natoms, const double *a, double ga, cons
 double fh_samp_rmsd(int natoms, const double *a, const double *b)
 {
     double *ca = malloc(sizeof *ca * 6 * (size_t)natoms);
-    horn h = {gsl_matrix_alloc(4, 4), gsl_vector_alloc(4), gsl_eigen_symm_alloc(4)};
+    horn h;
     double r = NAN;
-    if (ca && h.key && h.eval && h.w) {
+    if (horn_alloc(&h) == 0 && ca) {
         double *cb = ca + 3 * natoms;
         double ga = centre(natoms, a, ca), gb = centre(natoms, b, cb);
         r = rmsd_centred(&h, natoms, ca, ga, cb, gb);
     }
     free(ca);
-    if (h.w) gsl_eigen_symm_free(h.w);
-    if (h.eval) gsl_vector_free(h.eval);
-    if (h.key) gsl_matrix_free(h.key);
+    horn_free(&h);
     return r;
 }
 
@@ -92,9 +106,9 @@ int fh_samp_select_diverse(fh_samp_set *set, const double *ref, int nref, long k
     double *x = malloc(sizeof *x * (size_t)(nkeep + 1) * (size_t)n3);
     char(*id)[FH_DATASET_ID_LEN] = malloc(sizeof *id * (size_t)(nkeep + 1));
     char(*origin)[FH_DATASET_ORIGIN_LEN] = malloc(sizeof *origin * (size_t)(nkeep + 1));
-    horn h = {gsl_matrix_alloc(4, 4), gsl_vector_alloc(4), gsl_eigen_symm_alloc(4)};
+    horn h;
     int rc = FH_OK;
-    if (!c || !g || !dmin || !order || !taken || !x || !id || !origin || !h.key || !h.eval || !h.w)
+    if (horn_alloc(&h) != 0 || !c || !g || !dmin || !order || !taken || !x || !id || !origin)
         rc = fh_err_set(err, FH_EFAIL, "out of memory");
     if (rc == FH_OK) {
         for (int k = 0; k < n; k++) g[k] = centre(na, set->x + (size_t)k * n3, c + (size_t)k * n3);
@@ -132,8 +146,6 @@ int fh_samp_select_diverse(fh_samp_set *set, const double *ref, int nref, long k
         x = NULL, id = NULL, origin = NULL;
     }
     free(c), free(g), free(dmin), free(order), free(taken), free(x), free(id), free(origin);
-    if (h.w) gsl_eigen_symm_free(h.w);
-    if (h.eval) gsl_vector_free(h.eval);
-    if (h.key) gsl_matrix_free(h.key);
+    horn_free(&h);
     return rc;
 }
