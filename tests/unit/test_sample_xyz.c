@@ -88,6 +88,15 @@ static void write_frames(const char *name, const fh_xyz *g, int first, int n,
     fclose(f);
 }
 
+/* A random ML committee of `members` for ethylene (2 states) in the test directory, with the
+ * reference geometry ethylene.xyz beside it (the provider of the command tests). */
+static void ethylene_model(const char *file, int members)
+{
+    cr_assert_eq(sh("cp %s/inputs/geometries/ethylene.xyz . && %s/tests/runner_model random %s "
+                    "ethylene.xyz --arch tiny --states 2 --members %d > %s.log 2>&1",
+                    FH_TEST_SOURCE_DIR, FH_TEST_BINARY_DIR, file, members, file), 0);
+}
+
 static fh_samp_set *xyz_list(const char *file, long count, const char *origin, const fh_xyz *g,
                              int expect, fh_err *err)
 {
@@ -244,9 +253,7 @@ static fh_dataset *read_dataset(const char *name)
 Test(sample_xyz_cmd, frames_resume_mpi_origin_and_errors, .init = setup_dir, .fini = cleanup_dir)
 {
     fh_xyz *g = ethylene();
-    cr_assert_eq(sh("cp %s/inputs/geometries/ethylene.xyz . && %s/tests/runner_model random "
-                    "eth.h5 ethylene.xyz --arch tiny --states 2 --members 2 > model.log 2>&1",
-                    FH_TEST_SOURCE_DIR, FH_TEST_BINARY_DIR), 0);
+    ethylene_model("eth.h5", 2);
     const char *com[] = {"id=f-0 origin=torsion-scan", "id=f-1", "", "id=f-3 origin=meci",
                          "origin=cis-noise"};
     write_frames("list.xyz", g, 0, 5, com);
@@ -509,11 +516,8 @@ Test(sample_select, orders_by_committee_spread_and_keeps_the_largest, .init = se
      .fini = cleanup_dir)
 {
     fh_xyz *g = ethylene();
-    cr_assert_eq(sh("cp %s/inputs/geometries/ethylene.xyz . && %s/tests/runner_model random "
-                    "eth.h5 ethylene.xyz --arch tiny --states 2 --members 3 > m.log 2>&1 && "
-                    "%s/tests/runner_model random one.h5 ethylene.xyz --arch tiny --states 2 "
-                    "--members 1 > m1.log 2>&1", FH_TEST_SOURCE_DIR, FH_TEST_BINARY_DIR,
-                    FH_TEST_BINARY_DIR), 0);
+    ethylene_model("eth.h5", 3);
+    ethylene_model("one.h5", 1);
     const char *com[] = {"id=q0", "id=q1", "id=q2", "id=q3", "id=q4", "id=q5"};
     write_frames("pool.xyz", g, 0, 6, com);
     fh_err err = {0};
@@ -779,9 +783,7 @@ Test(sample_diverse, farthest_first_blind_to_rigid_motion_and_resumable, .init =
 
     /* the command: 2 of 5 computed; a rerun picks the same two (its own rows are no references)
      * and computes nothing */
-    cr_assert_eq(sh("cp %s/inputs/geometries/ethylene.xyz . && %s/tests/runner_model random "
-                    "eth.h5 ethylene.xyz --arch tiny --states 2 --members 2 > m.log 2>&1",
-                    FH_TEST_SOURCE_DIR, FH_TEST_BINARY_DIR), 0);
+    ethylene_model("eth.h5", 2);
     write_file("d.inp", "[surface]\ntype = ml\nmodel = eth.h5\ngeometry = ethylene.xyz\n"
                         "[sample]\ndataset = d.h5\ngenerator = xyz\nsource = pool.xyz\n"
                         "diverse = 2\n");
